@@ -1,0 +1,79 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// FlukeBase Fleet: six services over one shared runtime (libpq, libnats, Hummingbird).
+///
+/// Each service is a library target holding its `buildApplication(...)` plus a thin executable,
+/// so the tests exercise exactly what runs in production.
+let package = Package(
+    name: "fluke-fleet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "federation", targets: ["federation"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+    ],
+    targets: [
+        // Layer 1: the C libraries, as system-library targets.
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CNats", path: "Shared/CNats", pkgConfig: "libnats",
+                       providers: [.apt(["libnats-dev"])]),
+
+        // The models every service shares: event envelope, event types, list pages, timestamps.
+        .target(name: "FlukeModels", path: "Shared/FlukeModels"),
+
+        // Layers 2 and 3: Swift cores owning the C pointers, and their async APIs.
+        .target(name: "FlukePostgres", dependencies: [
+            "CLibPQ", "FlukeModels",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Shared/FlukePostgres"),
+        .target(name: "FlukeNATS", dependencies: [
+            "CNats",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Shared/FlukeNATS"),
+
+        // The runtime every service is built on: config, HTTP conventions, outbox, lifecycle.
+        .target(name: "FlukeRuntime", dependencies: [
+            "FlukeModels", "FlukePostgres", "FlukeNATS",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Shared/FlukeRuntime"),
+
+        // federation: the project catalog, ONLINE/OFFLINE from NATS heartbeats.
+        .target(name: "Federation", dependencies: [
+            "FlukeRuntime",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ], path: "Services/federation/Federation"),
+        .executableTarget(name: "federation", dependencies: ["Federation"],
+                          path: "Services/federation/Main"),
+
+        .target(name: "FlukeTestSupport", dependencies: [
+            "FlukeRuntime",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/FlukeTestSupport"),
+        .testTarget(name: "FlukeRuntimeTests", dependencies: [
+            "FlukeRuntime", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/FlukeRuntimeTests"),
+        .testTarget(name: "FederationTests", dependencies: [
+            "Federation", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/FederationTests"),
+    ]
+)

@@ -1,0 +1,41 @@
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Hummingbird
+import Logging
+
+/// Everything a federation process runs, for tests that need to reach inside.
+public struct FederationParts: Sendable {
+    public let runtime: FleetRuntime
+    public let catalog: CatalogStore
+    let processor: HeartbeatProcessor
+    let checker: StaleChecker
+}
+
+/// Builds federation: validates the catalog (an invalid one stops startup), connects, migrates,
+/// syncs the catalog, and assembles HTTP routes and workers.
+public func buildApplication(
+    config: FederationConfig, logger: Logger,
+    onParts: @Sendable (FederationParts) -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    // The catalog first: a bad file must stop the process before it touches anything.
+    let projects = try CatalogLoader.load(path: config.catalogPath)
+    let runtime = try await FleetRuntime.start(
+        config: config.common, migrator: PostgresMigrator(schema: "federation", migrations: FederationMigrations.all),
+        logger: logger)
+    let metrics = FederationMetrics(registry: runtime.registry)
+    let repository = PostgresFederationRepository(db: runtime.postgres, outbox: runtime.outbox)
+    try await repository.syncCatalog(projects)
+    let catalog = CatalogStore(path: config.catalogPath, initial: projects, repository: repository, metrics: metrics,
+                               logger: logger)
+    let processor = HeartbeatProcessor(nats: runtime.nats, repository: repository, catalog: catalog, metrics: metrics,
+                                       flushInterval: config.flushInterval, logger: logger)
+    let checker = StaleChecker(repository: repository, processor: processor, metrics: metrics,
+                               ttl: config.heartbeatTTL, interval: config.checkInterval, logger: logger)
+    onParts(FederationParts(runtime: runtime, catalog: catalog, processor: processor, checker: checker))
+    let routes = FederationRoutes(repository: repository, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)
+    return FleetApplication.build(runtime: runtime, openAPI: FederationOpenAPI.document,
+                                  workers: [CatalogReloader(store: catalog), checker, processor]) { r in
+        routes.register(&r)
+    }
+}

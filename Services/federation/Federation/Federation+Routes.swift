@@ -1,0 +1,55 @@
+import FlukeModels
+import FlukeRuntime
+import Foundation
+import Hummingbird
+
+/// `/api/fed/*`: the catalog with live status, for people and tools holding an API key.
+struct FederationRoutes: Sendable {
+    let repository: any FederationRepository
+    let apiKeys: APIKeySet
+    let ttl: Duration
+
+    func register(_ r: inout RouteRecorder) {
+        r.on(.get, "/api/fed/projects") { request, context in
+            try apiKeys.authorize(request)
+            return try await list(request)
+        }
+        r.on(.get, "/api/fed/projects/{slug}") { request, context in
+            try apiKeys.authorize(request)
+            let slug = try context.parameters.require("slug")
+            guard CatalogLoader.isValidSlug(slug),
+                  let project = try await repository.project(slug, liveSince: liveSince, historyLimit: 50) else {
+                throw Problem.notFound("no project with slug \(slug) in the catalog")
+            }
+            return project
+        }
+        r.on(.get, "/api/fed/stats") { request, _ in
+            try apiKeys.authorize(request)
+            return try await repository.stats()
+        }
+    }
+
+    private var liveSince: Date { Date().addingTimeInterval(-ttl.secondsValue) }
+
+    private func list(_ request: Request) async throws -> Page<ProjectView> {
+        let query = request.uri.queryParameters
+        var status: ProjectStatus?
+        if let raw = query["status"].map(String.init) {
+            guard let s = ProjectStatus(rawValue: raw.uppercased()) else {
+                throw Problem.invalid("status", "must be one of UNKNOWN, ONLINE, OFFLINE")
+            }
+            status = s
+        }
+        let tag = query["tag"].map(String.init)
+        let limit = try Pagination.limit(query["limit"].map(String.init))
+        let after = try Pagination.decodeCursor(query["cursor"].map(String.init))
+        let items = try await repository.list(status: status, tag: tag, after: after, limit: limit + 1,
+                                              liveSince: liveSince)
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last.map { Pagination.cursor($0.slug) } : nil)
+    }
+}
+
+extension ProjectView: ResponseEncodable {}
+extension FederationStats: ResponseEncodable {}
+extension Page: ResponseEncodable {}

@@ -1,0 +1,158 @@
+import FlukeNATS
+import FlukeRuntime
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Receives heartbeats (queue group `federation`, so replicas share them), keeps the newest per
+/// instance in memory, and writes them to Postgres in batches.
+///
+/// Batching is what makes tens of thousands of heartbeats a second cheap: Postgres sees one
+/// upsert per instance per flush, not one per message. A heartbeat for a project this process
+/// does not know to be ONLINE is flushed at once, so coming online is never delayed.
+final class HeartbeatProcessor: Service, Sendable {
+    static let queueGroup = "federation"
+
+    let nats: NATSClient
+    let repository: any FederationRepository
+    let catalog: CatalogStore
+    let metrics: FederationMetrics
+    let flushInterval: Duration
+    let logger: Logger
+    private let pending = Mutex<[String: HeartbeatRecord]>([:])
+    private let knownOnline = Mutex<Set<String>>([])
+    private let flushNow = WakeSignal()
+
+    init(nats: NATSClient, repository: any FederationRepository, catalog: CatalogStore, metrics: FederationMetrics,
+         flushInterval: Duration, logger: Logger) {
+        self.nats = nats
+        self.repository = repository
+        self.catalog = catalog
+        self.metrics = metrics
+        self.flushInterval = flushInterval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let subscription = try nats.subscribe(HeartbeatParser.subscription, queue: Self.queueGroup)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.consume(subscription) }
+                group.addTask { await self.flushLoop() }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: { [flushNow] in
+            subscription.cancel()
+            flushNow.finish()
+        }
+        await flushLogged()
+    }
+
+    private func consume(_ subscription: NATSSubscription) async {
+        for await message in subscription {
+            handle(subject: message.subject, payload: message.payload, receivedAt: Date())
+        }
+    }
+
+    /// Validates and records one heartbeat. Never throws: bad input is counted and dropped.
+    func handle(subject: String, payload: Data, receivedAt: Date) {
+        metrics.received.increment()
+        switch HeartbeatParser.parse(subject: subject, payload: payload, receivedAt: receivedAt,
+                                     isKnown: catalog.contains) {
+        case .failure(let reason):
+            metrics.rejected(reason).increment()
+            logger.debug("heartbeat rejected", metadata: ["reason": "\(reason.rawValue)", "subject": "\(subject)"])
+        case .success(let record):
+            let lag = receivedAt.timeIntervalSince(record.sentAt)
+            metrics.latency.recordNanoseconds(Int64(max(0, lag) * 1e9))
+            pending.withLock { $0[record.slug + "\u{0}" + record.instanceID] = record }
+            if !knownOnline.withLock({ $0.contains(record.slug) }) { flushNow.signal() }
+        }
+    }
+
+    private func flushLoop() async {
+        while !flushNow.isFinished {
+            await flushNow.wait(timeout: flushInterval)
+            await flushLogged()
+        }
+    }
+
+    private func flushLogged() async {
+        do {
+            try await flush()
+        } catch {
+            logger.warning("could not store heartbeats; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes what arrived since the last flush. On failure the records go back, newest kept.
+    func flush() async throws {
+        let batch = pending.withLock { p -> [HeartbeatRecord] in
+            defer { p.removeAll(keepingCapacity: true) }
+            return Array(p.values)
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            let changed = try await repository.recordHeartbeats(batch)
+            for _ in changed { metrics.transitions(to: .online).increment() }
+            if !changed.isEmpty {
+                logger.info("projects online", metadata: ["slugs": "\(changed.joined(separator: ","))"])
+            }
+            knownOnline.withLock { $0.formUnion(batch.map(\.slug)) }
+        } catch {
+            pending.withLock { p in
+                for record in batch {
+                    let key = record.slug + "\u{0}" + record.instanceID
+                    if p[key] == nil { p[key] = record }
+                }
+            }
+            throw error
+        }
+    }
+
+    /// The stale checker marked these OFFLINE: their next heartbeat must be flushed at once.
+    func forget(_ slugs: [String]) {
+        knownOnline.withLock { $0.subtract(slugs) }
+    }
+}
+
+/// Marks silent projects OFFLINE every `FEDERATION_CHECK_INTERVAL`. With several replicas, an
+/// advisory lock lets one check at a time.
+struct StaleChecker: Service {
+    let repository: any FederationRepository
+    let processor: HeartbeatProcessor
+    let metrics: FederationMetrics
+    let ttl: Duration
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await check()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    func check() async {
+        let start = ContinuousClock.now
+        do {
+            let cutoff = Date().addingTimeInterval(-ttl.secondsValue)
+            if let changed = try await repository.markStale(silentSince: cutoff) {
+                metrics.staleRuns.increment()
+                metrics.staleDuration.recordNanoseconds((ContinuousClock.now - start).nanosecondsValue)
+                if !changed.isEmpty {
+                    processor.forget(changed)
+                    for _ in changed { metrics.transitions(to: .offline).increment() }
+                    logger.info("projects offline", metadata: ["slugs": "\(changed.joined(separator: ","))"])
+                }
+            }
+            let stats = try await repository.stats()
+            for status in ProjectStatus.allCases {
+                metrics.projects(status).set(Double(stats.byStatus[status.rawValue] ?? 0))
+            }
+        } catch {
+            logger.warning("stale check failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+}

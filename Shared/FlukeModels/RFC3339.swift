@@ -1,0 +1,104 @@
+import Foundation
+
+/// RFC 3339 timestamps (UTC, millisecond precision on output; any precision and offset on input).
+public enum RFC3339 {
+    public static func format(_ date: Date) -> String {
+        var t = time_t(Int64(date.timeIntervalSince1970.rounded(.down)))
+        var millis = Int((date.timeIntervalSince1970 - Double(Int64(date.timeIntervalSince1970.rounded(.down)))) * 1000)
+        millis = min(999, max(0, millis))
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
+            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(millis, 3))Z"
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`; requires the `T` and an offset, as RFC 3339 does.
+    public static func parse(_ text: String) -> Date? {
+        let u = Array(text.utf8)
+        guard u.count >= 20, u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t") else { return nil }
+        guard let last = u.last, last == UInt8(ascii: "Z") || last == UInt8(ascii: "z")
+                || (u.count >= 6 && u[u.count - 3] == UInt8(ascii: ":")) else { return nil }
+        return TimestampParser.parse(u, strict: true)
+    }
+}
+
+/// The one timestamp parser of the fleet: strict RFC 3339 for the wire, lenient for Postgres'
+/// `timestamptz` text (`2026-11-22 01:49:00.123+00`).
+public enum TimestampParser {
+    public static func parse(_ text: String, strict: Bool) -> Date? { parse(Array(text.utf8), strict: strict) }
+
+    static func parse(_ u: [UInt8], strict: Bool) -> Date? {
+        var i = 0
+        func number(_ n: Int) -> Int? {
+            guard i + n <= u.count else { return nil }
+            var v = 0
+            for k in 0..<n {
+                let c = u[i + k]
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            i += n
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < u.count, u[i] == c || (c == 0x54 && (u[i] == 0x74 || (!strict && u[i] == 0x20))) else {
+                return false
+            }
+            i += 1
+            return true
+        }
+        guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D), let day = number(2),
+              expect(0x54), let hour = number(2), expect(0x3A), let minute = number(2), expect(0x3A),
+              let second = number(2) else { return nil }
+        var fraction = 0.0
+        if i < u.count, u[i] == 0x2E {
+            i += 1
+            var scale = 0.1
+            var digits = 0
+            while i < u.count, u[i] >= 0x30, u[i] <= 0x39 {
+                fraction += Double(u[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+                digits += 1
+            }
+            guard digits > 0 else { return nil }
+        }
+        var offset = 0
+        guard i < u.count else { return strict ? nil : date(year, month, day, hour, minute, second, 0, fraction) }
+        if u[i] == 0x5A || u[i] == 0x7A {
+            i += 1
+        } else if u[i] == 0x2B || u[i] == 0x2D {
+            let sign = u[i] == 0x2D ? -1 : 1
+            i += 1
+            guard let oh = number(2), oh < 24 else { return nil }
+            var om = 0
+            if strict || i < u.count {
+                guard expect(0x3A), let m = number(2), m < 60 else { return nil }
+                om = m
+            }
+            offset = sign * (oh * 3600 + om * 60)
+        } else {
+            return nil
+        }
+        guard i == u.count else { return nil }
+        return date(year, month, day, hour, minute, second, offset, fraction)
+    }
+
+    /// Days from civil (Howard Hinnant's algorithm): exact for the proleptic Gregorian calendar.
+    private static func date(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int,
+                             _ offset: Int, _ fraction: Double) -> Date? {
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction)
+    }
+}

@@ -1,0 +1,182 @@
+import CNats
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The async face of libnats: publish, subscribe as an `AsyncSequence`, request/reply and
+/// JetStream, with every potentially blocking call on a dedicated thread pool.
+///
+/// Run it as a `Service`: on graceful shutdown it closes its subscriptions, then the connection.
+public final class NATSClient: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var url: String
+        /// Shown in the server's connection list (`connz`).
+        public var name: String
+        public var reconnectWait: Duration
+        public var reconnectJitter: Duration
+        /// Threads for blocking calls (requests, JetStream publishes and fetches).
+        public var threads: Int
+
+        public init(url: String, name: String, reconnectWait: Duration = .milliseconds(500),
+                    reconnectJitter: Duration = .milliseconds(250), threads: Int = 4) {
+            self.url = url
+            self.name = name
+            self.reconnectWait = reconnectWait
+            self.reconnectJitter = reconnectJitter
+            self.threads = threads
+        }
+    }
+
+    let connection: NATSConnection
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscription]>([:])
+
+    /// Connects once; see ``connect(_:logger:attempts:delay:onStateChange:)`` for retries.
+    public init(configuration: Configuration, logger: Logger,
+                onStateChange: @escaping @Sendable (NATSConnectionState) -> Void = { _ in }) throws {
+        self.logger = logger
+        let log = logger
+        let events = NATSConnectionEvents { state in
+            log.info("nats connection state changed", metadata: ["state": "\(state.rawValue)"])
+            onStateChange(state)
+        }
+        connection = try NATSConnection(url: configuration.url, name: configuration.name,
+                                        reconnectWait: configuration.reconnectWait,
+                                        reconnectJitter: configuration.reconnectJitter, events: events)
+        threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
+        threadPool.start()
+    }
+
+    /// Connects, retrying `attempts` times `delay` apart (the server may still be starting).
+    public static func connect(_ configuration: Configuration, logger: Logger, attempts: Int = 10,
+                               delay: Duration = .seconds(1),
+                               onStateChange: @escaping @Sendable (NATSConnectionState) -> Void = { _ in })
+        async throws -> NATSClient {
+        var attempt = 1
+        while true {
+            do {
+                return try await NIOThreadPool.singleton.runIfActive {
+                    try NATSClient(configuration: configuration, logger: logger, onStateChange: onStateChange)
+                }
+            } catch {
+                guard attempt < attempts else { throw error }
+                logger.warning("waiting for NATS", metadata: [
+                    "attempt": "\(attempt)", "of": "\(attempts)", "error": "\(error)"])
+                attempt += 1
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Connected, reconnecting or closed.
+    public var state: NATSConnectionState { connection.events.state.withLock { $0 } }
+
+    /// Increments on each successful reconnect.
+    var generation: Int { connection.events.generation.load(ordering: .relaxed) }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Unsubscribes everything, flushes, and closes the connection. Idempotent.
+    public func shutdown() async {
+        let subs = subscriptions.withLock { subs in
+            defer { subs.removeAll() }
+            return Array(subs.values)
+        }
+        for sub in subs { sub.cancel() }
+        let connection = self.connection
+        _ = try? await threadPool.runIfActive {
+            _ = natsConnection_FlushTimeout(connection.nc, 2000)
+            connection.close()
+        }
+        try? await threadPool.shutdownGracefully()
+    }
+
+    // MARK: Core NATS
+
+    /// Publishes a message (buffered by libnats; delivered at most once).
+    public func publish(_ subject: String, payload: Data, headers: [String: String] = [:]) async throws {
+        let message = NATSMessage(subject: subject, headers: headers, payload: payload)
+        let connection = self.connection
+        try await threadPool.runIfActive { try Self.publishNow(connection.nc, message) }
+    }
+
+    /// Publishes many messages in one hop to the thread pool: the fast path for bulk senders.
+    public func publish(batch messages: [NATSMessage]) async throws {
+        let connection = self.connection
+        try await threadPool.runIfActive {
+            for message in messages { try Self.publishNow(connection.nc, message) }
+        }
+    }
+
+    static func publishNow(_ nc: OpaquePointer, _ message: NATSMessage) throws {
+        if message.headers.isEmpty && message.reply == nil {
+            let status = message.payload.withUnsafeBytes { raw in
+                natsConnection_Publish(nc, message.subject, raw.baseAddress, Int32(raw.count))
+            }
+            try natsCheck(status, "publishing on \(message.subject)")
+        } else {
+            let msg = try message.makeNatsMsg()
+            defer { natsMsg_Destroy(msg) }
+            try natsCheck(natsConnection_PublishMsg(nc, msg), "publishing on \(message.subject)")
+        }
+    }
+
+    /// Waits until the server has processed everything published so far.
+    public func flush(timeout: Duration = .seconds(5)) async throws {
+        let connection = self.connection
+        try await threadPool.runIfActive { try natsCheck(natsConnection_FlushTimeout(connection.nc, timeout.milliseconds), "flush") }
+    }
+
+    /// Subscribes to `subject` (wildcards allowed), optionally in a queue group so that replicas
+    /// share the messages. At most `bufferLimit` messages wait in Swift; beyond that new ones are
+    /// dropped and counted (core NATS is at-most-once anyway).
+    public func subscribe(_ subject: String, queue: String? = nil, bufferLimit: Int = 65_536)
+        throws -> NATSSubscription {
+        let sub = try NATSSubscription(nc: connection.nc, subject: subject, queue: queue, bufferLimit: bufferLimit)
+        subscriptions.withLock { $0[ObjectIdentifier(sub)] = sub }
+        sub.onCancel = { [weak self, weak sub] in
+            guard let self, let sub else { return }
+            _ = self.subscriptions.withLock { $0.removeValue(forKey: ObjectIdentifier(sub)) }
+        }
+        return sub
+    }
+
+    /// Sends a request and waits for one reply.
+    public func request(_ subject: String, payload: Data, headers: [String: String] = [:],
+                        timeout: Duration = .seconds(2)) async throws -> NATSMessage {
+        let message = NATSMessage(subject: subject, headers: headers, payload: payload)
+        let connection = self.connection
+        return try await threadPool.runIfActive {
+            let msg = try message.makeNatsMsg()
+            defer { natsMsg_Destroy(msg) }
+            var reply: OpaquePointer?
+            try natsCheck(natsConnection_RequestMsg(&reply, connection.nc, msg, timeout.milliseconds), "request on \(subject)")
+            guard let reply else { throw NATSError(status: NATS_TIMEOUT.rawValue, message: "no reply") }
+            defer { natsMsg_Destroy(reply) }
+            if natsMsg_IsNoResponders(reply) {
+                throw NATSError(status: NATS_NO_RESPONDERS.rawValue, message: "no responders on \(subject)")
+            }
+            return NATSMessage(copying: reply)
+        }
+    }
+
+    /// Answers a request received on a subscription.
+    public func respond(to request: NATSMessage, payload: Data, headers: [String: String] = [:]) async throws {
+        guard let reply = request.reply else { return }
+        try await publish(reply, payload: payload, headers: headers)
+    }
+}
+
+extension NATSClient {
+    /// Releases libnats' global resources (`nats_CloseAndWait`). Call once, at process exit,
+    /// after every client has shut down.
+    public static func releaseLibrary(timeout: Duration = .seconds(2)) {
+        _ = nats_CloseAndWait(timeout.milliseconds)
+    }
+}

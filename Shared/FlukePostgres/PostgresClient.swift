@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+/// The async face of libpq: a bounded pool of connections whose blocking calls run on a dedicated
+/// thread pool, never on Swift concurrency's threads.
+///
+/// Run it as a `Service` so that graceful shutdown closes every connection.
+public final class PostgresClient: Service, Sendable {
+    /// How the pool connects and how big it may grow.
+    public struct Configuration: Sendable {
+        public var url: String
+        public var applicationName: String
+        public var maxConnections: Int
+        public var acquireTimeout: Duration
+        public var connectTimeoutSeconds: Int
+
+        public init(url: String, applicationName: String, maxConnections: Int = 10,
+                    acquireTimeout: Duration = .seconds(10), connectTimeoutSeconds: Int = 5) {
+            self.url = url
+            self.applicationName = applicationName
+            self.maxConnections = max(1, maxConnections)
+            self.acquireTimeout = acquireTimeout
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+        }
+    }
+
+    public let configuration: Configuration
+    let pool: ConnectionPool
+    let threadPool: NIOThreadPool
+    let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        // One thread per connection: a blocked libpq call never waits for a thread.
+        self.threadPool = NIOThreadPool(numberOfThreads: configuration.maxConnections)
+        self.threadPool.start()
+        self.pool = ConnectionPool(configuration: configuration, threadPool: threadPool, logger: logger)
+    }
+
+    /// Waits for graceful shutdown, then closes every connection and the thread pool.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Closes the pool now. Idempotent.
+    public func shutdown() async {
+        await pool.close()
+        try? await threadPool.shutdownGracefully()
+    }
+
+    /// Runs one statement on a pooled connection.
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRows {
+        try await withConnection { try await $0.query(query) }
+    }
+
+    /// Lends a connection for several statements. Do not keep it beyond `body`.
+    public func withConnection<T: Sendable>(_ body: (PostgresHandle) async throws -> T) async throws -> T {
+        let connection = try await pool.acquire()
+        let handle = PostgresHandle(connection: connection, threadPool: threadPool)
+        do {
+            let value = try await body(handle)
+            await pool.release(connection)
+            return value
+        } catch {
+            await pool.release(connection, failure: error)
+            throw error
+        }
+    }
+
+    /// Runs `body` inside `BEGIN … COMMIT`; any error rolls back.
+    ///
+    /// Per-request settings belong here, never on the session:
+    /// `try await tx.setLocal("app.tenant_id", tenantID)`.
+    public func withTransaction<T: Sendable>(_ body: (PostgresHandle) async throws -> T) async throws -> T {
+        try await withConnection { conn in
+            try await conn.query("BEGIN")
+            do {
+                let value = try await body(conn)
+                try await conn.query("COMMIT")
+                return value
+            } catch {
+                _ = try? await conn.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// `SELECT 1` on a connection, for readiness probes.
+    public func ping() async throws {
+        try await query("SELECT 1")
+    }
+
+    /// Connections open now (idle and lent), for metrics.
+    public var openConnections: Int { get async { await pool.total } }
+}
+
+/// A connection lent by the pool. Each call hops to the pool's thread pool.
+public struct PostgresHandle: Sendable {
+    let connection: PostgresConnection
+    let threadPool: NIOThreadPool
+
+    /// Runs one parameterized statement.
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRows {
+        let connection = self.connection
+        return try await threadPool.runIfActive { try connection.execute(query) }
+    }
+
+    /// Sets a configuration parameter for the current transaction only (`set_config(…, true)`).
+    public func setLocal(_ name: String, _ value: String) async throws {
+        try await query("SELECT set_config(\(name), \(value), true)")
+    }
+
+    /// Runs a multi-statement script without parameters (migrations).
+    public func executeScript(_ sql: String) async throws {
+        let connection = self.connection
+        try await threadPool.runIfActive { try connection.executeScript(sql) }
+    }
+}

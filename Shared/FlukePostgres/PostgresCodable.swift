@@ -1,0 +1,164 @@
+import FlukeModels
+import Foundation
+
+/// A Swift value that can be sent as a text-format bind parameter.
+public protocol PostgresEncodable: Sendable {
+    /// The value in Postgres' text input format.
+    var postgresText: String { get }
+}
+
+/// A Swift value that can be read from a text-format column.
+public protocol PostgresDecodable {
+    init(postgresText: String) throws
+}
+
+public typealias PostgresCodable = PostgresEncodable & PostgresDecodable
+
+extension String: PostgresCodable {
+    public var postgresText: String { self }
+    public init(postgresText: String) { self = postgresText }
+}
+
+extension Int: PostgresCodable {
+    public var postgresText: String { String(self) }
+    public init(postgresText: String) throws {
+        guard let v = Int(postgresText) else { throw PostgresError.decoding(postgresText, as: Int.self) }
+        self = v
+    }
+}
+
+extension Int64: PostgresCodable {
+    public var postgresText: String { String(self) }
+    public init(postgresText: String) throws {
+        guard let v = Int64(postgresText) else { throw PostgresError.decoding(postgresText, as: Int64.self) }
+        self = v
+    }
+}
+
+extension Int32: PostgresCodable {
+    public var postgresText: String { String(self) }
+    public init(postgresText: String) throws {
+        guard let v = Int32(postgresText) else { throw PostgresError.decoding(postgresText, as: Int32.self) }
+        self = v
+    }
+}
+
+extension Double: PostgresCodable {
+    public var postgresText: String { String(self) }
+    public init(postgresText: String) throws {
+        guard let v = Double(postgresText) else { throw PostgresError.decoding(postgresText, as: Double.self) }
+        self = v
+    }
+}
+
+extension Bool: PostgresCodable {
+    public var postgresText: String { self ? "t" : "f" }
+    public init(postgresText: String) throws {
+        switch postgresText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: throw PostgresError.decoding(postgresText, as: Bool.self)
+        }
+    }
+}
+
+extension UUID: PostgresCodable {
+    public var postgresText: String { uuidString.lowercased() }
+    public init(postgresText: String) throws {
+        guard let v = UUID(uuidString: postgresText) else { throw PostgresError.decoding(postgresText, as: UUID.self) }
+        self = v
+    }
+}
+
+extension Date: PostgresCodable {
+    /// RFC 3339 in UTC with microseconds, which `timestamptz` accepts as is.
+    public var postgresText: String { PostgresTimestamp.format(self) }
+    public init(postgresText: String) throws {
+        guard let v = PostgresTimestamp.parse(postgresText) else {
+            throw PostgresError.decoding(postgresText, as: Date.self)
+        }
+        self = v
+    }
+}
+
+extension Array: PostgresEncodable where Element == String {
+    /// A text array literal, every element quoted and escaped.
+    public var postgresText: String {
+        var out = "{"
+        for (i, element) in enumerated() {
+            if i > 0 { out += "," }
+            out += "\""
+            for ch in element.unicodeScalars {
+                if ch == "\"" || ch == "\\" { out += "\\" }
+                out.unicodeScalars.append(ch)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+}
+
+extension Array: PostgresDecodable where Element == String {
+    /// Parses a one-dimensional text array (`{a,"b c",NULL}`); NULL elements become "".
+    public init(postgresText: String) throws {
+        var scalars = Substring(postgresText).unicodeScalars
+        guard scalars.first == "{", scalars.last == "}" else {
+            throw PostgresError.decoding(postgresText, as: [String].self)
+        }
+        scalars = scalars.dropFirst().dropLast()
+        var result: [String] = []
+        var current = String.UnicodeScalarView()
+        var quoted = false, inQuotes = false, escape = false, any = false
+        for ch in scalars {
+            any = true
+            if escape { current.append(ch); escape = false; continue }
+            if inQuotes {
+                if ch == "\\" { escape = true } else if ch == "\"" { inQuotes = false } else { current.append(ch) }
+                continue
+            }
+            switch ch {
+            case "\"": inQuotes = true; quoted = true
+            case ",":
+                let s = String(current)
+                result.append(!quoted && s == "NULL" ? "" : s)
+                current = .init(); quoted = false
+            default: current.append(ch)
+            }
+        }
+        if any {
+            let s = String(current)
+            result.append(!quoted && s == "NULL" ? "" : s)
+        }
+        self = result
+    }
+}
+
+extension PostgresError {
+    static func decoding(_ text: String, as type: Any.Type) -> PostgresError {
+        PostgresError(.decodingFailed, "cannot decode \(text.prefix(64)) as \(type)")
+    }
+}
+
+/// Fast formatting and parsing of `timestamptz` text in UTC, without Foundation formatters
+/// (they are slow and not thread-safe on every platform).
+public enum PostgresTimestamp {
+    public static func format(_ date: Date) -> String {
+        var seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        var micros = Int64(((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000).rounded())
+        if micros >= 1_000_000 { seconds += 1; micros -= 1_000_000 }
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let m = String(micros)
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
+            + String(repeating: "0", count: 6 - m.count) + m + "Z"
+    }
+
+    /// Parses `timestamptz` text as the server prints it with `DateStyle=ISO`.
+    public static func parse(_ text: String) -> Date? { TimestampParser.parse(text, strict: false) }
+}

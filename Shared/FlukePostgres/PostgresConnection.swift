@@ -1,0 +1,133 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection: owns the `PGconn *` and turns every libpq return code into a Swift error
+/// in one place.
+///
+/// Not thread-safe, and every call blocks: only ``PostgresClient`` uses it, one thread at a time,
+/// from its dedicated thread pool.
+public final class PostgresConnection: @unchecked Sendable {
+    private var conn: OpaquePointer?
+    /// When the connection was opened; the pool discards connections opened before an outage.
+    public let openedAt: ContinuousClock.Instant
+
+    /// Connects (blocking). `url` is a libpq connection URI or key/value string.
+    public init(url: String, applicationName: String, connectTimeout: Int = 5) throws {
+        let keys = ["dbname", "application_name", "connect_timeout", "options",
+                    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
+        let values = [url, applicationName, String(connectTimeout), "-c TimeZone=UTC -c DateStyle=ISO",
+                      "1", "10", "5", "3"]
+        let conn = withArrayOfCStrings(keys) { k in
+            withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else { throw PostgresError(.connectionFailed, "out of memory") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = Self.message(conn)
+            PQfinish(conn)
+            throw PostgresError(.connectionFailed, message)
+        }
+        self.conn = conn
+        self.openedAt = .now
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; later calls fail with `connectionFailed`.
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    /// True while libpq believes the socket is usable.
+    public var isHealthy: Bool {
+        guard let conn else { return false }
+        return PQstatus(conn) == CONNECTION_OK
+    }
+
+    /// True when no transaction is open (or failed) on this connection.
+    public var isIdle: Bool {
+        guard let conn else { return false }
+        return PQtransactionStatus(conn) == PQTRANS_IDLE
+    }
+
+    /// Runs one parameterized statement (`PQexecParams`, text format).
+    public func execute(_ query: PostgresQuery) throws -> PostgresRows {
+        guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
+            PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+        }
+        return try consume(result, conn)
+    }
+
+    /// Runs a script of several statements without parameters (`PQexec`): migrations only.
+    public func executeScript(_ sql: String) throws {
+        guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        _ = try consume(PQexec(conn, sql), conn)
+    }
+
+    private func consume(_ result: OpaquePointer?, _ conn: OpaquePointer) throws -> PostgresRows {
+        guard let result else {
+            throw PostgresError(.connectionFailed, Self.message(conn))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            let nrows = Int(PQntuples(result))
+            let ncols = Int(PQnfields(result))
+            var names: [String] = []
+            names.reserveCapacity(ncols)
+            for c in 0..<ncols { names.append(String(cString: PQfname(result, Int32(c)))) }
+            let index = PostgresRow.ColumnIndex(names)
+            var rows: [PostgresRow] = []
+            rows.reserveCapacity(nrows)
+            for r in 0..<nrows {
+                var values: [String?] = []
+                values.reserveCapacity(ncols)
+                for c in 0..<ncols {
+                    if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+                    }
+                }
+                rows.append(PostgresRow(columnIndex: index, values: values))
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return PostgresRows(columns: names, rows: rows, affectedRows: affected)
+        default:
+            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            let message = primary ?? String(cString: PQresultErrorMessage(result))
+            if PQstatus(conn) != CONNECTION_OK {
+                throw PostgresError(.connectionFailed, sqlState: sqlState, message)
+            }
+            throw PostgresError(.queryFailed, sqlState: sqlState, message)
+        }
+    }
+
+    private static func message(_ conn: OpaquePointer) -> String {
+        String(cString: PQerrorMessage(conn)).trimmingWhitespace()
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        return String(s)
+    }
+}
+
+private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    var constPointers = pointers.map { UnsafePointer($0) } + [nil]
+    return constPointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+}
+
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { pointers.forEach { free($0) } }
+    return body(pointers.map { UnsafePointer($0) })
+}

@@ -1,0 +1,62 @@
+import FlukeModels
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Assembles a service's HTTP application on the fleet's conventions: `/health`, `/ready`,
+/// `/metrics`, `/openapi.json`, the shared middleware, and the runtime's long-lived services in
+/// shutdown order (HTTP first, then the service's workers, the outbox relay, NATS, Postgres).
+public enum FleetApplication {
+    public static func build(
+        runtime: FleetRuntime,
+        openAPI: String,
+        workers: [any Service] = [],
+        routes: (inout RouteRecorder) -> Void
+    ) -> some ApplicationProtocol {
+        var recorder = RouteRecorder()
+        addOperationalRoutes(&recorder, runtime: runtime, openAPI: openAPI)
+        routes(&recorder)
+        let router = Router(context: FleetRequestContext.self)
+        // The middleware goes in first so that it wraps every route and the not-found responder.
+        router.add(middleware: FleetHTTPMiddleware(
+            bodyLimit: runtime.config.maxBodyBytes, routes: recorder.table,
+            metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger))
+        recorder.install(into: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(runtime.config.httpHost, port: runtime.config.httpPort),
+                                 serverName: runtime.config.serviceName),
+            services: [runtime.postgres, runtime.nats, runtime.relay] + workers,
+            logger: runtime.logger)
+    }
+
+    static func addOperationalRoutes(_ r: inout RouteRecorder, runtime: FleetRuntime, openAPI: String) {
+        r.on(.get, "/health") { _, _ in
+            jsonResponse(#"{"status":"ok"}"#)
+        }
+        r.on(.get, "/ready") { _, _ in
+            let down = await runtime.readiness()
+            guard down.isEmpty else {
+                throw Problem(.serviceUnavailable, "Not ready",
+                              detail: down.keys.sorted().map { down[$0]! }.joined(separator: "; "),
+                              extensions: ["down": .array(down.keys.sorted().map { .string($0) })])
+            }
+            return jsonResponse(#"{"status":"ready","postgres":"up","nats":"up"}"#)
+        }
+        r.on(.get, "/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: runtime.registry.emitToBuffer())))
+        }
+        let document = ByteBuffer(string: openAPI)
+        r.on(.get, "/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: document))
+        }
+    }
+
+    /// A 200 JSON response from literal text.
+    public static func jsonResponse(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

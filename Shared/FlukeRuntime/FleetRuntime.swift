@@ -1,0 +1,104 @@
+import FlukeModels
+import FlukeNATS
+import FlukePostgres
+import Foundation
+import Logging
+import Prometheus
+
+/// The connections and registries a service is built on, opened in the order startup needs:
+/// Postgres (waited for, then migrated), NATS (waited for), then the `FLUKE_EVENTS` stream.
+public struct FleetRuntime: Sendable {
+    public let config: FleetConfig
+    public let logger: Logger
+    public let postgres: PostgresClient
+    public let nats: NATSClient
+    public let registry: PrometheusCollectorRegistry
+    /// The service's outbox relay; services pass its ``Outbox`` to whatever writes events.
+    public let relay: OutboxRelay
+    public var outbox: Outbox { Outbox(schema: relay.schema, relay: relay) }
+
+    /// The stream every domain event is kept in: `fluke.events.>`, on disk, for 7 days.
+    public static let eventStream = JetStreamStreamConfig(
+        name: EventType.streamName, subjects: [EventType.subjectPrefix + ">"], maxAge: .seconds(7 * 86_400),
+        duplicateWindow: .seconds(120), fileStorage: true)
+
+    public static func start(config: FleetConfig, migrator: PostgresMigrator, logger: Logger) async throws -> FleetRuntime {
+        let registry = PrometheusCollectorRegistry()
+        let postgres = PostgresClient(configuration: .init(
+            url: config.databaseURL, applicationName: config.serviceName, maxConnections: config.databasePoolSize),
+            logger: logger)
+        do {
+            try await retrying(config.startupAttempts, delay: config.startupDelay, what: "Postgres", logger: logger) {
+                try await postgres.ping()
+            }
+            try await migrator.migrate(postgres, logger: logger)
+        } catch {
+            await postgres.shutdown()
+            throw error
+        }
+        let natsUp = registry.makeGauge(name: "nats_connection_status",
+                                        help: "1 while connected to NATS, 0 while reconnecting or closed")
+        let nats: NATSClient
+        do {
+            nats = try await NATSClient.connect(
+                .init(url: config.natsURL, name: config.serviceName), logger: logger,
+                attempts: config.startupAttempts, delay: config.startupDelay,
+                onStateChange: { natsUp.set(Double($0 == .connected ? 1 : 0)) })
+            natsUp.set(Double(1))
+            try await nats.ensureStream(eventStream)
+        } catch {
+            await postgres.shutdown()
+            throw error
+        }
+        let relay = OutboxRelay(schema: migrator.schema, postgres: postgres, nats: nats, registry: registry,
+                                logger: logger)
+        return FleetRuntime(config: config, logger: logger, postgres: postgres, nats: nats, registry: registry,
+                            relay: relay)
+    }
+
+    /// Postgres and NATS, each `nil` when healthy or a reason when not: what `/ready` reports.
+    public func readiness() async -> [String: String] {
+        var down: [String: String] = [:]
+        if nats.state != .connected { down["nats"] = "nats is \(nats.state.rawValue)" }
+        do {
+            try await withTimeout(.seconds(2)) { [postgres] in try await postgres.ping() }
+        } catch {
+            down["postgres"] = "postgres is unreachable"
+        }
+        return down
+    }
+}
+
+/// Runs `body` until it succeeds, `attempts` times `delay` apart, logging each failure.
+public func retrying<T: Sendable>(_ attempts: Int, delay: Duration, what: String, logger: Logger,
+                                  _ body: () async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await body()
+        } catch {
+            guard attempt < attempts else { throw error }
+            logger.warning("waiting for \(what)", metadata: ["attempt": "\(attempt)", "of": "\(attempts)",
+                                                             "error": "\(error)"])
+            attempt += 1
+            try await Task.sleep(for: delay)
+        }
+    }
+}
+
+/// The operation took longer than allowed.
+public struct TimeoutError: Error, Sendable {}
+
+/// Runs `body`, throwing ``TimeoutError`` once `timeout` passes.
+public func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T)
+    async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimeoutError()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Echoes `X-Request-Id` (or makes one), applies the body limit, logs the access line, records
+/// HTTP metrics, and turns every error into `application/problem+json`.
+///
+/// One middleware rather than four: each concern needs the final status, which only exists after
+/// the error mapping, so they share one place where the response is known.
+public struct FleetHTTPMiddleware: RouterMiddleware {
+    public typealias Context = FleetRequestContext
+    let bodyLimit: Int
+    let routes: RouteTable
+    let metrics: HTTPMetrics
+    let logger: Logger
+
+    public init(bodyLimit: Int, routes: RouteTable, metrics: HTTPMetrics, logger: Logger) {
+        self.bodyLimit = bodyLimit
+        self.routes = routes
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response {
+        let start = ContinuousClock.now
+        var context = context
+        let incoming = request.headers[.requestID].flatMap { Self.acceptable($0) ? $0 : nil }
+        context.requestID = incoming ?? UUID().uuidString.lowercased()
+        context.bodyLimit = bodyLimit
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
+            return finish(Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
+                .response(instance: request.uri.path, requestID: context.requestID), request, context, start)
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = problem(for: error, request: request, context: context)
+                .response(instance: request.uri.path, requestID: context.requestID)
+        }
+        return finish(response, request, context, start)
+    }
+
+    private func finish(_ response: Response, _ request: Request, _ context: Context,
+                        _ start: ContinuousClock.Instant) -> Response {
+        var response = response
+        response.headers[.requestID] = context.requestID
+        let elapsed = ContinuousClock.now - start
+        let route = routes.template(for: request.uri.path) ?? "unmatched"
+        metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
+        // Path only: query strings may carry cursors or tokens.
+        logger.info("request", metadata: [
+            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+            "status": "\(response.status.code)", "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+            "request_id": "\(context.requestID)",
+        ])
+        return response
+    }
+
+    private func problem(for error: any Error, request: Request, context: Context) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let convertible as any ProblemConvertible:
+            return convertible.problem
+        case let error as DecodingError:
+            return FleetJSON.problem(for: error)
+        case let error as HTTPError:
+            if error.status == .notFound, routes.template(for: request.uri.path) != nil {
+                let allowed = routes.methods(for: request.uri.path)
+                if !allowed.contains(request.method) {
+                    var headers = HTTPFields()
+                    headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                    return Problem(.methodNotAllowed,
+                                   detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)",
+                                   headers: headers)
+                }
+            }
+            if error.status == .notFound {
+                return Problem(.notFound, detail: "no resource at \(request.uri.path)")
+            }
+            if error.status == .contentTooLarge {
+                return Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
+            }
+            return Problem(error.status, detail: error.body)
+        default:
+            logger.error("unhandled error", metadata: [
+                "request_id": "\(context.requestID)", "path": "\(request.uri.path)",
+                "error": "\(String(describing: type(of: error)))"])
+            return Problem(.internalServerError, detail: "an unexpected error occurred; quote the request id")
+        }
+    }
+
+    /// Accepts caller-chosen ids that are safe to log and echo.
+    static func acceptable(_ id: String) -> Bool {
+        id.utf8.count <= 128 && !id.isEmpty && id.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}
+
+extension HTTPField.Name {
+    public static let requestID = Self("X-Request-Id")!
+}
+
+/// HTTP request metrics: a counter by method, route and status, and a latency histogram.
+public struct HTTPMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+
+    func record(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(name: "http_requests_total", labels: [
+            ("method", method), ("route", route), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: [("route", route)],
+                                       buckets: Self.buckets).recordNanoseconds(duration.nanosecondsValue)
+    }
+
+    static let buckets: [Duration] = [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                                      .seconds(2.5), .seconds(5)]
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for histograms.
+    public var nanosecondsValue: Int64 {
+        let (s, atto) = components
+        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : s * 1_000_000_000 + atto / 1_000_000_000
+    }
+
+    /// Seconds as a Double.
+    public var secondsValue: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,157 @@
+import FlukeModels
+import FlukeNATS
+import FlukePostgres
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The transactional outbox of one service schema.
+///
+/// A service writes its change and its event in the same Postgres transaction
+/// (``enqueue(_:on:)``); ``OutboxRelay`` later publishes the row to JetStream with
+/// `Nats-Msg-Id` = the event id and marks it sent. A crash or NATS outage between commit and
+/// publish therefore loses nothing, and a crash between publish and marking duplicates nothing
+/// (JetStream drops the repeated id within its duplicate window).
+///
+/// Each service's migrations create `<schema>.outbox` (see `docs/adding-a-service.md`).
+public struct Outbox: Sendable {
+    public let schema: String
+    let relay: OutboxRelay?
+
+    public init(schema: String, relay: OutboxRelay? = nil) {
+        precondition(PostgresIdentifier.isValid(schema))
+        self.schema = schema
+        self.relay = relay
+    }
+
+    /// Records `event` inside the caller's transaction.
+    public func enqueue(_ event: CloudEvent, on tx: PostgresHandle) async throws {
+        let payload = String(decoding: try JSONSerialization.fleetEncoder.encode(event), as: UTF8.self)
+        try await tx.query("""
+            INSERT INTO \(identifier: schema).outbox (event_id, subject, payload)
+            VALUES (\(event.id)::uuid, \(event.subject), \(payload))
+            """)
+    }
+
+    /// Tells the relay to look now rather than at its next poll (call after commit).
+    public func notifyCommitted() { relay?.wake() }
+}
+
+/// Publishes outbox rows to JetStream, in commit order, one relay at a time per schema.
+///
+/// Replicas of a service each run a relay; a transaction-scoped advisory lock lets only one of
+/// them publish at a time, which keeps the stream in commit order.
+public final class OutboxRelay: Service, Sendable {
+    let schema: String
+    let postgres: PostgresClient
+    let nats: NATSClient
+    let logger: Logger
+    let pollInterval: Duration
+    let batchSize: Int
+    private let signal = WakeSignal()
+    private let published: Counter
+    private let failures: Counter
+    private let pending: Gauge
+
+    public init(schema: String, postgres: PostgresClient, nats: NATSClient, registry: PrometheusCollectorRegistry,
+                logger: Logger, pollInterval: Duration = .milliseconds(250), batchSize: Int = 200) {
+        self.schema = schema
+        self.postgres = postgres
+        self.nats = nats
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.batchSize = batchSize
+        published = registry.makeCounter(name: "outbox_published_total", labels: [("schema", schema)])
+        failures = registry.makeCounter(name: "outbox_publish_failures_total", labels: [("schema", schema)])
+        pending = registry.makeGauge(name: "outbox_pending", labels: [("schema", schema)])
+    }
+
+    /// Wakes the relay now.
+    public func wake() { signal.signal() }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !signal.isFinished {
+                await drainLogged()
+                await signal.wait(timeout: pollInterval)
+            }
+        } onGracefulShutdown: { [signal] in
+            signal.finish()
+        }
+        // Whatever committed before shutdown goes out now, while NATS is still open.
+        await drainLogged()
+    }
+
+    private func drainLogged() async {
+        do {
+            try await drain()
+        } catch {
+            failures.increment()
+            logger.warning("outbox relay could not publish; will retry", metadata: [
+                "schema": "\(schema)", "error": "\(error)"])
+        }
+    }
+
+    /// Publishes everything pending now. Returns the number of events published.
+    @discardableResult
+    public func drain() async throws -> Int {
+        var total = 0
+        while true {
+            let n = try await publishBatch()
+            total += n
+            if n < batchSize { break }
+        }
+        return total
+    }
+
+    private func publishBatch() async throws -> Int {
+        guard nats.state == .connected else {
+            throw NATSError(status: 0, message: "NATS is not connected")
+        }
+        let (count, remaining) = try await postgres.withTransaction { tx -> (Int, Int) in
+            let lock = try await tx.query("SELECT pg_try_advisory_xact_lock(hashtext(\("fluke.outbox." + schema)))")
+            guard try lock.first?.decode(Bool.self, at: 0) == true else { return (0, 0) }
+            let rows = try await tx.query("""
+                SELECT seq, event_id, subject, payload FROM \(identifier: schema).outbox
+                WHERE published_at IS NULL ORDER BY seq LIMIT \(batchSize)
+                """)
+            var sent: [String] = []
+            var firstError: (any Error)?
+            for row in rows {
+                do {
+                    let payload = Data(try row.decode(String.self, "payload").utf8)
+                    try await nats.jetStreamPublish(try row.decode(String.self, "subject"), payload: payload,
+                                                    messageID: try row.decode(String.self, "event_id"),
+                                                    timeout: .seconds(2))
+                    sent.append(try row.decode(String.self, "seq"))
+                } catch {
+                    // Stop at the first failure so that the stream keeps commit order.
+                    firstError = error
+                    break
+                }
+            }
+            if !sent.isEmpty {
+                try await tx.query("""
+                    UPDATE \(identifier: schema).outbox SET published_at = now() WHERE seq = ANY(\(sent)::bigint[])
+                    """)
+            }
+            let left = try await tx.query("""
+                SELECT count(*) FROM \(identifier: schema).outbox WHERE published_at IS NULL
+                """).first?.decode(Int.self, at: 0) ?? 0
+            if let firstError, sent.isEmpty { throw firstError }
+            return (sent.count, left - sent.count)
+        }
+        published.increment(by: Int64(count))
+        pending.set(Double(max(0, remaining)))
+        return count
+    }
+
+    /// Deletes rows published more than `age` ago.
+    public func prune(olderThan age: Duration = .seconds(86_400)) async throws {
+        let cutoff = Date().addingTimeInterval(-age.secondsValue)
+        try await postgres.query("""
+            DELETE FROM \(identifier: schema).outbox WHERE published_at IS NOT NULL AND published_at < \(cutoff)
+            """)
+    }
+}

@@ -1,0 +1,106 @@
+@testable import Federation
+import FlukeModels
+import FlukeNATS
+import FlukeRuntime
+import FlukeTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+
+/// A federation instance against its own database and (unless given) its own nats-server.
+struct FederationHarness {
+    static let apiKey = "test-key-0123456789"
+    let database: TestDatabase
+    let nats: NATSServer
+    let catalogPath: String
+    var environment: [String: String]
+
+    static let sampleCatalog = """
+        projects:
+          - slug: alpha
+            name: Alpha
+            tags: [core]
+            project_id: 6f1c2a1e-9a8b-4c3d-8e7f-0a1b2c3d4e5f
+          - slug: beta
+            name: Beta
+            repository: https://example.invalid/beta.git
+            tags: [edge]
+          - slug: gamma
+            name: Gamma
+        """
+
+    init(catalog: String = sampleCatalog, ttl: Double = 1.5, checkInterval: Double = 0.25,
+         database: TestDatabase? = nil, nats: NATSServer? = nil) async throws {
+        self.database = try await database ?? TestDatabase.create()
+        self.nats = try nats ?? NATSServer()
+        catalogPath = TestEnvironment.workDir + "/catalog-" + UUID().uuidString.prefix(8) + ".yaml"
+        try catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)
+        environment = [
+            "DATABASE_URL": self.database.url(role: "fluke_federation"),
+            "NATS_URL": self.nats.url,
+            "HTTP_PORT": "0",
+            "FEDERATION_CATALOG": catalogPath,
+            "FEDERATION_API_KEYS": "other-key-abcdefgh,\(Self.apiKey)",
+            "FEDERATION_HEARTBEAT_TTL": String(ttl),
+            "FEDERATION_CHECK_INTERVAL": String(checkInterval),
+            "FEDERATION_FLUSH_INTERVAL": "0.1",
+            "STARTUP_ATTEMPTS": "3",
+            "STARTUP_RETRY_DELAY": "0.2",
+        ]
+    }
+
+    func config() throws -> FederationConfig {
+        try FederationConfig(reader: ConfigReader(environment: environment, variables: FederationConfig.variables))
+    }
+
+    /// Builds the app and runs `body` against it over real HTTP.
+    func run<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol, FederationParts) async throws -> T)
+        async throws -> T {
+        let parts = Mutex<FederationParts?>(nil)
+        let app = try await buildApplication(config: try config(), logger: TestEnvironment.logger) { p in
+            parts.withLock { $0 = p }
+        }
+        let captured = parts.withLock { $0 }!
+        return try await app.test(.live) { client in try await body(client, captured) }
+    }
+
+    /// A NATS client for sending heartbeats.
+    func natsClient() async throws -> NATSClient {
+        try await NATSClient.connect(.init(url: nats.url, name: "test-sender"), logger: TestEnvironment.logger)
+    }
+}
+
+/// A heartbeat payload as projects send it.
+func heartbeat(_ slug: String, instance: String = "i-1", version: String = "1.0.0", at: Date = Date(),
+               metadata: String? = nil) -> Data {
+    var json = #"{"slug":"\#(slug)","instance_id":"\#(instance)","version":"\#(version)","timestamp":"\#(RFC3339.format(at))""#
+    if let metadata { json += #","metadata":\#(metadata)"# }
+    return Data((json + "}").utf8)
+}
+
+extension TestClientProtocol {
+    /// GET with the API key, decoded as a JSON object.
+    func getJSON(_ uri: String, key: String? = FederationHarness.apiKey) async throws -> (Int, [String: Any]) {
+        var headers: HTTPFields = [:]
+        if let key { headers[HTTPField.Name("X-API-Key")!] = key }
+        let response = try await execute(uri: uri, method: .get, headers: headers)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), object)
+    }
+
+    func status(of slug: String) async throws -> String? {
+        try await getJSON("/api/fed/projects/\(slug)").1["status"] as? String
+    }
+
+    /// The value of a Prometheus sample, e.g. `federation_heartbeats_rejected_total{reason="unknown_slug"}`.
+    func metric(_ sample: String) async throws -> Double? {
+        let response = try await execute(uri: "/metrics", method: .get)
+        let text = String(buffer: response.body)
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.dropFirst(sample.count + 1))
+        }
+        return nil
+    }
+}

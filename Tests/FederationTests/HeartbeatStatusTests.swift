@@ -1,0 +1,86 @@
+@testable import Federation
+import FlukeModels
+import FlukeTestSupport
+import Foundation
+import Testing
+
+@Suite("federation status from heartbeats")
+struct HeartbeatStatusTests {
+    @Test("a heartbeat makes a project ONLINE; silence makes it OFFLINE within TTL + one interval; a new heartbeat brings it back")
+    func lifecycle() async throws {
+        let harness = try await FederationHarness(ttl: 1.5, checkInterval: 0.25)
+        let events = try await EventCollector(natsURL: harness.nats.url, filter: "fluke.events.federation.>")
+        try await harness.run { client, _ in
+            #expect(try await client.status(of: "alpha") == "UNKNOWN")
+            let nats = try await harness.natsClient()
+            try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
+            try await eventually(timeout: .seconds(3), "alpha ONLINE") { try await client.status(of: "alpha") == "ONLINE" }
+
+            let (_, detail) = try await client.getJSON("/api/fed/projects/alpha")
+            let instances = detail["instances"] as? [[String: Any]]
+            #expect(instances?.first?["instance_id"] as? String == "i-1")
+            #expect(detail["last_heartbeat_at"] is String)
+
+            // Silence: OFFLINE no sooner than the TTL, and no later than TTL + one check (+ slack).
+            let silentSince = ContinuousClock.now
+            try await eventually(timeout: .seconds(4), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
+            let took = ContinuousClock.now - silentSince
+            #expect(took >= .milliseconds(1200), "went OFFLINE after \(took), before the TTL")
+            #expect(took <= .milliseconds(1500 + 250 + 700), "went OFFLINE after \(took)")
+
+            try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha", instance: "i-2"))
+            try await eventually(timeout: .seconds(3), "alpha ONLINE again") { try await client.status(of: "alpha") == "ONLINE" }
+
+            let (_, again) = try await client.getJSON("/api/fed/projects/alpha")
+            let history = (again["history"] as? [[String: Any]])?.map { "\($0["from"]!)->\($0["to"]!)" }
+            #expect(history == ["OFFLINE->ONLINE", "ONLINE->OFFLINE", "UNKNOWN->ONLINE"])
+            #expect(try await client.status(of: "beta") == "UNKNOWN")
+            await nats.shutdown()
+        }
+        let received = try await events.collect(count: 3, window: .seconds(5))
+        #expect(received.map(\.type) == ["federation.project.online", "federation.project.offline",
+                                         "federation.project.online"])
+        let first = try #require(received.first)
+        #expect(first.source == "federation")
+        #expect(first.specversion == "1.0")
+        #expect(first.projectid == "6f1c2a1e-9a8b-4c3d-8e7f-0a1b2c3d4e5f")
+        #expect(first.data["slug"]?.stringValue == "alpha")
+        #expect(first.data["previous_status"]?.stringValue == "UNKNOWN")
+        await events.close()
+    }
+
+    @Test("invalid heartbeats and unknown slugs are counted by reason and change nothing")
+    func rejections() async throws {
+        let harness = try await FederationHarness(ttl: 30, checkInterval: 0.25)
+        try await harness.run { client, _ in
+            let nats = try await harness.natsClient()
+            let bad: [(String, Data)] = [
+                ("fluke.federation.heartbeat.alpha", Data("not json".utf8)),
+                ("fluke.federation.heartbeat.alpha", Data(#"{"slug":"alpha"}"#.utf8)),
+                ("fluke.federation.heartbeat.alpha", heartbeat("beta")),
+                ("fluke.federation.heartbeat.nosuch", heartbeat("nosuch")),
+                ("fluke.federation.heartbeat.Bad_Slug", heartbeat("Bad_Slug")),
+                ("fluke.federation.heartbeat.alpha",
+                 Data(#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"yesterday"}"#.utf8)),
+            ]
+            for (subject, payload) in bad { try await nats.publish(subject, payload: payload) }
+            try await nats.flush()
+            try await eventually(timeout: .seconds(3), "rejections counted") {
+                try await client.metric(#"federation_heartbeats_rejected_total{reason="unknown_slug"}"#) == 1
+            }
+            #expect(try await client.metric(#"federation_heartbeats_rejected_total{reason="invalid_json"}"#) == 2)
+            #expect(try await client.metric(#"federation_heartbeats_rejected_total{reason="slug_mismatch"}"#) == 1)
+            #expect(try await client.metric(#"federation_heartbeats_rejected_total{reason="invalid_subject"}"#) == 1)
+            #expect(try await client.metric(#"federation_heartbeats_rejected_total{reason="invalid_field"}"#) == 1)
+            #expect(try await client.metric("federation_heartbeats_received_total") == 6)
+            for slug in ["alpha", "beta", "gamma"] { #expect(try await client.status(of: slug) == "UNKNOWN") }
+            // And the service still works: a good heartbeat goes through.
+            try await nats.publish("fluke.federation.heartbeat.gamma", payload: heartbeat("gamma"))
+            try await eventually("gamma ONLINE") { try await client.status(of: "gamma") == "ONLINE" }
+            let (_, stats) = try await client.getJSON("/api/fed/stats")
+            #expect(stats["total"] as? Int == 3)
+            #expect((stats["by_status"] as? [String: Int])?["ONLINE"] == 1)
+            await nats.shutdown()
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A minimal HTTP client for services running as separate processes.
+public enum HTTP {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: Data
+        public var headers: [String: String]
+        public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    }
+
+    public static func get(_ url: String, headers: [String: String] = [:], timeout: TimeInterval = 3) async throws -> Reply {
+        var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var h: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { h["\(k)".lowercased()] = "\(v)" }
+        return Reply(status: http.statusCode, body: data, headers: h)
+    }
+}
+
+/// A service executable started as its own process, with stderr captured.
+public final class ServiceProcess: @unchecked Sendable {
+    public let process = Process()
+    private let errorPipe = Pipe()
+    private let output = NSMutableData()
+    private let lock = NSLock()
+
+    public init(executable: String, environment: [String: String], arguments: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.binDir + "/" + executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLUKE_TEST") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardError = errorPipe
+        process.standardOutput = errorPipe
+        errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.output.append(data)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    /// Everything the process wrote so far.
+    public var log: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: output as Data, as: UTF8.self)
+    }
+
+    /// Waits for exit; returns the status, or nil if it is still running after `timeout`.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Runs a helper from deploy/local/lib.sh, the same code `make run` and `make test` use.
+func runLib(_ script: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", "set -e; source deploy/local/lib.sh; " + script]
+    process.currentDirectoryURL = TestEnvironment.repositoryRoot
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw TestFailure("deploy/local/lib.sh: `\(script)` exited \(process.terminationStatus)")
+    }
+}
+
+/// A private nats-server with JetStream, for tests that stop and restart it.
+public final class NATSServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
+    public var url: String { "nats://127.0.0.1:\(port)" }
+
+    public init() throws {
+        port = freePort()
+        directory = TestEnvironment.workDir + "/nats-" + UUID().uuidString.prefix(8)
+        try start()
+    }
+
+    public func start() throws { try runLib("fleet_nats_start '\(directory)' \(port)") }
+    public func stop() throws { try runLib("fleet_nats_stop '\(directory)'"); waitForPortClosed(port) }
+    deinit { try? stop() }
+}
+
+/// A private Postgres cluster (with the fleet's roles and schemas), for tests that restart it.
+public final class PostgresServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
+    /// Superuser URL of its `fluke` database.
+    public var adminURL: String { "postgres://postgres@127.0.0.1:\(port)/fluke" }
+    public func url(role: String) -> String { "postgres://\(role)@127.0.0.1:\(port)/fluke" }
+
+    public init() throws {
+        port = freePort()
+        directory = TestEnvironment.workDir + "/pg-" + UUID().uuidString.prefix(8)
+        try start()
+    }
+
+    public func start() throws { try runLib("fleet_pg_start '\(directory)' \(port)") }
+    public func stop() throws { try runLib("fleet_pg_stop '\(directory)'") }
+    deinit { try? stop() }
+}
+
+func waitForPortClosed(_ port: Int) {
+    for _ in 0..<100 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(fd)
+        if rc != 0 { return }
+        usleep(50_000)
+    }
+}

@@ -1,0 +1,46 @@
+import FlukePostgres
+import Foundation
+import Logging
+
+/// A fresh database per test, set up with deploy/postgres/init.sql exactly as production is, so
+/// tests run in parallel without seeing each other and connect as the services' own roles.
+public struct TestDatabase: Sendable {
+    public let name: String
+    let admin: String
+
+    public static func create() async throws -> TestDatabase {
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let admin = TestEnvironment.adminDatabaseURL
+        let client = PostgresClient(configuration: .init(url: admin, applicationName: "tests", maxConnections: 1),
+                                    logger: TestEnvironment.logger)
+        try await client.query("CREATE DATABASE \(identifier: String(name))")
+        await client.shutdown()
+        let db = TestDatabase(name: String(name), admin: admin)
+        let init_ = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("deploy/postgres/init.sql"),
+                               encoding: .utf8)
+        let setup = PostgresClient(configuration: .init(url: db.adminURL, applicationName: "tests", maxConnections: 1),
+                                   logger: TestEnvironment.logger)
+        try await setup.withConnection { try await $0.executeScript(init_) }
+        await setup.shutdown()
+        return db
+    }
+
+    /// Superuser URL of this database.
+    public var adminURL: String { Self.replacingDatabase(admin, with: name, user: nil) }
+
+    /// URL for a service role (`fluke_federation`, …); loopback trusts it.
+    public func url(role: String) -> String { Self.replacingDatabase(admin, with: name, user: role) }
+
+    static func replacingDatabase(_ url: String, with database: String, user: String?) -> String {
+        var c = URLComponents(string: url)!
+        c.path = "/" + database
+        if let user { c.user = user }
+        return c.string!
+    }
+
+    /// A client on this database as the superuser, for assertions behind the service's back.
+    public func adminClient() -> PostgresClient {
+        PostgresClient(configuration: .init(url: adminURL, applicationName: "tests", maxConnections: 2),
+                       logger: TestEnvironment.logger)
+    }
+}

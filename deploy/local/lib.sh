@@ -1,0 +1,86 @@
+# Shared shell helpers for `make run`, `make test` and `make bench`: install what is missing,
+# start a throwaway Postgres cluster and nats-server, and stop them again.
+# Sourced, not executed. Everything lives under the directory given to each function.
+
+# Debian packages the fleet needs to build, test and run.
+FLEET_PACKAGES="postgresql nats-server libnats-dev libpq-dev libssl-dev python3-venv wrk"
+
+fleet_install_deps() {
+  local missing=()
+  for p in $FLEET_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    return 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+fleet_pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] || { echo "postgresql binaries not found" >&2; return 1; }
+  echo "$d"
+}
+
+# A free TCP port on 127.0.0.1.
+fleet_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# fleet_pg_start DIR PORT: a new cluster in DIR listening on 127.0.0.1:PORT, trust auth, database
+# `fluke` with the fleet's roles and schemas (deploy/postgres/init.sql).
+fleet_pg_start() {
+  local dir=$1 port=$2 bin owner=()
+  bin=$(fleet_pg_bin) || return 1
+  # Postgres refuses to run as root: the cluster belongs to the postgres user when we are root.
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$dir"
+    chown postgres "$dir"
+    owner=(runuser -u postgres --)
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    "${owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; return 1; }
+  fi
+  "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c shared_buffers=256MB" \
+    start >/dev/null || { tail -20 "$dir/postgres.log" >&2; return 1; }
+  "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'fluke'" | grep -q 1 \
+    || "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE fluke" >/dev/null
+  "$bin/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d fluke \
+    -f "$(dirname "${BASH_SOURCE[0]}")/../postgres/init.sql" >/dev/null
+}
+
+fleet_pg_stop() {
+  local dir=$1 bin owner=()
+  bin=$(fleet_pg_bin) || return 0
+  [ "$(id -u)" = 0 ] && owner=(runuser -u postgres --)
+  [ -f "$dir/data/postmaster.pid" ] && "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+  return 0
+}
+
+# fleet_nats_start DIR PORT: nats-server with JetStream on 127.0.0.1:PORT, storage in DIR.
+fleet_nats_start() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/js"
+  nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" &
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nats-server did not start; see $dir/nats.log" >&2
+  return 1
+}
+
+fleet_nats_stop() {
+  local dir=$1
+  [ -f "$dir/nats.pid" ] && kill "$(cat "$dir/nats.pid")" 2>/dev/null
+  rm -f "$dir/nats.pid"
+  return 0
+}

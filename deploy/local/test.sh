@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: validate the deploy files, start a private Postgres and NATS on free ports, run
+# `swift test` against them, and stop them whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source deploy/local/lib.sh
+
+fleet_install_deps
+deploy/validate.sh
+
+work=$(mktemp -d /tmp/fluke-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  fleet_nats_stop "$work/nats"
+  fleet_pg_stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+pg_port=$(fleet_free_port)
+nats_port=$(fleet_free_port)
+fleet_pg_start "$work/pg" "$pg_port"
+fleet_nats_start "$work/nats" "$nats_port"
+
+export FLUKE_TEST_ADMIN_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/fluke"
+export FLUKE_TEST_NATS_URL="nats://127.0.0.1:$nats_port"
+export FLUKE_TEST_PG_BIN="$(fleet_pg_bin)"
+export FLUKE_TEST_WORKDIR="$work"
+
+# Executables are built too: tests run them as real processes (exit codes, SIGTERM, replicas).
+swift build --build-tests
+export FLUKE_BIN_DIR="$(swift build --show-bin-path)"
+swift test --skip-build "$@"
