@@ -4,6 +4,7 @@ import FlukeNATS
 import FlukeRuntime
 import FlukeTestSupport
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -33,7 +34,7 @@ struct FederationHarness {
 
     init(catalog: String = sampleCatalog, ttl: Double = 1.5, checkInterval: Double = 0.25,
          database: TestDatabase? = nil, nats: NATSServer? = nil) async throws {
-        self.database = try await database ?? TestDatabase.create()
+        if let database { self.database = database } else { self.database = try await TestDatabase.create() }
         self.nats = try nats ?? NATSServer()
         catalogPath = TestEnvironment.workDir + "/catalog-" + UUID().uuidString.prefix(8) + ".yaml"
         try catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)

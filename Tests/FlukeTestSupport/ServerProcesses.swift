@@ -1,15 +1,22 @@
 import Foundation
 
 /// Runs a helper from deploy/local/lib.sh, the same code `make run` and `make test` use.
+///
+/// posix_spawn + waitpid rather than Foundation's Process: the helpers leave daemons behind
+/// (nats-server, postgres), and Process' exit detection waits for them on Linux.
 func runLib(_ script: String) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", "set -e; source deploy/local/lib.sh; " + script]
-    process.currentDirectoryURL = TestEnvironment.repositoryRoot
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("deploy/local/lib.sh: `\(script)` exited \(process.terminationStatus)")
+    let root = TestEnvironment.repositoryRoot.path
+    let args = ["/bin/bash", "-c", "set -e; cd '\(root)'; source deploy/local/lib.sh; " + script]
+    var cArgs = args.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, "/bin/bash", nil, nil, &cArgs, environ)
+    guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let exitCode = (status >> 8) & 0xFF
+    guard status & 0x7F == 0, exitCode == 0 else {
+        throw TestFailure("deploy/local/lib.sh: `\(script)` exited \(exitCode)")
     }
 }
 
