@@ -14,9 +14,7 @@ public enum FleetApplication {
         workers: [any Service] = [],
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
-        var recorder = RouteRecorder()
-        addOperationalRoutes(&recorder, runtime: runtime, openAPI: openAPI)
-        routes(&recorder)
+        let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
         let router = Router(context: FleetRequestContext.self)
         // The middleware goes in first so that it wraps every route and the not-found responder.
         router.add(middleware: FleetHTTPMiddleware(
@@ -29,6 +27,16 @@ public enum FleetApplication {
                                  serverName: runtime.config.serviceName),
             services: [runtime.postgres, runtime.nats, runtime.relay] + workers,
             logger: runtime.logger)
+    }
+
+    /// Every route the service will serve, operational ones included, without serving them:
+    /// what the 405 logic, metrics labels and the OpenAPI test all read.
+    public static func record(runtime: FleetRuntime, openAPI: String, routes: (inout RouteRecorder) -> Void)
+        -> RouteRecorder {
+        var recorder = RouteRecorder()
+        addOperationalRoutes(&recorder, runtime: runtime, openAPI: openAPI)
+        routes(&recorder)
+        return recorder
     }
 
     static func addOperationalRoutes(_ r: inout RouteRecorder, runtime: FleetRuntime, openAPI: String) {

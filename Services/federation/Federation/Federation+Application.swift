@@ -8,6 +8,8 @@ import Logging
 public struct FederationParts: Sendable {
     public let runtime: FleetRuntime
     public let catalog: CatalogStore
+    /// The routes served, as the OpenAPI document must list them.
+    public let routes: RouteTable
     let processor: HeartbeatProcessor
     let checker: StaleChecker
 }
@@ -32,10 +34,12 @@ public func buildApplication(
                                        flushInterval: config.flushInterval, logger: logger)
     let checker = StaleChecker(repository: repository, processor: processor, metrics: metrics,
                                ttl: config.heartbeatTTL, interval: config.checkInterval, logger: logger)
-    onParts(FederationParts(runtime: runtime, catalog: catalog, processor: processor, checker: checker))
     let routes = FederationRoutes(repository: repository, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)
+    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    onParts(FederationParts(
+        runtime: runtime, catalog: catalog,
+        routes: FleetApplication.record(runtime: runtime, openAPI: FederationOpenAPI.document, routes: register).table,
+        processor: processor, checker: checker))
     return FleetApplication.build(runtime: runtime, openAPI: FederationOpenAPI.document,
-                                  workers: [CatalogReloader(store: catalog), checker, processor]) { r in
-        routes.register(&r)
-    }
+                                  workers: [CatalogReloader(store: catalog), checker, processor], routes: register)
 }
