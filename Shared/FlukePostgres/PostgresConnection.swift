@@ -26,6 +26,8 @@ public final class PostgresConnection: @unchecked Sendable {
             PQfinish(conn)
             throw PostgresError(.connectionFailed, message)
         }
+        // Server notices (e.g. "already exists, skipping") would go straight to stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         self.conn = conn
         self.openedAt = .now
     }

@@ -53,7 +53,7 @@ fleet_pg_start() {
   "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'fluke'" | grep -q 1 \
     || "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE fluke" >/dev/null
-  "$bin/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d fluke \
+  PGOPTIONS="-c client_min_messages=warning" "$bin/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d fluke \
     -f "$(dirname "${BASH_SOURCE[0]}")/../postgres/init.sql" >/dev/null
 }
 
