@@ -146,7 +146,7 @@ public final class JetStreamMessage: @unchecked Sendable {
     public func nak(delay: Duration = .zero) async throws {
         try await client.threadPool.runIfActive {
             let msg = self.msg
-            try natsCheck(delay == .zero ? natsMsg_Nak(msg, nil) : natsMsg_NakWithDelay(msg, delay.nanoseconds, nil),
+            try natsCheck(delay == .zero ? natsMsg_Nak(msg, nil) : natsMsg_NakWithDelay(msg, delay.milliseconds, nil),
                           "nak")
         }
     }

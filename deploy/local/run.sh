@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# `make run`: the whole fleet on this machine. Installs what is missing (as root on Debian),
+# starts Postgres and NATS under .run/, builds, starts every service that has been built, writes
+# .run/fleet.env (present only while the fleet runs) and waits. Ctrl-C (or SIGTERM) stops the services, then NATS and Postgres.
+#
+# The script's environment is passed on to every service, so any setting can be overridden:
+#   FEDERATION_HEARTBEAT_TTL=5 make run
+#   LOG_LEVEL=debug LOG_FORMAT=json make run
+# Its own settings:
+#   FLUKE_PG_PORT     Postgres port (default 5432; a free port is picked if 5432 is busy)
+#   FLUKE_NATS_PORT   NATS port (default 4222; likewise)
+#   FLUKE_BUILD       debug (default) or release
+#   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
+# Per service, DATABASE_URL (its own role), NATS_URL and HTTP_PORT are set by this script.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+LIB="$ROOT/deploy/local/lib.sh"
+source "$LIB"
+
+# ---- the fleet: one line per service --------------------------------------------------------
+# name                port  schema (role fluke_<schema>); the executable has the service's name.
+SERVICES=(
+  "project-manager    8000  pm"
+  "federation         8001  federation"
+  "context-api        8080  context"
+  "webhook-dispatcher 8082  webhooks"
+  "deploy-tracker     3000  deploy"
+  "log-streamer       8767  logs"
+)
+
+# Settings a service needs beyond the common ones, as KEY=value lines. The caller's environment
+# already reaches every service, so defaults here are only applied when the variable is unset.
+service_env() {
+  case $1 in
+    federation)
+      echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"
+      echo "FEDERATION_API_KEYS=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}"
+      ;;
+  esac
+}
+
+# Defaults for every service that the caller may override.
+: "${LOG_FORMAT:=text}"
+export LOG_FORMAT
+
+RUN="$ROOT/.run"
+say() { echo "run: $*"; }
+die() { echo "run: $*" >&2; exit 1; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A process that exists and is not a zombie (our exited children stay zombies until reaped).
+alive() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  [ "${s%% *}" != Z ]
+}
+
+# HTTP status of a GET (000 when nothing answers). python3 is always there after
+# fleet_install_deps (python3-venv); curl may not be.
+http_status() {
+  python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], headers=dict(h.split(": ", 1) for h in sys.argv[2:]))
+try:
+    with urllib.request.urlopen(req, timeout=2) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print("000")
+PY
+}
+
+# Runs a lib.sh function in a new session, so that Ctrl-C in the terminal does not reach the
+# servers it starts: they must outlive the services' graceful shutdown.
+detached() {
+  if command -v setsid >/dev/null; then
+    setsid bash -c 'source "$0"; "$@"' "$LIB" "$@"
+  else
+    "$@"
+  fi
+}
+
+# ---- cleanup, on Ctrl-C, SIGTERM, a failed start or a service that dies -----------------------
+names=() pids=() cleaned=0 infra=0
+declare -A reaped=()   # pids already waited for and reported
+cleanup() {
+  [ "$cleaned" = 1 ] && return 0
+  cleaned=1
+  trap '' INT TERM
+  local i waited=0 any status
+  if [ ${#pids[@]} -gt 0 ]; then
+    say "stopping ${names[*]}"
+    for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+    while :; do
+      any=0
+      for i in "${!pids[@]}"; do alive "${pids[$i]}" && any=1; done
+      [ "$any" = 0 ] && break
+      if [ "$waited" -ge 150 ]; then
+        for i in "${!pids[@]}"; do
+          alive "${pids[$i]}" && { say "${names[$i]} did not stop within 15 s; killing it"; kill -KILL "${pids[$i]}" 2>/dev/null || true; }
+        done
+        break
+      fi
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    for i in "${!pids[@]}"; do
+      rm -f "$RUN/${names[$i]}.pid"
+      [ -n "${reaped[${pids[$i]}]:-}" ] && continue
+      status=0
+      wait "${pids[$i]}" 2>/dev/null || status=$?
+      [ "$status" = 0 ] || say "${names[$i]} exited with status $status"
+    done
+  fi
+  rm -f "$RUN/fleet.env"
+  if [ "$infra" = 1 ]; then
+    say "stopping NATS and Postgres"
+    fleet_nats_stop "$RUN/nats"
+    fleet_pg_stop "$RUN/pg"
+  fi
+  say "stopped"
+}
+trap 'rc=$?; cleanup; exit $rc' EXIT
+trap 'cleanup; exit 0' INT TERM
+
+# ---- dependencies and state directory ---------------------------------------------------------
+fleet_install_deps
+mkdir -p "$RUN/logs" "$RUN/nats"
+chmod 755 "$RUN"   # the postgres user must reach .run/pg when we are root
+
+# Leftovers of a run that was killed without cleaning up.
+for f in "$RUN"/*.pid; do
+  [ -e "$f" ] || continue
+  pid=$(cat "$f"); svc=$(basename "$f" .pid)
+  if alive "$pid" && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$svc" ]; then
+    say "stopping $svc left over from a previous run (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do alive "$pid" || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+done
+fleet_nats_stop "$RUN/nats"
+fleet_pg_stop "$RUN/pg"
+rm -f "$RUN/fleet.env"
+
+# ---- ports ------------------------------------------------------------------------------------
+pick_port() { # pick_port WHAT VARIABLE DEFAULT
+  local what=$1 var=$2 def=$3 port
+  if [ -n "${!var:-}" ]; then
+    port=${!var}
+    port_busy "$port" && die "$var=$port: port $port is already in use"
+  else
+    port=$def
+    if port_busy "$port"; then
+      port=$(fleet_free_port)
+      say "port $def is busy; $what uses port $port instead (set $var to choose)" >&2
+    fi
+  fi
+  echo "$port"
+}
+PG_PORT=$(pick_port Postgres FLUKE_PG_PORT 5432)
+NATS_PORT=$(pick_port NATS FLUKE_NATS_PORT 4222)
+
+# ---- build ------------------------------------------------------------------------------------
+build_flags=()
+case ${FLUKE_BUILD:-debug} in
+  debug) build_dir=debug ;;
+  release) build_dir=release; build_flags=(-c release) ;;
+  *) die "FLUKE_BUILD must be debug or release (got ${FLUKE_BUILD})" ;;
+esac
+if [ "${FLUKE_SKIP_BUILD:-0}" = 1 ]; then
+  BIN="$ROOT/.build/$build_dir"
+  say "FLUKE_SKIP_BUILD=1: not building; using $BIN"
+else
+  command -v swift >/dev/null || die "swift not found: install a Swift 6 toolchain (https://swift.org/install)"
+  say "building (${FLUKE_BUILD:-debug})"
+  swift build "${build_flags[@]}"
+  BIN=$(swift build "${build_flags[@]}" --show-bin-path)
+fi
+
+enabled=()
+for line in "${SERVICES[@]}"; do
+  read -r name port schema <<<"$line"
+  [ -x "$BIN/$name" ] || continue
+  port_busy "$port" && die "port $port, which $name listens on, is already in use"
+  enabled+=("$line")
+done
+[ ${#enabled[@]} -gt 0 ] || die "no service executable in $BIN (build first, or unset FLUKE_SKIP_BUILD)"
+
+# ---- credentials, generated once --------------------------------------------------------------
+SECRETS="$RUN/secrets.env"
+if [ ! -s "$SECRETS" ]; then
+  (umask 077; echo "FEDERATION_API_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$SECRETS")
+fi
+chmod 600 "$SECRETS"
+source "$SECRETS"   # not exported: each service gets only its own credentials
+
+# ---- Postgres and NATS ------------------------------------------------------------------------
+infra=1
+say "starting Postgres on 127.0.0.1:$PG_PORT (data in .run/pg)"
+PGOPTIONS="-c client_min_messages=warning" detached fleet_pg_start "$RUN/pg" "$PG_PORT" || die "Postgres did not start; see $RUN/pg/postgres.log"
+say "starting NATS on 127.0.0.1:$NATS_PORT (JetStream in .run/nats)"
+detached fleet_nats_start "$RUN/nats" "$NATS_PORT" || die "NATS did not start; see $RUN/nats/nats.log"
+NATS_URL_LOCAL="nats://127.0.0.1:$NATS_PORT"
+
+# ---- services ---------------------------------------------------------------------------------
+fail_service() { # fail_service NAME LOG WHY
+  echo "run: $1 $3; last lines of $2:" >&2
+  tail -n 30 "$2" | sed 's/^/  | /' >&2
+  exit 1
+}
+
+for line in "${enabled[@]}"; do
+  read -r name port schema <<<"$line"
+  log="$RUN/logs/$name.log"
+  extra=()
+  while IFS= read -r kv; do [ -n "$kv" ] && extra+=("$kv"); done < <(service_env "$name")
+  say "starting $name on 127.0.0.1:$port (log: .run/logs/$name.log)"
+  [ -f "$log" ] && mv "$log" "$log.1"   # this run's log starts empty; the previous one is kept
+  setsid env \
+    DATABASE_URL="postgres://fluke_$schema@127.0.0.1:$PG_PORT/fluke" \
+    NATS_URL="$NATS_URL_LOCAL" \
+    HTTP_PORT="$port" \
+    "${extra[@]}" \
+    "$BIN/$name" >>"$log" 2>&1 </dev/null &
+  names+=("$name"); pids+=($!)
+  echo "$!" >"$RUN/$name.pid"
+done
+
+for i in "${!names[@]}"; do
+  read -r name port _ <<<"${enabled[$i]}"
+  log="$RUN/logs/$name.log"
+  start=$SECONDS
+  while :; do
+    if ! alive "${pids[$i]}"; then
+      wait "${pids[$i]}" && rc=0 || rc=$?
+      reaped[${pids[$i]}]=1
+      fail_service "$name" "$log" "exited during startup (status $rc)"
+    fi
+    [ "$(http_status "http://127.0.0.1:$port/ready")" = 200 ] && break
+    [ $((SECONDS - start)) -ge 60 ] && fail_service "$name" "$log" "was not ready within 60 s"
+    sleep 0.25
+  done
+  say "$name is ready ($((SECONDS - start)) s)"
+done
+
+# ---- .run/fleet.env and the banner ------------------------------------------------------------
+ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/fluke"
+{
+  echo "NATS_URL=$NATS_URL_LOCAL"
+  echo "DATABASE_URL=$ADMIN_URL"
+  for line in "${enabled[@]}"; do
+    read -r name port _ <<<"$line"
+    var=$(echo "$name" | tr 'a-z-' 'A-Z_')
+    echo "FLUKE_${var}_URL=http://127.0.0.1:$port"
+  done
+  # The key federation accepts: the caller's first one if FEDERATION_API_KEYS was given.
+  fed_keys=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}
+  echo "FEDERATION_API_KEY=${fed_keys%%,*}"
+} >"$RUN/fleet.env.tmp"
+chmod 600 "$RUN/fleet.env.tmp"
+mv "$RUN/fleet.env.tmp" "$RUN/fleet.env"
+KEY=$(sed -n 's/^FEDERATION_API_KEY=//p' "$RUN/fleet.env")
+
+echo
+echo "FlukeBase Fleet is running. Ctrl-C stops everything."
+echo
+for line in "${enabled[@]}"; do
+  read -r name port _ <<<"$line"
+  printf '  %-20s http://127.0.0.1:%s   (log: .run/logs/%s.log)\n' "$name" "$port" "$name"
+done
+printf '  %-20s %s\n' "NATS" "$NATS_URL_LOCAL" "DATABASE_URL" "$ADMIN_URL" "FEDERATION_API_KEY" "$KEY"
+echo
+echo "  Written to $RUN/fleet.env (source it: set -a; . .run/fleet.env; set +a)"
+echo
+echo "  Try:"
+echo "    curl -H \"X-API-Key: $KEY\" http://127.0.0.1:8001/api/fed/projects"
+echo "  A heartbeat: publish JSON on fluke.federation.heartbeat.<slug>, e.g. fluke.federation.heartbeat.flukebase"
+echo "    {\"slug\":\"flukebase\",\"instance_id\":\"dev-1\",\"version\":\"1.0.0\",\"timestamp\":\"<RFC 3339>\",\"metadata\":{}}"
+echo "  for instance, with nothing but python3:"
+cat <<EOF
+    python3 -c 'import socket,json,datetime as d;s=socket.create_connection(("127.0.0.1",$NATS_PORT));s.recv(4096);p=json.dumps({"slug":"flukebase","instance_id":"dev-1","version":"1.0.0","timestamp":d.datetime.now(d.timezone.utc).isoformat()}).encode();s.sendall(b"CONNECT {\"verbose\":false}\r\nPUB fluke.federation.heartbeat.flukebase %d\r\n%s\r\nPING\r\n"%(len(p),p));print(s.recv(64))'
+EOF
+echo
+
+# ---- wait: until Ctrl-C / SIGTERM (handled by the trap) or a service exits ---------------------
+rc=0
+wait -n -p done_pid "${pids[@]}" || rc=$?
+reaped[${done_pid:-0}]=1
+for i in "${!pids[@]}"; do
+  if [ "${pids[$i]}" = "${done_pid:-}" ]; then
+    fail_service "${names[$i]}" "$RUN/logs/${names[$i]}.log" "exited unexpectedly (status $rc)"
+  fi
+done
+exit 1
