@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "federation", targets: ["federation"]),
+        .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -62,6 +63,10 @@ let package = Package(
         ], path: "Services/federation/Federation"),
         .executableTarget(name: "federation", dependencies: ["Federation"],
                           path: "Services/federation/Main"),
+
+        // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
+        .executableTarget(name: "fleet-bench", dependencies: ["FlukeNATS", "FlukePostgres"],
+                          path: "bench/FleetBench"),
 
         .target(name: "FlukeTestSupport", dependencies: [
             "FlukeRuntime",

@@ -72,7 +72,7 @@ public final class OutboxRelay: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while !signal.isFinished {
+            while !signal.isFinished && !Task.isCancelled {
                 await drainLogged()
                 await signal.wait(timeout: pollInterval)
             }

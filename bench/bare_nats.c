@@ -1,0 +1,81 @@
+/* Bare libnats baselines for `make bench`: the numbers the fleet's wrapper and services are
+ * compared against, in the same run, on the same server.
+ *
+ *   bare_nats publish   URL COUNT SUBJECT            publish COUNT small messages, print msgs/s
+ *   bare_nats subscribe URL COUNT SUBJECT            receive COUNT messages, print msgs/s
+ *   bare_nats heartbeats URL COUNT PROJECTS          publish COUNT heartbeats round-robin over
+ *                                                    PROJECTS slugs p-00000…, print msgs/s
+ */
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static volatile long received = 0;
+static double first = 0, last = 0;
+
+static void onMsg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)nc; (void)sub; (void)closure;
+    if (received == 0) first = now();
+    received++;
+    last = now();
+    natsMsg_Destroy(msg);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) { fprintf(stderr, "usage: bare_nats publish|subscribe|heartbeats URL COUNT ARG\n"); return 2; }
+    const char *mode = argv[1], *url = argv[2];
+    long count = atol(argv[3]);
+    natsConnection *nc = NULL;
+    natsOptions *opts = NULL;
+    natsOptions_Create(&opts);
+    natsOptions_SetURL(opts, url);
+    if (natsConnection_Connect(&nc, opts) != NATS_OK) { fprintf(stderr, "connect failed\n"); return 1; }
+    if (strcmp(mode, "publish") == 0) {
+        const char *payload = "0123456789abcdef0123456789abcdef";
+        double t0 = now();
+        for (long i = 0; i < count; i++) natsConnection_Publish(nc, argv[4], payload, 32);
+        natsConnection_FlushTimeout(nc, 30000);
+        printf("%.0f\n", count / (now() - t0));
+    } else if (strcmp(mode, "subscribe") == 0) {
+        natsSubscription *sub = NULL;
+        natsConnection_Subscribe(&sub, nc, argv[4], onMsg, NULL);
+        natsSubscription_SetPendingLimits(sub, 1000000, 1024 * 1024 * 1024);
+        natsConnection_Flush(nc);
+        printf("ready\n");
+        fflush(stdout);
+        double deadline = now() + 120;
+        while (received < count && now() < deadline) nats_Sleep(5);
+        printf("%.0f %ld\n", received / (last - first > 0 ? last - first : 1), received);
+        natsSubscription_Destroy(sub);
+    } else if (strcmp(mode, "heartbeats") == 0) {
+        int projects = atoi(argv[4]);
+        char subject[128], payload[256], ts[40];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        double t0 = now();
+        for (long i = 0; i < count; i++) {
+            int p = (int)(i % projects);
+            snprintf(subject, sizeof subject, "fluke.federation.heartbeat.p-%05d", p);
+            int n = snprintf(payload, sizeof payload,
+                             "{\"slug\":\"p-%05d\",\"instance_id\":\"i-%ld\",\"version\":\"1.0.0\",\"timestamp\":\"%s\"}",
+                             p, (i / projects) % 2, ts);
+            natsConnection_Publish(nc, subject, payload, n);
+        }
+        natsConnection_FlushTimeout(nc, 30000);
+        printf("%.0f\n", count / (now() - t0));
+    }
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(opts);
+    nats_Close();
+    return 0;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `make bench`: figures, not tests. Starts its own Postgres and NATS on free ports, builds in
+# release mode, and prints each figure beside its baseline measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/local/lib.sh
+fleet_install_deps
+
+PROJECTS=${BENCH_PROJECTS:-10000}
+HEARTBEATS=${BENCH_HEARTBEATS:-300000}
+PUBLISHES=${BENCH_PUBLISHES:-1000000}
+
+work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
+chmod 755 "$work"
+fed_pid=
+cleanup() {
+  [ -n "$fed_pid" ] && kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null
+  fleet_nats_stop "$work/nats"
+  fleet_pg_stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+echo "building (release)…"
+swift build -c release --product federation >/dev/null
+swift build -c release --product fleet-bench >/dev/null
+bin=$(swift build -c release --show-bin-path)
+cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats)
+
+pg_port=$(fleet_free_port); nats_port=$(fleet_free_port); http_port=$(fleet_free_port)
+fleet_pg_start "$work/pg" "$pg_port"
+fleet_nats_start "$work/nats" "$nats_port"
+nats_url="nats://127.0.0.1:$nats_port"
+pg_bin=$(fleet_pg_bin)
+calc() { awk "BEGIN { print $1 }"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo
+echo "== NATS publish (32-byte messages, $PUBLISHES per run, median of 3) =="
+bare=$(for i in 1 2 3; do "$work/bare_nats" publish "$nats_url" "$PUBLISHES" bench.pub; done | median)
+single=$(for i in 1 2 3; do "$bin/fleet-bench" nats-publish "$nats_url" $((PUBLISHES / 10)) bench.pub 1; done | median)
+batched=$(for i in 1 2 3; do "$bin/fleet-bench" nats-publish "$nats_url" "$PUBLISHES" bench.pub 1000; done | median)
+printf "bare libnats              %10.0f msg/s\n" "$bare"
+printf "NATSClient.publish(batch:) %9.0f msg/s  (%.0f%% of bare)\n" "$batched" "$(calc "$batched*100/$bare")"
+printf "NATSClient.publish (1/hop) %9.0f msg/s  (%.0f%% of bare)\n" "$single" "$(calc "$single*100/$bare")"
+
+echo
+echo "== Postgres simple query (pgbench -S's SELECT, 8 clients, 10 s) =="
+"$pg_bin/pgbench" -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres fluke >/dev/null 2>&1
+pgb=$("$pg_bin/pgbench" -S -n -c 8 -j 2 -T 10 -h 127.0.0.1 -p "$pg_port" -U postgres fluke 2>/dev/null \
+  | awk '/^tps/ {print $3; exit}')
+pool=$("$bin/fleet-bench" pg-select "postgres://postgres@127.0.0.1:$pg_port/fluke" 8 10)
+printf "pgbench -S                %10.0f queries/s\n" "$pgb"
+printf "PostgresClient pool       %10.0f queries/s  (%.0f%% of pgbench)\n" "$pool" "$(calc "$pool*100/$pgb")"
+
+echo
+echo "== federation, $PROJECTS catalogued projects, $HEARTBEATS heartbeats =="
+python3 - "$work/catalog.yaml" "$PROJECTS" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("projects:\n")
+    for i in range(int(sys.argv[2])):
+        f.write(f"  - slug: p-{i:05d}\n    name: Project {i}\n    tags: [t{i % 10}]\n")
+PY
+key=bench-key-0123456789
+DATABASE_URL="postgres://fluke_federation@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$http_port \
+  FEDERATION_CATALOG="$work/catalog.yaml" FEDERATION_API_KEYS=$key LOG_LEVEL=warning \
+  "$bin/federation" 2>"$work/federation.log" &
+fed_pid=$!
+for _ in $(seq 1 120); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$http_port/ready', timeout=1)" 2>/dev/null && break
+  sleep 0.5
+done
+received() {
+  python3 -c "
+import urllib.request
+t = urllib.request.urlopen('http://127.0.0.1:$http_port/metrics').read().decode()
+print(int(float(next(l.split()[1] for l in t.splitlines() if l.startswith('federation_heartbeats_received_total ')))))"
+}
+
+# Bare libnats subscriber, same publisher, same messages.
+"$work/bare_nats" subscribe "$nats_url" "$HEARTBEATS" 'fluke.federation.heartbeat.>' >"$work/bare_sub.out" &
+sub_pid=$!
+for _ in $(seq 1 50); do grep -q ready "$work/bare_sub.out" 2>/dev/null && break; sleep 0.1; done
+kill -STOP "$fed_pid"   # the bare subscriber's run: federation paused so it does not compete for CPU
+"$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS" >/dev/null
+wait "$sub_pid"
+bare_sub=$(tail -1 "$work/bare_sub.out" | awk '{print $1}')
+kill -CONT "$fed_pid"
+sleep 2
+before=$(received)
+start=$(date +%s.%N)
+pub_rate=$("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
+target=$((before + HEARTBEATS))
+while [ "$(received)" -lt "$target" ]; do
+  sleep 0.05
+  [ "$(calc "$(date +%s.%N) - $start > 120")" = 1 ] && break
+done
+end=$(date +%s.%N)
+got=$(( $(received) - before ))
+fed_rate=$(calc "$got / ($end - $start)")
+printf "heartbeat publisher       %10.0f msg/s\n" "$pub_rate"
+printf "bare libnats subscriber   %10.0f msg/s\n" "$bare_sub"
+printf "federation processed      %10.0f heartbeats/s (%d of %d; %.0f%% of bare)\n" "$fed_rate" "$got" "$HEARTBEATS" \
+  "$(calc "$fed_rate*100/$bare_sub")"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$fed_pid/status")
+printf "federation peak RSS       %10.1f MiB\n" "$(calc "$rss/1024")"
+
+echo
+echo "== GET /api/fed/projects/{slug}, paced to ~1000 req/s (wrk, 4 connections, 15 s) =="
+BENCH_API_KEY=$key BENCH_RATE=1000 BENCH_CONNECTIONS=4 BENCH_PROJECTS=$PROJECTS \
+  wrk -t1 -c4 -d15s --latency -s bench/paced.lua "http://127.0.0.1:$http_port" >"$work/wrk.out"
+awk '/Latency Distribution/,/requests in/' "$work/wrk.out" | sed 's/^/  /'
+grep -E "Requests/sec|Non-2xx" "$work/wrk.out" | sed 's/^/  /'
