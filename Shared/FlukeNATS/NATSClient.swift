@@ -31,6 +31,7 @@ public final class NATSClient: Service, Sendable {
 
     let connection: NATSConnection
     let threadPool: NIOThreadPool
+    let publisher: NATSPublisher
     let logger: Logger
     private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscription]>([:])
 
@@ -48,6 +49,7 @@ public final class NATSClient: Service, Sendable {
                                         reconnectJitter: configuration.reconnectJitter, events: events)
         threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
         threadPool.start()
+        publisher = NATSPublisher(connection: connection)
     }
 
     /// Connects, retrying `attempts` times `delay` apart (the server may still be starting).
@@ -90,7 +92,10 @@ public final class NATSClient: Service, Sendable {
         }
         for sub in subs { sub.cancel() }
         let connection = self.connection
+        let publisher = self.publisher
         _ = try? await threadPool.runIfActive {
+            // Whatever was queued goes out before the connection closes.
+            publisher.stop()
             _ = natsConnection_FlushTimeout(connection.nc, 2000)
             connection.close()
         }
@@ -99,20 +104,30 @@ public final class NATSClient: Service, Sendable {
 
     // MARK: Core NATS
 
-    /// Publishes a message (buffered by libnats; delivered at most once).
+    /// Publishes a message: queued for the publisher thread, then buffered by libnats, and
+    /// delivered at most once (core NATS). Waits only when the queue is full.
     public func publish(_ subject: String, payload: Data, headers: [String: String] = [:]) async throws {
-        let message = NATSMessage(subject: subject, headers: headers, payload: payload)
-        let connection = self.connection
-        try await threadPool.runIfActive { try Self.publishNow(connection.nc, message) }
+        try await publish(batch: CollectionOfOne(NATSMessage(subject: subject, headers: headers, payload: payload)))
     }
 
-    /// Publishes many messages in one hop to the thread pool: the fast path for bulk senders.
-    public func publish(batch messages: [NATSMessage]) async throws {
-        let connection = self.connection
-        try await threadPool.runIfActive {
-            for message in messages { try Self.publishNow(connection.nc, message) }
+    /// Publishes many messages, in order.
+    public func publish(batch messages: some Collection<NATSMessage>) async throws {
+        guard state != .closed else {
+            throw NATSError(status: NATS_CONNECTION_CLOSED.rawValue, message: "publishing on a closed connection")
+        }
+        let items = messages.lazy.map { NATSPublisher.Item.message($0) }
+        while true {
+            switch publisher.enqueue(items) {
+            case .queued: return
+            case .full: try await Task.sleep(for: .microseconds(200))
+            case .stopped:
+                throw NATSError(status: NATS_CONNECTION_CLOSED.rawValue, message: "the client is shut down")
+            }
         }
     }
+
+    /// Messages the publisher thread could not hand to libnats (connection closed, too large).
+    public var failedPublishes: Int { publisher.failures.load(ordering: .relaxed) }
 
     static func publishNow(_ nc: OpaquePointer, _ message: NATSMessage) throws {
         if message.headers.isEmpty && message.reply == nil {
@@ -129,8 +144,9 @@ public final class NATSClient: Service, Sendable {
 
     /// Waits until the server has processed everything published so far.
     public func flush(timeout: Duration = .seconds(5)) async throws {
-        let connection = self.connection
-        try await threadPool.runIfActive { try natsCheck(natsConnection_FlushTimeout(connection.nc, timeout.milliseconds), "flush") }
+        try await withCheckedThrowingContinuation { continuation in
+            _ = publisher.enqueue(CollectionOfOne(NATSPublisher.Item.flush(timeout, continuation)), force: true)
+        }
     }
 
     /// Subscribes to `subject` (wildcards allowed), optionally in a queue group so that replicas

@@ -1,20 +1,28 @@
 import CNats
+import Dispatch
 import Synchronization
 
 /// Delivery state of one subscription, handed to libnats as the callback's `void *closure`.
 /// Retained until libnats reports (on-complete callback) that no callback will run again.
 final class NATSSubscriptionBox: Sendable {
     let continuation: AsyncStream<NATSMessage>.Continuation
-    let dropped = Atomic<Int>(0)
+    /// Free places in the Swift-side buffer. libnats' delivery thread (its own, not Swift's)
+    /// waits here when the consumer falls behind, so messages back up in libnats' pending queue
+    /// instead of being dropped.
+    let slots: DispatchSemaphore
+    let cancelled = Atomic<Bool>(false)
 
-    init(continuation: AsyncStream<NATSMessage>.Continuation) { self.continuation = continuation }
+    init(continuation: AsyncStream<NATSMessage>.Continuation, bufferLimit: Int) {
+        self.continuation = continuation
+        self.slots = DispatchSemaphore(value: bufferLimit)
+    }
 }
 
 /// A core NATS subscription, consumed as an `AsyncSequence` of ``NATSMessage``.
 ///
 /// Each `natsMsg` is copied and destroyed inside libnats' callback, so nothing C-owned escapes.
-/// Buffering is bounded: when the consumer falls behind, new messages are dropped and counted in
-/// ``droppedMessages``.
+/// Buffering is bounded: at most `bufferLimit` messages wait in Swift; beyond that libnats holds
+/// them in its pending queue (and the server applies its slow-consumer rules).
 public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
     public typealias Element = NATSMessage
     private let stream: AsyncStream<NATSMessage>
@@ -26,10 +34,9 @@ public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
 
     init(nc: OpaquePointer, subject: String, queue: String?, bufferLimit: Int) throws {
         self.subject = subject
-        let (stream, continuation) = AsyncStream<NATSMessage>.makeStream(
-            bufferingPolicy: .bufferingOldest(bufferLimit))
+        let (stream, continuation) = AsyncStream<NATSMessage>.makeStream(bufferingPolicy: .unbounded)
         self.stream = stream
-        let box = NATSSubscriptionBox(continuation: continuation)
+        let box = NATSSubscriptionBox(continuation: continuation, bufferLimit: bufferLimit)
         self.box = box
         let closure = Unmanaged.passRetained(box).toOpaque()
         let handler: natsMsgHandler = { _, _, msg, closure in
@@ -37,9 +44,10 @@ public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
             defer { natsMsg_Destroy(msg) }
             guard let closure else { return }
             let box = Unmanaged<NATSSubscriptionBox>.fromOpaque(closure).takeUnretainedValue()
-            if case .dropped = box.continuation.yield(NATSMessage(copying: msg)) {
-                box.dropped.add(1, ordering: .relaxed)
-            }
+            let message = NATSMessage(copying: msg)
+            guard !box.cancelled.load(ordering: .relaxed) else { return }
+            box.slots.wait()
+            box.continuation.yield(message)
         }
         var sub: OpaquePointer?
         let status: natsStatus
@@ -65,8 +73,6 @@ public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
 
     deinit { cancel() }
 
-    /// Messages dropped because the Swift-side buffer was full.
-    public var droppedMessages: Int { box.dropped.load(ordering: .relaxed) }
 
     /// Unsubscribes; the sequence ends once buffered messages are consumed.
     public func cancel() {
@@ -75,11 +81,26 @@ public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
             return c
         }
         guard !already else { return }
+        box.cancelled.store(true, ordering: .relaxed)
+        // Release a delivery thread waiting for a free slot.
+        box.slots.signal()
         _ = natsSubscription_Unsubscribe(sub)
         natsSubscription_Destroy(sub)
         box.continuation.finish()
         onCancel?()
     }
 
-    public func makeAsyncIterator() -> AsyncStream<NATSMessage>.AsyncIterator { stream.makeAsyncIterator() }
+    public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), slots: box.slots) }
+
+    /// Frees a buffer place for each message taken.
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncStream<NATSMessage>.AsyncIterator
+        let slots: DispatchSemaphore
+
+        public mutating func next() async -> NATSMessage? {
+            let message = await base.next()
+            if message != nil { slots.signal() }
+            return message
+        }
+    }
 }

@@ -52,6 +52,25 @@ struct NATSLayerTests {
         await nats.shutdown()
     }
 
+    @Test("a slow consumer loses nothing: a small Swift buffer backs up into libnats instead of dropping")
+    func backpressure() async throws {
+        let nats = try await connect()
+        let subject = "test.slow." + UUID().uuidString.prefix(8)
+        let sub = try nats.subscribe(subject, bufferLimit: 8)
+        try await nats.publish(batch: (0..<5_000).map { NATSMessage(subject: subject, payload: Data("\($0)".utf8)) })
+        try await nats.flush()
+        try await Task.sleep(for: .milliseconds(300))  // consumer idle while everything arrives
+        var iterator = sub.makeAsyncIterator()
+        var seen: [Int] = []
+        while seen.count < 5_000, let message = await iterator.next() {
+            seen.append(Int(String(decoding: message.payload, as: UTF8.self))!)
+        }
+        #expect(seen == Array(0..<5_000))
+        sub.cancel()
+        await nats.shutdown()
+        await #expect(throws: NATSError.self) { try await nats.publish(subject, payload: Data()) }
+    }
+
     func count(_ sub: NATSSubscription, for window: Duration) async -> Int {
         await withTaskGroup(of: Int.self) { group in
             group.addTask {
