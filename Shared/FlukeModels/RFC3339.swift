@@ -24,6 +24,13 @@ public enum RFC3339 {
                 || (u.count >= 6 && u[u.count - 3] == UInt8(ascii: ":")) else { return nil }
         return TimestampParser.parse(u, strict: true)
     }
+
+    /// Parses RFC 3339 from raw bytes (a slice of a message buffer).
+    public static func parse(bytes: UnsafeRawBufferPointer) -> Date? {
+        let u = Array(bytes)
+        guard u.count >= 20, u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t") else { return nil }
+        return TimestampParser.parse(u, strict: true)
+    }
 }
 
 /// The one timestamp parser of the fleet: strict RFC 3339 for the wire, lenient for Postgres'

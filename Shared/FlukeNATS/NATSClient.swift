@@ -33,7 +33,7 @@ public final class NATSClient: Service, Sendable {
     let threadPool: NIOThreadPool
     let publisher: NATSPublisher
     let logger: Logger
-    private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscription]>([:])
+    private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscriptionCore]>([:])
 
     /// Connects once; see ``connect(_:logger:attempts:delay:onStateChange:)`` for retries.
     public init(configuration: Configuration, logger: Logger,
@@ -107,17 +107,16 @@ public final class NATSClient: Service, Sendable {
     /// Publishes a message: queued for the publisher thread, then buffered by libnats, and
     /// delivered at most once (core NATS). Waits only when the queue is full.
     public func publish(_ subject: String, payload: Data, headers: [String: String] = [:]) async throws {
-        try await publish(batch: CollectionOfOne(NATSMessage(subject: subject, headers: headers, payload: payload)))
+        try await publish(batch: [NATSMessage(subject: subject, headers: headers, payload: payload)])
     }
 
     /// Publishes many messages, in order.
-    public func publish(batch messages: some Collection<NATSMessage>) async throws {
+    public func publish(batch messages: [NATSMessage]) async throws {
         guard state != .closed else {
             throw NATSError(status: NATS_CONNECTION_CLOSED.rawValue, message: "publishing on a closed connection")
         }
-        let items = messages.lazy.map { NATSPublisher.Item.message($0) }
         while true {
-            switch publisher.enqueue(items) {
+            switch publisher.enqueue(.messages(messages)) {
             case .queued: return
             case .full: try await Task.sleep(for: .microseconds(200))
             case .stopped:
@@ -145,22 +144,34 @@ public final class NATSClient: Service, Sendable {
     /// Waits until the server has processed everything published so far.
     public func flush(timeout: Duration = .seconds(5)) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            _ = publisher.enqueue(CollectionOfOne(NATSPublisher.Item.flush(timeout, continuation)), force: true)
+            _ = publisher.enqueue(.flush(timeout, continuation))
         }
     }
 
     /// Subscribes to `subject` (wildcards allowed), optionally in a queue group so that replicas
-    /// share the messages. At most `bufferLimit` messages wait in Swift; beyond that new ones are
-    /// dropped and counted (core NATS is at-most-once anyway).
-    public func subscribe(_ subject: String, queue: String? = nil, bufferLimit: Int = 65_536)
+    /// share the messages. At most `bufferLimit` messages wait in Swift (see ``NATSSubscription``).
+    public func subscribe(_ subject: String, queue: String? = nil, bufferLimit: Int = 4096)
         throws -> NATSSubscription {
         let sub = try NATSSubscription(nc: connection.nc, subject: subject, queue: queue, bufferLimit: bufferLimit)
-        subscriptions.withLock { $0[ObjectIdentifier(sub)] = sub }
-        sub.onCancel = { [weak self, weak sub] in
-            guard let self, let sub else { return }
-            _ = self.subscriptions.withLock { $0.removeValue(forKey: ObjectIdentifier(sub)) }
-        }
+        track(sub.core)
         return sub
+    }
+
+    /// Subscribes with a handler run on libnats' delivery thread (see ``NATSHandlerSubscription``).
+    public func subscribe(_ subject: String, queue: String? = nil,
+                          handler: @escaping @Sendable (NATSMessageView) -> Void) throws -> NATSHandlerSubscription {
+        let sub = try NATSHandlerSubscription(nc: connection.nc, subject: subject, queue: queue, handler: handler)
+        track(sub.core)
+        return sub
+    }
+
+    /// Shutdown cancels what is still subscribed.
+    private func track(_ core: NATSSubscriptionCore) {
+        let id = ObjectIdentifier(core)
+        subscriptions.withLock { $0[id] = core }
+        core.onCancel = { [weak self] in
+            _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
+        }
     }
 
     /// Sends a request and waits for one reply.

@@ -11,12 +11,14 @@ import Synchronization
 /// after everything queued before it was handed to libnats and acknowledged by the server.
 final class NATSPublisher: @unchecked Sendable {
     enum Item {
-        case message(NATSMessage)
+        /// Messages queued together travel as one item: one append, one retain.
+        case messages([NATSMessage])
         case flush(Duration, CheckedContinuation<Void, any Error>)
     }
 
     private let condition = NSCondition()
     private var queue: [Item] = []
+    private var queuedMessages = 0
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     private let connection: NATSConnection
@@ -36,20 +38,25 @@ final class NATSPublisher: @unchecked Sendable {
 
     /// Queues items; `.full` asks the caller to wait and retry, `.stopped` that the client is
     /// shut down (a flush queued then is failed at once).
-    func enqueue(_ items: some Collection<Item>, force: Bool = false) -> EnqueueResult {
+    func enqueue(_ item: Item) -> EnqueueResult {
         condition.lock()
         if stopping {
             condition.unlock()
-            for case .flush(_, let continuation) in items {
+            if case .flush(_, let continuation) = item {
                 continuation.resume(throwing: NATSError(status: NATS_CONNECTION_CLOSED.rawValue,
                                                         message: "the client is shut down"))
             }
             return .stopped
         }
         defer { condition.unlock() }
-        guard force || queue.count + items.count <= capacity || queue.isEmpty else { return .full }
+        var count = 0
+        if case .messages(let messages) = item {
+            count = messages.count
+            guard queuedMessages + count <= capacity || queuedMessages == 0 else { return .full }
+        }
         let wasEmpty = queue.isEmpty
-        queue.append(contentsOf: items)
+        queue.append(item)
+        queuedMessages += count
         if wasEmpty { condition.signal() }
         return .queued
     }
@@ -74,14 +81,17 @@ final class NATSPublisher: @unchecked Sendable {
                 return
             }
             swap(&batch, &queue)
+            queuedMessages = 0
             condition.unlock()
             for item in batch {
                 switch item {
-                case .message(let message):
-                    do {
-                        try NATSClient.publishNow(connection.nc, message)
-                    } catch {
-                        failures.add(1, ordering: .relaxed)
+                case .messages(let messages):
+                    for message in messages {
+                        do {
+                            try NATSClient.publishNow(connection.nc, message)
+                        } catch {
+                            failures.add(1, ordering: .relaxed)
+                        }
                     }
                 case .flush(let timeout, let continuation):
                     do {

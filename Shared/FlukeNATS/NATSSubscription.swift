@@ -1,96 +1,115 @@
 import CNats
 import Dispatch
+import Foundation
 import Synchronization
 
-/// Delivery state of one subscription, handed to libnats as the callback's `void *closure`.
+/// What libnats' callback calls for each message, reached through the `void *closure`.
 /// Retained until libnats reports (on-complete callback) that no callback will run again.
-final class NATSSubscriptionBox: Sendable {
-    let continuation: AsyncStream<NATSMessage>.Continuation
-    /// Free places in the Swift-side buffer. libnats' delivery thread (its own, not Swift's)
-    /// waits here when the consumer falls behind, so messages back up in libnats' pending queue
-    /// instead of being dropped.
-    let slots: DispatchSemaphore
-    let cancelled = Atomic<Bool>(false)
+final class NATSDeliveryBox: Sendable {
+    /// Runs on libnats' delivery thread with a message the box does not own.
+    let deliver: @Sendable (OpaquePointer) -> Void
+    let finish: @Sendable () -> Void
 
-    init(continuation: AsyncStream<NATSMessage>.Continuation, bufferLimit: Int) {
-        self.continuation = continuation
-        self.slots = DispatchSemaphore(value: bufferLimit)
+    init(deliver: @escaping @Sendable (OpaquePointer) -> Void, finish: @escaping @Sendable () -> Void) {
+        self.deliver = deliver
+        self.finish = finish
+    }
+}
+
+/// Owns one `natsSubscription *`: subscribes, unsubscribes, and releases the delivery box only
+/// when libnats says its callback will not run again.
+final class NATSSubscriptionCore: @unchecked Sendable {
+    private let sub: OpaquePointer
+    private let box: NATSDeliveryBox
+    private let cancelled = Mutex(false)
+    var onCancel: (@Sendable () -> Void)?
+
+    init(nc: OpaquePointer, subject: String, queue: String?, box: NATSDeliveryBox) throws {
+        self.box = box
+        let closure = Unmanaged.passRetained(box).toOpaque()
+        let handler: natsMsgHandler = { _, _, msg, closure in
+            guard let msg else { return }
+            // Every message is destroyed here, whatever the delivery does with it.
+            defer { natsMsg_Destroy(msg) }
+            guard let closure else { return }
+            Unmanaged<NATSDeliveryBox>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
+        }
+        var sub: OpaquePointer?
+        let status = queue.map { natsConnection_QueueSubscribe(&sub, nc, subject, $0, handler, closure) }
+            ?? natsConnection_Subscribe(&sub, nc, subject, handler, closure)
+        guard status == NATS_OK, let sub else {
+            Unmanaged<NATSDeliveryBox>.fromOpaque(closure).release()
+            try natsCheck(status, "subscribing to \(subject)")
+            throw NATSError(status: NATS_ERR.rawValue, message: "subscribing to \(subject)")
+        }
+        self.sub = sub
+        // libnats' own pending queue is the first buffer; keep it generous so bursts are absorbed.
+        _ = natsSubscription_SetPendingLimits(sub, 1_000_000, 1024 * 1024 * 1024)
+        _ = natsSubscription_SetOnCompleteCB(sub, { closure in
+            guard let closure else { return }
+            Unmanaged<NATSDeliveryBox>.fromOpaque(closure).takeRetainedValue().finish()
+        }, closure)
+    }
+
+    deinit { cancel() }
+
+    /// Unsubscribes. Idempotent.
+    func cancel(beforeUnsubscribe: () -> Void = {}) {
+        let already = cancelled.withLock { c in
+            defer { c = true }
+            return c
+        }
+        guard !already else { return }
+        beforeUnsubscribe()
+        _ = natsSubscription_Unsubscribe(sub)
+        natsSubscription_Destroy(sub)
+        box.finish()
+        onCancel?()
     }
 }
 
 /// A core NATS subscription, consumed as an `AsyncSequence` of ``NATSMessage``.
 ///
 /// Each `natsMsg` is copied and destroyed inside libnats' callback, so nothing C-owned escapes.
-/// Buffering is bounded: at most `bufferLimit` messages wait in Swift; beyond that libnats holds
-/// them in its pending queue (and the server applies its slow-consumer rules).
-public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
+/// Buffering is bounded: at most `bufferLimit` messages wait in Swift; beyond that libnats'
+/// delivery thread (its own, not Swift's) waits for room, so messages back up in libnats' pending
+/// queue instead of being dropped.
+public final class NATSSubscription: AsyncSequence, Sendable {
     public typealias Element = NATSMessage
     private let stream: AsyncStream<NATSMessage>
-    private let box: NATSSubscriptionBox
-    private let sub: OpaquePointer
-    private let cancelled = Mutex(false)
-    var onCancel: (@Sendable () -> Void)?
+    private let slots: DispatchSemaphore
+    private let stopped: StopFlag
+    let core: NATSSubscriptionCore
     public let subject: String
 
     init(nc: OpaquePointer, subject: String, queue: String?, bufferLimit: Int) throws {
         self.subject = subject
         let (stream, continuation) = AsyncStream<NATSMessage>.makeStream(bufferingPolicy: .unbounded)
+        let slots = DispatchSemaphore(value: bufferLimit)
+        let stopped = StopFlag()
         self.stream = stream
-        let box = NATSSubscriptionBox(continuation: continuation, bufferLimit: bufferLimit)
-        self.box = box
-        let closure = Unmanaged.passRetained(box).toOpaque()
-        let handler: natsMsgHandler = { _, _, msg, closure in
-            guard let msg else { return }
-            defer { natsMsg_Destroy(msg) }
-            guard let closure else { return }
-            let box = Unmanaged<NATSSubscriptionBox>.fromOpaque(closure).takeUnretainedValue()
-            let message = NATSMessage(copying: msg)
-            guard !box.cancelled.load(ordering: .relaxed) else { return }
-            box.slots.wait()
-            box.continuation.yield(message)
-        }
-        var sub: OpaquePointer?
-        let status: natsStatus
-        if let queue {
-            status = natsConnection_QueueSubscribe(&sub, nc, subject, queue, handler, closure)
-        } else {
-            status = natsConnection_Subscribe(&sub, nc, subject, handler, closure)
-        }
-        guard status == NATS_OK, let sub else {
-            Unmanaged<NATSSubscriptionBox>.fromOpaque(closure).release()
-            try natsCheck(status, "subscribing to \(subject)")
-            throw NATSError(status: NATS_ERR.rawValue, message: "subscribing to \(subject)")
-        }
-        self.sub = sub
-        // libnats' own pending queue is the first buffer; keep it generous so bursts reach Swift.
-        _ = natsSubscription_SetPendingLimits(sub, 1_000_000, 1024 * 1024 * 1024)
-        _ = natsSubscription_SetOnCompleteCB(sub, { closure in
-            guard let closure else { return }
-            let box = Unmanaged<NATSSubscriptionBox>.fromOpaque(closure).takeRetainedValue()
-            box.continuation.finish()
-        }, closure)
+        self.slots = slots
+        self.stopped = stopped
+        core = try NATSSubscriptionCore(nc: nc, subject: subject, queue: queue, box: NATSDeliveryBox(
+            deliver: { msg in
+                let message = NATSMessage(copying: msg)
+                guard !stopped.isSet else { return }
+                slots.wait()
+                continuation.yield(message)
+            },
+            finish: { continuation.finish() }))
     }
-
-    deinit { cancel() }
-
 
     /// Unsubscribes; the sequence ends once buffered messages are consumed.
     public func cancel() {
-        let already = cancelled.withLock { c in
-            defer { c = true }
-            return c
+        core.cancel { [slots, stopped] in
+            stopped.set()
+            // Release a delivery thread waiting for room.
+            slots.signal()
         }
-        guard !already else { return }
-        box.cancelled.store(true, ordering: .relaxed)
-        // Release a delivery thread waiting for a free slot.
-        box.slots.signal()
-        _ = natsSubscription_Unsubscribe(sub)
-        natsSubscription_Destroy(sub)
-        box.continuation.finish()
-        onCancel?()
     }
 
-    public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), slots: box.slots) }
+    public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), slots: slots) }
 
     /// Frees a buffer place for each message taken.
     public struct Iterator: AsyncIteratorProtocol {
@@ -103,4 +122,48 @@ public final class NATSSubscription: AsyncSequence, @unchecked Sendable {
             return message
         }
     }
+}
+
+/// A message lent to a handler: subject and payload point into libnats' buffer and are valid
+/// only during the call.
+public struct NATSMessageView {
+    public let subject: UnsafeBufferPointer<UInt8>
+    public let payload: UnsafeRawBufferPointer
+}
+
+/// A subscription whose handler runs on libnats' delivery thread, for CPU-only work at high
+/// rates (no copy, no hop). The handler must neither block nor wait for Swift concurrency.
+public final class NATSHandlerSubscription: Sendable {
+    let core: NATSSubscriptionCore
+    private let done: AsyncStream<Void>
+
+    init(nc: OpaquePointer, subject: String, queue: String?,
+         handler: @escaping @Sendable (NATSMessageView) -> Void) throws {
+        let (done, finished) = AsyncStream<Void>.makeStream()
+        self.done = done
+        core = try NATSSubscriptionCore(nc: nc, subject: subject, queue: queue, box: NATSDeliveryBox(
+            deliver: { msg in
+                let subject = natsMsg_GetSubject(msg)!
+                let subjectBytes = UnsafeBufferPointer(start: UnsafeRawPointer(subject).assumingMemoryBound(to: UInt8.self),
+                                                       count: strlen(subject))
+                let payload = UnsafeRawBufferPointer(start: natsMsg_GetData(msg).map { UnsafeRawPointer($0) },
+                                                     count: Int(natsMsg_GetDataLength(msg)))
+                handler(NATSMessageView(subject: subjectBytes, payload: payload))
+            },
+            finish: { finished.finish() }))
+    }
+
+    public func cancel() { core.cancel() }
+
+    /// Returns once the subscription has ended and its handler will not run again.
+    public func finished() async {
+        for await _ in done {}
+    }
+}
+
+/// A one-way flag shared with libnats' delivery thread.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
 }
