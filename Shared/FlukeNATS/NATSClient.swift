@@ -128,7 +128,7 @@ public final class NATSClient: Service, Sendable {
     /// Messages the publisher thread could not hand to libnats (connection closed, too large).
     public var failedPublishes: Int { publisher.failures.load(ordering: .relaxed) }
 
-    static func publishNow(_ nc: OpaquePointer, _ message: NATSMessage) throws {
+    static func publishNow(_ nc: OpaquePointer, _ message: borrowing NATSMessage) throws {
         if message.headers.isEmpty && message.reply == nil {
             let status = message.payload.withUnsafeBytes { raw in
                 natsConnection_Publish(nc, message.subject, raw.baseAddress, Int32(raw.count))

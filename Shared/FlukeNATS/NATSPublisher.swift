@@ -86,11 +86,13 @@ final class NATSPublisher: @unchecked Sendable {
             for item in batch {
                 switch item {
                 case .messages(let messages):
-                    for message in messages {
-                        do {
-                            try NATSClient.publishNow(connection.nc, message)
-                        } catch {
-                            failures.add(1, ordering: .relaxed)
+                    messages.withUnsafeBufferPointer { buffer in
+                        for i in buffer.indices {
+                            do {
+                                try NATSClient.publishNow(connection.nc, buffer[i])
+                            } catch {
+                                failures.add(1, ordering: .relaxed)
+                            }
                         }
                     }
                 case .flush(let timeout, let continuation):

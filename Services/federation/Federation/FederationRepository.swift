@@ -153,36 +153,38 @@ public struct PostgresFederationRepository: FederationRepository {
 
     public func list(status: ProjectStatus?, tag: String?, after: String?, limit: Int, liveSince: Date) async throws
         -> [ProjectView] {
+        // One statement per request: instances come back as JSON beside each row.
         let rows = try await db.query("""
-            SELECT slug, name, description, owner, repository, tags, project_id, status, status_changed_at,
-                   last_heartbeat_at
-            FROM federation.projects
-            WHERE in_catalog AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
-              AND (\(tag)::text IS NULL OR \(tag) = ANY(tags)) AND (\(after)::text IS NULL OR slug > \(after))
-            ORDER BY slug LIMIT \(limit)
+            SELECT p.slug, p.name, p.description, p.owner, p.repository, p.tags, p.project_id, p.status,
+                   p.status_changed_at, p.last_heartbeat_at,
+                   (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
+                                                               'last_heartbeat_at', i.last_heartbeat_at,
+                                                               'metadata', i.metadata) ORDER BY i.instance_id), '[]')
+                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances
+            FROM federation.projects p
+            WHERE p.in_catalog AND (\(status?.rawValue)::text IS NULL OR p.status = \(status?.rawValue))
+              AND (\(tag)::text IS NULL OR \(tag) = ANY(p.tags)) AND (\(after)::text IS NULL OR p.slug > \(after))
+            ORDER BY p.slug LIMIT \(limit)
             """)
-        var views = try rows.map(Self.view)
-        let instances = try await liveInstances(views.map(\.slug), since: liveSince)
-        for i in views.indices { views[i].instances = instances[views[i].slug] ?? [] }
-        return views
+        return try rows.map(Self.view)
     }
 
     public func project(_ slug: String, liveSince: Date, historyLimit: Int) async throws -> ProjectView? {
         guard let row = try await db.query("""
-            SELECT slug, name, description, owner, repository, tags, project_id, status, status_changed_at,
-                   last_heartbeat_at
-            FROM federation.projects WHERE in_catalog AND slug = \(slug)
+            SELECT p.slug, p.name, p.description, p.owner, p.repository, p.tags, p.project_id, p.status,
+                   p.status_changed_at, p.last_heartbeat_at,
+                   (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
+                                                               'last_heartbeat_at', i.last_heartbeat_at,
+                                                               'metadata', i.metadata) ORDER BY i.instance_id), '[]')
+                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances,
+                   (SELECT coalesce(json_agg(json_build_object('from', h.from_status, 'to', h.to_status,
+                                                               'at', h.changed_at, 'reason', h.reason) ORDER BY h.id DESC), '[]')
+                    FROM (SELECT * FROM federation.status_history WHERE slug = p.slug
+                          ORDER BY id DESC LIMIT \(historyLimit)) h) AS history
+            FROM federation.projects p WHERE p.in_catalog AND p.slug = \(slug)
             """).first else { return nil }
         var view = try Self.view(row)
-        view.instances = try await liveInstances([slug], since: liveSince)[slug] ?? []
-        view.history = try await db.query("""
-            SELECT from_status, to_status, changed_at, reason FROM federation.status_history
-            WHERE slug = \(slug) ORDER BY id DESC LIMIT \(historyLimit)
-            """).map { row in
-            StatusChange(from: ProjectStatus(rawValue: try row.decode(String.self, "from_status")) ?? .unknown,
-                         to: ProjectStatus(rawValue: try row.decode(String.self, "to_status")) ?? .unknown,
-                         at: try row.decode(Date.self, "changed_at"), reason: try row.decode(String.self, "reason"))
-        }
+        view.history = try Self.json([StatusChange].self, row.decode(String.self, "history"))
         return view
     }
 
@@ -195,22 +197,11 @@ public struct PostgresFederationRepository: FederationRepository {
         return FederationStats(total: byStatus.values.reduce(0, +), byStatus: byStatus)
     }
 
-    private func liveInstances(_ slugs: [String], since: Date) async throws -> [String: [ProjectInstance]] {
-        guard !slugs.isEmpty else { return [:] }
-        let rows = try await db.query("""
-            SELECT slug, instance_id, version, metadata::text AS metadata, last_heartbeat_at FROM federation.instances
-            WHERE slug = ANY(\(slugs)::text[]) AND last_heartbeat_at >= \(since) ORDER BY slug, instance_id
-            """)
-        var result: [String: [ProjectInstance]] = [:]
-        for row in rows {
-            let metadata = try row.decode(String.self, "metadata")
-            let instance = ProjectInstance(
-                instanceID: try row.decode(String.self, "instance_id"), version: try row.decode(String.self, "version"),
-                lastHeartbeatAt: try row.decode(Date.self, "last_heartbeat_at"),
-                metadata: metadata == "{}" ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(metadata.utf8)))
-            result[try row.decode(String.self, "slug"), default: []].append(instance)
-        }
-        return result
+    private static let decoder = CloudEvent.decoder()
+
+    /// Decodes a `json_agg` column (Postgres writes timestamps as RFC 3339).
+    static func json<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try decoder.decode(type, from: Data(text.utf8))
     }
 
     static func view(_ row: PostgresRow) throws -> ProjectView {
@@ -221,6 +212,7 @@ public struct PostgresFederationRepository: FederationRepository {
             projectID: try row.decode(String?.self, "project_id"),
             status: ProjectStatus(rawValue: try row.decode(String.self, "status")) ?? .unknown,
             statusChangedAt: try row.decode(Date?.self, "status_changed_at"),
-            lastHeartbeatAt: try row.decode(Date?.self, "last_heartbeat_at"), instances: [], history: nil)
+            lastHeartbeatAt: try row.decode(Date?.self, "last_heartbeat_at"),
+            instances: try json([ProjectInstance].self, row.decode(String.self, "instances")), history: nil)
     }
 }

@@ -19,6 +19,16 @@ public struct ProjectInstance: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case instanceID = "instance_id", version, lastHeartbeatAt = "last_heartbeat_at", metadata
     }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        instanceID = try c.decode(String.self, forKey: .instanceID)
+        version = try c.decode(String.self, forKey: .version)
+        lastHeartbeatAt = try c.decode(Date.self, forKey: .lastHeartbeatAt)
+        // Stored as `{}` when the heartbeat had none.
+        let raw = try c.decodeIfPresent(JSONValue.self, forKey: .metadata)
+        metadata = raw == .object([:]) ? nil : raw
+    }
 }
 
 /// A project as the API returns it: catalog entry plus live status.
