@@ -48,14 +48,26 @@ public final class PostgresClient: Service, Sendable {
 
     /// Closes the pool now. Idempotent.
     public func shutdown() async {
-        await pool.close()
+        pool.close()
         try? await threadPool.shutdownGracefully()
     }
 
     /// Runs one statement on a pooled connection.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRows {
-        try await withConnection { try await $0.query(query) }
+        // Fast path: an idle connection, taken, used and returned in a single thread-pool hop.
+        if let connection = pool.tryAcquireIdle() {
+            let pool = self.pool
+            do {
+                let rows = try await threadPool.runIfActive { try connection.execute(query) }
+                pool.release(connection)
+                return rows
+            } catch {
+                pool.release(connection, failure: error)
+                throw error
+            }
+        }
+        return try await withConnection { try await $0.query(query) }
     }
 
     /// Lends a connection for several statements. Do not keep it beyond `body`.
@@ -64,10 +76,10 @@ public final class PostgresClient: Service, Sendable {
         let handle = PostgresHandle(connection: connection, threadPool: threadPool)
         do {
             let value = try await body(handle)
-            await pool.release(connection)
+            pool.release(connection)
             return value
         } catch {
-            await pool.release(connection, failure: error)
+            pool.release(connection, failure: error)
             throw error
         }
     }
@@ -96,7 +108,7 @@ public final class PostgresClient: Service, Sendable {
     }
 
     /// Connections open now (idle and lent), for metrics.
-    public var openConnections: Int { get async { await pool.total } }
+    public var openConnections: Int { pool.total }
 }
 
 /// A connection lent by the pool. Each call hops to the pool's thread pool.

@@ -93,7 +93,7 @@ struct PostgresLayerTests {
             for _ in 0..<12 { group.addTask { try await db.query("SELECT pg_sleep(0.05)") } }
             try await group.waitForAll()
         }
-        #expect(await db.openConnections <= 3)
+        #expect(db.openConnections <= 3)
         let backends = try await db.query("""
             SELECT count(*) FROM pg_stat_activity WHERE application_name = 'p'
             """).first?.decode(Int.self, at: 0)
