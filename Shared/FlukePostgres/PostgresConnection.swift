@@ -8,6 +8,10 @@ import Foundation
 /// from its dedicated thread pool.
 public final class PostgresConnection: @unchecked Sendable {
     private var conn: OpaquePointer?
+    /// Statements prepared on this connection, by SQL text: each is parsed and planned once per
+    /// connection instead of on every call (planning can cost more than executing).
+    private var prepared: [String: String] = [:]
+    static let maxPreparedStatements = 512
     /// When the connection was opened; the pool discards connections opened before an outage.
     public let openedAt: ContinuousClock.Instant
 
@@ -52,11 +56,21 @@ public final class PostgresConnection: @unchecked Sendable {
         return PQtransactionStatus(conn) == PQTRANS_IDLE
     }
 
-    /// Runs one parameterized statement (`PQexecParams`, text format).
+    /// Runs one parameterized statement (prepared on first use, then `PQexecPrepared`; text format).
     public func execute(_ query: PostgresQuery) throws -> PostgresRows {
         guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        var name = prepared[query.sql]
+        if name == nil, prepared.count < Self.maxPreparedStatements {
+            let candidate = "fluke_\(prepared.count)"
+            _ = try consume(PQprepare(conn, candidate, query.sql, Int32(query.binds.count), nil), conn)
+            prepared[query.sql] = candidate
+            name = candidate
+        }
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
-            PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+            if let name {
+                return PQexecPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
+            }
+            return PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
         }
         return try consume(result, conn)
     }
