@@ -36,10 +36,15 @@ calc() { awk "BEGIN { print $1 }"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo
-echo "== NATS publish (32-byte messages, $PUBLISHES per run, median of 3) =="
-bare=$(for i in 1 2 3; do "$work/bare_nats" publish "$nats_url" "$PUBLISHES" bench.pub; done | median)
-single=$(for i in 1 2 3; do "$bin/fleet-bench" nats-publish "$nats_url" $((PUBLISHES / 10)) bench.pub 1; done | median)
-batched=$(for i in 1 2 3; do "$bin/fleet-bench" nats-publish "$nats_url" "$PUBLISHES" bench.pub 1000; done | median)
+echo "== NATS publish (32-byte messages, $PUBLISHES per run, medians of 7 interleaved runs) =="
+# Interleaved so that both sides see the same machine noise.
+: >"$work/bare.txt"; : >"$work/batched.txt"; : >"$work/single.txt"
+for i in 1 2 3 4 5 6 7; do
+  "$work/bare_nats" publish "$nats_url" "$PUBLISHES" bench.pub >>"$work/bare.txt"
+  "$bin/fleet-bench" nats-publish "$nats_url" "$PUBLISHES" bench.pub 1000 >>"$work/batched.txt"
+  "$bin/fleet-bench" nats-publish "$nats_url" $((PUBLISHES / 20)) bench.pub 1 >>"$work/single.txt"
+done
+bare=$(median <"$work/bare.txt"); batched=$(median <"$work/batched.txt"); single=$(median <"$work/single.txt")
 printf "bare libnats              %10.0f msg/s\n" "$bare"
 printf "NATSClient.publish(batch:) %9.0f msg/s  (%.0f%% of bare)\n" "$batched" "$(calc "$batched*100/$bare")"
 printf "NATSClient.publish (1/hop) %9.0f msg/s  (%.0f%% of bare)\n" "$single" "$(calc "$single*100/$bare")"

@@ -70,6 +70,28 @@ final class NATSPublisher: @unchecked Sendable {
         finished.wait()
     }
 
+    /// Bursts usually repeat a subject: its C string is made once per run of equal subjects.
+    private func publish(_ messages: [NATSMessage]) {
+        var subject = ""
+        var cSubject = ContiguousArray<CChar>([0])
+        for message in messages {
+            guard message.headers.isEmpty, message.reply == nil else {
+                do { try NATSClient.publishNow(connection.nc, message) } catch { failures.add(1, ordering: .relaxed) }
+                continue
+            }
+            if message.subject != subject {
+                subject = message.subject
+                cSubject = subject.utf8CString
+            }
+            let status = cSubject.withUnsafeBufferPointer { s in
+                message.payload.withUnsafeBytes { p in
+                    natsConnection_Publish(connection.nc, s.baseAddress, p.baseAddress, Int32(p.count))
+                }
+            }
+            if status != NATS_OK { failures.add(1, ordering: .relaxed) }
+        }
+    }
+
     private func loop() {
         var batch: [Item] = []
         while true {
@@ -86,15 +108,7 @@ final class NATSPublisher: @unchecked Sendable {
             for item in batch {
                 switch item {
                 case .messages(let messages):
-                    messages.withUnsafeBufferPointer { buffer in
-                        for i in buffer.indices {
-                            do {
-                                try NATSClient.publishNow(connection.nc, buffer[i])
-                            } catch {
-                                failures.add(1, ordering: .relaxed)
-                            }
-                        }
-                    }
+                    publish(messages)
                 case .flush(let timeout, let continuation):
                     do {
                         try natsCheck(natsConnection_FlushTimeout(connection.nc, timeout.milliseconds), "flush")
