@@ -14,10 +14,13 @@ final class NATSConnectionEvents: Sendable {
     /// re-created (libnats 3.4.1 does not restore them).
     let generation = Atomic<Int>(0)
     let onChange: @Sendable (NATSConnectionState) -> Void
+    /// Set before a deliberate close: the disconnect that follows is not a reconnect.
+    let closing = Atomic<Bool>(false)
 
     init(onChange: @escaping @Sendable (NATSConnectionState) -> Void) { self.onChange = onChange }
 
     func set(_ new: NATSConnectionState) {
+        if new == .reconnecting && closing.load(ordering: .relaxed) { return }
         state.withLock { $0 = new }
         if new == .connected { generation.add(1, ordering: .relaxed) }
         onChange(new)
@@ -95,6 +98,7 @@ final class NATSConnection: @unchecked Sendable {
             return flag
         }
         guard !already else { return }
+        events.closing.store(true, ordering: .relaxed)
         natsConnection_Close(nc)
         jsCtx_Destroy(js)
         natsConnection_Destroy(nc)

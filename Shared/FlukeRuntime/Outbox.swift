@@ -72,8 +72,14 @@ public final class OutboxRelay: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
+            var lastPrune = ContinuousClock.now
             while !signal.isFinished && !Task.isCancelled {
                 await drainLogged()
+                if ContinuousClock.now - lastPrune > .seconds(600) {
+                    lastPrune = .now
+                    // Published rows are only kept for inspection; a day is plenty.
+                    try? await prune()
+                }
                 await signal.wait(timeout: pollInterval)
             }
         } onGracefulShutdown: { [signal] in
