@@ -71,24 +71,28 @@ final class NATSPublisher: @unchecked Sendable {
     }
 
     /// Bursts usually repeat a subject: its C string is made once per run of equal subjects.
+    /// Messages are read in place (no copy, no retain per message).
     private func publish(_ messages: [NATSMessage]) {
+        let nc = connection.nc
         var subject = ""
         var cSubject = ContiguousArray<CChar>([0])
-        for message in messages {
-            guard message.headers.isEmpty, message.reply == nil else {
-                do { try NATSClient.publishNow(connection.nc, message) } catch { failures.add(1, ordering: .relaxed) }
-                continue
-            }
-            if message.subject != subject {
-                subject = message.subject
-                cSubject = subject.utf8CString
-            }
-            let status = cSubject.withUnsafeBufferPointer { s in
-                message.payload.withUnsafeBytes { p in
-                    natsConnection_Publish(connection.nc, s.baseAddress, p.baseAddress, Int32(p.count))
+        messages.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                guard buffer[i].headers.isEmpty, buffer[i].reply == nil else {
+                    do { try NATSClient.publishNow(nc, buffer[i]) } catch { failures.add(1, ordering: .relaxed) }
+                    continue
                 }
+                if buffer[i].subject != subject {
+                    subject = buffer[i].subject
+                    cSubject = subject.utf8CString
+                }
+                let status = cSubject.withUnsafeBufferPointer { s in
+                    buffer[i].payload.withUnsafeBytes { p in
+                        natsConnection_Publish(nc, s.baseAddress, p.baseAddress, Int32(p.count))
+                    }
+                }
+                if status != NATS_OK { failures.add(1, ordering: .relaxed) }
             }
-            if status != NATS_OK { failures.add(1, ordering: .relaxed) }
         }
     }
 
