@@ -11,7 +11,7 @@ public final class CatalogStore: Sendable {
     let repository: any FederationRepository
     let metrics: FederationMetrics
     let logger: Logger
-    private let current: Mutex<(projects: [CatalogProject], slugs: Set<String>)>
+    private let current: Mutex<(projects: [CatalogProject], bySlug: [String: CatalogProject])>
 
     init(path: String, initial: [CatalogProject], repository: any FederationRepository, metrics: FederationMetrics,
          logger: Logger) {
@@ -19,13 +19,19 @@ public final class CatalogStore: Sendable {
         self.repository = repository
         self.metrics = metrics
         self.logger = logger
-        current = Mutex((initial, Set(initial.map(\.slug))))
+        current = Mutex((initial, Self.index(initial)))
         metrics.catalogSize.set(Double(initial.count))
     }
 
     public var projects: [CatalogProject] { current.withLock { $0.projects } }
 
-    public func contains(_ slug: String) -> Bool { current.withLock { $0.slugs.contains(slug) } }
+    public func contains(_ slug: String) -> Bool { current.withLock { $0.bySlug[slug] != nil } }
+
+    public func project(_ slug: String) -> CatalogProject? { current.withLock { $0.bySlug[slug] } }
+
+    private static func index(_ projects: [CatalogProject]) -> [String: CatalogProject] {
+        Dictionary(projects.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// Re-reads the file. Returns false (keeping the old catalog) when it is invalid.
     @discardableResult
@@ -33,7 +39,7 @@ public final class CatalogStore: Sendable {
         do {
             let projects = try CatalogLoader.load(path: path)
             try await repository.syncCatalog(projects)
-            current.withLock { $0 = (projects, Set(projects.map(\.slug))) }
+            current.withLock { $0 = (projects, Self.index(projects)) }
             metrics.catalogSize.set(Double(projects.count))
             logger.info("catalog reloaded", metadata: ["projects": "\(projects.count)"])
             return true

@@ -30,16 +30,19 @@ public func buildApplication(
     try await repository.syncCatalog(projects)
     let catalog = CatalogStore(path: config.catalogPath, initial: projects, repository: repository, metrics: metrics,
                                logger: logger)
-    let processor = HeartbeatProcessor(nats: runtime.nats, repository: repository, catalog: catalog, metrics: metrics,
-                                       flushInterval: config.flushInterval, logger: logger)
-    let checker = StaleChecker(repository: repository, processor: processor, metrics: metrics,
+    let view = LiveStatusView(repository: repository, ttl: config.heartbeatTTL, interval: config.flushInterval,
+                              logger: logger)
+    try await view.refresh()
+    let processor = HeartbeatProcessor(nats: runtime.nats, repository: repository, catalog: catalog, view: view,
+                                       metrics: metrics, flushInterval: config.flushInterval, logger: logger)
+    let checker = StaleChecker(repository: repository, processor: processor, view: view, metrics: metrics,
                                ttl: config.heartbeatTTL, interval: config.checkInterval, logger: logger)
-    let routes = FederationRoutes(repository: repository, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)
+    let routes = FederationRoutes(repository: repository, catalog: catalog, view: view, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)
     let register = { (r: inout RouteRecorder) in routes.register(&r) }
     onParts(FederationParts(
         runtime: runtime, catalog: catalog,
         routes: FleetApplication.record(runtime: runtime, openAPI: FederationOpenAPI.document, routes: register).table,
         processor: processor, checker: checker))
     return FleetApplication.build(runtime: runtime, openAPI: FederationOpenAPI.document,
-                                  workers: [CatalogReloader(store: catalog), checker, processor], routes: register)
+                                  workers: [view, CatalogReloader(store: catalog), checker, processor], routes: register)
 }

@@ -6,6 +6,8 @@ import Hummingbird
 /// `/api/fed/*`: the catalog with live status, for people and tools holding an API key.
 struct FederationRoutes: Sendable {
     let repository: any FederationRepository
+    let catalog: CatalogStore
+    let view: LiveStatusView
     let apiKeys: APIKeySet
     let ttl: Duration
 
@@ -17,11 +19,17 @@ struct FederationRoutes: Sendable {
         r.on(.get, "/api/fed/projects/{slug}") { request, context in
             try apiKeys.authorize(request)
             let slug = try context.parameters.require("slug")
-            guard CatalogLoader.isValidSlug(slug),
-                  let project = try await repository.project(slug, liveSince: liveSince, historyLimit: 50) else {
+            guard CatalogLoader.isValidSlug(slug), let entry = catalog.project(slug) else {
                 throw Problem.notFound("no project with slug \(slug) in the catalog")
             }
-            return project
+            // Served from memory: catalog, read model and cached history.
+            let live = view.live(slug)
+            return ProjectView(
+                slug: entry.slug, name: entry.name, description: entry.description, owner: entry.owner,
+                repository: entry.repository, tags: entry.tags, projectID: entry.projectID,
+                status: live?.status ?? .unknown, statusChangedAt: live?.statusChangedAt,
+                lastHeartbeatAt: live?.lastHeartbeatAt, instances: live?.instances ?? [],
+                history: try await view.history(slug, changedAt: live?.statusChangedAt, limit: 50))
         }
         r.on(.get, "/api/fed/stats") { request, _ in
             try apiKeys.authorize(request)

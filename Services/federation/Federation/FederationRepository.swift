@@ -26,8 +26,19 @@ public protocol FederationRepository: Sendable {
     func markStale(silentSince cutoff: Date) async throws -> [String]?
     func list(status: ProjectStatus?, tag: String?, after: String?, limit: Int, liveSince: Date) async throws
         -> [ProjectView]
-    func project(_ slug: String, liveSince: Date, historyLimit: Int) async throws -> ProjectView?
     func stats() async throws -> FederationStats
+    /// Status, times and live instances of every catalogued project: the read model's snapshot.
+    func liveStatuses(liveSince: Date) async throws -> [String: LiveStatus]
+    /// The newest `limit` status changes of one project.
+    func history(_ slug: String, limit: Int) async throws -> [StatusChange]
+}
+
+/// A project's live state as the read model keeps it.
+public struct LiveStatus: Sendable, Equatable {
+    public var status: ProjectStatus
+    public var statusChangedAt: Date?
+    public var lastHeartbeatAt: Date?
+    public var instances: [ProjectInstance]
 }
 
 /// The Postgres implementation, on schema `federation`.
@@ -169,25 +180,6 @@ public struct PostgresFederationRepository: FederationRepository {
         return try rows.map(Self.view)
     }
 
-    public func project(_ slug: String, liveSince: Date, historyLimit: Int) async throws -> ProjectView? {
-        guard let row = try await db.query("""
-            SELECT p.slug, p.name, p.description, p.owner, p.repository, p.tags, p.project_id, p.status,
-                   p.status_changed_at, p.last_heartbeat_at,
-                   (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
-                                                               'last_heartbeat_at', i.last_heartbeat_at,
-                                                               'metadata', i.metadata) ORDER BY i.instance_id), '[]')
-                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances,
-                   (SELECT coalesce(json_agg(json_build_object('from', h.from_status, 'to', h.to_status,
-                                                               'at', h.changed_at, 'reason', h.reason) ORDER BY h.id DESC), '[]')
-                    FROM (SELECT * FROM federation.status_history WHERE slug = p.slug
-                          ORDER BY id DESC LIMIT \(historyLimit)) h) AS history
-            FROM federation.projects p WHERE p.in_catalog AND p.slug = \(slug)
-            """).first else { return nil }
-        var view = try Self.view(row)
-        view.history = try Self.json([StatusChange].self, row.decode(String.self, "history"))
-        return view
-    }
-
     public func stats() async throws -> FederationStats {
         let rows = try await db.query("""
             SELECT status, count(*) AS n FROM federation.projects WHERE in_catalog GROUP BY status
@@ -195,6 +187,39 @@ public struct PostgresFederationRepository: FederationRepository {
         var byStatus = Dictionary(uniqueKeysWithValues: ProjectStatus.allCases.map { ($0.rawValue, 0) })
         for row in rows { byStatus[try row.decode(String.self, "status")] = try row.decode(Int.self, "n") }
         return FederationStats(total: byStatus.values.reduce(0, +), byStatus: byStatus)
+    }
+
+    public func liveStatuses(liveSince: Date) async throws -> [String: LiveStatus] {
+        let rows = try await db.query("""
+            SELECT p.slug, p.status, p.status_changed_at, p.last_heartbeat_at,
+                   (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
+                                                               'last_heartbeat_at', i.last_heartbeat_at,
+                                                               'metadata', i.metadata) ORDER BY i.instance_id), '[]')
+                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances
+            FROM federation.projects p WHERE p.in_catalog
+            """)
+        var result: [String: LiveStatus] = [:]
+        result.reserveCapacity(rows.count)
+        for row in rows {
+            let instances = try row.decode(String.self, "instances")
+            result[try row.decode(String.self, "slug")] = LiveStatus(
+                status: ProjectStatus(rawValue: try row.decode(String.self, "status")) ?? .unknown,
+                statusChangedAt: try row.decode(Date?.self, "status_changed_at"),
+                lastHeartbeatAt: try row.decode(Date?.self, "last_heartbeat_at"),
+                instances: instances == "[]" ? [] : try Self.json([ProjectInstance].self, instances))
+        }
+        return result
+    }
+
+    public func history(_ slug: String, limit: Int) async throws -> [StatusChange] {
+        try await db.query("""
+            SELECT from_status, to_status, changed_at, reason FROM federation.status_history
+            WHERE slug = \(slug) ORDER BY id DESC LIMIT \(limit)
+            """).map { row in
+            StatusChange(from: ProjectStatus(rawValue: try row.decode(String.self, "from_status")) ?? .unknown,
+                         to: ProjectStatus(rawValue: try row.decode(String.self, "to_status")) ?? .unknown,
+                         at: try row.decode(Date.self, "changed_at"), reason: try row.decode(String.self, "reason"))
+        }
     }
 
     private static let decoder = CloudEvent.decoder()

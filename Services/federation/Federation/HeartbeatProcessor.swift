@@ -17,6 +17,7 @@ final class HeartbeatProcessor: Service, Sendable {
     let nats: NATSClient
     let repository: any FederationRepository
     let catalog: CatalogStore
+    let view: LiveStatusView
     let metrics: FederationMetrics
     let flushInterval: Duration
     let logger: Logger
@@ -24,11 +25,12 @@ final class HeartbeatProcessor: Service, Sendable {
     private let knownOnline = Mutex<Set<String>>([])
     private let flushNow = WakeSignal()
 
-    init(nats: NATSClient, repository: any FederationRepository, catalog: CatalogStore, metrics: FederationMetrics,
-         flushInterval: Duration, logger: Logger) {
+    init(nats: NATSClient, repository: any FederationRepository, catalog: CatalogStore, view: LiveStatusView,
+         metrics: FederationMetrics, flushInterval: Duration, logger: Logger) {
         self.nats = nats
         self.repository = repository
         self.catalog = catalog
+        self.view = view
         self.metrics = metrics
         self.flushInterval = flushInterval
         self.logger = logger
@@ -95,6 +97,7 @@ final class HeartbeatProcessor: Service, Sendable {
             if !changed.isEmpty {
                 logger.info("projects online", metadata: ["slugs": "\(changed.joined(separator: ","))"])
             }
+            view.refreshSoon()
             knownOnline.withLock { $0.formUnion(batch.map(\.slug)) }
         } catch {
             pending.withLock { p in
@@ -124,6 +127,7 @@ struct InstanceKey: Hashable {
 struct StaleChecker: Service {
     let repository: any FederationRepository
     let processor: HeartbeatProcessor
+    let view: LiveStatusView
     let metrics: FederationMetrics
     let ttl: Duration
     let interval: Duration
@@ -145,6 +149,7 @@ struct StaleChecker: Service {
                 metrics.staleDuration.recordNanoseconds((ContinuousClock.now - start).nanosecondsValue)
                 if !changed.isEmpty {
                     processor.forget(changed)
+                    view.refreshSoon()
                     for _ in changed { metrics.transitions(to: .offline).increment() }
                     logger.info("projects offline", metadata: ["slugs": "\(changed.joined(separator: ","))"])
                 }

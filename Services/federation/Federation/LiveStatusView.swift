@@ -1,0 +1,73 @@
+import FlukeRuntime
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// An in-memory read model of every project's live status, so `GET /api/fed/projects/{slug}`
+/// answers without a database round trip.
+///
+/// Postgres stays the truth: the view reloads its snapshot every refresh interval (the same
+/// bound as the heartbeat flush, so it is no staler than the data it mirrors) and at once after
+/// this process changes a status. Changes made by another replica appear within one interval.
+/// History changes only with the status, so it is cached per project and fetched again when the
+/// project's `status_changed_at` moves.
+final class LiveStatusView: Service, Sendable {
+    let repository: any FederationRepository
+    let ttl: Duration
+    let interval: Duration
+    let logger: Logger
+    private let snapshot = Mutex<[String: LiveStatus]>([:])
+    private let histories = Mutex<[String: (changedAt: Date?, changes: [StatusChange])]>([:])
+    private let wake = WakeSignal()
+
+    init(repository: any FederationRepository, ttl: Duration, interval: Duration, logger: Logger) {
+        self.repository = repository
+        self.ttl = ttl
+        self.interval = max(interval, .milliseconds(100))
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !wake.isFinished && !Task.isCancelled {
+                await wake.wait(timeout: interval)
+                do {
+                    try await refresh()
+                } catch {
+                    // Keep serving the last snapshot; /ready already reports the outage.
+                    logger.debug("read model refresh failed", metadata: ["error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: { [wake] in
+            wake.finish()
+        }
+    }
+
+    /// Reloads the snapshot now.
+    func refresh() async throws {
+        let fresh = try await repository.liveStatuses(liveSince: Date().addingTimeInterval(-ttl.secondsValue))
+        snapshot.withLock { $0 = fresh }
+    }
+
+    /// Asks for a reload soon (after this process changed a status).
+    func refreshSoon() { wake.signal() }
+
+    /// The live state of `slug`, instances filtered to those heard from within the TTL.
+    func live(_ slug: String) -> LiveStatus? {
+        guard var live = snapshot.withLock({ $0[slug] }) else { return nil }
+        let since = Date().addingTimeInterval(-ttl.secondsValue)
+        live.instances.removeAll { $0.lastHeartbeatAt < since }
+        return live
+    }
+
+    /// The newest status changes of `slug`, from the cache while its status has not moved.
+    func history(_ slug: String, changedAt: Date?, limit: Int) async throws -> [StatusChange] {
+        if let cached = histories.withLock({ $0[slug] }), cached.changedAt == changedAt {
+            return cached.changes
+        }
+        let changes = try await repository.history(slug, limit: limit)
+        histories.withLock { $0[slug] = (changedAt, changes) }
+        return changes
+    }
+}
