@@ -59,10 +59,18 @@ public final class ServiceProcess: @unchecked Sendable {
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
+        guard !process.isRunning else { return nil }
+        // The process is gone: whatever it wrote last is still in the pipe.
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+        append(errorPipe.fileHandleForReading.readDataToEndOfFile())
+        return process.terminationStatus
     }
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    private func append(_ data: Data) {
+        lock.withLock { output.append(data) }
+    }
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -49,5 +49,10 @@ enum FederationMigrations {
             );
             CREATE INDEX outbox_pending_idx ON federation.outbox (seq) WHERE published_at IS NULL;
             """),
+        // The read model reloads only what changed: every write stamps changed_at.
+        PostgresMigration("0002_projects_changed_at", """
+            ALTER TABLE federation.projects ADD COLUMN changed_at timestamptz NOT NULL DEFAULT now();
+            CREATE INDEX projects_changed_idx ON federation.projects (changed_at);
+            """),
     ]
 }

@@ -27,8 +27,9 @@ public protocol FederationRepository: Sendable {
     func list(status: ProjectStatus?, tag: String?, after: String?, limit: Int, liveSince: Date) async throws
         -> [ProjectView]
     func stats() async throws -> FederationStats
-    /// Status, times and live instances of every catalogued project: the read model's snapshot.
-    func liveStatuses(liveSince: Date) async throws -> [String: LiveStatus]
+    /// Status, times and live instances of projects written since `changedSince` (all when nil);
+    /// `nil` values mark projects no longer in the catalog.
+    func liveStatuses(liveSince: Date, changedSince: Date?) async throws -> [String: LiveStatus?]
     /// The newest `limit` status changes of one project.
     func history(_ slug: String, limit: Int) async throws -> [StatusChange]
 }
@@ -63,10 +64,11 @@ public struct PostgresFederationRepository: FederationRepository {
                                                                repository text, tags jsonb, project_id text)
                 ON CONFLICT (slug) DO UPDATE SET name = excluded.name, description = excluded.description,
                     owner = excluded.owner, repository = excluded.repository, tags = excluded.tags,
-                    project_id = excluded.project_id, in_catalog = true
+                    project_id = excluded.project_id, in_catalog = true, changed_at = now()
                 """)
             try await tx.query("""
-                UPDATE federation.projects SET in_catalog = false WHERE in_catalog AND NOT (slug = ANY(\(slugs)::text[]))
+                UPDATE federation.projects SET in_catalog = false, changed_at = now()
+                WHERE in_catalog AND NOT (slug = ANY(\(slugs)::text[]))
                 """)
         }
     }
@@ -94,7 +96,8 @@ public struct PostgresFederationRepository: FederationRepository {
                     last_heartbeat_at = greatest(federation.instances.last_heartbeat_at, excluded.last_heartbeat_at)
                 """)
             try await tx.query("""
-                UPDATE federation.projects p SET last_heartbeat_at = greatest(p.last_heartbeat_at, v.at)
+                UPDATE federation.projects p SET last_heartbeat_at = greatest(p.last_heartbeat_at, v.at),
+                                                 changed_at = now()
                 FROM unnest(\(slugs)::text[], \(slugs.map { latest[$0]!.postgresText })::timestamptz[]) AS v(slug, at)
                 WHERE p.slug = v.slug
                 """)
@@ -144,7 +147,8 @@ public struct PostgresFederationRepository: FederationRepository {
                             from: ProjectStatus, to: ProjectStatus, lastHeartbeat: Date?, reason: String) async throws {
         let now = Date()
         try await tx.query("""
-            UPDATE federation.projects SET status = \(to.rawValue), status_changed_at = \(now) WHERE slug = \(slug)
+            UPDATE federation.projects SET status = \(to.rawValue), status_changed_at = \(now), changed_at = now()
+            WHERE slug = \(slug)
             """)
         try await tx.query("""
             INSERT INTO federation.status_history (slug, from_status, to_status, changed_at, reason)
@@ -189,18 +193,23 @@ public struct PostgresFederationRepository: FederationRepository {
         return FederationStats(total: byStatus.values.reduce(0, +), byStatus: byStatus)
     }
 
-    public func liveStatuses(liveSince: Date) async throws -> [String: LiveStatus] {
+    public func liveStatuses(liveSince: Date, changedSince: Date?) async throws -> [String: LiveStatus?] {
         let rows = try await db.query("""
-            SELECT p.slug, p.status, p.status_changed_at, p.last_heartbeat_at,
+            SELECT p.slug, p.in_catalog, p.status, p.status_changed_at, p.last_heartbeat_at,
                    (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
                                                                'last_heartbeat_at', i.last_heartbeat_at,
                                                                'metadata', i.metadata) ORDER BY i.instance_id), '[]')
                     FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances
-            FROM federation.projects p WHERE p.in_catalog
+            FROM federation.projects p
+            WHERE (\(changedSince)::timestamptz IS NULL AND p.in_catalog) OR p.changed_at > \(changedSince)
             """)
-        var result: [String: LiveStatus] = [:]
+        var result: [String: LiveStatus?] = [:]
         result.reserveCapacity(rows.count)
         for row in rows {
+            guard try row.decode(Bool.self, "in_catalog") else {
+                result[try row.decode(String.self, "slug")] = .some(nil)
+                continue
+            }
             let instances = try row.decode(String.self, "instances")
             result[try row.decode(String.self, "slug")] = LiveStatus(
                 status: ProjectStatus(rawValue: try row.decode(String.self, "status")) ?? .unknown,

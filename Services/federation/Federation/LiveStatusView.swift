@@ -7,9 +7,11 @@ import Synchronization
 /// An in-memory read model of every project's live status, so `GET /api/fed/projects/{slug}`
 /// answers without a database round trip.
 ///
-/// Postgres stays the truth: the view reloads its snapshot every refresh interval (the same
-/// bound as the heartbeat flush, so it is no staler than the data it mirrors) and at once after
-/// this process changes a status. Changes made by another replica appear within one interval.
+/// Postgres stays the truth: every refresh interval (the same bound as the heartbeat flush, so
+/// the view is no staler than the data it mirrors), and at once after this process changes a
+/// status, the view reloads the projects written since its last refresh (`changed_at`), looking
+/// back a few seconds so that a transaction committing late is not missed; a full reload runs at
+/// startup and every ten minutes. Changes made by another replica appear within one interval.
 /// History changes only with the status, so it is cached per project and fetched again when the
 /// project's `status_changed_at` moves.
 final class LiveStatusView: Service, Sendable {
@@ -20,6 +22,9 @@ final class LiveStatusView: Service, Sendable {
     private let snapshot = Mutex<[String: LiveStatus]>([:])
     private let histories = Mutex<[String: (changedAt: Date?, changes: [StatusChange])]>([:])
     private let wake = WakeSignal()
+    private let lastRefresh = Mutex<(incremental: Date?, full: ContinuousClock.Instant)>((nil, .now))
+    /// Longer than any transaction that writes `federation.projects`.
+    static let lookback: TimeInterval = 5
 
     init(repository: any FederationRepository, ttl: Duration, interval: Duration, logger: Logger) {
         self.repository = repository
@@ -44,10 +49,19 @@ final class LiveStatusView: Service, Sendable {
         }
     }
 
-    /// Reloads the snapshot now.
+    /// Reloads what changed since the last refresh (everything the first time and every ten minutes).
     func refresh() async throws {
-        let fresh = try await repository.liveStatuses(liveSince: Date().addingTimeInterval(-ttl.secondsValue))
-        snapshot.withLock { $0 = fresh }
+        let started = Date()
+        let (previous, lastFull) = lastRefresh.withLock { ($0.incremental, $0.full) }
+        let full = previous == nil || ContinuousClock.now - lastFull > .seconds(600)
+        let since = full ? nil : previous!.addingTimeInterval(-Self.lookback)
+        let changes = try await repository.liveStatuses(liveSince: started.addingTimeInterval(-ttl.secondsValue),
+                                                        changedSince: since)
+        snapshot.withLock { snapshot in
+            if full { snapshot.removeAll(keepingCapacity: true) }
+            for (slug, live) in changes { snapshot[slug] = live }
+        }
+        lastRefresh.withLock { $0 = (started, full ? .now : $0.full) }
     }
 
     /// Asks for a reload soon (after this process changed a status).
