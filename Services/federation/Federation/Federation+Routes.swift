@@ -29,7 +29,7 @@ struct FederationRoutes: Sendable {
                 repository: entry.repository, tags: entry.tags, projectID: entry.projectID,
                 status: live?.status ?? .unknown, statusChangedAt: live?.statusChangedAt,
                 lastHeartbeatAt: live?.lastHeartbeatAt, instances: live?.instances ?? [],
-                history: try await view.history(slug, changedAt: live?.statusChangedAt, limit: 50))
+                history: try await view.history(slug, changedAt: live?.statusChangedAt, limit: LiveStatus.historyLimit))
         }
         r.on(.get, "/api/fed/stats") { request, _ in
             try apiKeys.authorize(request)

@@ -36,10 +36,14 @@ public protocol FederationRepository: Sendable {
 
 /// A project's live state as the read model keeps it.
 public struct LiveStatus: Sendable, Equatable {
+    /// Status changes shown by `GET /api/fed/projects/{slug}`.
+    public static let historyLimit = 50
     public var status: ProjectStatus
     public var statusChangedAt: Date?
     public var lastHeartbeatAt: Date?
     public var instances: [ProjectInstance]
+    /// The newest status changes, present when the status changed in the refreshed window.
+    public var history: [StatusChange]?
 }
 
 /// The Postgres implementation, on schema `federation`.
@@ -199,7 +203,12 @@ public struct PostgresFederationRepository: FederationRepository {
                    (SELECT coalesce(json_agg(json_build_object('instance_id', i.instance_id, 'version', i.version,
                                                                'last_heartbeat_at', i.last_heartbeat_at,
                                                                'metadata', i.metadata) ORDER BY i.instance_id), '[]')
-                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances
+                    FROM federation.instances i WHERE i.slug = p.slug AND i.last_heartbeat_at >= \(liveSince)) AS instances,
+                   CASE WHEN \(changedSince)::timestamptz IS NULL OR p.status_changed_at > \(changedSince) THEN
+                   (SELECT coalesce(json_agg(json_build_object('from', h.from_status, 'to', h.to_status,
+                                                               'at', h.changed_at, 'reason', h.reason) ORDER BY h.id DESC), '[]')
+                    FROM (SELECT * FROM federation.status_history WHERE slug = p.slug
+                          ORDER BY id DESC LIMIT \(LiveStatus.historyLimit)) h) END AS history
             FROM federation.projects p
             WHERE (\(changedSince)::timestamptz IS NULL AND p.in_catalog) OR p.changed_at > \(changedSince)
             """)
@@ -215,7 +224,8 @@ public struct PostgresFederationRepository: FederationRepository {
                 status: ProjectStatus(rawValue: try row.decode(String.self, "status")) ?? .unknown,
                 statusChangedAt: try row.decode(Date?.self, "status_changed_at"),
                 lastHeartbeatAt: try row.decode(Date?.self, "last_heartbeat_at"),
-                instances: instances == "[]" ? [] : try Self.json([ProjectInstance].self, instances))
+                instances: instances == "[]" ? [] : try Self.json([ProjectInstance].self, instances),
+                history: try row.decode(String?.self, "history").map { try Self.json([StatusChange].self, $0) })
         }
         return result
     }

@@ -12,8 +12,8 @@ import Synchronization
 /// status, the view reloads the projects written since its last refresh (`changed_at`), looking
 /// back a few seconds so that a transaction committing late is not missed; a full reload runs at
 /// startup and every ten minutes. Changes made by another replica appear within one interval.
-/// History changes only with the status, so it is cached per project and fetched again when the
-/// project's `status_changed_at` moves.
+/// History changes only with the status: a refresh brings it along for projects whose status
+/// changed, and it is kept per project until `status_changed_at` moves again.
 final class LiveStatusView: Service, Sendable {
     let repository: any FederationRepository
     let ttl: Duration
@@ -60,6 +60,11 @@ final class LiveStatusView: Service, Sendable {
         snapshot.withLock { snapshot in
             if full { snapshot.removeAll(keepingCapacity: true) }
             for (slug, live) in changes { snapshot[slug] = live }
+        }
+        histories.withLock { histories in
+            for (slug, live) in changes {
+                if let live, let history = live.history { histories[slug] = (live.statusChangedAt, history) }
+            }
         }
         lastRefresh.withLock { $0 = (started, full ? .now : $0.full) }
     }
