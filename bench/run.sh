@@ -118,11 +118,12 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$fed_pid/status")
 printf "federation peak RSS       %10.1f MiB\n" "$(calc "$rss/1024")"
 
 echo
-echo "== GET /api/fed/projects/{slug}, paced to ~1000 req/s (wrk, 10 connections, 20 s) =="
-# Steady state first: the burst's last flush lands, and Postgres' statistics catch up with it.
-sleep 3
+echo "== GET /api/fed/projects/{slug}, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 20 s) =="
+# Steady state first: the burst's last flush lands, the read model has caught up with it, and
+# Postgres' statistics have too.
+sleep 8
 "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d fluke -c "VACUUM ANALYZE" >/dev/null
-BENCH_API_KEY=$key BENCH_DELAY_MS=9 BENCH_PROJECTS=$PROJECTS \
+BENCH_API_KEY=$key BENCH_DELAY_MS=8 BENCH_PROJECTS=$PROJECTS \
   wrk -t1 -c10 -d20s --latency -s bench/paced.lua "http://127.0.0.1:$http_port" >"$work/wrk.out"
 awk '/Latency Distribution/,/requests in/' "$work/wrk.out" | sed 's/^/  /'
 grep -E "Requests/sec|Non-2xx" "$work/wrk.out" | sed 's/^/  /'

@@ -10,7 +10,7 @@ import Synchronization
 /// Postgres stays the truth: every refresh interval (the same bound as the heartbeat flush, so
 /// the view is no staler than the data it mirrors), and at once after this process changes a
 /// status, the view reloads the projects written since its last refresh (`changed_at`), looking
-/// back a few seconds so that a transaction committing late is not missed; a full reload runs at
+/// back two seconds so that a transaction committing late is not missed; a full reload runs at
 /// startup and every ten minutes. Changes made by another replica appear within one interval.
 /// History changes only with the status: a refresh brings it along for projects whose status
 /// changed, and it is kept per project until `status_changed_at` moves again.
@@ -24,7 +24,7 @@ final class LiveStatusView: Service, Sendable {
     private let wake = WakeSignal()
     private let lastRefresh = Mutex<(incremental: Date?, full: ContinuousClock.Instant)>((nil, .now))
     /// Longer than any transaction that writes `federation.projects`.
-    static let lookback: TimeInterval = 5
+    static let lookback: TimeInterval = 2
 
     init(repository: any FederationRepository, ttl: Duration, interval: Duration, logger: Logger) {
         self.repository = repository
