@@ -4,7 +4,8 @@
  *   bare_nats publish   URL COUNT SUBJECT            publish COUNT small messages, print msgs/s
  *   bare_nats subscribe URL COUNT SUBJECT            receive COUNT messages, print msgs/s
  *   bare_nats heartbeats URL COUNT PROJECTS          publish COUNT heartbeats round-robin over
- *                                                    PROJECTS slugs p-00000…, print msgs/s
+ *                                                    PROJECTS slugs p-00000…, print msgs/s and
+ *                                                    the CLOCK_MONOTONIC time it started
  */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ int main(int argc, char **argv) {
         fflush(stdout);
         double deadline = now() + 120;
         while (received < count && now() < deadline) nats_Sleep(5);
-        printf("%.0f %ld\n", received / (last - first > 0 ? last - first : 1), received);
+        /* rate over first..last, count, and the monotonic time of the last message */
+        printf("%.0f %ld %.6f\n", received / (last - first > 0 ? last - first : 1), received, last);
         natsSubscription_Destroy(sub);
     } else if (strcmp(mode, "heartbeats") == 0) {
         /* Payloads are rendered before the clock starts, so the publisher is not the bottleneck:
@@ -80,7 +82,8 @@ int main(int argc, char **argv) {
             natsConnection_Publish(nc, subjects[p], payloads[p][k], lengths[p][k]);
         }
         natsConnection_FlushTimeout(nc, 30000);
-        printf("%.0f\n", count / (now() - t0));
+        /* rate, and the monotonic time the first heartbeat left */
+        printf("%.0f %.6f\n", count / (now() - t0), t0);
     }
     natsConnection_Destroy(nc);
     natsOptions_Destroy(opts);

@@ -71,9 +71,11 @@ PY
 "$work/bare_nats" subscribe "$nats_url" "$HEARTBEATS" 'fluke.federation.heartbeat.>' >"$work/bare_sub.out" &
 sub_pid=$!
 for _ in $(seq 1 50); do grep -q ready "$work/bare_sub.out" 2>/dev/null && break; sleep 0.1; done
-"$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS" >/dev/null
+read -r _ bare_t0 < <("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
 wait "$sub_pid"
-read -r bare_sub bare_got < <(tail -1 "$work/bare_sub.out")
+read -r _ bare_got bare_last < <(tail -1 "$work/bare_sub.out")
+# Both receivers are timed the same way: from the first heartbeat sent to the last one taken in.
+bare_sub=$(calc "$bare_got / ($bare_last - $bare_t0)")
 
 key=bench-key-0123456789
 DATABASE_URL="postgres://fluke_federation@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$http_port \
@@ -84,8 +86,8 @@ for _ in $(seq 1 120); do
   python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$http_port/ready', timeout=1)" 2>/dev/null && break
   sleep 0.5
 done
-# One poller process (not one per poll, which would steal CPU from federation): it times from
-# the first heartbeat counted to the last, as the bare subscriber does.
+# One poller process (not one per poll, which would steal CPU from federation) notes when the
+# last heartbeat was counted (CLOCK_MONOTONIC, like the C programs; 5 ms resolution).
 python3 - "$http_port" "$HEARTBEATS" >"$work/poll.out" <<'PY' &
 import sys, time, urllib.request
 port, n = sys.argv[1], int(sys.argv[2])
@@ -94,22 +96,23 @@ def received():
     return int(float(next(l.split()[1] for l in t.splitlines() if l.startswith("federation_heartbeats_received_total "))))
 before = received()
 print("ready", flush=True)
-first = None
-deadline = time.time() + 90
-while time.time() < deadline:
-    now, got = time.time(), received() - before
-    if got > 0 and first is None:
-        first = now
+deadline = time.monotonic() + 90
+last_count, last_change = 0, time.monotonic()
+while time.monotonic() < deadline:
+    got = received() - before
+    if got != last_count:
+        last_count, last_change = got, time.monotonic()
     if got >= n:
         break
-    time.sleep(0.02)
-print(got / max(now - (first or now), 1e-3), got, flush=True)
+    time.sleep(0.005)
+print(last_count, f"{last_change:.6f}", flush=True)
 PY
 poll_pid=$!
 for _ in $(seq 1 50); do grep -q ready "$work/poll.out" 2>/dev/null && break; sleep 0.1; done
-pub_rate=$("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
+read -r pub_rate fed_t0 < <("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
 wait "$poll_pid"
-read -r fed_rate got < <(tail -1 "$work/poll.out")
+read -r got fed_last < <(tail -1 "$work/poll.out")
+fed_rate=$(calc "$got / ($fed_last - $fed_t0)")
 printf "heartbeat publisher       %10.0f msg/s\n" "$pub_rate"
 printf "bare libnats subscriber   %10.0f msg/s (%d of %d)\n" "$bare_sub" "$bare_got" "$HEARTBEATS"
 printf "federation processed      %10.0f heartbeats/s (%d of %d; %.0f%% of bare)\n" "$fed_rate" "$got" "$HEARTBEATS" \
