@@ -18,17 +18,14 @@ public enum RFC3339 {
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`; requires the `T` and an offset, as RFC 3339 does.
     public static func parse(_ text: String) -> Date? {
-        let u = Array(text.utf8)
-        guard u.count >= 20, u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t") else { return nil }
-        guard let last = u.last, last == UInt8(ascii: "Z") || last == UInt8(ascii: "z")
-                || (u.count >= 6 && u[u.count - 3] == UInt8(ascii: ":")) else { return nil }
-        return TimestampParser.parse(u, strict: true)
+        Array(text.utf8).withUnsafeBytes { parse(bytes: $0) }
     }
 
     /// Parses RFC 3339 from raw bytes (a slice of a message buffer).
-    public static func parse(bytes: UnsafeRawBufferPointer) -> Date? {
-        let u = Array(bytes)
+    public static func parse(bytes u: UnsafeRawBufferPointer) -> Date? {
         guard u.count >= 20, u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t") else { return nil }
+        guard let last = u.last, last == UInt8(ascii: "Z") || last == UInt8(ascii: "z")
+                || u[u.count - 3] == UInt8(ascii: ":") else { return nil }
         return TimestampParser.parse(u, strict: true)
     }
 }
@@ -36,9 +33,11 @@ public enum RFC3339 {
 /// The one timestamp parser of the fleet: strict RFC 3339 for the wire, lenient for Postgres'
 /// `timestamptz` text (`2026-11-22 01:49:00.123+00`).
 public enum TimestampParser {
-    public static func parse(_ text: String, strict: Bool) -> Date? { parse(Array(text.utf8), strict: strict) }
+    public static func parse(_ text: String, strict: Bool) -> Date? {
+        Array(text.utf8).withUnsafeBytes { parse($0, strict: strict) }
+    }
 
-    static func parse(_ u: [UInt8], strict: Bool) -> Date? {
+    static func parse(_ u: UnsafeRawBufferPointer, strict: Bool) -> Date? {
         var i = 0
         func number(_ n: Int) -> Int? {
             guard i + n <= u.count else { return nil }
