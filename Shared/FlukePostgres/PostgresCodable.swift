@@ -19,37 +19,21 @@ extension String: PostgresCodable {
     public init(postgresText: String) { self = postgresText }
 }
 
-extension Int: PostgresCodable {
-    public var postgresText: String { String(self) }
+/// Numbers travel as their shortest text form, both ways.
+public protocol PostgresNumber: PostgresCodable, LosslessStringConvertible {}
+
+extension PostgresNumber {
+    public var postgresText: String { description }
     public init(postgresText: String) throws {
-        guard let v = Int(postgresText) else { throw PostgresError.decoding(postgresText, as: Int.self) }
+        guard let v = Self(postgresText) else { throw PostgresError.decoding(postgresText, as: Self.self) }
         self = v
     }
 }
 
-extension Int64: PostgresCodable {
-    public var postgresText: String { String(self) }
-    public init(postgresText: String) throws {
-        guard let v = Int64(postgresText) else { throw PostgresError.decoding(postgresText, as: Int64.self) }
-        self = v
-    }
-}
-
-extension Int32: PostgresCodable {
-    public var postgresText: String { String(self) }
-    public init(postgresText: String) throws {
-        guard let v = Int32(postgresText) else { throw PostgresError.decoding(postgresText, as: Int32.self) }
-        self = v
-    }
-}
-
-extension Double: PostgresCodable {
-    public var postgresText: String { String(self) }
-    public init(postgresText: String) throws {
-        guard let v = Double(postgresText) else { throw PostgresError.decoding(postgresText, as: Double.self) }
-        self = v
-    }
-}
+extension Int: PostgresNumber {}
+extension Int64: PostgresNumber {}
+extension Int32: PostgresNumber {}
+extension Double: PostgresNumber {}
 
 extension Bool: PostgresCodable {
     public var postgresText: String { self ? "t" : "f" }
