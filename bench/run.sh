@@ -42,7 +42,7 @@ echo "== NATS publish (32-byte messages, $PUBLISHES per run, medians of 7 interl
 for i in 1 2 3 4 5 6 7; do
   "$work/bare_nats" publish "$nats_url" "$PUBLISHES" bench.pub >>"$work/bare.txt"
   "$bin/fleet-bench" nats-publish "$nats_url" "$PUBLISHES" bench.pub 1000 >>"$work/batched.txt"
-  "$bin/fleet-bench" nats-publish "$nats_url" $((PUBLISHES / 20)) bench.pub 1 >>"$work/single.txt"
+  "$bin/fleet-bench" nats-publish "$nats_url" $((PUBLISHES / 4)) bench.pub 1 >>"$work/single.txt"
 done
 bare=$(median <"$work/bare.txt"); batched=$(median <"$work/batched.txt"); single=$(median <"$work/single.txt")
 printf "bare libnats              %10.0f msg/s\n" "$bare"

@@ -107,16 +107,17 @@ public final class NATSClient: Service, Sendable {
     /// Publishes a message: queued for the publisher thread, then buffered by libnats, and
     /// delivered at most once (core NATS). Waits only when the queue is full.
     public func publish(_ subject: String, payload: Data, headers: [String: String] = [:]) async throws {
-        try await publish(batch: [NATSMessage(subject: subject, headers: headers, payload: payload)])
+        try await enqueue(.message(NATSMessage(subject: subject, headers: headers, payload: payload)))
     }
 
     /// Publishes many messages, in order.
     public func publish(batch messages: [NATSMessage]) async throws {
-        guard state != .closed else {
-            throw NATSError(status: NATS_CONNECTION_CLOSED.rawValue, message: "publishing on a closed connection")
-        }
+        try await enqueue(.messages(messages))
+    }
+
+    private func enqueue(_ item: NATSPublisher.Item) async throws {
         while true {
-            switch publisher.enqueue(.messages(messages)) {
+            switch publisher.enqueue(item) {
             case .queued: return
             case .full: try await Task.sleep(for: .microseconds(200))
             case .stopped:

@@ -11,6 +11,7 @@ import Synchronization
 /// after everything queued before it was handed to libnats and acknowledged by the server.
 final class NATSPublisher: @unchecked Sendable {
     enum Item {
+        case message(NATSMessage)
         /// Messages queued together travel as one item: one append, one retain.
         case messages([NATSMessage])
         case flush(Duration, CheckedContinuation<Void, any Error>)
@@ -19,6 +20,8 @@ final class NATSPublisher: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Item] = []
     private var queuedMessages = 0
+    /// Items queued and not yet taken: read without the lock by the publisher thread's short spin.
+    private let queued = Atomic<Int>(0)
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     private let connection: NATSConnection
@@ -50,13 +53,16 @@ final class NATSPublisher: @unchecked Sendable {
         }
         defer { condition.unlock() }
         var count = 0
-        if case .messages(let messages) = item {
-            count = messages.count
-            guard queuedMessages + count <= capacity || queuedMessages == 0 else { return .full }
+        switch item {
+        case .message: count = 1
+        case .messages(let messages): count = messages.count
+        case .flush: break
         }
+        guard count == 0 || queuedMessages + count <= capacity || queuedMessages == 0 else { return .full }
         let wasEmpty = queue.isEmpty
         queue.append(item)
         queuedMessages += count
+        queued.add(1, ordering: .relaxed)
         if wasEmpty { condition.signal() }
         return .queued
     }
@@ -72,11 +78,11 @@ final class NATSPublisher: @unchecked Sendable {
 
     /// Bursts usually repeat a subject: its C string is made once per run of equal subjects.
     /// Messages are read in place (no copy, no retain per message).
-    private func publish(_ messages: [NATSMessage]) {
+    private func publish(_ messages: some Collection<NATSMessage>) {
         let nc = connection.nc
         var subject = ""
         var cSubject = ContiguousArray<CChar>([0])
-        messages.withUnsafeBufferPointer { buffer in
+        let published: ()? = messages.withContiguousStorageIfAvailable { buffer in
             for i in buffer.indices {
                 guard buffer[i].headers.isEmpty, buffer[i].reply == nil else {
                     do { try NATSClient.publishNow(nc, buffer[i]) } catch { failures.add(1, ordering: .relaxed) }
@@ -94,11 +100,19 @@ final class NATSPublisher: @unchecked Sendable {
                 if status != NATS_OK { failures.add(1, ordering: .relaxed) }
             }
         }
+        if published == nil { publish(Array(messages)) }
     }
 
     private func loop() {
         var batch: [Item] = []
         while true {
+            // A producer publishing one message at a time refills the queue within microseconds:
+            // yielding briefly first spares it a thread wake-up per message.
+            var spins = 0
+            while spins < 64 && queued.load(ordering: .relaxed) == 0 {
+                sched_yield()
+                spins += 1
+            }
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty && stopping {
@@ -108,9 +122,12 @@ final class NATSPublisher: @unchecked Sendable {
             }
             swap(&batch, &queue)
             queuedMessages = 0
+            queued.store(0, ordering: .relaxed)
             condition.unlock()
             for item in batch {
                 switch item {
+                case .message(let message):
+                    publish(CollectionOfOne(message))
                 case .messages(let messages):
                     publish(messages)
                 case .flush(let timeout, let continuation):
