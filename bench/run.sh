@@ -67,20 +67,6 @@ with open(sys.argv[1], "w") as f:
     for i in range(int(sys.argv[2])):
         f.write(f"  - slug: p-{i:05d}\n    name: Project {i}\n    tags: [t{i % 10}]\n")
 PY
-# Bare libnats subscriber first, alone (3 rounds): same publisher, same messages.
-: >"$work/bare_rates.txt"
-for round in 1 2 3; do
-  "$work/bare_nats" subscribe "$nats_url" "$HEARTBEATS" 'fluke.federation.heartbeat.>' >"$work/bare_sub.out" &
-  sub_pid=$!
-  for _ in $(seq 1 50); do grep -q ready "$work/bare_sub.out" 2>/dev/null && break; sleep 0.1; done
-  read -r _ bare_t0 < <("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
-  wait "$sub_pid"
-  read -r _ bare_got bare_last < <(tail -1 "$work/bare_sub.out")
-  # Both receivers are timed the same way: from the first heartbeat sent to the last one taken in.
-  calc "$bare_got / ($bare_last - $bare_t0)" >>"$work/bare_rates.txt"
-done
-bare_sub=$(median <"$work/bare_rates.txt")
-
 key=bench-key-0123456789
 DATABASE_URL="postgres://fluke_federation@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$http_port \
   FEDERATION_CATALOG="$work/catalog.yaml" FEDERATION_API_KEYS=$key LOG_LEVEL=warning \
@@ -90,7 +76,7 @@ for _ in $(seq 1 120); do
   python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$http_port/ready', timeout=1)" 2>/dev/null && break
   sleep 0.5
 done
-: >"$work/fed_rates.txt"; : >"$work/pub_rates.txt"
+: >"$work/fed_rates.txt"; : >"$work/pub_rates.txt"; : >"$work/bare_rates.txt"
 for round in 1 2 3; do
   # One poller process (not one per poll, which would steal CPU from federation) notes when the
   # last heartbeat was counted (CLOCK_MONOTONIC, like the C programs; 5 ms resolution).
@@ -114,15 +100,22 @@ while time.monotonic() < deadline:
 print(last_count, f"{last_change:.6f}", flush=True)
 PY
   poll_pid=$!
-  for _ in $(seq 1 50); do grep -q ready "$work/poll.out" 2>/dev/null && break; sleep 0.1; done
-  read -r pub_rate fed_t0 < <("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
-  wait "$poll_pid"
+  # The bare libnats subscriber takes the same heartbeats in the same round, beside federation.
+  "$work/bare_nats" subscribe "$nats_url" "$HEARTBEATS" 'fluke.federation.heartbeat.>' >"$work/bare_sub.out" &
+  sub_pid=$!
+  for _ in $(seq 1 50); do grep -q ready "$work/poll.out" 2>/dev/null && grep -q ready "$work/bare_sub.out" 2>/dev/null && break; sleep 0.1; done
+  read -r pub_rate t0 < <("$work/bare_nats" heartbeats "$nats_url" "$HEARTBEATS" "$PROJECTS")
+  wait "$poll_pid" "$sub_pid"
   read -r got fed_last < <(tail -1 "$work/poll.out")
-  fed_rate=$(calc "$got / ($fed_last - $fed_t0)")
-  echo "$fed_rate" >>"$work/fed_rates.txt"; echo "$pub_rate" >>"$work/pub_rates.txt"
+  read -r _ bare_got bare_last < <(tail -1 "$work/bare_sub.out")
+  # Both timed alike: from the first heartbeat sent to the last one taken in.
+  calc "$got / ($fed_last - $t0)" >>"$work/fed_rates.txt"
+  calc "$bare_got / ($bare_last - $t0)" >>"$work/bare_rates.txt"
+  echo "$pub_rate" >>"$work/pub_rates.txt"
   sleep 2
 done
 fed_rate=$(median <"$work/fed_rates.txt"); pub_rate=$(median <"$work/pub_rates.txt")
+bare_sub=$(median <"$work/bare_rates.txt")
 printf "heartbeat publisher       %10.0f msg/s\n" "$pub_rate"
 printf "bare libnats subscriber   %10.0f msg/s (%d of %d)\n" "$bare_sub" "$bare_got" "$HEARTBEATS"
 printf "federation processed      %10.0f heartbeats/s (last round %d of %d; %.0f%% of bare)\n" "$fed_rate" "$got" "$HEARTBEATS" \
