@@ -137,9 +137,18 @@ public final class JetStreamMessage: @unchecked Sendable {
 
     deinit { natsMsg_Destroy(msg) }
 
-    /// Done: the server will not deliver it again.
-    public func ack() async throws {
-        try await client.threadPool.runIfActive { try natsCheck(natsMsg_Ack(self.msg, nil), "ack") }
+    /// Done: the server will not deliver it again. The acknowledgement is sent without waiting
+    /// for the server unless `confirmed` is true; an unconfirmed one lost to a server restart
+    /// means one redelivery, which consumers tolerate by being idempotent.
+    public func ack(confirmed: Bool = false) async throws {
+        try await client.threadPool.runIfActive {
+            if confirmed {
+                var code = jsErrCode(0)
+                try natsCheck(natsMsg_AckSync(self.msg, nil, &code), "ack", jsCode: code)
+            } else {
+                try natsCheck(natsMsg_Ack(self.msg, nil), "ack")
+            }
+        }
     }
 
     /// Not now: redeliver after `delay`.

@@ -121,7 +121,8 @@ struct NATSLayerTests {
         try await nats.jetStreamPublish("r.1", payload: Data("before".utf8))
         let before = try await consumer.fetch(batch: 5, timeout: .seconds(2))
         #expect(before.count == 1)
-        try await before.first?.ack()
+        // Confirmed, so that stopping the server right after cannot lose it.
+        try await before.first?.ack(confirmed: true)
 
         try server.stop()
         try await eventually { nats.state != .connected }
