@@ -27,7 +27,7 @@ public struct FleetRequestContext: RequestContext {
 public struct FleetJSONEncoder: ResponseEncoder {
     public init() {}
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONSerialization.fleetEncoder.encode(value)
+        let data = try FleetJSON.encoder.encode(value)
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -54,7 +54,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         // Path only: query strings may carry cursors or tokens.
         logger.info("request", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-            "status": "\(response.status.code)", "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+            "status": "\(response.status.code)", "duration_ms": "\((elapsed.secondsValue * 1_000_000).rounded() / 1000)",
             "request_id": "\(context.requestID)",
         ])
         return response

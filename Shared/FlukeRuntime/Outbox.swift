@@ -27,7 +27,7 @@ public struct Outbox: Sendable {
 
     /// Records `event` inside the caller's transaction.
     public func enqueue(_ event: CloudEvent, on tx: PostgresHandle) async throws {
-        let payload = String(decoding: try JSONSerialization.fleetEncoder.encode(event), as: UTF8.self)
+        let payload = String(decoding: try FleetJSON.encoder.encode(event), as: UTF8.self)
         try await tx.query("""
             INSERT INTO \(identifier: schema).outbox (event_id, subject, payload)
             VALUES (\(event.id)::uuid, \(event.subject), \(payload))

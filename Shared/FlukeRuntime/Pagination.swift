@@ -1,4 +1,6 @@
+import FlukeModels
 import Foundation
+import Hummingbird
 
 /// The fleet's list conventions: `?limit=` (1–100, default 50) and an opaque `?cursor=`.
 public enum Pagination {
@@ -33,3 +35,6 @@ public enum Pagination {
         return key
     }
 }
+
+/// Every service returns lists as ``Page``.
+extension Page: ResponseEncodable {}

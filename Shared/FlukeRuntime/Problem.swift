@@ -43,7 +43,7 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
         if let field { body["field"] = .string(field) }
         if let instance { body["instance"] = .string(instance) }
         if let requestID { body["request_id"] = .string(requestID) }
-        let data = (try? JSONSerialization.fleetEncoder.encode(body)) ?? Data()
+        let data = (try? FleetJSON.encoder.encode(body)) ?? Data()
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -56,7 +56,7 @@ public protocol ProblemConvertible: Error {
     var problem: Problem { get }
 }
 
-extension JSONSerialization {
-    /// The encoder for every JSON body the fleet writes: sorted keys, RFC 3339 dates.
-    static let fleetEncoder: JSONEncoder = CloudEvent.encoder()
+extension FleetJSON {
+    /// The encoder for every JSON body and event the fleet writes: sorted keys, RFC 3339 dates.
+    static let encoder: JSONEncoder = CloudEvent.encoder()
 }

@@ -60,4 +60,3 @@ struct FederationRoutes: Sendable {
 
 extension ProjectView: ResponseEncodable {}
 extension FederationStats: ResponseEncodable {}
-extension Page: ResponseEncodable {}
