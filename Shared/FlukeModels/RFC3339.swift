@@ -2,18 +2,25 @@ import Foundation
 
 /// RFC 3339 timestamps (UTC, millisecond precision on output; any precision and offset on input).
 public enum RFC3339 {
-    public static func format(_ date: Date) -> String {
-        var t = time_t(Int64(date.timeIntervalSince1970.rounded(.down)))
-        var millis = Int((date.timeIntervalSince1970 - Double(Int64(date.timeIntervalSince1970.rounded(.down)))) * 1000)
-        millis = min(999, max(0, millis))
+    /// UTC with `fractionDigits` of fractional seconds (3 on the wire; 6 for Postgres).
+    public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
+        let scale = Int64((0..<fractionDigits).reduce(1) { r, _ in r * 10 })
+        var seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        var fraction = Int64(((date.timeIntervalSince1970 - Double(seconds)) * Double(scale)).rounded())
+        if fraction >= scale {
+            seconds += 1
+            fraction -= scale
+        }
+        var t = time_t(seconds)
         var tm = tm()
         gmtime_r(&t, &tm)
-        func pad(_ v: Int, _ w: Int) -> String {
+        func pad(_ v: some BinaryInteger, _ width: Int) -> String {
             let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
+            return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(millis, 3))Z"
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
+            + "\(pad(fraction, fractionDigits))Z"
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`; requires the `T` and an offset, as RFC 3339 does.

@@ -129,17 +129,12 @@ public final class NATSClient: Service, Sendable {
     /// Messages the publisher thread could not hand to libnats (connection closed, too large).
     public var failedPublishes: Int { publisher.failures.load(ordering: .relaxed) }
 
-    static func publishNow(_ nc: OpaquePointer, _ message: borrowing NATSMessage) throws {
-        if message.headers.isEmpty && message.reply == nil {
-            let status = message.payload.withUnsafeBytes { raw in
-                natsConnection_Publish(nc, message.subject, raw.baseAddress, Int32(raw.count))
-            }
-            try natsCheck(status, "publishing on \(message.subject)")
-        } else {
-            let msg = try message.makeNatsMsg()
-            defer { natsMsg_Destroy(msg) }
-            try natsCheck(natsConnection_PublishMsg(nc, msg), "publishing on \(message.subject)")
-        }
+    /// Publishes a message that carries headers or a reply subject (a `natsMsg` is needed);
+    /// plain messages take the publisher thread's direct path.
+    static func publishWithHeaders(_ nc: OpaquePointer, _ message: borrowing NATSMessage) throws {
+        let msg = try message.makeNatsMsg()
+        defer { natsMsg_Destroy(msg) }
+        try natsCheck(natsConnection_PublishMsg(nc, msg), "publishing on \(message.subject)")
     }
 
     /// Waits until the server has processed everything published so far.

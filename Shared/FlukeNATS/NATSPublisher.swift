@@ -85,7 +85,7 @@ final class NATSPublisher: @unchecked Sendable {
         let published: ()? = messages.withContiguousStorageIfAvailable { buffer in
             for i in buffer.indices {
                 guard buffer[i].headers.isEmpty, buffer[i].reply == nil else {
-                    do { try NATSClient.publishNow(nc, buffer[i]) } catch { failures.add(1, ordering: .relaxed) }
+                    do { try NATSClient.publishWithHeaders(nc, buffer[i]) } catch { failures.add(1, ordering: .relaxed) }
                     continue
                 }
                 if buffer[i].subject != subject {

@@ -123,25 +123,11 @@ extension PostgresError {
     }
 }
 
-/// Fast formatting and parsing of `timestamptz` text in UTC, without Foundation formatters
-/// (they are slow and not thread-safe on every platform).
+/// `timestamptz` text in UTC, through the fleet's own RFC 3339 code rather than Foundation's
+/// formatters (slow, and not thread-safe on every platform).
 public enum PostgresTimestamp {
-    public static func format(_ date: Date) -> String {
-        var seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        var micros = Int64(((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000).rounded())
-        if micros >= 1_000_000 { seconds += 1; micros -= 1_000_000 }
-        var t = time_t(seconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        let m = String(micros)
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - m.count) + m + "Z"
-    }
+    /// RFC 3339 in UTC with microseconds, `timestamptz`'s own precision.
+    public static func format(_ date: Date) -> String { RFC3339.format(date, fractionDigits: 6) }
 
     /// Parses `timestamptz` text as the server prints it with `DateStyle=ISO`.
     public static func parse(_ text: String) -> Date? { TimestampParser.parse(text, strict: false) }

@@ -7,37 +7,34 @@ import Testing
 struct PostgresLayerTests {
     @Test("interpolations are bind parameters: hostile text round-trips and never runs as SQL")
     func parameters() async throws {
-        let database = try await TestDatabase.create()
-        let db = database.adminClient()
-        defer { Task { await db.shutdown() } }
-        try await db.query("CREATE TABLE t (id int, name text, tags text[], at timestamptz, ok bool, u uuid)")
-        let hostile = "x'); DROP TABLE t; --"
-        let tags = ["a,b", "c\"d", "e\\f", "NULL", "{}"]
-        let at = Date(timeIntervalSince1970: 1_790_000_000.123456)
-        let id = UUID()
-        try await db.query("INSERT INTO t VALUES (\(1), \(hostile), \(tags), \(at), \(true), \(id))")
-        let row = try #require(try await db.query("SELECT * FROM t WHERE name = \(hostile)").first)
-        #expect(try row.decode(String.self, "name") == hostile)
-        #expect(try row.decode([String].self, "tags") == tags)
-        #expect(abs(try row.decode(Date.self, "at").timeIntervalSince(at)) < 0.000002)
-        #expect(try row.decode(Bool.self, "ok") == true)
-        #expect(try row.decode(UUID.self, "u") == id)
-        #expect(try row.decode(String?.self, "name") != nil)
-        let missing: String? = nil
-        #expect(try await db.query("SELECT \(missing)::text AS v").first?.decode(String?.self, "v") == nil)
+        try await TestDatabase.create().withAdminClient { db in
+            try await db.query("CREATE TABLE t (id int, name text, tags text[], at timestamptz, ok bool, u uuid)")
+            let hostile = "x'); DROP TABLE t; --"
+            let tags = ["a,b", "c\"d", "e\\f", "NULL", "{}"]
+            let at = Date(timeIntervalSince1970: 1_790_000_000.123456)
+            let id = UUID()
+            try await db.query("INSERT INTO t VALUES (\(1), \(hostile), \(tags), \(at), \(true), \(id))")
+            let row = try #require(try await db.query("SELECT * FROM t WHERE name = \(hostile)").first)
+            #expect(try row.decode(String.self, "name") == hostile)
+            #expect(try row.decode([String].self, "tags") == tags)
+            #expect(abs(try row.decode(Date.self, "at").timeIntervalSince(at)) < 0.000002)
+            #expect(try row.decode(Bool.self, "ok") == true)
+            #expect(try row.decode(UUID.self, "u") == id)
+            #expect(try row.decode(String?.self, "name") != nil)
+            let missing: String? = nil
+            #expect(try await db.query("SELECT \(missing)::text AS v").first?.decode(String?.self, "v") == nil)
+        }
     }
 
     @Test("errors carry SQLSTATE; a failed transaction rolls back entirely")
     func errorsAndTransactions() async throws {
-        let database = try await TestDatabase.create()
-        let db = database.adminClient()
-        defer { Task { await db.shutdown() } }
-        try await db.query("CREATE TABLE t (id int PRIMARY KEY)")
-        await #expect(throws: PostgresError.self) {
-            try await db.withTransaction { tx in
-                try await tx.query("INSERT INTO t VALUES (\(1))")
-                try await tx.query("INSERT INTO t VALUES (\(1))")
-            }
+        try await TestDatabase.create().withAdminClient { db in
+            try await db.query("CREATE TABLE t (id int PRIMARY KEY)")
+            await #expect(throws: PostgresError.self) {
+                try await db.withTransaction { tx in
+                    try await tx.query("INSERT INTO t VALUES (\(1))")
+                    try await tx.query("INSERT INTO t VALUES (\(1))")
+                }
         }
         do {
             try await db.query("INSERT INTO t VALUES (\(2))")
@@ -56,6 +53,7 @@ struct PostgresLayerTests {
         #expect(inside == "tenant-a")
         let after = try await db.query("SELECT current_setting('app.tenant_id', true) AS v").first?.decode(String?.self, "v")
         #expect(after == nil || after == "")
+        }
     }
 
     @Test("migrations apply once even when replicas start together, and are recorded")

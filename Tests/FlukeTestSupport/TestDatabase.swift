@@ -38,9 +38,17 @@ public struct TestDatabase: Sendable {
         return c.string!
     }
 
-    /// A client on this database as the superuser, for assertions behind the service's back.
-    public func adminClient() -> PostgresClient {
-        PostgresClient(configuration: .init(url: adminURL, applicationName: "tests", maxConnections: 2),
-                       logger: TestEnvironment.logger)
+    /// Lends `body` a client on this database as the superuser, closed afterwards.
+    public func withAdminClient<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: .init(url: adminURL, applicationName: "tests", maxConnections: 2),
+                                    logger: TestEnvironment.logger)
+        do {
+            let value = try await body(client)
+            await client.shutdown()
+            return value
+        } catch {
+            await client.shutdown()
+            throw error
+        }
     }
 }
