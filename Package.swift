@@ -9,6 +9,7 @@ let package = Package(
     name: "fluke-fleet",
     platforms: [.macOS(.v14)],
     products: [
+        .executable(name: "project-manager", targets: ["project-manager"]),
         .executable(name: "federation", targets: ["federation"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
@@ -24,11 +25,16 @@ let package = Package(
         // Layer 1: the C libraries, as system-library targets.
         .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNats", path: "Shared/CNats", pkgConfig: "libnats",
                        providers: [.apt(["libnats-dev"])]),
 
         // The models every service shares: event envelope, event types, list pages, timestamps.
         .target(name: "FlukeModels", path: "Shared/FlukeModels"),
+
+        // Hashes, HMAC, scrypt, JWT (HS256) and the CSPRNG over libcrypto.
+        .target(name: "FlukeCrypto", dependencies: ["COpenSSL"], path: "Shared/FlukeCrypto"),
 
         // Layers 2 and 3: Swift cores owning the C pointers, and their async APIs.
         .target(name: "FlukePostgres", dependencies: [
@@ -48,12 +54,18 @@ let package = Package(
 
         // The runtime every service is built on: config, HTTP conventions, outbox, lifecycle.
         .target(name: "FlukeRuntime", dependencies: [
-            "FlukeModels", "FlukePostgres", "FlukeNATS",
+            "FlukeModels", "FlukePostgres", "FlukeNATS", "FlukeCrypto",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Shared/FlukeRuntime"),
+
+        // project-manager: tenants, identity and tokens for the fleet, projects, team, milestones, tasks.
+        .target(name: "ProjectManager", dependencies: ["FlukeRuntime"],
+                path: "Services/project-manager/ProjectManager"),
+        .executableTarget(name: "project-manager", dependencies: ["ProjectManager"],
+                          path: "Services/project-manager/Main"),
 
         // federation: the project catalog, ONLINE/OFFLINE from NATS heartbeats.
         .target(name: "Federation", dependencies: [
@@ -76,6 +88,10 @@ let package = Package(
             "FlukeRuntime", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeRuntimeTests"),
+        .testTarget(name: "ProjectManagerTests", dependencies: [
+            "ProjectManager", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/ProjectManagerTests"),
         .testTarget(name: "FederationTests", dependencies: [
             "Federation", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -34,6 +34,7 @@ public final class NATSClient: Service, Sendable {
     let publisher: NATSPublisher
     let logger: Logger
     private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscriptionCore]>([:])
+    let requests = NATSRequestMux()
 
     /// Connects once; see ``connect(_:logger:attempts:delay:onStateChange:)`` for retries.
     public init(configuration: Configuration, logger: Logger,
@@ -76,8 +77,8 @@ public final class NATSClient: Service, Sendable {
     /// Connected, reconnecting or closed.
     public var state: NATSConnectionState { connection.events.state.withLock { $0 } }
 
-    /// Increments on each successful reconnect.
-    var generation: Int { connection.events.generation.load(ordering: .relaxed) }
+    /// Counts (re)connections: whatever a subscriber may have missed while disconnected happened before it changed.
+    public var generation: Int { connection.events.generation.load(ordering: .relaxed) }
 
     public func run() async throws {
         try? await gracefulShutdown()
@@ -91,6 +92,7 @@ public final class NATSClient: Service, Sendable {
             return Array(subs.values)
         }
         for sub in subs { sub.cancel() }
+        requests.cancelAll()
         let connection = self.connection
         let publisher = self.publisher
         _ = try? await threadPool.runIfActive {
@@ -108,6 +110,13 @@ public final class NATSClient: Service, Sendable {
     /// delivered at most once (core NATS). Waits only when the queue is full.
     public func publish(_ subject: String, payload: Data, headers: [String: String] = [:]) async throws {
         try await enqueue(.message(NATSMessage(subject: subject, headers: headers, payload: payload)))
+    }
+
+    /// Queues a message without waiting, from any thread (libnats' delivery threads included):
+    /// `false` when the queue is full or the client is shut down.
+    public func publishNow(_ subject: String, payload: Data) -> Bool {
+        if case .queued = publisher.enqueue(.message(NATSMessage(subject: subject, payload: payload))) { return true }
+        return false
     }
 
     /// Publishes many messages, in order.
@@ -167,25 +176,6 @@ public final class NATSClient: Service, Sendable {
         subscriptions.withLock { $0[id] = core }
         core.onCancel = { [weak self] in
             _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
-        }
-    }
-
-    /// Sends a request and waits for one reply.
-    public func request(_ subject: String, payload: Data, headers: [String: String] = [:],
-                        timeout: Duration = .seconds(2)) async throws -> NATSMessage {
-        let message = NATSMessage(subject: subject, headers: headers, payload: payload)
-        let connection = self.connection
-        return try await threadPool.runIfActive {
-            let msg = try message.makeNatsMsg()
-            defer { natsMsg_Destroy(msg) }
-            var reply: OpaquePointer?
-            try natsCheck(natsConnection_RequestMsg(&reply, connection.nc, msg, timeout.milliseconds), "request on \(subject)")
-            guard let reply else { throw NATSError(status: NATS_TIMEOUT.rawValue, message: "no reply") }
-            defer { natsMsg_Destroy(reply) }
-            if natsMsg_IsNoResponders(reply) {
-                throw NATSError(status: NATS_NO_RESPONDERS.rawValue, message: "no responders on \(subject)")
-            }
-            return NATSMessage(copying: reply)
         }
     }
 

@@ -129,6 +129,10 @@ public final class NATSSubscription: AsyncSequence, Sendable {
 public struct NATSMessageView {
     public let subject: UnsafeBufferPointer<UInt8>
     public let payload: UnsafeRawBufferPointer
+    let replyPointer: UnsafePointer<CChar>?
+
+    /// The reply subject of a request, copied out.
+    public var reply: String? { replyPointer.map { String(cString: $0) } }
 }
 
 /// A subscription whose handler runs on libnats' delivery thread, for CPU-only work at high
@@ -148,7 +152,7 @@ public final class NATSHandlerSubscription: Sendable {
                                                        count: strlen(subject))
                 let payload = UnsafeRawBufferPointer(start: natsMsg_GetData(msg).map { UnsafeRawPointer($0) },
                                                      count: Int(natsMsg_GetDataLength(msg)))
-                handler(NATSMessageView(subject: subjectBytes, payload: payload))
+                handler(NATSMessageView(subject: subjectBytes, payload: payload, replyPointer: natsMsg_GetReply(msg)))
             },
             finish: { finished.finish() }))
     }

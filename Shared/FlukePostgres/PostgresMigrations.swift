@@ -20,9 +20,14 @@ public struct PostgresMigration: Sendable {
 public struct PostgresMigrator: Sendable {
     public let schema: String
     public let migrations: [PostgresMigration]
+    /// The role that owns the schema when the service's login role owns nothing (row-level
+    /// security; see deploy/postgres/init.sql): migrations run as it through `SET LOCAL ROLE`.
+    public let ownerRole: String?
 
-    public init(schema: String, migrations: [PostgresMigration]) {
+    public init(schema: String, migrations: [PostgresMigration], ownerRole: String? = nil) {
         precondition(PostgresIdentifier.isValid(schema), "invalid schema name \(schema)")
+        precondition(ownerRole.map(PostgresIdentifier.isValid) ?? true, "invalid role name")
+        self.ownerRole = ownerRole
         precondition(Set(migrations.map(\.version)).count == migrations.count, "duplicate migration versions")
         self.schema = schema
         self.migrations = migrations.sorted { $0.version < $1.version }
@@ -45,18 +50,25 @@ public struct PostgresMigrator: Sendable {
         }
     }
 
+    private func begin(_ conn: PostgresHandle) async throws {
+        try await conn.query("BEGIN")
+        if let ownerRole { try await conn.query("SET LOCAL ROLE \(identifier: ownerRole)") }
+    }
+
     private func apply(_ conn: PostgresHandle, logger: Logger) async throws -> [String] {
+        try await begin(conn)
         try await conn.query("""
             CREATE TABLE IF NOT EXISTS \(identifier: schema).schema_migrations (
                 version text PRIMARY KEY,
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
             """)
+        try await conn.query("COMMIT")
         let done = Set(try await conn.query("SELECT version FROM \(identifier: schema).schema_migrations")
             .map { try $0.decode(String.self, at: 0) })
         var applied: [String] = []
         for migration in migrations where !done.contains(migration.version) {
-            try await conn.query("BEGIN")
+            try await begin(conn)
             do {
                 try await conn.executeScript(migration.sql)
             } catch let error as PostgresError {

@@ -1,8 +1,9 @@
 /// A SQL statement whose interpolated values become bind parameters (`$1`, `$2`, …).
 ///
-/// There is deliberately no way to splice a value into the SQL text: the only interpolation that
-/// writes text is ``StringInterpolation/appendInterpolation(identifier:)``, which accepts
-/// lower-case identifiers only and quotes them.
+/// There is deliberately no way to splice a value into the SQL text: the only interpolations that
+/// write text are ``StringInterpolation/appendInterpolation(identifier:)``, which accepts
+/// lower-case identifiers only and quotes them, and ``StringInterpolation/appendInterpolation(sql:)``,
+/// which takes compile-time constants only.
 ///
 /// ```swift
 /// try await db.query("SELECT name FROM federation.catalog WHERE slug = \(slug)")
@@ -48,6 +49,12 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
             binds.append(value?.postgresText)
             sql += "$\(binds.count)"
+        }
+
+        /// Appends a fragment of SQL known at compile time (a shared column list): a `StaticString`
+        /// cannot carry input.
+        public mutating func appendInterpolation(sql fragment: StaticString) {
+            sql += "\(fragment)"
         }
 
         /// Appends a quoted identifier (schema or table name). Only `[a-z_][a-z0-9_]*` is accepted;

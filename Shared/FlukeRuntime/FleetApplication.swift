@@ -12,6 +12,7 @@ public enum FleetApplication {
         runtime: FleetRuntime,
         openAPI: String,
         workers: [any Service] = [],
+        authenticator: Authenticator? = nil,
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -20,6 +21,7 @@ public enum FleetApplication {
         router.add(middleware: FleetHTTPMiddleware(
             bodyLimit: runtime.config.maxBodyBytes, routes: recorder.table,
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger))
+        if let authenticator { router.add(middleware: AuthMiddleware(authenticator: authenticator)) }
         recorder.install(into: router)
         return Application(
             router: router,

@@ -10,11 +10,14 @@ public struct FleetRequestContext: RequestContext {
     public var requestID: String = ""
     /// Set by ``RequestIDMiddleware`` from `HTTP_MAX_BODY_BYTES`.
     public var bodyLimit: Int = 1 << 20
-    /// The caller, once an authentication middleware has identified one.
-    public var principal: String?
+    /// The caller, once ``AuthMiddleware`` has identified one (see ``principal()``).
+    public var authenticated: Principal?
+    /// The peer's IP address (not its port), for per-client limits.
+    public var remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     public var maxUploadSize: Int { bodyLimit }

@@ -58,5 +58,5 @@ public protocol ProblemConvertible: Error {
 
 extension FleetJSON {
     /// The encoder for every JSON body and event the fleet writes: sorted keys, RFC 3339 dates.
-    static let encoder: JSONEncoder = CloudEvent.encoder()
+    public static let encoder: JSONEncoder = CloudEvent.encoder()
 }

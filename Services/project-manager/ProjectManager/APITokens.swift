@@ -1,0 +1,154 @@
+import FlukeCrypto
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Logging
+
+/// `fbk_` API tokens: minted once, stored only as a SHA-256 hash (they carry 256 random bits,
+/// so a slow hash adds nothing), listed without secrets, revoked with a `token.revoked` event.
+///
+/// It is also project-manager's own ``APITokenResolver``: the same lookup answers
+/// `fluke.rpc.identity.verify` and this service's bearer authentication.
+final class APITokenService: APITokenResolver, Sendable {
+    let db: TenantDatabase
+    let cache: TokenCache
+    let generation: @Sendable () -> Int
+
+    init(db: TenantDatabase, cache: TokenCache, generation: @escaping @Sendable () -> Int) {
+        self.db = db
+        self.cache = cache
+        self.generation = generation
+    }
+
+    static let columns: StaticString = "id, name, prefix, project_id, user_id, scopes, created_at, expires_at, last_used_at, revoked_at"
+
+    static func view(_ row: PostgresRow) throws -> APITokenView {
+        APITokenView(id: try row.decode(UUID.self, "id"), name: try row.decode(String.self, "name"),
+                     prefix: try row.decode(String.self, "prefix"), projectID: try row.decode(UUID?.self, "project_id"),
+                     userID: try row.decode(UUID.self, "user_id"),
+                     scopes: try row.decode([String].self, "scopes").compactMap(Scope.init(rawValue:)),
+                     createdAt: try row.decode(Date.self, "created_at"), expiresAt: try row.decode(Date?.self, "expires_at"),
+                     lastUsedAt: try row.decode(Date?.self, "last_used_at"), revokedAt: try row.decode(Date?.self, "revoked_at"))
+    }
+
+    /// Mints a token holding at most the caller's own scopes, bound to the caller's project if
+    /// the caller is itself bound to one.
+    func create(by principal: Principal, name: String, projectID: UUID?, scopes: [Scope], expiresInDays: Int?,
+                requestID: String) async throws -> APITokenView {
+        let missing = Set(scopes).subtracting(principal.scopes)
+        guard missing.isEmpty else {
+            throw PMError.forbidden("you cannot grant scopes you do not hold: \(missing.sorted().map(\.rawValue).joined(separator: ", "))")
+        }
+        if let bound = principal.projectID, projectID != bound {
+            throw PMError.forbidden("a token bound to a project can only create tokens for that project")
+        }
+        let secret = APITokenFormat.prefix + Base62.encode(Crypto.randomBytes(32))
+        let id = UUID()
+        let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+        let prefix = String(secret.prefix(APITokenFormat.prefix.count + 6))
+        let scopeNames = Array(Set(scopes)).sorted().map(\.rawValue)
+        var view = try await db.inTenant(of: principal) { tx in
+            if let projectID {
+                guard try await !tx.query("SELECT 1 FROM pm.projects WHERE id = \(projectID)").isEmpty else {
+                    throw Problem.invalid("project_id", "no such project")
+                }
+            }
+            let row = try await tx.query("""
+                INSERT INTO pm.api_tokens (id, tenant_id, user_id, project_id, name, prefix, token_hash, scopes, expires_at)
+                VALUES (\(id), \(principal.tenantID), \(principal.userID), \(projectID), \(name), \(prefix),
+                        \(Crypto.sha256Hex(secret)), \(scopeNames)::text[], \(expires))
+                RETURNING \(sql: Self.columns)
+                """).first!
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
+                .record(on: tx, AuditRecord(action: "token.created", objectType: "api_token", objectID: id.lowercased,
+                                            details: .object(["scopes": .array(scopeNames.map { .string($0) })])),
+                        event: nil, projectID: projectID, data: .null)
+            return try Self.view(row)
+        }
+        view.token = secret
+        return view
+    }
+
+    /// Admins see the tenant's tokens; everyone else their own.
+    func list(for principal: Principal, after: Int?, limit: Int) async throws -> (items: [APITokenView], last: Int?) {
+        let admin = principal.scopes.contains(.admin) && principal.projectID == nil
+        return try await db.inTenant(of: principal) { tx in
+            let rows = try await tx.query("""
+                SELECT \(sql: Self.columns), seq FROM pm.api_tokens
+                WHERE (\(admin) OR user_id = \(principal.userID)) AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
+                ORDER BY seq DESC LIMIT \(limit)
+                """)
+            return (try rows.map(Self.view), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
+        }
+    }
+
+    /// Revokes a token of the caller's (or, for admins, of the tenant's).
+    func revoke(_ id: UUID, by principal: Principal, requestID: String) async throws {
+        let admin = principal.scopes.contains(.admin) && principal.projectID == nil
+        try await db.inTenant(of: principal) { tx in
+            guard let row = try await tx.query("""
+                SELECT user_id, project_id, revoked_at IS NOT NULL AS revoked FROM pm.api_tokens WHERE id = \(id)
+                """).first else { throw PMError.notFound("token") }
+            let owner = try row.decode(UUID.self, at: 0)
+            guard admin || owner == principal.userID else { throw PMError.notFound("token") }
+            guard try !row.decode(Bool.self, at: 2) else { return }
+            try await tx.query("UPDATE pm.api_tokens SET revoked_at = now() WHERE id = \(id)")
+            let project = try row.decode(UUID?.self, at: 1)
+            var data: [String: JSONValue] = ["token_id": .string(id.lowercased), "user_id": .string(owner.lowercased)]
+            if let project { data["project_id"] = .string(project.lowercased) }
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
+                .record(on: tx, AuditRecord(action: "token.revoked", objectType: "api_token", objectID: id.lowercased),
+                        event: .tokenRevoked, projectID: project, data: .object(data))
+        }
+        // This replica forgets it now; the others when `token.revoked` reaches them.
+        cache.revoke(tokenID: id)
+    }
+
+    // MARK: Verification
+
+    func resolve(apiToken: String) async throws -> IdentityRPC.Reply {
+        let key = TokenCache.key(for: apiToken)
+        let generation = generation()
+        if let hit = cache.get(key, generation: generation) { return hit }
+        let reply = try await lookup(apiToken, hash: key)
+        cache.put(key, reply, generation: generation)
+        return reply
+    }
+
+    /// The token's identity from Postgres: its own scopes narrowed to what its user's current
+    /// role still allows (a user demoted or removed takes their tokens down with them).
+    func lookup(_ token: String, hash: String) async throws -> IdentityRPC.Reply {
+        guard APITokenFormat.looksLikeAPIToken(token), Base62.isBase62(token.dropFirst(APITokenFormat.prefix.count)) else {
+            return .invalid("the token is not a FlukeBase API token")
+        }
+        return try await db.postgres.withTransaction { tx in
+            try await tx.setLocal("app.token_hash", hash)
+            guard let row = try await tx.query("""
+                SELECT id, tenant_id, user_id, project_id, scopes, expires_at, revoked_at IS NOT NULL AS revoked,
+                       expires_at IS NOT NULL AND expires_at <= now() AS expired,
+                       last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale_use
+                FROM pm.api_tokens WHERE token_hash = \(hash)
+                """).first else { return .invalid("unknown token") }
+            if try row.decode(Bool.self, "revoked") { return .invalid("the token has been revoked") }
+            if try row.decode(Bool.self, "expired") { return .invalid("the token has expired") }
+            let id = try row.decode(UUID.self, "id")
+            let tenant = try row.decode(UUID.self, "tenant_id")
+            let user = try row.decode(UUID.self, "user_id")
+            try await tx.setLocal("app.tenant_id", tenant.lowercased)
+            guard let role = try await tx.query("""
+                SELECT role FROM pm.memberships WHERE tenant_id = \(tenant) AND user_id = \(user)
+                """).first.flatMap({ TenantRole(rawValue: try $0.decode(String.self, at: 0)) }) else {
+                return .invalid("the token's user is no longer in its tenant")
+            }
+            if try row.decode(Bool.self, "stale_use") {
+                // Throttled to once a minute per token: verification is a read path.
+                try await tx.query("UPDATE pm.api_tokens SET last_used_at = now() WHERE id = \(id)")
+            }
+            let scopes = Set(try row.decode([String].self, "scopes").compactMap(Scope.init(rawValue:))).intersection(role.scopes)
+            return IdentityRPC.Reply(valid: true, tenantID: tenant, userID: user, projectID: try row.decode(UUID?.self, "project_id"),
+                                     scopes: scopes.sorted(), expiresAt: try row.decode(Date?.self, "expires_at"),
+                                     tokenID: id)
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import FlukeCrypto
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Logging
+import NIOPosix
+
+/// Signup, login, refresh-token rotation and logout.
+///
+/// Password hashing is slow on purpose (scrypt, 32 MiB) and runs on its own small thread pool so
+/// that neither Swift concurrency's threads nor the Postgres pool wait for it.
+final class IdentityService: Sendable {
+    let db: TenantDatabase
+    let authenticator: Authenticator
+    let config: PMConfig
+    let hasher: PasswordHasher
+    let hashing: NIOThreadPool
+    let logger: Logger
+    /// Verified against when the e-mail is unknown, so that both cases cost one scrypt.
+    private let decoyHash: String
+
+    init(db: TenantDatabase, authenticator: Authenticator, config: PMConfig, logger: Logger) throws {
+        self.db = db
+        self.authenticator = authenticator
+        self.config = config
+        self.logger = logger
+        hasher = PasswordHasher(logN: config.scryptLogN)
+        decoyHash = try hasher.hash(Base62.encode(Crypto.randomBytes(16)))
+        hashing = NIOThreadPool(numberOfThreads: 2)
+        hashing.start()
+    }
+
+    func shutdown() async { try? await hashing.shutdownGracefully() }
+
+    func hashPassword(_ password: String) async throws -> String {
+        let hasher = self.hasher
+        return try await hashing.runIfActive { try hasher.hash(password) }
+    }
+
+    func verifyPassword(_ password: String, against stored: String) async throws -> Bool {
+        let hasher = self.hasher
+        return try await hashing.runIfActive { hasher.verify(password, against: stored) }
+    }
+
+    // MARK: Signup
+
+    /// Creates a tenant and its owner.
+    func signup(email: String, password: String, name: String, tenantName: String, requestID: String?)
+        async throws -> (Tenant, UserView) {
+        let hash = try await hashPassword(password)
+        let tenantID = UUID()
+        let userID = UUID()
+        do {
+            return try await db.inTenant(tenantID, user: userID) { tx in
+                let t = try await tx.query("""
+                    INSERT INTO pm.tenants (id, name) VALUES (\(tenantID), \(tenantName)) RETURNING created_at
+                    """)
+                let u = try await tx.query("""
+                    INSERT INTO pm.users (id, email, name, password_hash) VALUES (\(userID), \(email), \(name), \(hash))
+                    RETURNING created_at
+                    """)
+                try await tx.query("""
+                    INSERT INTO pm.memberships (tenant_id, user_id, role) VALUES (\(tenantID), \(userID), 'owner')
+                    """)
+                let actor = Principal(kind: .user, tenantID: tenantID, userID: userID, scopes: [], role: .owner)
+                try await AuditRecord(action: "tenant.created", objectType: "tenant", objectID: tenantID.lowercased)
+                    .write(on: tx, tenant: tenantID, actor: actor, requestID: requestID)
+                return (Tenant(id: tenantID, name: tenantName, createdAt: try t.first!.decode(Date.self, at: 0)),
+                        UserView(id: userID, email: email, name: name, role: .owner,
+                                 createdAt: try u.first!.decode(Date.self, at: 0)))
+            }
+        } catch let error as PostgresError where error.isUniqueViolation {
+            throw PMError.conflict(field: "email", "a user with this e-mail address already exists")
+        }
+    }
+
+    // MARK: Login
+
+    func login(email: String, password: String, tenantID: UUID?, clientAddress: String?, requestID: String?)
+        async throws -> TokenPair {
+        let keys = ["account:" + email] + (clientAddress.map { ["address:" + $0] } ?? [])
+        try await checkLockout(keys)
+        let user = try await db.postgres.withTransaction { tx -> (id: UUID, hash: String)? in
+            try await tx.setLocal("app.login_email", email)
+            return try await tx.query("SELECT id, password_hash FROM pm.users WHERE lower(email) = \(email)")
+                .first.map { (try $0.decode(UUID.self, at: 0), try $0.decode(String.self, at: 1)) }
+        }
+        let ok = try await verifyPassword(password, against: user?.hash ?? decoyHash)
+        guard ok, let user else {
+            try await recordFailure(keys)
+            throw PMError.invalidCredentials
+        }
+        try await db.postgres.query("DELETE FROM pm.login_failures WHERE key = \(keys[0])")
+        let membership = try await db.postgres.withTransaction { tx -> (UUID, TenantRole)? in
+            try await tx.setLocal("app.user_id", user.id.lowercased)
+            let rows = try await tx.query("""
+                SELECT tenant_id, role FROM pm.memberships WHERE user_id = \(user.id)
+                  AND (\(tenantID)::uuid IS NULL OR tenant_id = \(tenantID)::uuid)
+                ORDER BY created_at LIMIT 1
+                """)
+            return try rows.first.map { (try $0.decode(UUID.self, at: 0), TenantRole(rawValue: try $0.decode(String.self, at: 1)) ?? .viewer) }
+        }
+        guard let (tenant, role) = membership else { throw PMError.invalidCredentials }
+        return try await issue(user: user.id, tenant: tenant, role: role, family: UUID(), action: "auth.login",
+                               requestID: requestID)
+    }
+
+    /// Stores a new refresh token (in `family`) and signs an access token.
+    private func issue(user: UUID, tenant: UUID, role: TenantRole, family: UUID, action: String, requestID: String?)
+        async throws -> TokenPair {
+        let refresh = "fbr_" + Base62.encode(Crypto.randomBytes(32))
+        let expires = Date().addingTimeInterval(config.refreshTokenTTL.secondsValue)
+        try await db.inTenant(tenant, user: user) { tx in
+            try await tx.query("""
+                INSERT INTO pm.refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
+                VALUES (\(UUID()), \(tenant), \(user), \(family), \(Crypto.sha256Hex(refresh)), \(expires))
+                """)
+            let actor = Principal(kind: .user, tenantID: tenant, userID: user, scopes: role.scopes, role: role)
+            try await AuditRecord(action: action, objectType: "user", objectID: user.lowercased)
+                .write(on: tx, tenant: tenant, actor: actor, requestID: requestID)
+        }
+        let claims = AccessClaims(userID: user, tenantID: tenant, role: role, issuedAt: Date(),
+                                  lifetime: config.accessTokenTTL.secondsValue)
+        return TokenPair(accessToken: try authenticator.sign(claims), refreshToken: refresh,
+                         expiresIn: Int(config.accessTokenTTL.secondsValue), tenantID: tenant, userID: user)
+    }
+
+    private func checkLockout(_ keys: [String]) async throws {
+        let window = config.failureWindow.secondsValue
+        let rows = try await db.postgres.query("""
+            SELECT key, failures,
+                   ceil(extract(epoch FROM window_start + make_interval(secs => \(window)) - now()))::int AS remaining
+            FROM pm.login_failures
+            WHERE key = ANY(\(keys)::text[]) AND window_start > now() - make_interval(secs => \(window))
+            """)
+        for row in rows {
+            let key = try row.decode(String.self, at: 0)
+            let failures = try row.decode(Int.self, at: 1)
+            let limit = key.hasPrefix("account:") ? config.maxFailuresPerAccount : config.maxFailuresPerAddress
+            if failures >= limit { throw PMError.tooManyAttempts(retryAfter: max(1, try row.decode(Int.self, at: 2))) }
+        }
+    }
+
+    private func recordFailure(_ keys: [String]) async throws {
+        let window = config.failureWindow.secondsValue
+        for key in keys {
+            try await db.postgres.query("""
+                INSERT INTO pm.login_failures AS f (key, window_start, failures) VALUES (\(key), now(), 1)
+                ON CONFLICT (key) DO UPDATE SET
+                  failures = CASE WHEN f.window_start <= now() - make_interval(secs => \(window)) THEN 1 ELSE f.failures + 1 END,
+                  window_start = CASE WHEN f.window_start <= now() - make_interval(secs => \(window)) THEN now() ELSE f.window_start END
+                """)
+        }
+    }
+
+    // MARK: Refresh and logout
+
+    private enum RefreshOutcome: Sendable {
+        case rotate(id: UUID, tenant: UUID, user: UUID, family: UUID, role: TenantRole)
+        case reused, invalid
+    }
+
+    /// Rotates a refresh token. Presenting one that was already rotated revokes its whole family
+    /// (OAuth 2.0 Security BCP §4.14): whoever holds the newer token loses it too.
+    func refresh(_ token: String, requestID: String?) async throws -> TokenPair {
+        let outcome = try await db.postgres.withTransaction { tx -> RefreshOutcome in
+            try await tx.setLocal("app.token_hash", Crypto.sha256Hex(token))
+            guard let row = try await tx.query("""
+                SELECT id, tenant_id, user_id, family_id, expires_at > now() AS live, rotated_at IS NOT NULL AS rotated,
+                       revoked_at IS NOT NULL AS revoked
+                FROM pm.refresh_tokens WHERE token_hash = \(Crypto.sha256Hex(token))
+                """).first else { return .invalid }
+            let tenant = try row.decode(UUID.self, "tenant_id")
+            let user = try row.decode(UUID.self, "user_id")
+            let family = try row.decode(UUID.self, "family_id")
+            let id = try row.decode(UUID.self, "id")
+            try await tx.setLocal("app.tenant_id", tenant.lowercased)
+            guard try row.decode(Bool.self, "live"), try !row.decode(Bool.self, "revoked") else { return .invalid }
+            // Claiming the rotation is one conditional UPDATE, so two concurrent refreshes with the
+            // same token cannot both succeed: the loser is treated as a reuse.
+            let claimed = try await tx.query("""
+                UPDATE pm.refresh_tokens SET rotated_at = now() WHERE id = \(id) AND rotated_at IS NULL
+                """).affectedRows == 1
+            if !claimed {
+                try await tx.query("""
+                    UPDATE pm.refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL
+                    """)
+                try await AuditRecord(action: "auth.refresh_reuse", objectType: "user", objectID: user.lowercased,
+                                      details: .object(["family_id": .string(family.lowercased)]))
+                    .write(on: tx, tenant: tenant, actor: nil, requestID: requestID)
+                return .reused
+            }
+            guard let role = try await tx.query("""
+                SELECT role FROM pm.memberships WHERE tenant_id = \(tenant) AND user_id = \(user)
+                """).first.map({ TenantRole(rawValue: try $0.decode(String.self, at: 0)) ?? .viewer }) else { return .invalid }
+            return .rotate(id: id, tenant: tenant, user: user, family: family, role: role)
+        }
+        switch outcome {
+        case .invalid: throw PMError.invalidRefreshToken
+        case .reused:
+            logger.warning("a rotated refresh token was presented again; its family is revoked")
+            throw PMError.invalidRefreshToken
+        case .rotate(_, let tenant, let user, let family, let role):
+            return try await issue(user: user, tenant: tenant, role: role, family: family, action: "auth.refresh",
+                                   requestID: requestID)
+        }
+    }
+
+    /// Revokes the refresh token's family (the session). Unknown tokens are accepted silently:
+    /// logout must not tell anyone whether a token existed.
+    func logout(_ token: String, requestID: String?) async throws {
+        try await db.postgres.withTransaction { tx in
+            try await tx.setLocal("app.token_hash", Crypto.sha256Hex(token))
+            guard let row = try await tx.query("""
+                SELECT tenant_id, user_id, family_id FROM pm.refresh_tokens WHERE token_hash = \(Crypto.sha256Hex(token))
+                """).first else { return }
+            let tenant = try row.decode(UUID.self, at: 0)
+            try await tx.setLocal("app.tenant_id", tenant.lowercased)
+            try await tx.query("""
+                UPDATE pm.refresh_tokens SET revoked_at = now()
+                WHERE family_id = \(try row.decode(UUID.self, at: 2)) AND revoked_at IS NULL
+                """)
+            let user = try row.decode(UUID.self, at: 1)
+            try await AuditRecord(action: "auth.logout", objectType: "user", objectID: user.lowercased)
+                .write(on: tx, tenant: tenant, actor: Principal(kind: .user, tenantID: tenant, userID: user, scopes: []),
+                       requestID: requestID)
+        }
+    }
+}
+
+extension UUID {
+    /// The lower-case text form the fleet writes everywhere.
+    var lowercased: String { uuidString.lowercased() }
+}

@@ -1,0 +1,124 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// What a project-manager process runs, for tests that reach inside.
+public struct ProjectManagerParts: Sendable {
+    public let runtime: FleetRuntime
+    public let routes: RouteTable
+    public let authenticator: Authenticator
+    public let tokenCache: TokenCache
+}
+
+public enum ProjectManager {
+    public static let migrator = PostgresMigrator(schema: "pm", migrations: PMMigrations.all, ownerRole: PMMigrations.ownerRole)
+}
+
+/// Builds project-manager: connects, migrates, and assembles the identity RPC responder and the
+/// HTTP routes.
+public func buildApplication(config: PMConfig, logger: Logger,
+                             onParts: @Sendable (ProjectManagerParts) -> Void = { _ in }) async throws
+    -> some ApplicationProtocol {
+    let runtime = try await FleetRuntime.start(config: config.common, migrator: ProjectManager.migrator, logger: logger)
+    let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
+    let cache = TokenCache(ttl: config.auth.cacheTTL)
+    let nats = runtime.nats
+    let tokens = APITokenService(db: db, cache: cache, generation: { nats.generation })
+    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)
+    let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
+    let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db), work: WorkStore(db: db),
+                          tenant: TenantStore(db: db), config: config)
+    let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
+                                    registry: runtime.registry, logger: logger)
+    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    onParts(ProjectManagerParts(
+        runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: PMOpenAPI.document, routes: register).table,
+        authenticator: authenticator, tokenCache: cache))
+    return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
+                                  workers: [responder, ShutdownHook { await identity.shutdown() }],
+                                  authenticator: authenticator, routes: register)
+}
+
+/// Runs `action` at graceful shutdown.
+struct ShutdownHook: Service {
+    let action: @Sendable () async -> Void
+    init(_ action: @escaping @Sendable () async -> Void) { self.action = action }
+    func run() async throws {
+        try? await gracefulShutdown()
+        await action()
+    }
+}
+
+/// `project-manager bootstrap --email E --password P --tenant T [--name N] [--token-name N]`:
+/// creates a tenant and its owner from the command line (or, when the user exists and the
+/// password matches, leaves them be), optionally mints an API token with every scope, and prints
+/// `{"tenant_id", "user_id", "token"?}` on stdout.
+public enum Bootstrap {
+    public static func run(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                           logger: Logger) async throws -> String {
+        var options: [String: String] = [:]
+        var i = 0
+        while i < arguments.count {
+            let key = arguments[i]
+            guard key.hasPrefix("--"), i + 1 < arguments.count,
+                  ["--email", "--password", "--tenant", "--name", "--token-name"].contains(key) else {
+                throw ConfigError(key, "is not a bootstrap option (--email, --password, --tenant, --name, --token-name)")
+            }
+            options[String(key.dropFirst(2))] = arguments[i + 1]
+            i += 2
+        }
+        let f = RequestFields(options.mapValues { .string($0) })
+        let email: String
+        let password: String
+        let tenantName: String
+        do {
+            email = try f.email("email")!
+            password = try f.password("password")
+            tenantName = try f.string("tenant", required: true, maxLength: PMRoutes.nameLimit)!
+        } catch let problem as Problem {
+            throw ConfigError("--" + (problem.field ?? "?"), problem.detail ?? "is invalid")
+        }
+        let config = try PMConfig(reader: ConfigReader(environment: environment, variables: PMConfig.variables))
+        let postgres = PostgresClient(configuration: .init(url: config.common.databaseURL, applicationName: "project-manager bootstrap",
+                                                           maxConnections: 2), logger: logger)
+        defer { Task { await postgres.shutdown() } }
+        try await retrying(config.common.startupAttempts, delay: config.common.startupDelay, what: "Postgres", logger: logger) {
+            try await postgres.ping()
+        }
+        try await ProjectManager.migrator.migrate(postgres, logger: logger)
+        let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
+        let tokens = APITokenService(db: db, cache: TokenCache(), generation: { 0 })
+        let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)
+        let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
+        defer { Task { await identity.shutdown() } }
+        let tenantID: UUID
+        let userID: UUID
+        do {
+            let (tenant, user) = try await identity.signup(email: email, password: password,
+                                                           name: options["name"] ?? "Administrator",
+                                                           tenantName: tenantName, requestID: "bootstrap")
+            tenantID = tenant.id
+            userID = user.id
+        } catch PMError.conflict {
+            // Already bootstrapped: the same credentials must still work.
+            let pair = try await identity.login(email: email, password: password, tenantID: nil, clientAddress: nil,
+                                                requestID: "bootstrap")
+            tenantID = pair.tenantID
+            userID = pair.userID
+        }
+        var out: [String: JSONValue] = ["tenant_id": .string(tenantID.lowercased), "user_id": .string(userID.lowercased)]
+        if let tokenName = options["token-name"] {
+            let owner = Principal(kind: .user, tenantID: tenantID, userID: userID, scopes: Set(Scope.allCases), role: .owner)
+            let view = try await tokens.create(by: owner, name: tokenName, projectID: nil, scopes: Scope.allCases,
+                                               expiresInDays: nil, requestID: "bootstrap")
+            out["token"] = .string(view.token ?? "")
+        }
+        await identity.shutdown()
+        await postgres.shutdown()
+        return String(decoding: try FleetJSON.encoder.encode(out), as: UTF8.self)
+    }
+}

@@ -1,0 +1,227 @@
+import FlukePostgres
+
+/// The `pm` schema. Tables that hold tenant data have row-level security forced on them; the
+/// service's login role (`fluke_pm`) owns none of them, so every query passes the policies, which
+/// read the tenant from `set_config('app.tenant_id', …, true)` inside each request's transaction.
+enum PMMigrations {
+    static let ownerRole = "fluke_pm_owner"
+
+    static let all: [PostgresMigration] = [
+        PostgresMigration("0001_identity_projects_tasks", """
+            -- Settings read by the policies. An unset or reset setting reads as '' (or NULL), which
+            -- matches no row: a query without a tenant sees nothing.
+            CREATE FUNCTION pm.current_tenant() RETURNS uuid LANGUAGE sql STABLE
+                AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+            CREATE FUNCTION pm.current_app_user() RETURNS uuid LANGUAGE sql STABLE
+                AS $$ SELECT NULLIF(current_setting('app.user_id', true), '')::uuid $$;
+            CREATE FUNCTION pm.current_token_hash() RETURNS text LANGUAGE sql STABLE
+                AS $$ SELECT NULLIF(current_setting('app.token_hash', true), '') $$;
+            CREATE FUNCTION pm.current_login_email() RETURNS text LANGUAGE sql STABLE
+                AS $$ SELECT NULLIF(current_setting('app.login_email', true), '') $$;
+
+            CREATE TABLE pm.tenants (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            -- Users are global (one login, possibly several tenants); they are visible only to
+            -- the tenants they belong to, to themselves, and to a login naming their email.
+            CREATE TABLE pm.users (
+                id uuid PRIMARY KEY,
+                email text NOT NULL,
+                name text NOT NULL,
+                password_hash text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE UNIQUE INDEX users_email ON pm.users (lower(email));
+
+            CREATE TABLE pm.memberships (
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                user_id uuid NOT NULL REFERENCES pm.users(id) ON DELETE CASCADE,
+                role text NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, user_id)
+            );
+            CREATE INDEX memberships_user ON pm.memberships (user_id);
+
+            CREATE TABLE pm.refresh_tokens (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                user_id uuid NOT NULL REFERENCES pm.users(id) ON DELETE CASCADE,
+                family_id uuid NOT NULL,
+                token_hash text NOT NULL UNIQUE,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL,
+                rotated_at timestamptz,
+                revoked_at timestamptz
+            );
+            CREATE INDEX refresh_tokens_family ON pm.refresh_tokens (family_id);
+
+            CREATE TABLE pm.projects (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                stage text NOT NULL CHECK (stage IN ('idea', 'prototype', 'mvp', 'production')),
+                repository_url text,
+                created_by uuid,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX projects_tenant_seq ON pm.projects (tenant_id, seq);
+
+            CREATE TABLE pm.api_tokens (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                user_id uuid NOT NULL REFERENCES pm.users(id) ON DELETE CASCADE,
+                project_id uuid REFERENCES pm.projects(id) ON DELETE CASCADE,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                name text NOT NULL,
+                prefix text NOT NULL,
+                token_hash text NOT NULL UNIQUE,
+                scopes text[] NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz,
+                last_used_at timestamptz,
+                revoked_at timestamptz
+            );
+
+            CREATE TABLE pm.project_members (
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL REFERENCES pm.projects(id) ON DELETE CASCADE,
+                user_id uuid NOT NULL REFERENCES pm.users(id) ON DELETE CASCADE,
+                role text NOT NULL CHECK (role IN ('lead', 'developer', 'designer', 'reviewer', 'observer')),
+                added_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (project_id, user_id)
+            );
+
+            CREATE TABLE pm.milestones (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL REFERENCES pm.projects(id) ON DELETE CASCADE,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                title text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                due_date date,
+                status text NOT NULL CHECK (status IN ('planned', 'in_progress', 'done', 'cancelled')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX milestones_project ON pm.milestones (project_id, seq);
+
+            CREATE TABLE pm.tasks (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL REFERENCES pm.projects(id) ON DELETE CASCADE,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                title text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                status text NOT NULL CHECK (status IN ('todo', 'in_progress', 'blocked', 'done')),
+                assignee_id uuid REFERENCES pm.users(id) ON DELETE SET NULL,
+                due_date date,
+                labels text[] NOT NULL DEFAULT '{}',
+                source text NOT NULL CHECK (source IN ('manual', 'deployment', 'github')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX tasks_tenant_seq ON pm.tasks (tenant_id, seq);
+            CREATE INDEX tasks_project ON pm.tasks (project_id, seq);
+            CREATE INDEX tasks_labels ON pm.tasks USING gin (labels);
+
+            CREATE TABLE pm.audit_log (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                at timestamptz NOT NULL DEFAULT now(),
+                actor_user_id uuid,
+                actor_token_id uuid,
+                action text NOT NULL,
+                object_type text NOT NULL,
+                object_id text,
+                request_id text,
+                details jsonb NOT NULL DEFAULT '{}'
+            );
+            CREATE INDEX audit_log_tenant ON pm.audit_log (tenant_id, id);
+
+            -- Failed logins per account and per client address (not tenant data: no tenant is
+            -- known before a login succeeds).
+            CREATE TABLE pm.login_failures (
+                key text PRIMARY KEY,
+                window_start timestamptz NOT NULL,
+                failures integer NOT NULL
+            );
+
+            CREATE TABLE pm.outbox (
+                seq bigserial PRIMARY KEY,
+                event_id uuid NOT NULL UNIQUE,
+                subject text NOT NULL,
+                payload text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz
+            );
+            CREATE INDEX outbox_pending ON pm.outbox (seq) WHERE published_at IS NULL;
+
+            -- Row-level security, enforced even for the owner.
+            ALTER TABLE pm.tenants ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.tenants FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.tenants
+                USING (id = pm.current_tenant()) WITH CHECK (id = pm.current_tenant());
+
+            ALTER TABLE pm.users ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.users FORCE ROW LEVEL SECURITY;
+            CREATE POLICY users_visible ON pm.users FOR SELECT USING (
+                id = pm.current_app_user()
+                OR lower(email) = pm.current_login_email()
+                OR EXISTS (SELECT 1 FROM pm.memberships m
+                           WHERE m.user_id = users.id AND m.tenant_id = pm.current_tenant()));
+            CREATE POLICY users_insert ON pm.users FOR INSERT WITH CHECK (true);
+            CREATE POLICY users_update ON pm.users FOR UPDATE USING (id = pm.current_app_user());
+
+            ALTER TABLE pm.memberships ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.memberships FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.memberships
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            CREATE POLICY own_memberships ON pm.memberships FOR SELECT USING (user_id = pm.current_app_user());
+
+            ALTER TABLE pm.refresh_tokens ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.refresh_tokens FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.refresh_tokens
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            -- Presenting a token (its hash) is what reveals its row.
+            CREATE POLICY by_token ON pm.refresh_tokens FOR SELECT USING (token_hash = pm.current_token_hash());
+
+            ALTER TABLE pm.api_tokens ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.api_tokens FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.api_tokens
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            CREATE POLICY by_token ON pm.api_tokens FOR SELECT USING (token_hash = pm.current_token_hash());
+
+            ALTER TABLE pm.projects ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.projects FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.projects
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+
+            ALTER TABLE pm.project_members ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.project_members FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.project_members
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+
+            ALTER TABLE pm.milestones ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.milestones FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.milestones
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+
+            ALTER TABLE pm.tasks ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.tasks FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.tasks
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+
+            ALTER TABLE pm.audit_log ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.audit_log FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.audit_log
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            """),
+    ]
+}

@@ -1,0 +1,40 @@
+import FlukeRuntime
+import Foundation
+
+/// project-manager's settings: the fleet's common ones, bearer auth, and identity policy.
+public struct PMConfig: Sendable {
+    public var common: FleetConfig
+    public var auth: AuthConfig
+    public var signupEnabled: Bool
+    public var accessTokenTTL: Duration
+    public var refreshTokenTTL: Duration
+    public var scryptLogN: Int
+    public var maxFailuresPerAccount: Int
+    public var maxFailuresPerAddress: Int
+    public var failureWindow: Duration
+    public var trustForwardedFor: Bool
+
+    public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
+        ConfigVariable("PM_SIGNUP_ENABLED", default: "false", "whether POST /auth/signup creates tenants"),
+        ConfigVariable("PM_ACCESS_TOKEN_TTL", default: "900", "seconds an access token (JWT) is valid"),
+        ConfigVariable("PM_REFRESH_TOKEN_TTL", default: "2592000", "seconds a refresh token is valid (rotated on use)"),
+        ConfigVariable("PM_SCRYPT_LOG_N", default: "15", "scrypt cost: N = 2^value (r = 8, p = 1); 15 uses 32 MiB per hash"),
+        ConfigVariable("PM_LOGIN_MAX_FAILURES", default: "5", "failed logins per account within the window before 429"),
+        ConfigVariable("PM_LOGIN_MAX_FAILURES_PER_ADDRESS", default: "20", "failed logins per client address within the window before 429"),
+        ConfigVariable("PM_LOGIN_FAILURE_WINDOW", default: "900", "seconds over which failed logins are counted"),
+        ConfigVariable("PM_TRUST_FORWARDED_FOR", default: "false", "take the client address from X-Forwarded-For (behind a trusted proxy only)"),
+    ]
+
+    public init(reader: ConfigReader) throws {
+        common = try FleetConfig(serviceName: "project-manager", reader: reader)
+        auth = try AuthConfig(reader: reader)
+        signupEnabled = try reader.bool("PM_SIGNUP_ENABLED")
+        accessTokenTTL = try reader.seconds("PM_ACCESS_TOKEN_TTL", minimum: 1)
+        refreshTokenTTL = try reader.seconds("PM_REFRESH_TOKEN_TTL", minimum: 1)
+        scryptLogN = try reader.int("PM_SCRYPT_LOG_N", in: 10...20)
+        maxFailuresPerAccount = try reader.int("PM_LOGIN_MAX_FAILURES", in: 1...1000)
+        maxFailuresPerAddress = try reader.int("PM_LOGIN_MAX_FAILURES_PER_ADDRESS", in: 1...100_000)
+        failureWindow = try reader.seconds("PM_LOGIN_FAILURE_WINDOW", minimum: 1)
+        trustForwardedFor = try reader.bool("PM_TRUST_FORWARDED_FOR")
+    }
+}

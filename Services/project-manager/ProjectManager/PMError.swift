@@ -1,0 +1,38 @@
+import FlukePostgres
+import FlukeRuntime
+import Hummingbird
+
+/// project-manager's domain errors; HTTP appears only in ``problem``.
+enum PMError: Error, ProblemConvertible {
+    case notFound(String)
+    case conflict(field: String, String)
+    case invalidCredentials
+    case tooManyAttempts(retryAfter: Int)
+    case signupDisabled
+    case forbidden(String)
+    case invalidRefreshToken
+
+    var problem: Problem {
+        switch self {
+        case .notFound(let what): Problem.notFound("no such \(what)")
+        case .conflict(let field, let detail): Problem(.conflict, detail: detail, field: field)
+        case .invalidCredentials:
+            Problem(.unauthorized, "Invalid credentials", detail: "the e-mail address or password is wrong")
+        case .tooManyAttempts(let seconds):
+            Problem(.tooManyRequests, "Too many failed logins", detail: "try again in \(seconds) s",
+                    headers: [.retryAfter: String(seconds)])
+        case .signupDisabled: Problem(.forbidden, "Signup disabled", detail: "this fleet does not accept signups (PM_SIGNUP_ENABLED)")
+        case .forbidden(let detail): Problem(.forbidden, detail: detail)
+        case .invalidRefreshToken:
+            Problem(.unauthorized, "Invalid refresh token", detail: "the refresh token is unknown, expired, revoked or already used",
+                    field: "refresh_token")
+        }
+    }
+}
+
+extension PostgresError {
+    /// `23505`: a unique constraint refused the row.
+    var isUniqueViolation: Bool { sqlState == "23505" }
+    /// `23503`: a foreign key names a row that does not exist (or is not visible).
+    var isForeignKeyViolation: Bool { sqlState == "23503" }
+}

@@ -1,0 +1,11 @@
+#ifndef FLUKE_COPENSSL_SHIM_H
+#define FLUKE_COPENSSL_SHIM_H
+// Only libcrypto: hashing, HMAC, scrypt, AES-GCM and the CSPRNG. TLS is not used by the fleet's
+// own code (libpq and libnats bring their own).
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+#endif

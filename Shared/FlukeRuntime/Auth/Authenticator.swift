@@ -1,0 +1,99 @@
+import FlukeCrypto
+import FlukeModels
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// Resolves an `fbk_` API token to its identity: project-manager answers from Postgres, every
+/// other service through ``IdentityClient`` (`fluke.rpc.identity.verify`).
+public protocol APITokenResolver: Sendable {
+    func resolve(apiToken: String) async throws -> IdentityRPC.Reply
+}
+
+/// Turns a bearer token into a ``Principal``: JWTs are verified locally with the fleet's shared
+/// secret; `fbk_` tokens go to the resolver.
+public struct Authenticator: Sendable {
+    let signer: HS256Signer
+    let resolver: any APITokenResolver
+
+    public init(jwtSecret: String, resolver: any APITokenResolver) throws {
+        signer = try HS256Signer(secret: jwtSecret)
+        self.resolver = resolver
+    }
+
+    /// The principal behind `token`, or ``AuthError``.
+    public func authenticate(token: String, now: Date = Date()) async throws -> Principal {
+        if token.hasPrefix(APITokenFormat.prefix) {
+            let reply = try await resolver.resolve(apiToken: token)
+            return try Self.principal(from: reply, kind: .apiToken, now: now)
+        }
+        return try Self.principal(from: verifyJWT(token, now: now), kind: .user, now: now)
+    }
+
+    /// Verifies an access token locally (signature, issuer, expiry).
+    public func verifyJWT(_ token: String, now: Date = Date()) -> IdentityRPC.Reply {
+        let claims: AccessClaims
+        do {
+            claims = try signer.verify(token)
+        } catch {
+            return .invalid("\(error)")
+        }
+        let t = Int(now.timeIntervalSince1970)
+        guard claims.iss == AccessClaims.issuer else { return .invalid("\(JWTError.wrongIssuer)") }
+        // Up to 30 s of clock skew between replicas is tolerated.
+        guard claims.exp > t - 30 else { return .invalid("\(JWTError.expired)") }
+        guard claims.iat <= t + 30 else { return .invalid("\(JWTError.notYetValid)") }
+        guard let user = UUID(uuidString: claims.sub), let tenant = UUID(uuidString: claims.tid) else {
+            return .invalid("\(JWTError.malformed)")
+        }
+        return IdentityRPC.Reply(valid: true, tenantID: tenant, userID: user, scopes: claims.role.scopes.sorted(),
+                                 expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp)), role: claims.role)
+    }
+
+    /// Signs an access token for a session.
+    public func sign(_ claims: AccessClaims) throws -> String { try signer.sign(claims) }
+
+    static func principal(from reply: IdentityRPC.Reply, kind: Principal.Kind, now: Date) throws -> Principal {
+        guard reply.valid, let tenant = reply.tenantID, let user = reply.userID else {
+            throw AuthError.invalid(reply.error ?? "the token is not valid")
+        }
+        if let expires = reply.expiresAt, expires <= now { throw AuthError.invalid("the token has expired") }
+        return Principal(kind: kind, tenantID: tenant, userID: user, projectID: reply.projectID,
+                         scopes: Set(reply.scopes ?? []), role: reply.role, tokenID: reply.tokenID,
+                         expiresAt: reply.expiresAt)
+    }
+}
+
+/// Reads `Authorization: Bearer …` on `/api/` paths and puts the caller in the request context.
+///
+/// A request without credentials passes through with no principal (routes that need one answer
+/// 401); a request with bad credentials is answered 401 here.
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = FleetRequestContext
+    let authenticator: Authenticator
+    let prefixes: [String]
+
+    public init(authenticator: Authenticator, prefixes: [String] = ["/api/"]) {
+        self.authenticator = authenticator
+        self.prefixes = prefixes
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response {
+        let path = request.uri.path
+        guard prefixes.contains(where: { path.hasPrefix($0) }), let header = request.headers[.authorization] else {
+            return try await next(request, context)
+        }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw AuthError.invalid("the Authorization header must be Bearer <token>").problem
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        var context = context
+        do {
+            context.authenticated = try await authenticator.authenticate(token: token)
+        } catch let error as AuthError {
+            throw error.problem
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,157 @@
+import FlukeModels
+import Foundation
+import Hummingbird
+
+/// A JSON object body read field by field, so that every rejection names its field (422) and a
+/// PATCH can tell an absent field from an explicit `null`.
+public struct RequestFields: Sendable {
+    public let values: [String: JSONValue]
+
+    public init(_ values: [String: JSONValue]) { self.values = values }
+
+    /// Reads the body: 415 unless JSON, 400 when malformed or not an object.
+    public static func read(_ request: Request, context: FleetRequestContext) async throws -> RequestFields {
+        let value = try await request.decode(as: JSONValue.self, context: context)
+        guard case .object(let object) = value else {
+            throw Problem(.badRequest, "Malformed JSON", detail: "the body must be a JSON object", field: "body")
+        }
+        return RequestFields(object)
+    }
+
+    /// 422 for the first field not in `allowed` (a typo must not be silently ignored).
+    public func allowOnly(_ allowed: Set<String>) throws {
+        if let unknown = values.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw Problem.invalid(unknown, "is not a known field")
+        }
+    }
+
+    public func has(_ name: String) -> Bool { values[name] != nil }
+    public func isNull(_ name: String) -> Bool { if case .null = values[name] { return true } else { return false } }
+
+    /// A trimmed string of `minLength…maxLength` characters; `nil` when absent (or `null` and `nullable`).
+    public func string(_ name: String, required: Bool = false, minLength: Int = 1, maxLength: Int,
+                       nullable: Bool = false) throws -> String? {
+        switch values[name] {
+        case nil:
+            if required { throw Problem.invalid(name, "is required") }
+            return nil
+        case .null?:
+            if required || !nullable { throw Problem.invalid(name, "must be a string, not null") }
+            return nil
+        case .string(let raw)?:
+            let s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard s.count >= minLength else {
+                throw Problem.invalid(name, minLength == 1 ? "must not be empty" : "must have at least \(minLength) characters")
+            }
+            guard s.count <= maxLength else { throw Problem.invalid(name, "must have at most \(maxLength) characters") }
+            guard !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }) else {
+                throw Problem.invalid(name, "must not contain control characters")
+            }
+            return s
+        default:
+            throw Problem.invalid(name, "must be a string")
+        }
+    }
+
+    /// A password: kept exactly as sent (no trimming), 8…256 characters.
+    public func password(_ name: String) throws -> String {
+        guard case .string(let s)? = values[name] else {
+            throw Problem.invalid(name, values[name] == nil ? "is required" : "must be a string")
+        }
+        guard s.count >= 8 else { throw Problem.invalid(name, "must have at least 8 characters") }
+        guard s.count <= 256 else { throw Problem.invalid(name, "must have at most 256 characters") }
+        return s
+    }
+
+    /// An e-mail address (a pragmatic subset of RFC 5322: one `@`, a dotted domain, no spaces), lower-cased.
+    public func email(_ name: String, required: Bool = true) throws -> String? {
+        guard let s = try string(name, required: required, maxLength: 254) else { return nil }
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, parts[1].contains("."),
+              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !s.contains(where: { $0.isWhitespace }) else {
+            throw Problem.invalid(name, "must be an e-mail address")
+        }
+        return s.lowercased()
+    }
+
+    /// One of an enum's raw values.
+    public func oneOf<E: RawRepresentable & CaseIterable>(_ name: String, _ type: E.Type, required: Bool = false)
+        throws -> E? where E.RawValue == String {
+        guard let raw = try string(name, required: required, maxLength: 64) else { return nil }
+        guard let value = E(rawValue: raw) else {
+            throw Problem.invalid(name, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    public func uuid(_ name: String, required: Bool = false, nullable: Bool = false) throws -> UUID? {
+        guard let raw = try string(name, required: required, maxLength: 36, nullable: nullable) else { return nil }
+        guard let id = UUID(uuidString: raw) else { throw Problem.invalid(name, "must be a UUID") }
+        return id
+    }
+
+    /// A calendar date, `YYYY-MM-DD`.
+    public func date(_ name: String, nullable: Bool = true) throws -> String? {
+        guard let raw = try string(name, maxLength: 10, nullable: nullable) else { return nil }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        guard raw.count == 10, let d = f.date(from: raw), f.string(from: d) == raw else {
+            throw Problem.invalid(name, "must be a date (YYYY-MM-DD)")
+        }
+        return raw
+    }
+
+    public func int(_ name: String, in range: ClosedRange<Int>, nullable: Bool = false) throws -> Int? {
+        switch values[name] {
+        case nil: return nil
+        case .null?:
+            if nullable { return nil }
+            throw Problem.invalid(name, "must be an integer, not null")
+        case .number(let n)? where n.rounded() == n && range.contains(Int(exactly: n) ?? Int.min):
+            return Int(n)
+        default:
+            throw Problem.invalid(name, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
+    /// An array of strings, each checked by `element`.
+    public func strings(_ name: String, required: Bool = false, maxCount: Int, maxLength: Int) throws -> [String]? {
+        switch values[name] {
+        case nil:
+            if required { throw Problem.invalid(name, "is required") }
+            return nil
+        case .array(let items)?:
+            guard items.count <= maxCount else { throw Problem.invalid(name, "must have at most \(maxCount) items") }
+            return try items.enumerated().map { i, item in
+                guard case .string(let raw) = item else { throw Problem.invalid("\(name)[\(i)]", "must be a string") }
+                let s = raw.trimmingCharacters(in: .whitespaces)
+                guard !s.isEmpty, s.count <= maxLength else {
+                    throw Problem.invalid("\(name)[\(i)]", "must have 1 to \(maxLength) characters")
+                }
+                return s
+            }
+        default:
+            throw Problem.invalid(name, "must be an array of strings")
+        }
+    }
+}
+
+/// Path and query parameters with 422s naming them.
+public enum Parameters {
+    /// A UUID path parameter; 422 naming it when malformed.
+    public static func uuid(_ context: FleetRequestContext, _ name: String) throws -> UUID {
+        guard let raw = context.parameters.get(name), let id = UUID(uuidString: raw) else {
+            throw Problem.invalid(name, "must be a UUID")
+        }
+        return id
+    }
+
+    /// A UUID query parameter; 422 naming it when malformed.
+    public static func uuidQuery(_ request: Request, _ name: String) throws -> UUID? {
+        guard let raw = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let id = UUID(uuidString: raw) else { throw Problem.invalid(name, "must be a UUID") }
+        return id
+    }
+}
