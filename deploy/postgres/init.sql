@@ -38,7 +38,11 @@ BEGIN
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END;
       END IF;
-      EXECUTE format('ALTER ROLE %I NOINHERIT', r.role_name);
+      -- Written only when needed: role rows are cluster-wide, and concurrent no-op updates of
+      -- one row fail with "tuple concurrently updated".
+      IF (SELECT rolinherit FROM pg_roles WHERE rolname = r.role_name) THEN
+        EXECUTE format('ALTER ROLE %I NOINHERIT', r.role_name);
+      END IF;
       IF NOT pg_has_role(r.role_name, owner_role, 'MEMBER') THEN
         EXECUTE format('GRANT %I TO %I', owner_role, r.role_name);
       END IF;

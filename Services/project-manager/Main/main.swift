@@ -4,6 +4,12 @@ import Logging
 import ProjectManager
 
 if CommandLine.arguments.dropFirst().first == "bootstrap" {
+    // stdout carries only the result, for scripts; logs go to stderr.
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = .warning
+        return handler
+    }
     do {
         print(try await Bootstrap.run(arguments: Array(CommandLine.arguments.dropFirst(2)),
                                       logger: Logger(label: "project-manager bootstrap")))
