@@ -11,7 +11,10 @@
 #   FLUKE_NATS_PORT   NATS port (default 4222; likewise)
 #   FLUKE_BUILD       debug (default) or release
 #   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
-# Per service, DATABASE_URL (its own role), NATS_URL and HTTP_PORT are set by this script.
+#   FLUKE_JWT_SECRET  the secret that signs access tokens (default: generated once into .run/secrets.env)
+# Per service, DATABASE_URL (its own role), NATS_URL, HTTP_PORT and FLUKE_JWT_SECRET are set by this script.
+# project-manager runs with PM_SIGNUP_ENABLED=true, and `project-manager bootstrap` creates the
+# admin (tenant FlukeBase) whose e-mail, password and fbk_ token are printed and put in .run/fleet.env.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -33,6 +36,9 @@ SERVICES=(
 # already reaches every service, so defaults here are only applied when the variable is unset.
 service_env() {
   case $1 in
+    project-manager)
+      echo "PM_SIGNUP_ENABLED=${PM_SIGNUP_ENABLED:-true}"
+      ;;
     federation)
       echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"
       echo "FEDERATION_API_KEYS=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}"
@@ -194,11 +200,19 @@ done
 
 # ---- credentials, generated once --------------------------------------------------------------
 SECRETS="$RUN/secrets.env"
-if [ ! -s "$SECRETS" ]; then
-  (umask 077; echo "FEDERATION_API_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$SECRETS")
-fi
+CALLER_JWT_SECRET=${FLUKE_JWT_SECRET:-}
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+(umask 077; touch "$SECRETS")
 chmod 600 "$SECRETS"
-source "$SECRETS"   # not exported: each service gets only its own credentials
+# Each credential is generated once and kept, so .run/pg and the secrets stay consistent.
+add_secret() { grep -q "^$1=" "$SECRETS" || echo "$1=$2" >>"$SECRETS"; }
+add_secret FEDERATION_API_KEY "$(random_hex 24)"
+add_secret FLUKE_JWT_SECRET "$(random_hex 48)"
+add_secret FLUKE_ADMIN_EMAIL "admin@flukebase.local"
+add_secret FLUKE_ADMIN_PASSWORD "$(random_hex 12)"
+source "$SECRETS"   # not exported: each service gets only the credentials it needs
+# The caller may choose the JWT secret (every service must share it).
+JWT_SECRET=${CALLER_JWT_SECRET:-$FLUKE_JWT_SECRET}
 
 # ---- Postgres and NATS ------------------------------------------------------------------------
 infra=1
@@ -207,6 +221,18 @@ PGOPTIONS="-c client_min_messages=warning" detached fleet_pg_start "$RUN/pg" "$P
 say "starting NATS on 127.0.0.1:$NATS_PORT (JetStream in .run/nats)"
 detached fleet_nats_start "$RUN/nats" "$NATS_PORT" || die "NATS did not start; see $RUN/nats/nats.log"
 NATS_URL_LOCAL="nats://127.0.0.1:$NATS_PORT"
+
+# ---- the admin: a tenant, its owner and an fbk_ token with every scope ------------------------
+ADMIN_TOKEN=""
+if [ -x "$BIN/project-manager" ]; then
+  say "bootstrapping the admin ($FLUKE_ADMIN_EMAIL)"
+  boot=$(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$PG_PORT/fluke" FLUKE_JWT_SECRET="$JWT_SECRET" \
+    "$BIN/project-manager" bootstrap --email "$FLUKE_ADMIN_EMAIL" --password "$FLUKE_ADMIN_PASSWORD" \
+    --tenant "FlukeBase" --name "Administrator" --token-name "make run $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    2>>"$RUN/logs/bootstrap.log") ||
+    die "bootstrap failed; see $RUN/logs/bootstrap.log (if .run/secrets.env no longer matches .run/pg, remove .run to start over)"
+  ADMIN_TOKEN=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["token"])' <<<"$boot")
+fi
 
 # ---- services ---------------------------------------------------------------------------------
 fail_service() { # fail_service NAME LOG WHY
@@ -226,6 +252,7 @@ for line in "${enabled[@]}"; do
     DATABASE_URL="postgres://fluke_$schema@127.0.0.1:$PG_PORT/fluke" \
     NATS_URL="$NATS_URL_LOCAL" \
     HTTP_PORT="$port" \
+    FLUKE_JWT_SECRET="$JWT_SECRET" \
     "${extra[@]}" \
     "$BIN/$name" >>"$log" 2>&1 </dev/null &
   names+=("$name"); pids+=($!)
@@ -262,6 +289,11 @@ ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/fluke"
   # The key federation accepts: the caller's first one if FEDERATION_API_KEYS was given.
   fed_keys=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}
   echo "FEDERATION_API_KEY=${fed_keys%%,*}"
+  if [ -n "$ADMIN_TOKEN" ]; then
+    echo "FLUKE_ADMIN_EMAIL=$FLUKE_ADMIN_EMAIL"
+    echo "FLUKE_ADMIN_PASSWORD=$FLUKE_ADMIN_PASSWORD"
+    echo "FLUKE_ADMIN_TOKEN=$ADMIN_TOKEN"
+  fi
 } >"$RUN/fleet.env.tmp"
 chmod 600 "$RUN/fleet.env.tmp"
 mv "$RUN/fleet.env.tmp" "$RUN/fleet.env"
@@ -275,10 +307,17 @@ for line in "${enabled[@]}"; do
   printf '  %-20s http://127.0.0.1:%s   (log: .run/logs/%s.log)\n' "$name" "$port" "$name"
 done
 printf '  %-20s %s\n' "NATS" "$NATS_URL_LOCAL" "DATABASE_URL" "$ADMIN_URL" "FEDERATION_API_KEY" "$KEY"
+if [ -n "$ADMIN_TOKEN" ]; then
+  printf '  %-20s %s\n' "FLUKE_ADMIN_EMAIL" "$FLUKE_ADMIN_EMAIL" "FLUKE_ADMIN_PASSWORD" "$FLUKE_ADMIN_PASSWORD" \
+    "FLUKE_ADMIN_TOKEN" "$ADMIN_TOKEN"
+fi
 echo
 echo "  Written to $RUN/fleet.env (source it: set -a; . .run/fleet.env; set +a)"
 echo
 echo "  Try:"
+if [ -n "$ADMIN_TOKEN" ]; then
+  echo "    curl -H \"Authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8000/api/v1/projects"
+fi
 echo "    curl -H \"X-API-Key: $KEY\" http://127.0.0.1:8001/api/fed/projects"
 echo "  A heartbeat: publish JSON on fluke.federation.heartbeat.<slug>, e.g. fluke.federation.heartbeat.flukebase"
 echo "    {\"slug\":\"flukebase\",\"instance_id\":\"dev-1\",\"version\":\"1.0.0\",\"timestamp\":\"<RFC 3339>\",\"metadata\":{}}"
