@@ -12,9 +12,10 @@ PUBLISHES=${BENCH_PUBLISHES:-1000000}
 
 work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
-fed_pid=
+fed_pid= pm_pid=
 cleanup() {
   [ -n "$fed_pid" ] && kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null
+  [ -n "$pm_pid" ] && kill "$pm_pid" 2>/dev/null && wait "$pm_pid" 2>/dev/null
   fleet_nats_stop "$work/nats"
   fleet_pg_stop "$work/pg"
   rm -rf "$work"
@@ -23,6 +24,7 @@ trap cleanup EXIT INT TERM
 
 echo "building (release)…"
 swift build -c release --product federation >/dev/null
+swift build -c release --product project-manager >/dev/null
 swift build -c release --product fleet-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats)
@@ -139,3 +141,64 @@ for i in 1 2 3; do
   echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/p99.txt"
 done
 printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/p99.txt")"
+
+echo
+echo "== project-manager (production scrypt cost: N = 2^15, r = 8, p = 1) =="
+pm_port=$(fleet_free_port)
+jwt_secret=$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')
+pm_env=(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$pm_port
+        FLUKE_JWT_SECRET=$jwt_secret LOG_LEVEL=warning PM_LOGIN_MAX_FAILURES=1000)
+boot=$(env "${pm_env[@]}" "$bin/project-manager" bootstrap --email bench@example.com --password bench-password \
+  --tenant Bench --token-name bench 2>/dev/null)
+token=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["token"])' <<<"$boot")
+env "${pm_env[@]}" "$bin/project-manager" 2>"$work/pm.log" &
+pm_pid=$!
+for _ in $(seq 1 120); do
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$pm_port/ready', timeout=1)" 2>/dev/null && break
+  sleep 0.5
+done
+# Login cost, sequential (one client), and a JWT plus a project for the GET below.
+read -r login_ms jwt project < <(python3 - "$pm_port" <<'PY'
+import json, statistics, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+def post(path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token: headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(req) as r: return json.loads(r.read())
+times = []
+for _ in range(15):
+    t = time.monotonic(); jwt = post("/auth/login", {"email": "bench@example.com", "password": "bench-password"})["access_token"]
+    times.append((time.monotonic() - t) * 1000)
+project = post("/api/v1/projects", {"name": "Bench", "stage": "mvp"}, jwt)["id"]
+print(f"{statistics.median(times):.0f}", jwt, project)
+PY
+)
+printf "POST /auth/login          %10s ms median of 15 sequential logins (scrypt on a 2-thread pool)\n" "$login_ms"
+"$bin/fleet-bench" verify "$nats_url" "$token" 1 1 >/dev/null   # warm the cache
+: >"$work/verify.txt"; : >"$work/verify_paced.txt"
+for i in 1 2 3; do
+  "$bin/fleet-bench" verify "$nats_url" "$token" 64 5 >>"$work/verify.txt"
+  "$bin/fleet-bench" verify-paced "$nats_url" "$token" 10000 5 >>"$work/verify_paced.txt"
+done
+printf "identity.verify, cached fbk_, 64 in flight: %8.0f verifications/s (median of 3 x 5 s)\n" "$(median <"$work/verify.txt")"
+while read -r rate p50 p99; do
+  printf "  paced at 10,000/s: %6.0f/s  p50 %6.3fms  p99 %6.3fms\n" "$rate" "$p50" "$p99"
+done <"$work/verify_paced.txt"
+printf "  median p99 of 3 paced runs: %.3fms\n" "$(awk '{print $3}' "$work/verify_paced.txt" | median)"
+
+echo
+echo "== GET /api/v1/projects/{id} with a JWT, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 3 x 15 s) =="
+: >"$work/pm_p99.txt"
+for i in 1 2 3; do
+  BENCH_TOKEN=$jwt BENCH_PATH="/api/v1/projects/$project" BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/pmwrk$i.out"
+  grep -q "Non-2xx" "$work/pmwrk$i.out" && { echo "non-2xx responses:"; cat "$work/pmwrk$i.out"; }
+  p50=$(awk '/ 50%/ {print $2}' "$work/pmwrk$i.out"); p99=$(awk '/ 99%/ {print $2}' "$work/pmwrk$i.out")
+  rate=$(awk '/Requests\/sec/ {print $2}' "$work/pmwrk$i.out")
+  printf "  run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
+  echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/pm_p99.txt"
+done
+printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/pm_p99.txt")"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pm_pid/status")
+printf "project-manager peak RSS  %10.1f MiB\n" "$(calc "$rss/1024")"

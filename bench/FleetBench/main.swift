@@ -2,11 +2,14 @@ import FlukeNATS
 import FlukePostgres
 import Foundation
 import Logging
+import Synchronization
 
 /// The wrapper side of `make bench`; bench/run.sh puts its figures beside the bare baselines.
 ///
 ///   fleet-bench nats-publish URL COUNT SUBJECT BATCH   publish through NATSClient; msgs/s
 ///   fleet-bench pg-select URL CLIENTS SECONDS          pgbench -S's query through the pool; queries/s
+///   fleet-bench verify URL TOKEN CONCURRENCY SECONDS   fluke.rpc.identity.verify, closed loop; verifications/s
+///   fleet-bench verify-paced URL TOKEN RATE SECONDS    the same at a fixed rate; "rate p50_ms p99_ms"
 let args = CommandLine.arguments
 var logger = Logger(label: "bench")
 logger.logLevel = .warning
@@ -53,7 +56,77 @@ func selectLoop(_ db: PostgresClient, accounts: Int, clients: Int, seconds: Int)
     return (total, ContinuousClock.now - start)
 }
 
+/// Verifies `token` from `concurrency` tasks for `seconds`, each waiting for its reply.
+func verifyLoop(_ nats: NATSClient, token: String, concurrency: Int, seconds: Int) async throws -> (Int, Duration) {
+    let payload = Data(#"{"token":"\#(token)"}"#.utf8)
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    let start = ContinuousClock.now
+    let total = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<concurrency {
+            group.addTask {
+                var n = 0
+                while ContinuousClock.now < deadline {
+                    let reply = try await nats.request("fluke.rpc.identity.verify", payload: payload)
+                    guard reply.payload.starts(with: Data(#"{"#.utf8)), String(decoding: reply.payload, as: UTF8.self).contains(#""valid":true"#) else {
+                        fail("unexpected reply: \(String(decoding: reply.payload, as: UTF8.self))")
+                    }
+                    n += 1
+                }
+                return n
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    return (total, ContinuousClock.now - start)
+}
+
+/// Sends verifications at `rate` per second (open loop: a slow reply does not slow the sender)
+/// and returns every latency.
+func verifyPaced(_ nats: NATSClient, token: String, rate: Int, seconds: Int) async throws -> ([Double], Duration) {
+    let payload = Data(#"{"token":"\#(token)"}"#.utf8)
+    final class Latencies: Sendable { let values = Mutex<[Double]>([]) }
+    let latencies = Latencies()
+    let tick = Duration.milliseconds(1)
+    let perTick = max(1, rate / 1000)
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var next = ContinuousClock.now
+        let end = next + .seconds(seconds)
+        while next < end {
+            for _ in 0..<perTick {
+                group.addTask {
+                    let t0 = ContinuousClock.now
+                    _ = try await nats.request("fluke.rpc.identity.verify", payload: payload)
+                    let d = ContinuousClock.now - t0
+                    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+                    latencies.values.withLock { $0.append(ms) }
+                }
+            }
+            next += tick
+            try await Task.sleep(until: next, clock: .continuous)
+        }
+        try await group.waitForAll()
+    }
+    return (latencies.values.withLock { $0 }, ContinuousClock.now - start)
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
 switch args.count > 1 ? args[1] : "" {
+case "verify":
+    guard args.count == 6, let concurrency = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify URL TOKEN CONCURRENCY SECONDS") }
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench"), logger: logger)
+    let (total, elapsed) = try await verifyLoop(nats, token: args[3], concurrency: concurrency, seconds: secs)
+    print(String(format: "%.0f", Double(total) / seconds(elapsed)))
+    await nats.shutdown()
+case "verify-paced":
+    guard args.count == 6, let rate = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify-paced URL TOKEN RATE SECONDS") }
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench"), logger: logger)
+    let (latencies, elapsed) = try await verifyPaced(nats, token: args[3], rate: rate, seconds: secs)
+    let sorted = latencies.sorted()
+    func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+    print(String(format: "%.0f %.3f %.3f", Double(sorted.count) / seconds(elapsed), pct(0.5), pct(0.99)))
+    await nats.shutdown()
 case "nats-publish":
     guard args.count == 6, let count = Int(args[3]), let batch = Int(args[5]) else { fail("usage: nats-publish URL COUNT SUBJECT BATCH") }
     let nats = try await NATSClient.connect(.init(url: args[2], name: "bench"), logger: logger)
@@ -68,5 +141,5 @@ case "pg-select":
     print(String(format: "%.0f", Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))
     await db.shutdown()
 default:
-    fail("usage: fleet-bench nats-publish|pg-select …")
+    fail("usage: fleet-bench nats-publish|pg-select|verify|verify-paced …")
 }
