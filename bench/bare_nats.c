@@ -6,12 +6,16 @@
  *   bare_nats heartbeats URL COUNT PROJECTS          publish COUNT heartbeats round-robin over
  *                                                    PROJECTS slugs p-00000…, print msgs/s and
  *                                                    the CLOCK_MONOTONIC time it started
+ *   bare_nats request URL SECONDS SUBJECT PAYLOAD THREADS
+ *                                                    THREADS closed loops of requests for SECONDS,
+ *                                                    print requests/s, p50 and p99 in ms
  */
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 
 static double now(void) {
     struct timespec ts;
@@ -30,6 +34,36 @@ static void onMsg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void 
     natsMsg_Destroy(msg);
 }
 
+typedef struct {
+    natsConnection *nc;
+    const char *subject, *payload;
+    double deadline;
+    double *latencies;
+    long count, capacity, failures;
+} requester;
+
+static void *requestLoop(void *arg) {
+    requester *r = arg;
+    while (now() < r->deadline) {
+        natsMsg *reply = NULL;
+        double t = now();
+        if (natsConnection_RequestString(&reply, r->nc, r->subject, r->payload, 1000) != NATS_OK) { r->failures++; continue; }
+        double d = now() - t;
+        natsMsg_Destroy(reply);
+        if (r->count == r->capacity) {
+            r->capacity *= 2;
+            r->latencies = realloc(r->latencies, (size_t)r->capacity * sizeof(double));
+        }
+        r->latencies[r->count++] = d * 1000;
+    }
+    return NULL;
+}
+
+static int byValue(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) { fprintf(stderr, "usage: bare_nats publish|subscribe|heartbeats URL COUNT ARG\n"); return 2; }
     const char *mode = argv[1], *url = argv[2];
@@ -38,6 +72,8 @@ int main(int argc, char **argv) {
     natsOptions *opts = NULL;
     natsOptions_Create(&opts);
     natsOptions_SetURL(opts, url);
+    /* Requests are timed per round trip: no 1 ms flusher delay (the services' connections do the same). */
+    if (strcmp(mode, "request") == 0) natsOptions_SetSendAsap(opts, true);
     if (natsConnection_Connect(&nc, opts) != NATS_OK) { fprintf(stderr, "connect failed\n"); return 1; }
     if (strcmp(mode, "publish") == 0) {
         const char *payload = "0123456789abcdef0123456789abcdef";
@@ -57,6 +93,25 @@ int main(int argc, char **argv) {
         /* rate over first..last, count, and the monotonic time of the last message */
         printf("%.0f %ld %.6f\n", received / (last - first > 0 ? last - first : 1), received, last);
         natsSubscription_Destroy(sub);
+    } else if (strcmp(mode, "request") == 0 && argc == 7) {
+        int threads = atoi(argv[6]);
+        pthread_t tids[64];
+        requester rs[64];
+        double start = now();
+        for (int i = 0; i < threads && i < 64; i++) {
+            rs[i] = (requester){nc, argv[4], argv[5], start + (double)count, malloc(1024 * sizeof(double)), 0, 1024, 0};
+            pthread_create(&tids[i], NULL, requestLoop, &rs[i]);
+        }
+        long total = 0, failures = 0;
+        for (int i = 0; i < threads && i < 64; i++) { pthread_join(tids[i], NULL); total += rs[i].count; failures += rs[i].failures; }
+        double elapsed = now() - start;
+        double *all = malloc((size_t)(total > 0 ? total : 1) * sizeof(double));
+        long k = 0;
+        for (int i = 0; i < threads && i < 64; i++) { memcpy(all + k, rs[i].latencies, (size_t)rs[i].count * sizeof(double)); k += rs[i].count; }
+        qsort(all, (size_t)total, sizeof(double), byValue);
+        if (total == 0) { fprintf(stderr, "no replies (%ld failures)\n", failures); return 1; }
+        printf("%.0f %.3f %.3f\n", total / elapsed, all[total / 2], all[(long)(total * 0.99)]);
+        if (failures) fprintf(stderr, "%ld requests failed\n", failures);
     } else if (strcmp(mode, "heartbeats") == 0) {
         /* Payloads are rendered before the clock starts, so the publisher is not the bottleneck:
          * two instances per project, alternating. */

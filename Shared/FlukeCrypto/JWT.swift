@@ -29,10 +29,13 @@ public struct HS256Signer: Sendable {
     public func verify<Claims: Decodable>(_ token: String, as type: Claims.Type = Claims.self) throws -> Claims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, token.utf8.count <= 8192 else { throw JWTError.malformed }
-        guard let headerData = Base64URL.decode(parts[0]),
-              let header = try? JSONDecoder().decode([String: String].self, from: headerData),
-              header["alg"] == "HS256", header["typ"] == nil || header["typ"] == "JWT", header["crit"] == nil else {
-            throw JWTError.unsupportedHeader
+        // The fleet's own header is recognised byte for byte; others are parsed and checked.
+        if parts[0] != Self.header {
+            guard let headerData = Base64URL.decode(parts[0]),
+                  let header = try? JSONDecoder().decode([String: String].self, from: headerData),
+                  header["alg"] == "HS256", header["typ"] == nil || header["typ"] == "JWT", header["crit"] == nil else {
+                throw JWTError.unsupportedHeader
+            }
         }
         guard let signature = Base64URL.decode(parts[2]) else { throw JWTError.malformed }
         let input = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))

@@ -18,14 +18,18 @@ public final class NATSClient: Service, Sendable {
         public var reconnectJitter: Duration
         /// Threads for blocking calls (requests, JetStream publishes and fetches).
         public var threads: Int
+        /// Write each publish to the socket at once instead of after libnats' 1 ms flusher delay:
+        /// lower latency for request/reply and JetStream acks, lower throughput for bulk publishing.
+        public var sendAsap: Bool
 
         public init(url: String, name: String, reconnectWait: Duration = .milliseconds(500),
-                    reconnectJitter: Duration = .milliseconds(250), threads: Int = 4) {
+                    reconnectJitter: Duration = .milliseconds(250), threads: Int = 4, sendAsap: Bool = false) {
             self.url = url
             self.name = name
             self.reconnectWait = reconnectWait
             self.reconnectJitter = reconnectJitter
             self.threads = threads
+            self.sendAsap = sendAsap
         }
     }
 
@@ -47,7 +51,8 @@ public final class NATSClient: Service, Sendable {
         }
         connection = try NATSConnection(url: configuration.url, name: configuration.name,
                                         reconnectWait: configuration.reconnectWait,
-                                        reconnectJitter: configuration.reconnectJitter, events: events)
+                                        reconnectJitter: configuration.reconnectJitter,
+                                        sendAsap: configuration.sendAsap, events: events)
         threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
         threadPool.start()
         publisher = NATSPublisher(connection: connection)
@@ -117,6 +122,16 @@ public final class NATSClient: Service, Sendable {
     public func publishNow(_ subject: String, payload: Data) -> Bool {
         if case .queued = publisher.enqueue(.message(NATSMessage(subject: subject, payload: payload))) { return true }
         return false
+    }
+
+    /// Publishes on the calling thread, for handlers running on libnats' delivery thread (see
+    /// ``NATSHandlerSubscription``): a reply leaves without a hop to the publisher thread. Never
+    /// call it from Swift concurrency's threads (use ``publish(_:payload:headers:)``).
+    public func publishOnDeliveryThread(_ subject: String, payload: Data) -> Bool {
+        let nc = connection.nc
+        return payload.withUnsafeBytes { raw in
+            natsConnection_Publish(nc, subject, raw.baseAddress, Int32(raw.count)) == NATS_OK
+        }
     }
 
     /// Publishes many messages, in order.

@@ -42,7 +42,7 @@ final class NATSConnection: @unchecked Sendable {
     private let eventsRetained: Unmanaged<NATSConnectionEvents>
     private let closedFlag = Mutex(false)
 
-    init(url: String, name: String, reconnectWait: Duration, reconnectJitter: Duration,
+    init(url: String, name: String, reconnectWait: Duration, reconnectJitter: Duration, sendAsap: Bool = false,
          events: NATSConnectionEvents) throws {
         var opts: OpaquePointer?
         try natsCheck(natsOptions_Create(&opts), "creating options")
@@ -54,6 +54,9 @@ final class NATSConnection: @unchecked Sendable {
         do {
             try natsCheck(Self.withServers(url) { natsOptions_SetServers(opts, $0, $1) }, "NATS_URL")
             try natsCheck(natsOptions_SetName(opts, name), "name")
+            // libnats' flusher waits 1 ms before writing what was published (it batches better);
+            // sendAsap writes at once, which request/reply and JetStream acks need.
+            try natsCheck(natsOptions_SetSendAsap(opts, sendAsap), "send asap")
             // Endless reconnect, jittered so a fleet does not stampede a restarted server.
             try natsCheck(natsOptions_SetMaxReconnect(opts, -1), "max reconnect")
             try natsCheck(natsOptions_SetReconnectWait(opts, reconnectWait.milliseconds), "reconnect wait")

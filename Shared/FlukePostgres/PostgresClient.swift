@@ -102,6 +102,30 @@ public final class PostgresClient: Service, Sendable {
         }
     }
 
+    /// Runs `statements` in one transaction, in one hop to the pool's threads and one round trip
+    /// to the server (a libpq pipeline), returning each statement's rows: for short requests whose
+    /// statements do not depend on each other's results (a tenant setting, then a read).
+    public func transaction(_ statements: [PostgresQuery]) async throws -> [PostgresRows] {
+        let connection: PostgresConnection
+        if let idle = pool.tryAcquireIdle() { connection = idle } else { connection = try await pool.acquire() }
+        do {
+            let rows = try await threadPool.runIfActive { () throws -> [PostgresRows] in
+                do {
+                    let rows = try connection.executePipeline(["BEGIN"] + statements + ["COMMIT"])
+                    return Array(rows.dropFirst().dropLast())
+                } catch {
+                    if connection.isHealthy && !connection.isIdle { _ = try? connection.execute("ROLLBACK") }
+                    throw error
+                }
+            }
+            pool.release(connection)
+            return rows
+        } catch {
+            pool.release(connection, failure: error)
+            throw error
+        }
+    }
+
     /// `SELECT 1` on a connection, for readiness probes.
     public func ping() async throws {
         try await query("SELECT 1")

@@ -75,6 +75,48 @@ public final class PostgresConnection: @unchecked Sendable {
         return try consume(result, conn)
     }
 
+    /// Runs `queries` as one libpq pipeline: sent together and answered together, one round trip
+    /// instead of one per statement. Statements already prepared on this connection run prepared.
+    /// After an error the server skips the rest up to the sync point; the first error is thrown
+    /// (an explicit `BEGIN` among them then leaves a failed transaction for the caller to roll back).
+    public func executePipeline(_ queries: [PostgresQuery]) throws -> [PostgresRows] {
+        guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(.queryFailed, Self.message(conn)) }
+        for query in queries {
+            let sent = withOptionalCStrings(query.binds) { params -> Int32 in
+                if let name = prepared[query.sql] {
+                    return PQsendQueryPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
+                }
+                return PQsendQueryParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+            }
+            // A half-sent pipeline leaves the connection in an unknown state: the pool drops it.
+            guard sent == 1 else { throw PostgresError(.connectionFailed, Self.message(conn)) }
+        }
+        guard PQpipelineSync(conn) == 1, PQflush(conn) == 0 else {
+            throw PostgresError(.connectionFailed, Self.message(conn))
+        }
+        var results: [PostgresRows] = []
+        var firstError: (any Error)?
+        for _ in queries {
+            // Each statement yields its result, then NULL.
+            while let result = PQgetResult(conn) {
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    firstError = firstError ?? PostgresError(.queryFailed, "skipped after an earlier error in the pipeline")
+                    continue
+                }
+                do { results.append(try consume(result, conn)) } catch { firstError = firstError ?? error }
+            }
+        }
+        guard let sync = PQgetResult(conn), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else {
+            throw PostgresError(.connectionFailed, "the pipeline did not end with its sync point")
+        }
+        PQclear(sync)
+        guard PQexitPipelineMode(conn) == 1 else { throw PostgresError(.connectionFailed, Self.message(conn)) }
+        if let firstError { throw firstError }
+        return results
+    }
+
     /// Runs a script of several statements without parameters (`PQexec`): migrations only.
     public func executeScript(_ sql: String) throws {
         guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }

@@ -41,7 +41,8 @@ public struct FleetRuntime: Sendable {
         let nats: NATSClient
         do {
             nats = try await NATSClient.connect(
-                .init(url: config.natsURL, name: config.serviceName), logger: logger,
+                // Services favour latency: identity RPCs and outbox publishes wait for replies.
+                .init(url: config.natsURL, name: config.serviceName, sendAsap: true), logger: logger,
                 attempts: config.startupAttempts, delay: config.startupDelay,
                 onStateChange: { natsUp.set(Double($0 == .connected ? 1 : 0)) })
             natsUp.set(Double(1))

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// The transactional outbox of one service schema.
 ///
@@ -27,6 +28,7 @@ public struct Outbox: Sendable {
 
     /// Records `event` inside the caller's transaction.
     public func enqueue(_ event: CloudEvent, on tx: PostgresHandle) async throws {
+        Self.enqueued?.set()
         let payload = String(decoding: try FleetJSON.encoder.encode(event), as: UTF8.self)
         try await tx.query("""
             INSERT INTO \(identifier: schema).outbox (event_id, subject, payload)
@@ -36,6 +38,23 @@ public struct Outbox: Sendable {
 
     /// Tells the relay to look now rather than at its next poll (call after commit).
     public func notifyCommitted() { relay?.wake() }
+
+    /// Runs `body` (typically a whole transaction) and wakes the relay afterwards if `body`
+    /// enqueued an event, so that reads never cost the relay a look.
+    public func notifyingAfter<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let flag = Flag()
+        let value = try await Self.$enqueued.withValue(flag) { try await body() }
+        if flag.isSet { notifyCommitted() }
+        return value
+    }
+
+    @TaskLocal static var enqueued: Flag?
+
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        var isSet: Bool { value.load(ordering: .relaxed) }
+        func set() { value.store(true, ordering: .relaxed) }
+    }
 }
 
 /// Publishes outbox rows to JetStream, in commit order, one relay at a time per schema.

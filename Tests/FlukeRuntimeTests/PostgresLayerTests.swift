@@ -26,6 +26,30 @@ struct PostgresLayerTests {
         }
     }
 
+    @Test("a pipelined transaction returns each statement's rows; an error rolls it all back and the connection stays usable")
+    func pipelinedTransaction() async throws {
+        try await TestDatabase.create().withAdminClient { db in
+            try await db.query("CREATE TABLE p (id int PRIMARY KEY, v text)")
+            let rows = try await db.transaction([
+                "SELECT set_config('app.x', \("42"), true)", "INSERT INTO p VALUES (\(1), \("one"))",
+                "SELECT current_setting('app.x') AS x, (SELECT count(*) FROM p) AS n",
+            ])
+            #expect(rows.count == 3)
+            #expect(try rows[2].first?.decode(String.self, "x") == "42")
+            #expect(try rows[2].first?.decode(Int.self, "n") == 1)
+            // The setting was transaction-local.
+            #expect(try await db.query("SELECT current_setting('app.x', true) AS x").first?.decode(String?.self, "x") ?? "" == "")
+            await #expect(throws: PostgresError.self) {
+                try await db.transaction(["INSERT INTO p VALUES (\(2), \("two"))", "INSERT INTO p VALUES (\(1), \("dup"))",
+                                          "INSERT INTO p VALUES (\(3), \("three"))"])
+            }
+            #expect(try await db.query("SELECT count(*) FROM p").first?.decode(Int.self, at: 0) == 1)
+            for _ in 0..<3 {
+                #expect(try await db.transaction(["SELECT 1 AS one"]).first?.first?.decode(Int.self, "one") == 1)
+            }
+        }
+    }
+
     @Test("errors carry SQLSTATE; a failed transaction rolls back entirely")
     func errorsAndTransactions() async throws {
         try await TestDatabase.create().withAdminClient { db in

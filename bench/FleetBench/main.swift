@@ -115,13 +115,14 @@ func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.
 switch args.count > 1 ? args[1] : "" {
 case "verify":
     guard args.count == 6, let concurrency = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify URL TOKEN CONCURRENCY SECONDS") }
-    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench"), logger: logger)
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
     let (total, elapsed) = try await verifyLoop(nats, token: args[3], concurrency: concurrency, seconds: secs)
     print(String(format: "%.0f", Double(total) / seconds(elapsed)))
     await nats.shutdown()
 case "verify-paced":
     guard args.count == 6, let rate = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify-paced URL TOKEN RATE SECONDS") }
-    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench"), logger: logger)
+    // As every service connects (FleetRuntime): sendAsap.
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
     let (latencies, elapsed) = try await verifyPaced(nats, token: args[3], rate: rate, seconds: secs)
     let sorted = latencies.sorted()
     func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }

@@ -227,7 +227,8 @@ ADMIN_TOKEN=""
 if [ -x "$BIN/project-manager" ]; then
   say "bootstrapping the admin ($FLUKE_ADMIN_EMAIL)"
   boot=$(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$PG_PORT/fluke" FLUKE_JWT_SECRET="$JWT_SECRET" \
-    "$BIN/project-manager" bootstrap --email "$FLUKE_ADMIN_EMAIL" --password "$FLUKE_ADMIN_PASSWORD" \
+    PM_BOOTSTRAP_PASSWORD="$FLUKE_ADMIN_PASSWORD" \
+    "$BIN/project-manager" bootstrap --email "$FLUKE_ADMIN_EMAIL" \
     --tenant "FlukeBase" --name "Administrator" --token-name "make run $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     2>>"$RUN/logs/bootstrap.log") ||
     die "bootstrap failed; see $RUN/logs/bootstrap.log (if .run/secrets.env no longer matches .run/pg, remove .run to start over)"

@@ -53,7 +53,8 @@ struct ShutdownHook: Service {
     }
 }
 
-/// `project-manager bootstrap --email E --password P --tenant T [--name N] [--token-name N]`:
+/// `project-manager bootstrap --email E --password P --tenant T [--name N] [--token-name N]`
+/// (the password may come from `PM_BOOTSTRAP_PASSWORD` instead, keeping it out of `ps`):
 /// creates a tenant and its owner from the command line (or, when the user exists and the
 /// password matches, leaves them be), optionally mints an API token with every scope, and prints
 /// `{"tenant_id", "user_id", "token"?}` on stdout.
@@ -70,6 +71,9 @@ public enum Bootstrap {
             }
             options[String(key.dropFirst(2))] = arguments[i + 1]
             i += 2
+        }
+        if options["password"] == nil, let password = environment["PM_BOOTSTRAP_PASSWORD"] {
+            options["password"] = password
         }
         let f = RequestFields(options.mapValues { .string($0) })
         let email: String

@@ -40,7 +40,12 @@ struct ProjectStore: Sendable {
     }
 
     func get(_ id: UUID, _ p: Principal) async throws -> Project {
-        try await db.inTenant(of: p) { try await Self.requireProject(id, p, on: $0) }
+        guard p.canSee(project: id) else { throw PMError.notFound("project") }
+        let rows = try await db.read(p, """
+            SELECT \(sql: Self.projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)
+            """)
+        guard let row = rows[0].first else { throw PMError.notFound("project") }
+        return try Self.project(row)
     }
 
     func create(_ p: Principal, requestID: String, name: String, description: String, stage: ProjectStage,

@@ -12,13 +12,26 @@ struct TenantDatabase: Sendable {
 
     func inTenant<T: Sendable>(_ tenant: UUID, user: UUID? = nil, _ body: (PostgresHandle) async throws -> T)
         async throws -> T {
-        let value = try await postgres.withTransaction { tx in
-            try await tx.setLocal("app.tenant_id", tenant.uuidString.lowercased())
-            if let user { try await tx.setLocal("app.user_id", user.uuidString.lowercased()) }
+        try await outbox.notifyingAfter {
+            try await postgres.withTransaction { tx in
+            // One round trip for both settings.
+            try await tx.query("""
+                SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true),
+                       set_config('app.user_id', \(user?.uuidString.lowercased() ?? ""), true)
+                """)
             return try await body(tx)
+            }
         }
-        outbox.notifyCommitted()
-        return value
+    }
+
+    /// Reads in the principal's tenant: the setting and `statements` in one transaction and one
+    /// hop to Postgres' threads (see ``PostgresClient/transaction(_:)``). Returns each statement's rows.
+    func read(_ p: Principal, _ statements: PostgresQuery...) async throws -> [PostgresRows] {
+        let setting: PostgresQuery = """
+            SELECT set_config('app.tenant_id', \(p.tenantID.uuidString.lowercased()), true),
+                   set_config('app.user_id', \(p.userID.uuidString.lowercased()), true)
+            """
+        return Array(try await postgres.transaction([setting] + statements).dropFirst())
     }
 
     func inTenant<T: Sendable>(of principal: Principal, _ body: (PostgresHandle) async throws -> T) async throws -> T {

@@ -31,29 +31,34 @@ final class VerifyResponder: Service, Sendable {
     }
 
     func run() async throws {
-        let subscription = try nats.subscribe(IdentityRPC.verifySubject, queue: IdentityRPC.queueGroup) { [self] message in
-            guard let reply = message.reply else { return }
-            handle(Data(message.payload), reply: reply)
+        // Two members of the queue group, each with its own libnats delivery thread, so one slow
+        // request (a cache miss being parsed, a reply write) does not queue the others.
+        let subscriptions = try (0..<2).map { _ in
+            try nats.subscribe(IdentityRPC.verifySubject, queue: IdentityRPC.queueGroup) { [self] message in
+                guard let reply = message.reply else { return }
+                handle(Data(message.payload), reply: reply)
+            }
         }
         let revocations = try RevocationListener(nats: nats, cache: tokens.cache, logger: logger)
         try? await gracefulShutdown()
-        subscription.cancel()
+        for subscription in subscriptions { subscription.cancel() }
         revocations.cancel()
     }
 
     private func handle(_ payload: Data, reply: String) {
         served.increment()
-        guard let request = try? JSONDecoder().decode(IdentityRPC.Request.self, from: payload) else {
-            send(.invalid("the request must be {\"token\": \"...\"}"), to: reply)
+        guard let request = Self.parse(payload) else {
+            sendNow(.invalid("the request must be {\"token\": \"...\"}"), to: reply)
             return
         }
         let token = request.token
         guard token.hasPrefix(APITokenFormat.prefix) else {
-            send(authenticator.verifyJWT(token), to: reply)
+            sendNow(authenticator.verifyJWT(token), to: reply)
             return
         }
-        if let hit = tokens.cache.get(TokenCache.key(for: token), generation: nats.generation) {
-            send(hit, to: reply)
+        if let hit = tokens.cache.getEncoded(TokenCache.key(for: token), generation: nats.generation,
+                                             encode: { try? FleetJSON.encoder.encode($0) }) {
+            if !nats.publishOnDeliveryThread(reply, payload: hit) { logger.warning("could not send an identity reply") }
             return
         }
         misses.increment()
@@ -67,6 +72,31 @@ final class VerifyResponder: Service, Sendable {
         }
     }
 
+    /// `{"token":"…"}` read without a JSONDecoder when it is in that plain form (the hot path),
+    /// and with one otherwise.
+    static func parse(_ payload: Data) -> IdentityRPC.Request? {
+        let prefix = Array(#"{"token":""#.utf8)
+        let bytes = [UInt8](payload)
+        if bytes.count > prefix.count + 2, bytes.starts(with: prefix), bytes[bytes.count - 1] == UInt8(ascii: "}"),
+           bytes[bytes.count - 2] == UInt8(ascii: "\"") {
+            let body = bytes[prefix.count..<(bytes.count - 2)]
+            // Token characters never need escaping; anything else takes the general path.
+            if body.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                return IdentityRPC.Request(token: String(decoding: body, as: UTF8.self))
+            }
+        }
+        return try? JSONDecoder().decode(IdentityRPC.Request.self, from: payload)
+    }
+
+    /// Replies from libnats' delivery thread itself.
+    private func sendNow(_ answer: IdentityRPC.Reply, to reply: String) {
+        guard let data = try? FleetJSON.encoder.encode(answer), nats.publishOnDeliveryThread(reply, payload: data) else {
+            logger.warning("could not send an identity reply")
+            return
+        }
+    }
+
+    /// Replies from a task (through the publisher thread).
     private func send(_ answer: IdentityRPC.Reply, to reply: String) {
         guard let data = try? FleetJSON.encoder.encode(answer), nats.publishNow(reply, payload: data) else {
             logger.warning("could not queue an identity reply")

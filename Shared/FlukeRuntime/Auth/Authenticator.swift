@@ -15,6 +15,9 @@ public protocol APITokenResolver: Sendable {
 public struct Authenticator: Sendable {
     let signer: HS256Signer
     let resolver: any APITokenResolver
+    /// Tokens already verified, until they expire: a client sends the same JWT for 15 minutes,
+    /// and its signature and claims need checking once.
+    let verified = VerifiedJWTs()
 
     public init(jwtSecret: String, resolver: any APITokenResolver) throws {
         signer = try HS256Signer(secret: jwtSecret)
@@ -32,6 +35,13 @@ public struct Authenticator: Sendable {
 
     /// Verifies an access token locally (signature, issuer, expiry).
     public func verifyJWT(_ token: String, now: Date = Date()) -> IdentityRPC.Reply {
+        if let hit = verified.get(token, now: now) { return hit }
+        let reply = verifyJWTUncached(token, now: now)
+        if reply.valid, let expires = reply.expiresAt { verified.put(token, reply, until: expires) }
+        return reply
+    }
+
+    private func verifyJWTUncached(_ token: String, now: Date) -> IdentityRPC.Reply {
         let claims: AccessClaims
         do {
             claims = try signer.verify(token)
@@ -95,5 +105,31 @@ public struct AuthMiddleware: RouterMiddleware {
             throw error.problem
         }
         return try await next(request, context)
+    }
+}
+
+/// JWTs whose signature and claims were checked, kept until their `exp` (bounded; a full cache
+/// starts over). Only valid tokens are kept, so a forged one is checked every time.
+final class VerifiedJWTs: Sendable {
+    private let entries = Mutex<[String: (reply: IdentityRPC.Reply, until: Date)]>([:])
+    let capacity = 10_000
+
+    func get(_ token: String, now: Date) -> IdentityRPC.Reply? {
+        entries.withLock { e in
+            guard let entry = e[token] else { return nil }
+            // The same 30 s skew allowance as the uncached check.
+            guard entry.until.addingTimeInterval(30) > now else {
+                e.removeValue(forKey: token)
+                return nil
+            }
+            return entry.reply
+        }
+    }
+
+    func put(_ token: String, _ reply: IdentityRPC.Reply, until: Date) {
+        entries.withLock { e in
+            if e.count >= capacity { e.removeAll(keepingCapacity: true) }
+            e[token] = (reply, until)
+        }
     }
 }

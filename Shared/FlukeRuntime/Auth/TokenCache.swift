@@ -15,6 +15,8 @@ public final class TokenCache: Sendable {
         var storedAt: ContinuousClock.Instant
         var ttl: Duration
         var generation: Int
+        /// The reply as sent over NATS, encoded once per entry.
+        var encoded: Data?
     }
     private let entries = Mutex<[String: Entry]>([:])
     let ttl: Duration
@@ -40,6 +42,24 @@ public final class TokenCache: Sendable {
                 return nil
             }
             return entry.reply
+        }
+    }
+
+    /// The cached reply, encoded by `encode` the first time it is asked for: what the identity
+    /// responder sends for a hit without encoding JSON each time.
+    public func getEncoded(_ key: String, generation: Int, encode: (IdentityRPC.Reply) -> Data?) -> Data? {
+        let now = ContinuousClock.now
+        return entries.withLock { e in
+            guard var entry = e[key] else { return nil }
+            if now - entry.storedAt >= entry.ttl || entry.generation != generation
+                || (entry.reply.expiresAt.map { $0 <= Date() } ?? false) {
+                e.removeValue(forKey: key)
+                return nil
+            }
+            if let data = entry.encoded { return data }
+            entry.encoded = encode(entry.reply)
+            e[key] = entry
+            return entry.encoded
         }
     }
 
