@@ -142,6 +142,10 @@ for i in 1 2 3; do
 done
 printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/p99.txt")"
 
+# federation has had its turn; its checkers would otherwise share the 2 cores with what follows.
+kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null || true
+fed_pid=
+
 echo
 echo "== project-manager (production scrypt cost: N = 2^15, r = 8, p = 1) =="
 pm_port=$(fleet_free_port)

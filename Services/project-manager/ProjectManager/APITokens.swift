@@ -50,7 +50,7 @@ final class APITokenService: APITokenResolver, Sendable {
         let scopeNames = Array(Set(scopes)).sorted().map(\.rawValue)
         var view = try await db.inTenant(of: principal) { tx in
             if let projectID {
-                guard try await !tx.query("SELECT 1 FROM pm.projects WHERE id = \(projectID)").isEmpty else {
+                guard try await !tx.query("SELECT 1 FROM pm.projects WHERE id = \(projectID) AND tenant_id = \(principal.tenantID)").isEmpty else {
                     throw Problem.invalid("project_id", "no such project")
                 }
             }
@@ -76,7 +76,7 @@ final class APITokenService: APITokenResolver, Sendable {
         return try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT \(sql: Self.columns), seq FROM pm.api_tokens
-                WHERE (\(admin) OR user_id = \(principal.userID)) AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
+                WHERE tenant_id = \(principal.tenantID) AND (\(admin) OR user_id = \(principal.userID)) AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
                 ORDER BY seq DESC LIMIT \(limit)
                 """)
             return (try rows.map(Self.view), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
@@ -88,12 +88,12 @@ final class APITokenService: APITokenResolver, Sendable {
         let admin = principal.scopes.contains(.admin) && principal.projectID == nil
         try await db.inTenant(of: principal) { tx in
             guard let row = try await tx.query("""
-                SELECT user_id, project_id, revoked_at IS NOT NULL AS revoked FROM pm.api_tokens WHERE id = \(id)
+                SELECT user_id, project_id, revoked_at IS NOT NULL AS revoked FROM pm.api_tokens WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                 """).first else { throw PMError.notFound("token") }
             let owner = try row.decode(UUID.self, at: 0)
             guard admin || owner == principal.userID else { throw PMError.notFound("token") }
             guard try !row.decode(Bool.self, at: 2) else { return }
-            try await tx.query("UPDATE pm.api_tokens SET revoked_at = now() WHERE id = \(id)")
+            try await tx.query("UPDATE pm.api_tokens SET revoked_at = now() WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
             let project = try row.decode(UUID?.self, at: 1)
             var data: [String: JSONValue] = ["token_id": .string(id.lowercased), "user_id": .string(owner.lowercased)]
             if let project { data["project_id"] = .string(project.lowercased) }
@@ -143,7 +143,7 @@ final class APITokenService: APITokenResolver, Sendable {
             }
             if try row.decode(Bool.self, "stale_use") {
                 // Throttled to once a minute per token: verification is a read path.
-                try await tx.query("UPDATE pm.api_tokens SET last_used_at = now() WHERE id = \(id)")
+                try await tx.query("UPDATE pm.api_tokens SET last_used_at = now() WHERE id = \(id) AND tenant_id = \(tenant)")
             }
             let scopes = Set(try row.decode([String].self, "scopes").compactMap(Scope.init(rawValue:))).intersection(role.scopes)
             return IdentityRPC.Reply(valid: true, tenantID: tenant, userID: user, projectID: try row.decode(UUID?.self, "project_id"),

@@ -180,11 +180,12 @@ final class IdentityService: Sendable {
             // Claiming the rotation is one conditional UPDATE, so two concurrent refreshes with the
             // same token cannot both succeed: the loser is treated as a reuse.
             let claimed = try await tx.query("""
-                UPDATE pm.refresh_tokens SET rotated_at = now() WHERE id = \(id) AND rotated_at IS NULL
+                UPDATE pm.refresh_tokens SET rotated_at = now() WHERE id = \(id) AND tenant_id = \(tenant) AND rotated_at IS NULL
                 """).affectedRows == 1
             if !claimed {
                 try await tx.query("""
-                    UPDATE pm.refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL
+                    UPDATE pm.refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND tenant_id = \(tenant)
+                      AND revoked_at IS NULL
                     """)
                 try await AuditRecord(action: "auth.refresh_reuse", objectType: "user", objectID: user.lowercased,
                                       details: .object(["family_id": .string(family.lowercased)]))
@@ -219,7 +220,7 @@ final class IdentityService: Sendable {
             try await tx.setLocal("app.tenant_id", tenant.lowercased)
             try await tx.query("""
                 UPDATE pm.refresh_tokens SET revoked_at = now()
-                WHERE family_id = \(try row.decode(UUID.self, at: 2)) AND revoked_at IS NULL
+                WHERE family_id = \(try row.decode(UUID.self, at: 2)) AND tenant_id = \(tenant) AND revoked_at IS NULL
                 """)
             let user = try row.decode(UUID.self, at: 1)
             try await AuditRecord(action: "auth.logout", objectType: "user", objectID: user.lowercased)
