@@ -85,7 +85,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeTestSupport"),
         .testTarget(name: "FlukeRuntimeTests", dependencies: [
-            "FlukeRuntime", "FlukeTestSupport",
+            "FlukeRuntime", "FlukeCrypto", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeRuntimeTests"),
         .testTarget(name: "ProjectManagerTests", dependencies: [
