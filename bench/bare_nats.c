@@ -9,6 +9,13 @@
  *   bare_nats request URL SECONDS SUBJECT PAYLOAD THREADS
  *                                                    THREADS closed loops of requests for SECONDS,
  *                                                    print requests/s, p50 and p99 in ms
+ *   bare_nats respond URL SECONDS SUBJECT REPLY        answer requests on SUBJECT with REPLY for
+ *                                                    SECONDS: the bare responder baseline
+ *   bare_nats paced URL SECONDS SUBJECT PAYLOAD RATE
+ *                                                    requests sent at RATE per second whatever the
+ *                                                    replies do (open loop: no coordinated
+ *                                                    omission), replies taken on one inbox
+ *                                                    subscription; print replies/s, p50, p99 in ms
  */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -59,6 +66,25 @@ static void *requestLoop(void *arg) {
     return NULL;
 }
 
+static double *sentAt, *latency;
+static volatile long replies = 0;
+
+static void onReply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)nc; (void)sub; (void)closure;
+    const char *subject = natsMsg_GetSubject(msg);
+    long id = atol(strrchr(subject, '.') + 1);
+    latency[id] = (now() - sentAt[id]) * 1000;
+    __atomic_add_fetch(&replies, 1, __ATOMIC_RELAXED);
+    natsMsg_Destroy(msg);
+}
+
+static void onRequest(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)sub;
+    const char *reply = natsMsg_GetReply(msg);
+    if (reply) natsConnection_PublishString(nc, reply, (const char *)closure);
+    natsMsg_Destroy(msg);
+}
+
 static int byValue(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -73,7 +99,8 @@ int main(int argc, char **argv) {
     natsOptions_Create(&opts);
     natsOptions_SetURL(opts, url);
     /* Requests are timed per round trip: no 1 ms flusher delay (the services' connections do the same). */
-    if (strcmp(mode, "request") == 0) natsOptions_SetSendAsap(opts, true);
+    if (strcmp(mode, "request") == 0 || strcmp(mode, "paced") == 0 || strcmp(mode, "respond") == 0)
+        natsOptions_SetSendAsap(opts, true);
     if (natsConnection_Connect(&nc, opts) != NATS_OK) { fprintf(stderr, "connect failed\n"); return 1; }
     if (strcmp(mode, "publish") == 0) {
         const char *payload = "0123456789abcdef0123456789abcdef";
@@ -112,6 +139,42 @@ int main(int argc, char **argv) {
         if (total == 0) { fprintf(stderr, "no replies (%ld failures)\n", failures); return 1; }
         printf("%.0f %.3f %.3f\n", total / elapsed, all[total / 2], all[(long)(total * 0.99)]);
         if (failures) fprintf(stderr, "%ld requests failed\n", failures);
+    } else if (strcmp(mode, "respond") == 0 && argc == 6) {
+        natsSubscription *sub = NULL;
+        natsConnection_Subscribe(&sub, nc, argv[4], onRequest, argv[5]);
+        nats_Sleep(count * 1000);
+        natsSubscription_Destroy(sub);
+    } else if (strcmp(mode, "paced") == 0 && argc == 7) {
+        long rate = atol(argv[6]), total = rate * count;
+        sentAt = calloc((size_t)total, sizeof(double));
+        latency = calloc((size_t)total, sizeof(double));
+        natsSubscription *sub = NULL;
+        natsConnection_Subscribe(&sub, nc, "_INBOX.paced.*", onReply, NULL);
+        natsConnection_Flush(nc);
+        char reply[64];
+        double start = now();
+        for (long i = 0; i < total; i++) {
+            double due = start + (double)i / rate;
+            double wait = due - now();
+            if (wait > 0) {
+                struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+            snprintf(reply, sizeof reply, "_INBOX.paced.%ld", i);
+            sentAt[i] = now();
+            natsConnection_PublishRequestString(nc, argv[4], reply, argv[5]);
+        }
+        double sent = now() - start;
+        for (int i = 0; i < 100 && replies < total; i++) nats_Sleep(10);
+        long got = replies;
+        double *all = malloc((size_t)total * sizeof(double));
+        long k = 0;
+        for (long i = 0; i < total; i++) if (latency[i] > 0) all[k++] = latency[i];
+        if (k == 0) { fprintf(stderr, "no replies\n"); return 1; }
+        qsort(all, (size_t)k, sizeof(double), byValue);
+        printf("%.0f %.3f %.3f\n", got / sent, all[k / 2], all[(long)(k * 0.99)]);
+        if (got < total) fprintf(stderr, "%ld of %ld requests unanswered\n", total - got, total);
+        natsSubscription_Destroy(sub);
     } else if (strcmp(mode, "heartbeats") == 0) {
         /* Payloads are rendered before the clock starts, so the publisher is not the bottleneck:
          * two instances per project, alternating. */

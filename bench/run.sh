@@ -180,27 +180,42 @@ PY
 )
 printf "POST /auth/login          %10s ms median of 15 sequential logins (scrypt on a 2-thread pool)\n" "$login_ms"
 "$bin/fleet-bench" verify "$nats_url" "$token" 1 1 >/dev/null   # warm the cache
-# A lean client first (bare libnats, 6 threads each waiting for its reply), then the fleet's own
-# client (NATSClient.request, as IdentityClient uses it) paced at 10,000/s.
-: >"$work/verify_c.txt"; : >"$work/verify_paced.txt"
+# The floor: a bare libnats responder in C answering the same clients with a canned reply, in the
+# same rounds. Clients: bare libnats, closed loop (6 threads each waiting for its reply) and open
+# loop (paced at 10,000/s, replies on one inbox); then the fleet's own NATSClient.request paced.
+reply='{"expires_at":null,"scopes":["context:read"],"tenant_id":"00000000-0000-0000-0000-000000000000","user_id":"00000000-0000-0000-0000-000000000000","valid":true}'
+"$work/bare_nats" respond "$nats_url" 600 bench.verify.bare "$reply" & bare_pid=$!
+sleep 0.5
+payload="{\"token\":\"$token\"}"
+for f in bare_closed pm_closed bare_paced pm_paced swift_paced; do : >"$work/v_$f.txt"; done
 for i in 1 2 3; do
-  "$work/bare_nats" request "$nats_url" 5 fluke.rpc.identity.verify "{\"token\":\"$token\"}" 6 >>"$work/verify_c.txt"
-  "$bin/fleet-bench" verify-paced "$nats_url" "$token" 10000 5 >>"$work/verify_paced.txt"
+  "$work/bare_nats" request "$nats_url" 5 bench.verify.bare "$payload" 6 >>"$work/v_bare_closed.txt"
+  "$work/bare_nats" request "$nats_url" 5 fluke.rpc.identity.verify "$payload" 6 >>"$work/v_pm_closed.txt"
+  "$work/bare_nats" paced "$nats_url" 5 bench.verify.bare "$payload" 10000 >>"$work/v_bare_paced.txt"
+  "$work/bare_nats" paced "$nats_url" 5 fluke.rpc.identity.verify "$payload" 10000 >>"$work/v_pm_paced.txt"
+  "$bin/fleet-bench" verify-paced "$nats_url" "$token" 10000 5 >>"$work/v_swift_paced.txt"
 done
-echo "identity.verify, cached fbk_ token:"
-while read -r rate p50 p99; do
-  printf "  bare libnats client, 6 in flight: %6.0f/s  p50 %6.3fms  p99 %6.3fms\n" "$rate" "$p50" "$p99"
-done <"$work/verify_c.txt"
-printf "  median: %.0f verifications/s, p99 %.3fms\n" "$(awk '{print $1}' "$work/verify_c.txt" | median)" \
-  "$(awk '{print $3}' "$work/verify_c.txt" | median)"
-while read -r rate p50 p99; do
-  printf "  NATSClient.request paced at 10,000/s: %6.0f/s  p50 %6.3fms  p99 %6.3fms\n" "$rate" "$p50" "$p99"
-done <"$work/verify_paced.txt"
+kill "$bare_pid" 2>/dev/null; wait "$bare_pid" 2>/dev/null || true
+col() { awk -v c="$1" '{print $c}' "$2" | median; }
+echo "fluke.rpc.identity.verify, cached fbk_ token (medians of 3 x 5 s, interleaved):"
+printf "  %-44s %8s %9s %9s\n" "" "req/s" "p50 ms" "p99 ms"
+for row in "bare C responder, 6 in flight:bare_closed" "project-manager, 6 in flight:pm_closed" \
+           "bare C responder, paced 10,000/s:bare_paced" "project-manager, paced 10,000/s:pm_paced" \
+           "project-manager, NATSClient.request paced:swift_paced"; do
+  label=${row%%:*}; f="$work/v_${row##*:}.txt"
+  printf "  %-44s %8.0f %9.3f %9.3f\n" "$label" "$(col 1 "$f")" "$(col 2 "$f")" "$(col 3 "$f")"
+done
+printf "  project-manager / bare responder, 6 in flight: %.0f%% of the rate\n" \
+  "$(calc "$(col 1 "$work/v_pm_closed.txt")*100/$(col 1 "$work/v_bare_closed.txt")")"
 
 echo
 echo "== GET /api/v1/projects/{id} with a JWT, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 3 x 15 s) =="
-: >"$work/pm_p99.txt"
+: >"$work/pm_p99.txt"; : >"$work/health_p99.txt"
 for i in 1 2 3; do
+  # The floor in the same round: /health, which touches neither Postgres nor the token.
+  BENCH_TOKEN=$jwt BENCH_PATH="/health" BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d10s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/health$i.out"
+  awk '/ 99%/ {print $2}' "$work/health$i.out" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/health_p99.txt"
   BENCH_TOKEN=$jwt BENCH_PATH="/api/v1/projects/$project" BENCH_DELAY_MS=8 \
     wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/pmwrk$i.out"
   grep -q "Non-2xx" "$work/pmwrk$i.out" && { echo "non-2xx responses:"; cat "$work/pmwrk$i.out"; }
@@ -209,6 +224,7 @@ for i in 1 2 3; do
   printf "  run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
   echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/pm_p99.txt"
 done
-printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/pm_p99.txt")"
+printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same rounds: p99 %.2fms)\n" \
+  "$(median <"$work/pm_p99.txt")" "$(median <"$work/health_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pm_pid/status")
 printf "project-manager peak RSS  %10.1f MiB\n" "$(calc "$rss/1024")"
