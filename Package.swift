@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "project-manager", targets: ["project-manager"]),
+        .executable(name: "context-api", targets: ["context-api"]),
         .executable(name: "federation", targets: ["federation"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
@@ -67,6 +68,10 @@ let package = Package(
         .executableTarget(name: "project-manager", dependencies: ["ProjectManager"],
                           path: "Services/project-manager/Main"),
 
+        // context-api: the project context AI tools fetch; env vars, memories with sync, MCP configuration.
+        .target(name: "ContextAPI", dependencies: ["FlukeRuntime"], path: "Services/context-api/ContextAPI"),
+        .executableTarget(name: "context-api", dependencies: ["ContextAPI"], path: "Services/context-api/Main"),
+
         // federation: the project catalog, ONLINE/OFFLINE from NATS heartbeats.
         .target(name: "Federation", dependencies: [
             "FlukeRuntime",
@@ -92,6 +97,10 @@ let package = Package(
             "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/ProjectManagerTests"),
+        .testTarget(name: "ContextAPITests", dependencies: [
+            "ContextAPI", "ProjectManager", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/ContextAPITests"),
         .testTarget(name: "FederationTests", dependencies: [
             "Federation", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -14,7 +14,7 @@ public struct ProjectManagerParts: Sendable {
     public let tokenCache: TokenCache
 }
 
-public enum ProjectManager {
+public enum PMSchema {
     public static let migrator = PostgresMigrator(schema: "pm", migrations: PMMigrations.all, ownerRole: PMMigrations.ownerRole)
 }
 
@@ -23,7 +23,7 @@ public enum ProjectManager {
 public func buildApplication(config: PMConfig, logger: Logger,
                              onParts: @Sendable (ProjectManagerParts) -> Void = { _ in }) async throws
     -> some ApplicationProtocol {
-    let runtime = try await FleetRuntime.start(config: config.common, migrator: ProjectManager.migrator, logger: logger)
+    let runtime = try await FleetRuntime.start(config: config.common, migrator: PMSchema.migrator, logger: logger)
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
     let cache = TokenCache(ttl: config.auth.cacheTTL)
     let nats = runtime.nats
@@ -93,7 +93,7 @@ public enum Bootstrap {
         try await retrying(config.common.startupAttempts, delay: config.common.startupDelay, what: "Postgres", logger: logger) {
             try await postgres.ping()
         }
-        try await ProjectManager.migrator.migrate(postgres, logger: logger)
+        try await PMSchema.migrator.migrate(postgres, logger: logger)
         let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
         let tokens = APITokenService(db: db, cache: TokenCache(), generation: { 0 })
         let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)

@@ -1,0 +1,37 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Hummingbird
+import Logging
+
+/// What a context-api process runs, for tests that reach inside.
+public struct ContextParts: Sendable {
+    public let runtime: FleetRuntime
+    public let routes: RouteTable
+    let replica: ReplicaConsumer
+}
+
+/// Builds context-api: connects, migrates, and assembles the replica consumer, the identity
+/// client and the HTTP routes.
+public func buildApplication(config: ContextConfig, logger: Logger,
+                             onParts: @Sendable (ContextParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
+    let runtime = try await FleetRuntime.start(
+        config: config.common, migrator: PostgresMigrator(schema: "context", migrations: ContextMigrations.all), logger: logger)
+    let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
+                                  timeout: config.auth.verifyTimeout, logger: logger)
+    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
+    let env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
+    let routes = ContextRoutes(access: ProjectAccess(postgres: runtime.postgres),
+                               context: ContextStore(postgres: runtime.postgres, env: env), env: env,
+                               memories: MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox),
+                               maxMemoryBytes: config.maxMemoryBytes)
+    let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, logger: logger)
+    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    onParts(ContextParts(
+        runtime: runtime,
+        routes: FleetApplication.record(runtime: runtime, openAPI: ContextOpenAPI.document, routes: register).table,
+        replica: replica))
+    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica],
+                                  authenticator: authenticator, routes: register)
+}

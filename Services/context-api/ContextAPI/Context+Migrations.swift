@@ -1,0 +1,149 @@
+import FlukePostgres
+
+/// The `context` schema: a replica of project-manager's projects, team and milestones (fed by
+/// events), and what context-api owns: env vars, memories, MCP configuration, providers, usage.
+enum ContextMigrations {
+    static let all: [PostgresMigration] = [
+        PostgresMigration("0001_context", """
+            -- Replica (written only by the event consumer).
+            CREATE TABLE context.projects (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                stage text NOT NULL,
+                repository_url text,
+                deleted boolean NOT NULL DEFAULT false,
+                source_time timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE TABLE context.team_members (
+                project_id uuid NOT NULL,
+                user_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                name text NOT NULL,
+                email text NOT NULL,
+                role text NOT NULL,
+                source_time timestamptz NOT NULL,
+                PRIMARY KEY (project_id, user_id)
+            );
+            CREATE TABLE context.milestones (
+                id uuid PRIMARY KEY,
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                title text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                due_date text,
+                status text NOT NULL,
+                deleted boolean NOT NULL DEFAULT false,
+                source_time timestamptz NOT NULL
+            );
+            CREATE INDEX milestones_project ON context.milestones (project_id);
+            -- Event ids already applied: redelivery changes nothing.
+            CREATE TABLE context.processed_events (
+                event_id uuid PRIMARY KEY,
+                processed_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE context.env_vars (
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                environment text NOT NULL CHECK (environment IN ('development', 'staging', 'production')),
+                key text NOT NULL,
+                secret boolean NOT NULL,
+                key_id text NOT NULL,
+                sealed text NOT NULL,
+                version integer NOT NULL DEFAULT 1,
+                updated_by uuid,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (project_id, environment, key)
+            );
+            CREATE TABLE context.env_access_log (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                environment text NOT NULL,
+                key text NOT NULL,
+                actor_user_id uuid,
+                actor_token_id uuid,
+                via text NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX env_access_log_project ON context.env_access_log (project_id, id);
+
+            CREATE TABLE context.memories (
+                id uuid PRIMARY KEY,
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                external_id uuid NOT NULL,
+                memory_type text NOT NULL CHECK (memory_type IN ('fact', 'convention', 'gotcha', 'decision')),
+                content text NOT NULL,
+                tags text[] NOT NULL DEFAULT '{}',
+                created_by uuid,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL,
+                version integer NOT NULL DEFAULT 1,
+                synced_at timestamptz NOT NULL DEFAULT now(),
+                deleted_at timestamptz,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                UNIQUE (project_id, external_id)
+            );
+            CREATE INDEX memories_project ON context.memories (project_id, seq);
+            CREATE INDEX memories_tags ON context.memories USING gin (tags);
+            CREATE TABLE context.memory_conflicts (
+                id uuid PRIMARY KEY,
+                memory_id uuid NOT NULL REFERENCES context.memories(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                winner text NOT NULL CHECK (winner IN ('server', 'client')),
+                losing_memory_type text NOT NULL,
+                losing_content text NOT NULL,
+                losing_tags text[] NOT NULL,
+                losing_updated_at timestamptz NOT NULL,
+                losing_version integer NOT NULL,
+                base_version integer,
+                resolved_version integer NOT NULL,
+                created_by uuid,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX memory_conflicts_project ON context.memory_conflicts (project_id, created_at);
+
+            CREATE TABLE context.mcp_configurations (
+                project_id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL,
+                preset text,
+                enabled_plugins text[] NOT NULL DEFAULT '{}',
+                context_level text NOT NULL DEFAULT 'standard' CHECK (context_level IN ('minimal', 'standard', 'full')),
+                plugin_settings jsonb NOT NULL DEFAULT '{}',
+                version integer NOT NULL DEFAULT 1,
+                updated_by uuid,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            -- One ordered feed of every change to a project's context. Writers take the project's
+            -- advisory lock before appending, so within a project seq order is commit order and
+            -- a reader resuming after its last seq misses nothing.
+            CREATE TABLE context.changes (
+                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                entity text NOT NULL,
+                entity_id text NOT NULL,
+                op text NOT NULL CHECK (op IN ('upsert', 'delete')),
+                data jsonb NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX changes_project ON context.changes (project_id, seq);
+
+            CREATE TABLE context.outbox (
+                seq bigserial PRIMARY KEY,
+                event_id uuid NOT NULL UNIQUE,
+                subject text NOT NULL,
+                payload text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz
+            );
+            CREATE INDEX outbox_pending ON context.outbox (seq) WHERE published_at IS NULL;
+            """),
+    ]
+}

@@ -1,0 +1,140 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+
+/// Environment variables, sealed with AES-256-GCM (the row's project, environment and key are the
+/// associated data, so a value copied to another row does not open). Secret values leave only for
+/// callers holding `secrets:read`, and every such read is logged.
+struct EnvStore: Sendable {
+    let postgres: PostgresClient
+    let outbox: Outbox
+    let keyring: Keyring
+
+    /// `^[A-Z_][A-Z0-9_]{0,127}$`
+    static func isValidKey(_ key: String) -> Bool {
+        let bytes = Array(key.utf8)
+        guard let first = bytes.first, bytes.count <= 128, first == UInt8(ascii: "_") || (first >= 0x41 && first <= 0x5A) else {
+            return false
+        }
+        return bytes.allSatisfy { $0 == UInt8(ascii: "_") || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+    static let maxValueBytes = 32_768
+
+    static func aad(_ project: UUID, _ environment: Environment, _ key: String) -> String {
+        "\(project.lowercased)|\(environment.rawValue)|\(key)"
+    }
+
+    /// Every variable of the project (optionally one environment), secrets masked unless `reveal`;
+    /// revealed secrets are logged as read `via`.
+    func list(_ project: ProjectInfo, environment: Environment?, reveal: Bool, by p: Principal, via: String)
+        async throws -> [EnvVar] {
+        let (vars, revealed) = try await read(project, environment: environment, reveal: reveal, p: p, on: nil)
+        if !revealed.isEmpty { try await logAccess(project, revealed, by: p, via: via) }
+        return vars
+    }
+
+    /// The variables and which secrets were revealed, without logging (the caller logs once it
+    /// knows the values leave, e.g. not on a 304).
+    func read(_ project: ProjectInfo, environment: Environment?, reveal: Bool, p: Principal, on tx: PostgresHandle?)
+        async throws -> ([EnvVar], [(String, String)]) {
+        let query: PostgresQuery = """
+            SELECT key, environment, secret, key_id, sealed, version, updated_at FROM context.env_vars
+            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
+              AND (\(environment?.rawValue)::text IS NULL OR environment = \(environment?.rawValue)::text)
+            ORDER BY environment, key
+            """
+        let rows: PostgresRows
+        if let tx { rows = try await tx.query(query) } else { rows = try await postgres.query(query) }
+        var vars: [EnvVar] = []
+        var revealed: [(String, String)] = []
+        for row in rows {
+            let key = try row.decode(String.self, at: 0)
+            let env = Environment(rawValue: try row.decode(String.self, at: 1)) ?? .development
+            let secret = try row.decode(Bool.self, at: 2)
+            let show = !secret || reveal
+            let value = show ? try keyring.open(try row.decode(String.self, at: 4), keyID: try row.decode(String.self, at: 3),
+                                                context: Self.aad(project.id, env, key)) : nil
+            if secret && show { revealed.append((env.rawValue, key)) }
+            vars.append(EnvVar(key: key, environment: env, secret: secret, value: value, masked: !show,
+                               version: try row.decode(Int.self, at: 5), updatedAt: try row.decode(Date.self, at: 6)))
+        }
+        return (vars, revealed)
+    }
+
+    func logAccess(_ project: ProjectInfo, _ reads: [(String, String)], by p: Principal, via: String) async throws {
+        try await postgres.query("""
+            INSERT INTO context.env_access_log (project_id, tenant_id, environment, key, actor_user_id, actor_token_id, via)
+            SELECT \(project.id), \(p.tenantID), e, k, \(p.userID), \(p.tokenID), \(via)
+            FROM unnest(\(reads.map(\.0))::text[], \(reads.map(\.1))::text[]) AS r(e, k)
+            """)
+    }
+
+    /// Sets a variable; the event and the changes feed never carry a secret's value.
+    func put(_ project: ProjectInfo, key: String, environment: Environment, value: String, secret: Bool, by p: Principal)
+        async throws -> (EnvVar, created: Bool) {
+        let (keyID, sealed) = try keyring.seal(value, context: Self.aad(project.id, environment, key))
+        return try await outbox.notifyingAfter {
+            try await postgres.withTransaction { tx in
+                try await ChangeLog.lock(project.id, on: tx)
+                let row = try await tx.query("""
+                    INSERT INTO context.env_vars (project_id, tenant_id, environment, key, secret, key_id, sealed, updated_by)
+                    VALUES (\(project.id), \(p.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(p.userID))
+                    ON CONFLICT (project_id, environment, key) DO UPDATE SET secret = EXCLUDED.secret,
+                        key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed, updated_by = EXCLUDED.updated_by,
+                        version = context.env_vars.version + 1, updated_at = now()
+                    RETURNING version, updated_at, (xmax = 0) AS created
+                    """).first!
+                let env = EnvVar(key: key, environment: environment, secret: secret, value: secret ? nil : value,
+                                 masked: secret, version: try row.decode(Int.self, at: 0), updatedAt: try row.decode(Date.self, at: 1))
+                var data = try JSONValue(encoding: env)
+                if case .object(var o) = data {
+                    o.removeValue(forKey: "masked")
+                    if secret { o["value"] = nil } else { o["value"] = .string(value) }
+                    o["project_id"] = .string(project.id.lowercased)
+                    data = .object(o)
+                }
+                try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                           op: "upsert", data: data, on: tx)
+                try await outbox.enqueue(CloudEvent(source: "context-api", type: .envUpdated, tenantID: p.tenantID.lowercased,
+                                                    projectID: project.id.lowercased, data: data), on: tx)
+                var shown = env
+                if secret { shown.masked = false; shown.value = value }
+                return (shown, try row.decode(Bool.self, at: 2))
+            }
+        }
+    }
+
+    func delete(_ project: ProjectInfo, key: String, environment: Environment, by p: Principal) async throws {
+        try await outbox.notifyingAfter {
+            try await postgres.withTransaction { tx in
+                try await ChangeLog.lock(project.id, on: tx)
+                guard try await tx.query("""
+                    DELETE FROM context.env_vars
+                    WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
+                    """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
+                let data: JSONValue = .object(["key": .string(key), "environment": .string(environment.rawValue),
+                                               "project_id": .string(project.id.lowercased)])
+                try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                           op: "delete", data: data, on: tx)
+                try await outbox.enqueue(CloudEvent(source: "context-api", type: .envDeleted, tenantID: p.tenantID.lowercased,
+                                                    projectID: project.id.lowercased, data: data), on: tx)
+            }
+        }
+    }
+
+    func accessLog(_ project: ProjectInfo, p: Principal, before: Int?, limit: Int) async throws -> ([EnvAccess], Int?) {
+        let rows = try await postgres.query("""
+            SELECT id, key, environment, actor_user_id, actor_token_id, via, at FROM context.env_access_log
+            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
+            ORDER BY id DESC LIMIT \(limit)
+            """)
+        let items = try rows.map { row in
+            EnvAccess(key: try row.decode(String.self, at: 1),
+                      environment: Environment(rawValue: try row.decode(String.self, at: 2)) ?? .development,
+                      actorUserID: try row.decode(UUID?.self, at: 3), actorTokenID: try row.decode(UUID?.self, at: 4),
+                      via: try row.decode(String.self, at: 5), at: try row.decode(Date.self, at: 6))
+        }
+        return (items, try rows.rows.last.map { try $0.decode(Int.self, at: 0) })
+    }
+}

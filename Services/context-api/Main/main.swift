@@ -1,0 +1,10 @@
+import ContextAPI
+import FlukeRuntime
+
+await runService(ServiceDescription(
+    name: "context-api",
+    summary: "the project context AI tools fetch: env vars, memories with sync, MCP configuration",
+    variables: ContextConfig.variables
+)) { reader, logger in
+    try await buildApplication(config: ContextConfig(reader: reader), logger: logger)
+}
