@@ -10,6 +10,7 @@ public struct ContextParts: Sendable {
     public let runtime: FleetRuntime
     public let routes: RouteTable
     let replica: ReplicaConsumer
+    let usage: UsageRecorder
 }
 
 /// Builds context-api: connects, migrates, and assembles the replica consumer, the identity
@@ -22,16 +23,25 @@ public func buildApplication(config: ContextConfig, logger: Logger,
                                   timeout: config.auth.verifyTimeout, logger: logger)
     let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
     let env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
+    let usage = UsageRecorder(postgres: runtime.postgres, logger: logger)
     let routes = ContextRoutes(access: ProjectAccess(postgres: runtime.postgres),
                                context: ContextStore(postgres: runtime.postgres, env: env), env: env,
                                memories: MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox),
-                               maxMemoryBytes: config.maxMemoryBytes)
+                               usage: usage, maxMemoryBytes: config.maxMemoryBytes)
     let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, logger: logger)
-    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    let providers = ProviderStore(postgres: runtime.postgres)
+    let auditor = ProviderAuditor(store: providers, interval: config.providerAuditInterval, logger: logger)
+    let admin = ContextAdminRoutes(access: ProjectAccess(postgres: runtime.postgres),
+                                   mcp: MCPStore(postgres: runtime.postgres, outbox: runtime.outbox),
+                                   providers: providers, auditor: auditor, usage: usage)
+    let register = { (r: inout RouteRecorder) in
+        routes.register(&r)
+        admin.register(&r)
+    }
     onParts(ContextParts(
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: ContextOpenAPI.document, routes: register).table,
-        replica: replica))
-    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica],
+        replica: replica, usage: usage))
+    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor],
                                   authenticator: authenticator, routes: register)
 }

@@ -145,5 +145,71 @@ enum ContextMigrations {
             );
             CREATE INDEX outbox_pending ON context.outbox (seq) WHERE published_at IS NULL;
             """),
+        PostgresMigration("0002_mcp_providers_usage", """
+            -- The MCP plugin registry: each plugin's settings are validated against its schema.
+            CREATE TABLE context.mcp_plugins (
+                name text PRIMARY KEY,
+                description text NOT NULL,
+                settings_schema jsonb NOT NULL
+            );
+            INSERT INTO context.mcp_plugins (name, description, settings_schema) VALUES
+              ('flukebase-connect', 'Project context, memories and sync for AI coding tools',
+               '{"type":"object","additionalProperties":false,"properties":{"auto_sync":{"type":"boolean"},"memory_sync":{"type":"boolean"},"sync_interval_seconds":{"type":"integer","minimum":10,"maximum":86400}}}'),
+              ('github', 'Repositories, issues and pull requests',
+               '{"type":"object","additionalProperties":false,"properties":{"repos":{"type":"array","maxItems":50,"items":{"type":"string","minLength":3,"maxLength":200}},"auto_pr":{"type":"boolean"}}}'),
+              ('sentry', 'Errors and performance issues',
+               '{"type":"object","additionalProperties":false,"required":["organization"],"properties":{"organization":{"type":"string","minLength":1,"maxLength":100},"project":{"type":"string","maxLength":100}}}'),
+              ('filesystem', 'Local files under chosen roots',
+               '{"type":"object","additionalProperties":false,"properties":{"roots":{"type":"array","maxItems":20,"items":{"type":"string","minLength":1,"maxLength":1024}},"read_only":{"type":"boolean"}}}');
+
+            CREATE TABLE context.mcp_presets (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL,
+                name text NOT NULL,
+                enabled_plugins text[] NOT NULL DEFAULT '{}',
+                context_level text NOT NULL DEFAULT 'standard' CHECK (context_level IN ('minimal', 'standard', 'full')),
+                plugin_settings jsonb NOT NULL DEFAULT '{}',
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (tenant_id, name)
+            );
+
+            CREATE TABLE context.ai_providers (
+                name text PRIMARY KEY,
+                display_name text NOT NULL,
+                tools text[] NOT NULL DEFAULT '{}',
+                docs_url text NOT NULL,
+                last_audit timestamptz,
+                last_audit_status text NOT NULL DEFAULT 'pending' CHECK (last_audit_status IN ('pending', 'ok', 'failed')),
+                last_audit_detail text,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            INSERT INTO context.ai_providers (name, display_name, tools, docs_url) VALUES
+              ('anthropic', 'Anthropic', '{claude-code,claude-desktop}', 'https://docs.flukebase.com/ai/anthropic'),
+              ('openai', 'OpenAI', '{codex-cli,chatgpt-desktop,copilot}', 'https://docs.flukebase.com/ai/openai'),
+              ('google', 'Google', '{gemini-cli}', 'https://docs.flukebase.com/ai/google');
+
+            CREATE TABLE context.installations (
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                client_id text NOT NULL,
+                user_agent text NOT NULL DEFAULT '',
+                version text,
+                first_seen timestamptz NOT NULL,
+                last_seen timestamptz NOT NULL,
+                context_fetches bigint NOT NULL DEFAULT 0,
+                memory_syncs bigint NOT NULL DEFAULT 0,
+                last_sync_at timestamptz,
+                PRIMARY KEY (project_id, client_id)
+            );
+            CREATE TABLE context.usage_daily (
+                project_id uuid NOT NULL,
+                tenant_id uuid NOT NULL,
+                day date NOT NULL,
+                context_fetches bigint NOT NULL DEFAULT 0,
+                memory_syncs bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (project_id, day)
+            );
+            """),
     ]
 }

@@ -11,6 +11,7 @@ struct ContextRoutes: Sendable {
     let context: ContextStore
     let env: EnvStore
     let memories: MemoryStore
+    let usage: UsageRecorder
     let maxMemoryBytes: Int
 
     func register(_ r: inout RouteRecorder) {
@@ -55,6 +56,7 @@ struct ContextRoutes: Sendable {
             }
             let environment = try Self.environment(q["environment"].map(String.init), field: "environment")
             let snapshot = try await context.snapshot(project, p: p, level: level, environment: environment)
+            usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
             if let match = request.headers[.ifNoneMatch],
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == snapshot.etag || $0 == "*" }) {
                 return Response(status: .notModified, headers: [.eTag: snapshot.etag, .cacheControl: "private, no-cache"])
@@ -181,6 +183,7 @@ struct ContextRoutes: Sendable {
             let project = try await access.connectProject(request, for: p)
             let input = try memoryInput(try await RequestFields.read(request, context: ctx), creating: true)
             let (m, created) = try await memories.create(project, input, by: p)
+            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
             var response = status(try m.response(from: request, context: ctx), created ? .created : .ok)
             response.headers[.eTag] = "\"\(m.version)\""
             return response
@@ -229,6 +232,7 @@ struct ContextRoutes: Sendable {
             let ifMatch = try Self.ifMatch(request)
             let input = try memoryInput(try await RequestFields.read(request, context: ctx), creating: false)
             let updated = try await memories.update(project, id, input, ifMatch: ifMatch, by: p)
+            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
             var response = try updated.memory.response(from: request, context: ctx)
             response.headers[.eTag] = "\"\(updated.memory.version)\""
             if let conflict = updated.conflict {
@@ -240,6 +244,7 @@ struct ContextRoutes: Sendable {
             let p = try ctx.principal(requiring: .memoriesWrite)
             let project = try await access.connectProject(request, for: p)
             try await memories.delete(project, try Parameters.uuid(ctx, "memory_id"), ifMatch: try Self.ifMatch(request), by: p)
+            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
             return Response(status: .noContent)
         }
     }

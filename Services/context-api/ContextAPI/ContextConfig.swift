@@ -8,12 +8,14 @@ public struct ContextConfig: Sendable {
     public var auth: AuthConfig
     public var keyring: Keyring
     public var maxMemoryBytes: Int
+    public var providerAuditInterval: Duration
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8080) + AuthConfig.variables + [
         ConfigVariable("FLUKE_ENCRYPTION_KEY", default: nil,
                        "keys that encrypt env values at rest: <key id>:<base64 of 32 bytes>, comma-separated; the first encrypts, all decrypt (rotation)",
                        secret: true),
         ConfigVariable("CONTEXT_MAX_MEMORY_BYTES", default: "16384", "largest memory content accepted, in UTF-8 bytes"),
+        ConfigVariable("CONTEXT_PROVIDER_AUDIT_INTERVAL", default: "86400", "seconds between audits of the AI providers' documentation URLs"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -21,6 +23,7 @@ public struct ContextConfig: Sendable {
         auth = try AuthConfig(reader: reader)
         keyring = try Keyring(parsing: try reader.string("FLUKE_ENCRYPTION_KEY"), variable: "FLUKE_ENCRYPTION_KEY")
         maxMemoryBytes = try reader.int("CONTEXT_MAX_MEMORY_BYTES", in: 256...1_048_576)
+        providerAuditInterval = try reader.seconds("CONTEXT_PROVIDER_AUDIT_INTERVAL", minimum: 1)
     }
 }
 
