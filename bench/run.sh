@@ -12,8 +12,10 @@ PUBLISHES=${BENCH_PUBLISHES:-1000000}
 
 work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
-fed_pid= pm_pid=
+fed_pid= pm_pid= ctx_pid= nginx_conf=
 cleanup() {
+  [ -n "$ctx_pid" ] && kill "$ctx_pid" 2>/dev/null && wait "$ctx_pid" 2>/dev/null
+  [ -n "$nginx_conf" ] && nginx -c "$nginx_conf" -p "$work/nginx" -s stop 2>/dev/null
   [ -n "$fed_pid" ] && kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null
   [ -n "$pm_pid" ] && kill "$pm_pid" 2>/dev/null && wait "$pm_pid" 2>/dev/null
   fleet_nats_stop "$work/nats"
@@ -25,6 +27,7 @@ trap cleanup EXIT INT TERM
 echo "building (release)…"
 swift build -c release --product federation >/dev/null
 swift build -c release --product project-manager >/dev/null
+swift build -c release --product context-api >/dev/null
 swift build -c release --product fleet-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats) -lpthread
@@ -228,3 +231,74 @@ printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same roun
   "$(median <"$work/pm_p99.txt")" "$(median <"$work/health_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pm_pid/status")
 printf "project-manager peak RSS  %10.1f MiB\n" "$(calc "$rss/1024")"
+
+echo
+echo "== context-api: GET /api/v1/flukebase_connect/context with an fbk_ token, beside nginx serving the same JSON =="
+command -v nginx >/dev/null || { echo "installing nginx (bench only)…"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+ctx_port=$(fleet_free_port); nginx_port=$(fleet_free_port)
+env DATABASE_URL="postgres://fluke_context@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$ctx_port \
+  FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" LOG_LEVEL=warning \
+  "$bin/context-api" 2>"$work/context.log" &
+ctx_pid=$!
+read -r ctx_token < <(python3 - "$pm_port" "$ctx_port" "$jwt" "$project" <<'PY'
+import json, sys, time, urllib.request, urllib.error
+pm, ctx, jwt, project = f"http://127.0.0.1:{sys.argv[1]}", f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], sys.argv[4]
+def call(base, method, path, body=None, token=jwt):
+    headers = {"Authorization": "Bearer " + token}
+    if body is not None: headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None, headers=headers)
+    with urllib.request.urlopen(req) as r: return json.loads(r.read() or b"{}")
+token = call(pm, "POST", "/api/v1/tokens", {"name": "bench", "scopes": ["context:read", "secrets:read"], "project_id": project})["token"]
+for i in range(3): call(pm, "POST", f"/api/v1/projects/{project}/milestones", {"title": f"Milestone {i}", "status": "in_progress"})
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        call(ctx, "GET", "/api/v1/flukebase_connect/context", token=token); break
+    except Exception: time.sleep(0.5)
+for i in range(10): call(ctx, "PUT", f"/api/v1/projects/{project}/env/VAR_{i}", {"value": f"value-{i}", "environment": "development"})
+print(token)
+PY
+)
+mkdir -p "$work/nginx/www" "$work/nginx/logs"
+python3 - "$ctx_port" "$ctx_token" >"$work/nginx/www/context.json" <<'PY'
+import sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/api/v1/flukebase_connect/context", headers={"Authorization": "Bearer " + sys.argv[2]})
+sys.stdout.write(urllib.request.urlopen(req).read().decode())
+PY
+nginx_conf="$work/nginx/nginx.conf"
+cat >"$nginx_conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  server { listen 127.0.0.1:$nginx_port; root $work/nginx/www; etag on; }
+}
+CONF
+nginx -c "$nginx_conf" -p "$work/nginx"
+printf "context body: %d bytes (10 env vars, 3 milestones)\n" "$(wc -c <"$work/nginx/www/context.json")"
+: >"$work/ctx_peak.txt"; : >"$work/nginx_peak.txt"
+for i in 1 2 3; do
+  BENCH_TOKEN=$ctx_token BENCH_PATH=/api/v1/flukebase_connect/context BENCH_DELAY_MS=0 \
+    wrk -t2 -c32 -d10s -s bench/paced_pm.lua "http://127.0.0.1:$ctx_port" | awk '/Requests\/sec/ {print $2}' >>"$work/ctx_peak.txt"
+  BENCH_TOKEN=$ctx_token BENCH_PATH=/context.json BENCH_DELAY_MS=0 \
+    wrk -t2 -c32 -d10s -s bench/paced_pm.lua "http://127.0.0.1:$nginx_port" | awk '/Requests\/sec/ {print $2}' >>"$work/nginx_peak.txt"
+done
+ctx_peak=$(median <"$work/ctx_peak.txt"); nginx_peak=$(median <"$work/nginx_peak.txt")
+printf "peak, 32 connections (medians of 3 x 10 s, interleaved): context-api %.0f req/s, nginx %.0f req/s (%.0f%% of nginx)\n" \
+  "$ctx_peak" "$nginx_peak" "$(calc "$ctx_peak*100/$nginx_peak")"
+: >"$work/ctx_p99.txt"
+for i in 1 2 3; do
+  BENCH_TOKEN=$ctx_token BENCH_PATH=/api/v1/flukebase_connect/context BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$ctx_port" >"$work/ctxwrk$i.out"
+  grep -q "Non-2xx" "$work/ctxwrk$i.out" && { echo "non-2xx responses:"; cat "$work/ctxwrk$i.out"; }
+  p50=$(awk '/ 50%/ {print $2}' "$work/ctxwrk$i.out"); p99=$(awk '/ 99%/ {print $2}' "$work/ctxwrk$i.out")
+  rate=$(awk '/Requests\/sec/ {print $2}' "$work/ctxwrk$i.out")
+  printf "  paced ~1000 req/s, run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
+  echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/ctx_p99.txt"
+done
+printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/ctx_p99.txt")"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctx_pid/status")
+printf "context-api peak RSS      %10.1f MiB\n" "$(calc "$rss/1024")"

@@ -12,6 +12,7 @@
 #   FLUKE_BUILD       debug (default) or release
 #   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
 #   FLUKE_JWT_SECRET  the secret that signs access tokens (default: generated once into .run/secrets.env)
+#   FLUKE_ENCRYPTION_KEY  context-api's keyring, <id>:<base64 of 32 bytes> (default: generated once, likewise)
 # Per service, DATABASE_URL (its own role), NATS_URL, HTTP_PORT and FLUKE_JWT_SECRET are set by this script.
 # project-manager runs with PM_SIGNUP_ENABLED=true, and `project-manager bootstrap` creates the
 # admin (tenant FlukeBase) whose e-mail, password and fbk_ token are printed and put in .run/fleet.env.
@@ -38,6 +39,9 @@ service_env() {
   case $1 in
     project-manager)
       echo "PM_SIGNUP_ENABLED=${PM_SIGNUP_ENABLED:-true}"
+      ;;
+    context-api)
+      echo "FLUKE_ENCRYPTION_KEY=${FLUKE_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_ENCRYPTION_KEY}"
       ;;
     federation)
       echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"
@@ -201,6 +205,7 @@ done
 # ---- credentials, generated once --------------------------------------------------------------
 SECRETS="$RUN/secrets.env"
 CALLER_JWT_SECRET=${FLUKE_JWT_SECRET:-}
+FLUKE_ENCRYPTION_KEY_OVERRIDE=${FLUKE_ENCRYPTION_KEY:-}
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 (umask 077; touch "$SECRETS")
 chmod 600 "$SECRETS"
@@ -210,6 +215,7 @@ add_secret FEDERATION_API_KEY "$(random_hex 24)"
 add_secret FLUKE_JWT_SECRET "$(random_hex 48)"
 add_secret FLUKE_ADMIN_EMAIL "admin@flukebase.local"
 add_secret FLUKE_ADMIN_PASSWORD "$(random_hex 12)"
+add_secret FLUKE_ENCRYPTION_KEY "k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 source "$SECRETS"   # not exported: each service gets only the credentials it needs
 # The caller may choose the JWT secret (every service must share it).
 JWT_SECRET=${CALLER_JWT_SECRET:-$FLUKE_JWT_SECRET}

@@ -45,7 +45,7 @@ struct ContextRoutes: Sendable {
     private func registerConnect(_ r: inout RouteRecorder) {
         r.on(.get, "/api/v1/flukebase_connect/context") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.connectProject(request, for: p)
+            let projectID = try access.connectProjectID(request, for: p)
             let q = request.uri.queryParameters
             var level: ContextLevel?
             if let raw = q["context_level"].map(String.init) {
@@ -55,7 +55,7 @@ struct ContextRoutes: Sendable {
                 level = l
             }
             let environment = try Self.environment(q["environment"].map(String.init), field: "environment")
-            let snapshot = try await context.snapshot(project, p: p, level: level, environment: environment)
+            let (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
             if let match = request.headers[.ifNoneMatch],
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == snapshot.etag || $0 == "*" }) {

@@ -16,51 +16,67 @@ struct ContextStore: Sendable {
         var revealed: [(String, String)]
     }
 
-    func snapshot(_ project: ProjectInfo, p: Principal, level override: ContextLevel?, environment: Environment?)
-        async throws -> Snapshot {
-        let reveal = p.scopes.contains(.secretsRead)
-        let (context, revealed) = try await postgres.withTransaction { tx -> (ProjectContext, [(String, String)]) in
-            try await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            let mcp = try await MCPStore.configuration(project.id, tenant: p.tenantID, on: tx)
-            let level = override ?? mcp.contextLevel
-            var context = ProjectContext(
-                project: .init(id: project.id, name: project.name, description: project.description, stage: project.stage),
-                mcpConfiguration: mcp)
-            var revealed: [(String, String)] = []
-            if level != .minimal {
-                let (vars, shown) = try await env.read(project, environment: environment, reveal: reveal, p: p, on: tx)
-                context.environmentVariables = vars
-                revealed = shown
-                context.teamMembers = try await tx.query("""
-                    SELECT user_id, name, email, role FROM context.team_members
-                    WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) ORDER BY name, user_id
-                    """).map { TeamMember(userID: try $0.decode(UUID.self, at: 0), name: try $0.decode(String.self, at: 1),
-                                          email: try $0.decode(String.self, at: 2), role: try $0.decode(String.self, at: 3)) }
-                context.milestones = try await tx.query("""
-                    SELECT id, title, description, due_date, status FROM context.milestones
-                    WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND NOT deleted
-                      AND (\(level == .full) OR status IN ('planned', 'in_progress'))
-                    ORDER BY due_date NULLS LAST, title, id
-                    """).map { MilestoneInfo(id: try $0.decode(UUID.self, at: 0), title: try $0.decode(String.self, at: 1),
-                                             description: try $0.decode(String.self, at: 2),
-                                             dueDate: try $0.decode(String?.self, at: 3), status: try $0.decode(String.self, at: 4)) }
+    /// The whole context in one transaction, one hop and one round trip (a pipeline of
+    /// independent reads under repeatable read, so every part is from the same instant); the
+    /// context level then decides what is kept. `project` nil means "the token's own".
+    func snapshot(_ projectID: UUID, p: Principal, level override: ContextLevel?, environment: Environment?)
+        async throws -> (ProjectInfo, Snapshot) {
+        guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
+        let tenant = p.tenantID
+        let rows = try await postgres.transaction([
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            """
+            SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
+            WHERE id = \(projectID) AND tenant_id = \(tenant) AND NOT deleted
+            """,
+            MCPStore.query(projectID, tenant: tenant),
+            EnvStore.query(projectID, tenant: tenant, environment: environment),
+            """
+            SELECT user_id, name, email, role FROM context.team_members
+            WHERE project_id = \(projectID) AND tenant_id = \(tenant) ORDER BY name, user_id
+            """,
+            """
+            SELECT id, title, description, due_date, status FROM context.milestones
+            WHERE project_id = \(projectID) AND tenant_id = \(tenant) AND NOT deleted
+            ORDER BY due_date NULLS LAST, title, id
+            """,
+            """
+            SELECT \(sql: MemoryStore.columns) FROM context.memories
+            WHERE project_id = \(projectID) AND tenant_id = \(tenant) AND deleted_at IS NULL
+            ORDER BY updated_at DESC, id LIMIT 200
+            """,
+            "SELECT max(seq) FROM context.changes WHERE project_id = \(projectID)",
+        ])
+        guard let row = rows[1].first else { throw Problem.notFound("no such project") }
+        let project = ProjectInfo(id: try row.decode(UUID.self, at: 0), tenantID: try row.decode(UUID.self, at: 1),
+                                  name: try row.decode(String.self, at: 2), description: try row.decode(String.self, at: 3),
+                                  stage: try row.decode(String.self, at: 4), repositoryURL: try row.decode(String?.self, at: 5))
+        let mcp = try MCPStore.decode(rows[2])
+        let level = override ?? mcp.contextLevel
+        var context = ProjectContext(
+            project: .init(id: project.id, name: project.name, description: project.description, stage: project.stage),
+            mcpConfiguration: mcp)
+        var revealed: [(String, String)] = []
+        if level != .minimal {
+            let (vars, shown) = try env.decode(rows[3], project: project.id, reveal: p.scopes.contains(.secretsRead))
+            context.environmentVariables = vars
+            revealed = shown
+            context.teamMembers = try rows[4].map {
+                TeamMember(userID: try $0.decode(UUID.self, at: 0), name: try $0.decode(String.self, at: 1),
+                           email: try $0.decode(String.self, at: 2), role: try $0.decode(String.self, at: 3))
             }
-            if level == .full {
-                context.memories = try await tx.query("""
-                    SELECT \(sql: MemoryStore.columns) FROM context.memories
-                    WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-                    ORDER BY updated_at DESC, id LIMIT 200
-                    """).map(MemoryStore.memory)
-            }
-            let last = try await tx.query("SELECT max(seq) FROM context.changes WHERE project_id = \(project.id)")
-                .first?.decode(Int?.self, at: 0)
-            context.changesCursor = Pagination.cursor(String(last ?? 0))
-            return (context, revealed)
+            context.milestones = try rows[5].map {
+                MilestoneInfo(id: try $0.decode(UUID.self, at: 0), title: try $0.decode(String.self, at: 1),
+                              description: try $0.decode(String.self, at: 2), dueDate: try $0.decode(String?.self, at: 3),
+                              status: try $0.decode(String.self, at: 4))
+            }.filter { level == .full || $0.status == "planned" || $0.status == "in_progress" }
         }
+        if level == .full { context.memories = try rows[6].map(MemoryStore.memory) }
+        context.changesCursor = Pagination.cursor(String(try rows[7].first?.decode(Int?.self, at: 0) ?? 0))
         let body = try FleetJSON.encoder.encode(context)
         // Strong validator: the bytes' own digest, so equal bodies share an ETag across replicas.
         let etag = "\"" + String(Crypto.hex(Crypto.sha256(body)).prefix(32)) + "\""
-        return Snapshot(body: body, etag: etag, revealed: revealed)
+        return (project, Snapshot(body: body, etag: etag, revealed: revealed))
     }
 
     /// Changes after `since` (exclusive), oldest first.

@@ -38,14 +38,23 @@ struct EnvStore: Sendable {
     /// knows the values leave, e.g. not on a 304).
     func read(_ project: ProjectInfo, environment: Environment?, reveal: Bool, p: Principal, on tx: PostgresHandle?)
         async throws -> ([EnvVar], [(String, String)]) {
-        let query: PostgresQuery = """
-            SELECT key, environment, secret, key_id, sealed, version, updated_at FROM context.env_vars
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
-              AND (\(environment?.rawValue)::text IS NULL OR environment = \(environment?.rawValue)::text)
-            ORDER BY environment, key
-            """
+        let query = Self.query(project.id, tenant: p.tenantID, environment: environment)
         let rows: PostgresRows
         if let tx { rows = try await tx.query(query) } else { rows = try await postgres.query(query) }
+        return try decode(rows, project: project.id, reveal: reveal)
+    }
+
+    static func query(_ project: UUID, tenant: UUID, environment: Environment?) -> PostgresQuery {
+        """
+        SELECT key, environment, secret, key_id, sealed, version, updated_at FROM context.env_vars
+        WHERE project_id = \(project) AND tenant_id = \(tenant)
+          AND (\(environment?.rawValue)::text IS NULL OR environment = \(environment?.rawValue)::text)
+        ORDER BY environment, key
+        """
+    }
+
+    /// Rows of ``query(_:tenant:environment:)`` opened (or masked), and which secrets that reveals.
+    func decode(_ rows: PostgresRows, project: UUID, reveal: Bool) throws -> ([EnvVar], [(String, String)]) {
         var vars: [EnvVar] = []
         var revealed: [(String, String)] = []
         for row in rows {
@@ -54,7 +63,7 @@ struct EnvStore: Sendable {
             let secret = try row.decode(Bool.self, at: 2)
             let show = !secret || reveal
             let value = show ? try keyring.open(try row.decode(String.self, at: 4), keyID: try row.decode(String.self, at: 3),
-                                                context: Self.aad(project.id, env, key)) : nil
+                                                context: Self.aad(project, env, key)) : nil
             if secret && show { revealed.append((env.rawValue, key)) }
             vars.append(EnvVar(key: key, environment: env, secret: secret, value: value, masked: !show,
                                version: try row.decode(Int.self, at: 5), updatedAt: try row.decode(Date.self, at: 6)))

@@ -31,11 +31,19 @@ struct MCPStore: Sendable {
     let postgres: PostgresClient
     let outbox: Outbox
 
+    static func query(_ project: UUID, tenant: UUID) -> PostgresQuery {
+        """
+        SELECT preset, enabled_plugins, plugin_settings::text, context_level FROM context.mcp_configurations
+        WHERE project_id = \(project) AND tenant_id = \(tenant)
+        """
+    }
+
     static func configuration(_ project: UUID, tenant: UUID, on tx: PostgresHandle) async throws -> MCPConfiguration {
-        guard let row = try await tx.query("""
-            SELECT preset, enabled_plugins, plugin_settings::text, context_level FROM context.mcp_configurations
-            WHERE project_id = \(project) AND tenant_id = \(tenant)
-            """).first else { return .standard }
+        try decode(try await tx.query(query(project, tenant: tenant)))
+    }
+
+    static func decode(_ rows: PostgresRows) throws -> MCPConfiguration {
+        guard let row = rows.first else { return .standard }
         return MCPConfiguration(preset: try row.decode(String?.self, at: 0), enabledPlugins: try row.decode([String].self, at: 1),
                                 pluginSettings: try FleetJSON.decode(JSONValue.self, from: Data(try row.decode(String.self, at: 2).utf8)),
                                 contextLevel: ContextLevel(rawValue: try row.decode(String.self, at: 3)) ?? .standard)

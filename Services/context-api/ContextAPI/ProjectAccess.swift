@@ -22,11 +22,16 @@ struct ProjectAccess: Sendable {
     /// The flukebase_connect routes work on the token's project; a session (or an unbound token)
     /// names it with `?project_id=` (a bound token naming another project gets 404).
     func connectProject(_ request: Hummingbird.Request, for p: Principal) async throws -> ProjectInfo {
-        if let id = try Parameters.uuidQuery(request, "project_id") { return try await project(id, for: p) }
+        try await project(try connectProjectID(request, for: p), for: p)
+    }
+
+    /// The id ``connectProject(_:for:)`` resolves, without looking it up.
+    func connectProjectID(_ request: Hummingbird.Request, for p: Principal) throws -> UUID {
+        if let id = try Parameters.uuidQuery(request, "project_id") { return id }
         guard let bound = p.projectID else {
             throw Problem.invalid("project_id", "is required unless the token is bound to a project")
         }
-        return try await project(bound, for: p)
+        return bound
     }
 }
 
