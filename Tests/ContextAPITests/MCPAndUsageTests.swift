@@ -152,3 +152,23 @@ struct MCPAndUsageTests {
         }
     }
 }
+
+@Suite("context-api documents")
+struct ContextDocumentTests {
+    @Test("the OpenAPI document lists exactly the routes served")
+    func openAPI() async throws {
+        let h = try await ContextHarness()
+        try await h.withContextAPI { api, parts in
+            let r = try await api.call(.get, "/openapi.json")
+            #expect(r.json["openapi"] as? String == "3.1.0")
+            let paths = try #require(r.json["paths"] as? [String: [String: Any]])
+            var documented = Set<String>()
+            for (path, operations) in paths {
+                for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
+            }
+            let served = Set(parts.routes.routes.map { "\($0.method.rawValue) \($0.path)" })
+            #expect(served.count == 32)
+            #expect(documented == served)
+        }
+    }
+}

@@ -27,9 +27,19 @@ public final class NATSServer: @unchecked Sendable {
     public var url: String { "nats://127.0.0.1:\(port)" }
 
     public init() throws {
-        port = freePort()
         directory = TestEnvironment.workDir + "/nats-" + UUID().uuidString.prefix(8)
-        try start()
+        // A free port can be taken by a parallel test between picking and binding: try another.
+        var attempt = 0
+        while true {
+            let candidate = freePort()
+            do {
+                try runLib("fleet_nats_start '\(directory)' \(candidate)")
+                port = candidate
+                return
+            } catch where attempt < 4 {
+                attempt += 1
+            }
+        }
     }
 
     public func start() throws { try runLib("fleet_nats_start '\(directory)' \(port)") }

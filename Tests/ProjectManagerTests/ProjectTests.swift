@@ -167,3 +167,40 @@ struct ProjectTests {
         }
     }
 }
+
+@Suite("project-manager replicas")
+struct ReplicaTests {
+    @Test("a project read through one replica's cache follows a change made on another (its event invalidates the entry)")
+    func cacheFollowsOtherReplica() async throws {
+        let h = try await PMHarness()
+        let config = try h.config()
+        let a = try await buildApplication(config: config, logger: TestEnvironment.logger)
+        let b = try await buildApplication(config: config, logger: TestEnvironment.logger)
+        try await a.test(.live) { ca in
+            try await b.test(.live) { cb in
+                let one = PMClient(client: ca), two = PMClient(client: cb)
+                let owner = try await one.signup()
+                let project = try await one.createProject(owner.accessToken, name: "Before")
+                // Both replicas have it cached now.
+                #expect(try await one.call(.get, "/api/v1/projects/\(project)", token: owner.accessToken).string("name") == "Before")
+                #expect(try await two.call(.get, "/api/v1/projects/\(project)", token: owner.accessToken).string("name") == "Before")
+                // A change on replica one: read-after-write there at once, and on replica two once the event lands.
+                #expect(try await one.call(.patch, "/api/v1/projects/\(project)", token: owner.accessToken,
+                                           json: ["name": "After"]).status == 200)
+                #expect(try await one.call(.get, "/api/v1/projects/\(project)", token: owner.accessToken).string("name") == "After")
+                try await eventually(timeout: .seconds(3), "replica two sees the change") {
+                    try await two.call(.get, "/api/v1/projects/\(project)", token: owner.accessToken).string("name") == "After"
+                }
+                #expect(try await one.call(.delete, "/api/v1/projects/\(project)", token: owner.accessToken).status == 204)
+                try await eventually(timeout: .seconds(3), "replica two sees the deletion") {
+                    try await two.call(.get, "/api/v1/projects/\(project)", token: owner.accessToken).status == 404
+                }
+                // Another tenant never gets a cached project.
+                let intruder = try await two.signup(tenant: "Intruder")
+                let other = try await one.createProject(owner.accessToken, name: "Cached")
+                _ = try await two.call(.get, "/api/v1/projects/\(other)", token: owner.accessToken)
+                #expect(try await two.call(.get, "/api/v1/projects/\(other)", token: intruder.accessToken).status == 404)
+            }
+        }
+    }
+}

@@ -69,9 +69,13 @@ fleet_pg_stop() {
 fleet_nats_start() {
   local dir=$1 port=$2
   mkdir -p "$dir/js"
+  : >"$dir/nats.log"
   nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" &
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+  local pid=$!
+  # Ready means this server says so: an open port could belong to someone else.
+  for _ in $(seq 1 100); do
+    grep -q "Server is ready" "$dir/nats.log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "nats-server did not start; see $dir/nats.log" >&2

@@ -120,7 +120,7 @@ struct ContextAdminRoutes: Sendable {
         r.on(.put, "/api/v1/ai_providers/{name}") { request, ctx in
             _ = try ctx.principal(requiring: .admin)
             let name = ctx.parameters.get("name") ?? ""
-            guard (1...64).contains(name.count), name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }) else {
+            guard (1...64).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
                 throw Problem.invalid("name", "must be 1 to 64 lower-case letters, digits or dashes")
             }
             let f = try await RequestFields.read(request, context: ctx)

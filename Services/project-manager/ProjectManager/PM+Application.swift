@@ -30,7 +30,8 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let tokens = APITokenService(db: db, cache: cache, generation: { nats.generation })
     let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
-    let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db), work: WorkStore(db: db),
+    let projectCache = ProjectCache(nats: nats, logger: logger)
+    let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
                           tenant: TenantStore(db: db), config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
@@ -39,7 +40,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: PMOpenAPI.document, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
-                                  workers: [responder, ShutdownHook { await identity.shutdown() }],
+                                  workers: [responder, projectCache, ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }
 
