@@ -248,7 +248,7 @@ def call(base, method, path, body=None, token=jwt):
     if body is not None: headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None, headers=headers)
     with urllib.request.urlopen(req) as r: return json.loads(r.read() or b"{}")
-token = call(pm, "POST", "/api/v1/tokens", {"name": "bench", "scopes": ["context:read", "secrets:read"], "project_id": project})["token"]
+token = call(pm, "POST", "/api/v1/tokens", {"name": "bench", "scopes": ["context:read", "secrets:read", "memories:write"], "project_id": project})["token"]
 for i in range(3): call(pm, "POST", f"/api/v1/projects/{project}/milestones", {"title": f"Milestone {i}", "status": "in_progress"})
 deadline = time.time() + 60
 while time.time() < deadline:
@@ -300,5 +300,13 @@ for i in 1 2 3; do
   echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/ctx_p99.txt"
 done
 printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/ctx_p99.txt")"
+echo "memory write → its memory.synced event on NATS (500 writes at 50/s, 3 rounds):"
+: >"$work/sync_p99.txt"
+for i in 1 2 3; do
+  read -r p50 p99 got < <("$bin/fleet-bench" memory-sync "$nats_url" "http://127.0.0.1:$ctx_port" "$ctx_token" 500 50)
+  printf "  round %d: p50 %6.2fms  p99 %6.2fms  (%d of 500 events)\n" "$i" "$p50" "$p99" "$got"
+  echo "$p99" >>"$work/sync_p99.txt"
+done
+printf "  median p99 of 3 rounds: %.2fms\n" "$(median <"$work/sync_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctx_pid/status")
 printf "context-api peak RSS      %10.1f MiB\n" "$(calc "$rss/1024")"

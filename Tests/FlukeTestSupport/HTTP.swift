@@ -13,8 +13,19 @@ public enum HTTP {
     }
 
     public static func get(_ url: String, headers: [String: String] = [:], timeout: TimeInterval = 3) async throws -> Reply {
+        try await send("GET", url, headers: headers, timeout: timeout)
+    }
+
+    /// Any method, with an optional JSON body.
+    public static func send(_ method: String, _ url: String, headers: [String: String] = [:], json: Data? = nil,
+                            timeout: TimeInterval = 3) async throws -> Reply {
         var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
+        request.httpMethod = method
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        if let json {
+            request.httpBody = json
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
         var h: [String: String] = [:]

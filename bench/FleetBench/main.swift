@@ -1,6 +1,9 @@
 import FlukeNATS
 import FlukePostgres
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Synchronization
 
@@ -10,6 +13,8 @@ import Synchronization
 ///   fleet-bench pg-select URL CLIENTS SECONDS          pgbench -S's query through the pool; queries/s
 ///   fleet-bench verify URL TOKEN CONCURRENCY SECONDS   fluke.rpc.identity.verify, closed loop; verifications/s
 ///   fleet-bench verify-paced URL TOKEN RATE SECONDS    the same at a fixed rate; "rate p50_ms p99_ms"
+///   fleet-bench memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE
+///                                                      memory writes to their memory.synced events; "p50_ms p99_ms received"
 let args = CommandLine.arguments
 var logger = Logger(label: "bench")
 logger.logLevel = .warning
@@ -112,7 +117,55 @@ func verifyPaced(_ nats: NATSClient, token: String, rate: Int, seconds: Int) asy
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+/// Writes `count` memories at `rate` per second and times each from the request to its
+/// `memory.synced` event arriving on core NATS.
+func memorySync(_ nats: NATSClient, contextURL: String, token: String, count: Int, rate: Int) async throws -> ([Double], Int) {
+    final class Times: Sendable { let sent = Mutex<[String: ContinuousClock.Instant]>([:]); let lat = Mutex<[Double]>([]) }
+    let times = Times()
+    let sub = try nats.subscribe("fluke.events.memory.synced") { view in
+        let now = ContinuousClock.now
+        guard let object = try? JSONSerialization.jsonObject(with: Data(view.payload)) as? [String: Any],
+              let data = object["data"] as? [String: Any], let external = data["external_id"] as? String,
+              let start = times.sent.withLock({ $0.removeValue(forKey: external) }) else { return }
+        let d = now - start
+        times.lat.withLock { $0.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
+    }
+    let url = URL(string: contextURL + "/api/v1/flukebase_connect/memories")!
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for i in 0..<count {
+            group.addTask {
+                let external = UUID().uuidString.lowercased()
+                var request = URLRequest(url: url)
+                request.httpMethod = "POST"
+                request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.httpBody = try JSONSerialization.data(withJSONObject: [
+                    "external_id": external, "memory_type": "fact", "content": "bench memory \(i)"])
+                times.sent.withLock { $0[external] = .now }
+                let (_, response) = try await URLSession.shared.data(for: request)
+                guard (response as? HTTPURLResponse)?.statusCode == 201 else { fail("memory write failed: \(response)") }
+            }
+            try await Task.sleep(for: .microseconds(1_000_000 / rate))
+        }
+        try await group.waitForAll()
+    }
+    try await Task.sleep(for: .seconds(2))
+    sub.cancel()
+    return (times.lat.withLock { $0 }, times.lat.withLock { $0.count })
+}
+
 switch args.count > 1 ? args[1] : "" {
+case "memory-sync":
+    guard args.count == 7, let count = Int(args[5]), let rate = Int(args[6]) else {
+        fail("usage: memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE")
+    }
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
+    let (latencies, received) = try await memorySync(nats, contextURL: args[3], token: args[4], count: count, rate: rate)
+    let sorted = latencies.sorted()
+    guard !sorted.isEmpty else { fail("no memory.synced event arrived") }
+    func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+    print(String(format: "%.2f %.2f %d", pct(0.5), pct(0.99), received))
+    await nats.shutdown()
 case "verify":
     guard args.count == 6, let concurrency = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify URL TOKEN CONCURRENCY SECONDS") }
     let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
