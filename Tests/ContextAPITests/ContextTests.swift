@@ -278,3 +278,38 @@ struct ContextTests {
         }
     }
 }
+
+@Suite("context-api replicas")
+struct ContextReplicaTests {
+    @Test("a context cached by one replica follows a change made through another, well before its 5 s lifetime")
+    func cacheFollowsOtherReplica() async throws {
+        let h = try await ContextHarness()
+        try await h.withProjectManager { pm in
+            let w = try await ContextHarness.world(pm)
+            try await h.withContextAPI { one, _ in
+                try await h.withContextAPI { two, _ in
+                    _ = try await one.context(w.token)
+                    let before = try await two.context(w.token)
+                    #expect(try await one.call(.put, "/api/v1/projects/\(w.projectID)/env/FEATURE", token: w.token,
+                                               json: ["value": "on"]).status == 201)
+                    // Read-after-write on the replica that wrote.
+                    let mine = try await one.call(.get, "/api/v1/flukebase_connect/context", token: w.token)
+                    #expect((mine["environment_variables"] as? [[String: Any]])?.contains { $0["key"] as? String == "FEATURE" } == true)
+                    try await eventually(timeout: .seconds(3), "the other replica drops its cached context") {
+                        let theirs = try await two.call(.get, "/api/v1/flukebase_connect/context", token: w.token)
+                        return theirs.headers[.eTag] != before.headers[.eTag]
+                            && (theirs["environment_variables"] as? [[String: Any]])?.contains { $0["key"] as? String == "FEATURE" } == true
+                    }
+                    // A change from project-manager (through the replica) also reaches both at once.
+                    _ = try await pm.call(.patch, "/api/v1/projects/\(w.projectID)", token: w.ownerToken, json: ["name": "Renamed"])
+                    for api in [one, two] {
+                        try await eventually(timeout: .seconds(3), "rename visible") {
+                            let c = try await api.call(.get, "/api/v1/flukebase_connect/context", token: w.token)
+                            return (c["project"] as? [String: Any])?["name"] as? String == "Renamed"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

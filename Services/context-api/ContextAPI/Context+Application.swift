@@ -22,17 +22,23 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
                                   timeout: config.auth.verifyTimeout, logger: logger)
     let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
-    let env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
+    let cache = ContextCache(nats: runtime.nats, logger: logger)
+    var env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
+    env.cache = cache
+    var memories = MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox)
+    memories.cache = cache
+    var mcp = MCPStore(postgres: runtime.postgres, outbox: runtime.outbox)
+    mcp.cache = cache
     let usage = UsageRecorder(postgres: runtime.postgres, logger: logger)
     let routes = ContextRoutes(access: ProjectAccess(postgres: runtime.postgres),
                                context: ContextStore(postgres: runtime.postgres, env: env), env: env,
-                               memories: MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox),
-                               usage: usage, maxMemoryBytes: config.maxMemoryBytes)
-    let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, logger: logger)
+                               memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)
+    let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, cache: cache,
+                                  logger: logger)
     let providers = ProviderStore(postgres: runtime.postgres)
     let auditor = ProviderAuditor(store: providers, interval: config.providerAuditInterval, logger: logger)
     let admin = ContextAdminRoutes(access: ProjectAccess(postgres: runtime.postgres),
-                                   mcp: MCPStore(postgres: runtime.postgres, outbox: runtime.outbox),
+                                   mcp: mcp,
                                    providers: providers, auditor: auditor, usage: usage)
     let register = { (r: inout RouteRecorder) in
         routes.register(&r)
@@ -42,6 +48,6 @@ public func buildApplication(config: ContextConfig, logger: Logger,
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: ContextOpenAPI.document, routes: register).table,
         replica: replica, usage: usage))
-    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor],
+    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor, cache],
                                   authenticator: authenticator, routes: register)
 }

@@ -12,6 +12,7 @@ struct ContextRoutes: Sendable {
     let env: EnvStore
     let memories: MemoryStore
     let usage: UsageRecorder
+    let cache: ContextCache
     let maxMemoryBytes: Int
 
     func register(_ r: inout RouteRecorder) {
@@ -55,7 +56,18 @@ struct ContextRoutes: Sendable {
                 level = l
             }
             let environment = try Self.environment(q["environment"].map(String.init), field: "environment")
-            let (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
+            guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
+            let key = ContextCache.Key(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+                                       level: level, environment: environment)
+            let project: ProjectInfo
+            let snapshot: ContextStore.Snapshot
+            if let hit = cache.get(key) {
+                (project, snapshot) = hit
+            } else {
+                let epoch = cache.epoch(projectID)
+                (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
+                cache.put(key, project, snapshot, readAt: epoch)
+            }
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
             if let match = request.headers[.ifNoneMatch],
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == snapshot.etag || $0 == "*" }) {

@@ -10,6 +10,8 @@ struct EnvStore: Sendable {
     let postgres: PostgresClient
     let outbox: Outbox
     let keyring: Keyring
+    /// Told after each committed change, so cached contexts of the project are dropped.
+    var cache: ContextCache?
 
     /// `^[A-Z_][A-Z0-9_]{0,127}$`
     static func isValidKey(_ key: String) -> Bool {
@@ -83,6 +85,7 @@ struct EnvStore: Sendable {
     func put(_ project: ProjectInfo, key: String, environment: Environment, value: String, secret: Bool, by p: Principal)
         async throws -> (EnvVar, created: Bool) {
         let (keyID, sealed) = try keyring.seal(value, context: Self.aad(project.id, environment, key))
+        defer { cache?.invalidate(project.id) }
         return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
@@ -115,6 +118,7 @@ struct EnvStore: Sendable {
     }
 
     func delete(_ project: ProjectInfo, key: String, environment: Environment, by p: Principal) async throws {
+        defer { cache?.invalidate(project.id) }
         try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)

@@ -30,6 +30,7 @@ public struct MCPPreset: Codable, Sendable {
 struct MCPStore: Sendable {
     let postgres: PostgresClient
     let outbox: Outbox
+    var cache: ContextCache?
 
     static func query(_ project: UUID, tenant: UUID) -> PostgresQuery {
         """
@@ -83,6 +84,7 @@ struct MCPStore: Sendable {
     func put(_ project: ProjectInfo, _ config: MCPConfiguration, p: Principal) async throws -> MCPConfiguration {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
+        defer { cache?.invalidate(project.id) }
         return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)

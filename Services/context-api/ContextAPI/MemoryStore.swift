@@ -13,6 +13,7 @@ import Foundation
 struct MemoryStore: Sendable {
     let postgres: PostgresClient
     let outbox: Outbox
+    var cache: ContextCache?
 
     static let columns: StaticString =
         "id, external_id, project_id, memory_type, content, tags, created_by, created_at, updated_at, version, synced_at"
@@ -49,7 +50,8 @@ struct MemoryStore: Sendable {
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).
     func create(_ project: ProjectInfo, _ input: Input, by p: Principal) async throws -> (Memory, created: Bool) {
-        try await outbox.notifyingAfter {
+        defer { cache?.invalidate(project.id) }
+        return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
                 if let existing = try await tx.query("""
@@ -110,7 +112,8 @@ struct MemoryStore: Sendable {
     }
 
     func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by p: Principal) async throws -> Updated {
-        try await outbox.notifyingAfter {
+        defer { cache?.invalidate(project.id) }
+        return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
                 guard let row = try await tx.query("""
@@ -159,6 +162,7 @@ struct MemoryStore: Sendable {
     }
 
     func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
+        defer { cache?.invalidate(project.id) }
         try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)

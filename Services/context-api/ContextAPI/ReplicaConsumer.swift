@@ -16,10 +16,13 @@ final class ReplicaConsumer: Service, Sendable {
     let nats: NATSClient
     let postgres: PostgresClient
     let logger: Logger
+    let cache: ContextCache?
     let applied: Counter
     let failed: Counter
 
-    init(nats: NATSClient, postgres: PostgresClient, registry: PrometheusCollectorRegistry, logger: Logger) {
+    init(nats: NATSClient, postgres: PostgresClient, registry: PrometheusCollectorRegistry, cache: ContextCache? = nil,
+         logger: Logger) {
+        self.cache = cache
         self.nats = nats
         self.postgres = postgres
         self.logger = logger
@@ -78,6 +81,7 @@ final class ReplicaConsumer: Service, Sendable {
               let tenant = event.tenantid.flatMap(UUID.init(uuidString:)),
               let project = event.projectid.flatMap(UUID.init(uuidString:)) else { return }
         let d = event.data
+        defer { cache?.announce(project) }
         try await postgres.withTransaction { tx in
             guard try await tx.query("""
                 INSERT INTO context.processed_events (event_id) VALUES (\(eventID)) ON CONFLICT DO NOTHING
