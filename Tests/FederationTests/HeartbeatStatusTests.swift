@@ -13,6 +13,8 @@ struct HeartbeatStatusTests {
         try await harness.run { client, _ in
             #expect(try await client.status(of: "alpha") == "UNKNOWN")
             let nats = try await harness.natsClient()
+            // Timed from the heartbeat itself: observing ONLINE may lag under load.
+            let silentSince = ContinuousClock.now
             try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
             try await eventually(timeout: .seconds(3), "alpha ONLINE") { try await client.status(of: "alpha") == "ONLINE" }
 
@@ -22,11 +24,10 @@ struct HeartbeatStatusTests {
             #expect(detail["last_heartbeat_at"] is String)
 
             // Silence: OFFLINE no sooner than the TTL, and no later than TTL + one check (+ slack).
-            let silentSince = ContinuousClock.now
             try await eventually(timeout: .seconds(4), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
             let took = ContinuousClock.now - silentSince
-            #expect(took >= .milliseconds(1200), "went OFFLINE after \(took), before the TTL")
-            #expect(took <= .milliseconds(1500 + 250 + 700), "went OFFLINE after \(took)")
+            #expect(took >= .milliseconds(1450), "went OFFLINE after \(took), before the TTL")
+            #expect(took <= .milliseconds(1500 + 250 + 1200), "went OFFLINE after \(took)")
 
             try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha", instance: "i-2"))
             try await eventually(timeout: .seconds(3), "alpha ONLINE again") { try await client.status(of: "alpha") == "ONLINE" }
@@ -37,9 +38,10 @@ struct HeartbeatStatusTests {
             #expect(try await client.status(of: "beta") == "UNKNOWN")
             await nats.shutdown()
         }
+        // The project may go OFFLINE again before the events are read: the first three are the lifecycle.
         let received = try await events.collect(count: 3, window: .seconds(5))
-        #expect(received.map(\.type) == ["federation.project.online", "federation.project.offline",
-                                         "federation.project.online"])
+        #expect(received.prefix(3).map(\.type) == ["federation.project.online", "federation.project.offline",
+                                                   "federation.project.online"])
         let first = try #require(received.first)
         #expect(first.source == "federation")
         #expect(first.specversion == "1.0")
