@@ -82,7 +82,9 @@ let package = Package(
                           path: "Services/federation/Main"),
 
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
-        .executableTarget(name: "fleet-bench", dependencies: ["FlukeNATS", "FlukePostgres"],
+        .executableTarget(name: "fleet-bench", dependencies: [
+            "FlukeNATS", "FlukePostgres", .product(name: "Hummingbird", package: "hummingbird"),
+        ],
                           path: "bench/FleetBench"),
 
         .target(name: "FlukeTestSupport", dependencies: [

@@ -278,17 +278,27 @@ http {
 }
 CONF
 nginx -c "$nginx_conf" -p "$work/nginx"
+# The framework's own ceiling in the same rounds: a bare Hummingbird server sending the same bytes.
+hb_port=$(fleet_free_port)
+"$bin/fleet-bench" hummingbird "$hb_port" "$work/nginx/www/context.json" 2>/dev/null & hb_pid=$!
+sleep 0.5
 printf "context body: %d bytes (10 env vars, 3 milestones)\n" "$(wc -c <"$work/nginx/www/context.json")"
-: >"$work/ctx_peak.txt"; : >"$work/nginx_peak.txt"
+: >"$work/ctx_peak.txt"; : >"$work/nginx_peak.txt"; : >"$work/hb_peak.txt"
 for i in 1 2 3; do
+  BENCH_TOKEN=x BENCH_PATH=/file BENCH_DELAY_MS=0 \
+    wrk -t2 -c32 -d10s -s bench/paced_pm.lua "http://127.0.0.1:$hb_port" | awk '/Requests\/sec/ {print $2}' >>"$work/hb_peak.txt"
   BENCH_TOKEN=$ctx_token BENCH_PATH=/api/v1/flukebase_connect/context BENCH_DELAY_MS=0 \
     wrk -t2 -c32 -d10s -s bench/paced_pm.lua "http://127.0.0.1:$ctx_port" | awk '/Requests\/sec/ {print $2}' >>"$work/ctx_peak.txt"
   BENCH_TOKEN=$ctx_token BENCH_PATH=/context.json BENCH_DELAY_MS=0 \
     wrk -t2 -c32 -d10s -s bench/paced_pm.lua "http://127.0.0.1:$nginx_port" | awk '/Requests\/sec/ {print $2}' >>"$work/nginx_peak.txt"
 done
-ctx_peak=$(median <"$work/ctx_peak.txt"); nginx_peak=$(median <"$work/nginx_peak.txt")
-printf "peak, 32 connections (medians of 3 x 10 s, interleaved): context-api %.0f req/s, nginx %.0f req/s (%.0f%% of nginx)\n" \
-  "$ctx_peak" "$nginx_peak" "$(calc "$ctx_peak*100/$nginx_peak")"
+kill "$hb_pid" 2>/dev/null; wait "$hb_pid" 2>/dev/null || true
+ctx_peak=$(median <"$work/ctx_peak.txt"); nginx_peak=$(median <"$work/nginx_peak.txt"); hb_peak=$(median <"$work/hb_peak.txt")
+echo "peak, wrk 2 threads x 32 connections (medians of 3 x 10 s, interleaved):"
+printf "  nginx, static file            %8.0f req/s\n" "$nginx_peak"
+printf "  bare Hummingbird, same bytes  %8.0f req/s  (%.0f%% of nginx)\n" "$hb_peak" "$(calc "$hb_peak*100/$nginx_peak")"
+printf "  context-api (fbk_ token)      %8.0f req/s  (%.0f%% of nginx, %.0f%% of bare Hummingbird)\n" "$ctx_peak" \
+  "$(calc "$ctx_peak*100/$nginx_peak")" "$(calc "$ctx_peak*100/$hb_peak")"
 : >"$work/ctx_p99.txt"
 for i in 1 2 3; do
   BENCH_TOKEN=$ctx_token BENCH_PATH=/api/v1/flukebase_connect/context BENCH_DELAY_MS=8 \

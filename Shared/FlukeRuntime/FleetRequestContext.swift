@@ -12,12 +12,14 @@ public struct FleetRequestContext: RequestContext {
     public var bodyLimit: Int = 1 << 20
     /// The caller, once ``AuthMiddleware`` has identified one (see ``principal()``).
     public var authenticated: Principal?
+    /// The peer, kept as is: only the routes that need its address pay for rendering it.
+    let peer: SocketAddress?
     /// The peer's IP address (not its port), for per-client limits.
-    public var remoteAddress: String?
+    public var remoteAddress: String? { peer?.ipAddress }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress?.ipAddress
+        peer = source.channel.remoteAddress
     }
 
     public var maxUploadSize: Int { bodyLimit }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
+import Synchronization
 
 /// Echoes `X-Request-Id` (or makes one), applies the body limit, logs the access line, records
 /// HTTP metrics, and turns every error into `application/problem+json`.
@@ -105,16 +106,33 @@ extension HTTPField.Name {
 }
 
 /// HTTP request metrics: a counter by method, route and status, and a latency histogram.
-public struct HTTPMetrics: Sendable {
+public final class HTTPMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
+    /// Metric handles by label values: asking the registry for them on every request costs a
+    /// lock and a label-key build each time.
+    private let counters = Mutex<[String: Counter]>([:])
+    private let histograms = Mutex<[String: DurationHistogram]>([:])
 
     public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
     func record(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(name: "http_requests_total", labels: [
-            ("method", method), ("route", route), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: [("route", route)],
-                                       buckets: Self.buckets).recordNanoseconds(duration.nanosecondsValue)
+        let counterKey = method + " " + route + " " + String(status)
+        let counter = counters.withLock { c in
+            if let hit = c[counterKey] { return hit }
+            let made = registry.makeCounter(name: "http_requests_total", labels: [
+                ("method", method), ("route", route), ("status", String(status))])
+            c[counterKey] = made
+            return made
+        }
+        counter.increment()
+        let histogram = histograms.withLock { h in
+            if let hit = h[route] { return hit }
+            let made = registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: [("route", route)],
+                                                      buckets: Self.buckets)
+            h[route] = made
+            return made
+        }
+        histogram.recordNanoseconds(duration.nanosecondsValue)
     }
 
     static let buckets: [Duration] = [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),

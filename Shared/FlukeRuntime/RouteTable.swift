@@ -1,4 +1,5 @@
 import Hummingbird
+import Synchronization
 
 /// The routes a service serves, written the way its OpenAPI document writes them
 /// (`/api/fed/projects/{slug}`).
@@ -19,14 +20,25 @@ public final class RouteTable: Sendable {
         self.patterns = patterns
     }
 
+    /// Paths already matched (bounded: a full cache starts over), since every request asks.
+    private let matched = Mutex<[String: String]>([:])
+
     /// The template matching a concrete path, e.g. `/api/fed/projects/a` → `/api/fed/projects/{slug}`.
     public func template(for path: String) -> String? {
+        if let hit = matched.withLock({ $0[path] }) { return hit }
         let segments = path.split(separator: "/")
-        return patterns.first { pattern in
+        let found = patterns.first { pattern in
             pattern.segments.count == segments.count && zip(pattern.segments, segments).allSatisfy { p, s in
                 p.first == "{" || p == s
             }
         }?.path
+        if let found, path.utf8.count <= 256 {
+            matched.withLock { m in
+                if m.count >= 10_000 { m.removeAll(keepingCapacity: true) }
+                m[path] = found
+            }
+        }
+        return found
     }
 
     public func methods(for path: String) -> [HTTPRequest.Method] {

@@ -1,6 +1,7 @@
 import FlukeNATS
 import FlukePostgres
 import Foundation
+import Hummingbird
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -13,6 +14,8 @@ import Synchronization
 ///   fleet-bench pg-select URL CLIENTS SECONDS          pgbench -S's query through the pool; queries/s
 ///   fleet-bench verify URL TOKEN CONCURRENCY SECONDS   fluke.rpc.identity.verify, closed loop; verifications/s
 ///   fleet-bench verify-paced URL TOKEN RATE SECONDS    the same at a fixed rate; "rate p50_ms p99_ms"
+///   fleet-bench hummingbird PORT FILE                  a bare Hummingbird server answering GET /file
+///                                                      with FILE's bytes: the framework's own ceiling
 ///   fleet-bench memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE
 ///                                                      memory writes to their memory.synced events; "p50_ms p99_ms received"
 let args = CommandLine.arguments
@@ -155,6 +158,15 @@ func memorySync(_ nats: NATSClient, contextURL: String, token: String, count: In
 }
 
 switch args.count > 1 ? args[1] : "" {
+case "hummingbird":
+    guard args.count == 4, let port = Int(args[2]) else { fail("usage: hummingbird PORT FILE") }
+    let body = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: args[3])))
+    let router = Router()
+    router.get("/file") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+    try await app.runService()
 case "memory-sync":
     guard args.count == 7, let count = Int(args[5]), let rate = Int(args[6]) else {
         fail("usage: memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE")
