@@ -1,3 +1,4 @@
+import FlukeCrypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -29,7 +30,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var context = context
         let incoming = request.headers[.requestID].flatMap { Self.acceptable($0) ? $0 : nil }
-        context.requestID = incoming ?? UUID().uuidString.lowercased()
+        context.requestID = incoming ?? RequestIDs.next()
         context.bodyLimit = bodyLimit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
             return finish(Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
@@ -151,5 +152,22 @@ extension Duration {
     /// Seconds as a Double.
     public var secondsValue: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+/// Request ids made without a system call each: UUIDs (version 8, RFC 9562 §5.8) whose first
+/// half is random per process (unique across processes and restarts) and second half a counter
+/// (unique within the process). They name requests; they are not secrets.
+enum RequestIDs {
+    static let prefix = Crypto.randomBytes(8)
+    static let counter = Atomic<UInt64>(0)
+
+    static func next() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        var b = prefix + withUnsafeBytes(of: n.bigEndian) { Array($0) }
+        b[6] = (b[6] & 0x0F) | 0x80  // version 8
+        b[8] = (b[8] & 0x3F) | 0x80  // RFC 9562 variant
+        let uuid = UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return uuid.uuidString.lowercased()
     }
 }

@@ -88,36 +88,10 @@ struct ContextHarness {
     }
 }
 
-struct Reply: @unchecked Sendable {
-    var status: Int
-    var json: [String: Any]
-    var headers: HTTPFields
-    var body: Data
-    var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
-    subscript(key: String) -> Any? { json[key] }
-    func string(_ key: String) -> String? { json[key] as? String }
-}
+typealias Reply = JSONReply
+typealias Client = JSONClient
 
-struct Client: Sendable {
-    let client: any TestClientProtocol
-
-    @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil,
-              headers extra: HTTPFields = [:]) async throws -> Reply {
-        var headers = extra
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer?
-        if let json {
-            headers[.contentType] = "application/json"
-            body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
-        }
-        let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
-        let data = Data(buffer: response.body)
-        return Reply(status: Int(response.status.code),
-                     json: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:],
-                     headers: response.headers, body: data)
-    }
-
+extension JSONClient {
     /// The context once the replica knows the project.
     func context(_ token: String, query: String = "") async throws -> Reply {
         var last: Reply?

@@ -84,23 +84,35 @@ struct ResilienceTests {
         try await first.run { clientA, partsA in
             try await second.run { clientB, partsB in
                 let sender = try await first.natsClient()
-                for round in 0..<20 {
+                var sent = 0
+                func round() async throws {
                     for slug in ["alpha", "beta", "gamma"] {
                         try await sender.publish("fluke.federation.heartbeat.\(slug)",
-                                                 payload: heartbeat(slug, instance: "i-\(round % 3)"))
+                                                 payload: heartbeat(slug, instance: "i-\(sent % 3)"))
+                        sent += 1
                     }
                 }
+                for _ in 0..<20 { try await round() }
+                // Heartbeats keep coming while we look: under load the look may take longer than the TTL.
                 try await eventually("all ONLINE on both") {
                     for slug in ["alpha", "beta", "gamma"] {
                         guard try await clientA.status(of: slug) == "ONLINE",
-                              try await clientB.status(of: slug) == "ONLINE" else { return false }
+                              try await clientB.status(of: slug) == "ONLINE" else {
+                            try await round()
+                            return false
+                        }
                     }
                     return true
                 }
-                // The queue group split the heartbeats between the replicas.
-                let a = try await clientA.metric("federation_heartbeats_received_total") ?? 0
-                let b = try await clientB.metric("federation_heartbeats_received_total") ?? 0
-                #expect(a + b == 60)
+                try await sender.flush()
+                // The queue group split the heartbeats between the replicas, each taken once.
+                var a = 0.0, b = 0.0
+                try await eventually(timeout: .seconds(5), "every heartbeat counted once") {
+                    a = try await clientA.metric("federation_heartbeats_received_total") ?? 0
+                    b = try await clientB.metric("federation_heartbeats_received_total") ?? 0
+                    return Int(a + b) == sent
+                }
+                #expect(Int(a + b) == sent)
                 #expect(a > 0 && b > 0, "queue group should spread heartbeats: \(a) vs \(b)")
                 try await eventually(timeout: .seconds(5), "all OFFLINE") {
                     for slug in ["alpha", "beta", "gamma"] where try await clientA.status(of: slug) != "OFFLINE" {
@@ -112,11 +124,15 @@ struct ResilienceTests {
                 _ = (partsA, partsB)
             }
         }
-        let received = try await events.collect(count: 7, window: .seconds(4))
-        #expect(received.count == 6, "\(received.map { "\($0.type) \($0.data["slug"]?.stringValue ?? "")" })")
+        let received = try await events.collect(window: .seconds(4))
+        // One event per change: per project the events alternate, ONLINE first and OFFLINE last (a
+        // duplicate would repeat a type). Normally that is one of each; a loaded machine may see a flap.
         for slug in ["alpha", "beta", "gamma"] {
-            #expect(received.filter { $0.data["slug"]?.stringValue == slug }.map(\.type)
-                    == ["federation.project.online", "federation.project.offline"])
+            let types = received.filter { $0.data["slug"]?.stringValue == slug }.map(\.type)
+            #expect(types.count >= 2 && types.count % 2 == 0, "\(slug): \(types)")
+            #expect(types.enumerated().allSatisfy { i, t in
+                t == (i % 2 == 0 ? "federation.project.online" : "federation.project.offline")
+            }, "\(slug): \(types)")
         }
         await events.close()
     }

@@ -52,38 +52,11 @@ struct PMHarness {
     }
 }
 
-/// A JSON response.
-struct Reply: @unchecked Sendable {
-    var status: Int
-    var json: [String: Any]
-    var headers: HTTPFields
-    var body: Data
+typealias Reply = JSONReply
+typealias PMClient = JSONClient
 
-    var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
-    subscript(key: String) -> Any? { json[key] }
-    func string(_ key: String) -> String? { json[key] as? String }
-}
-
-/// HTTP helpers: JSON in and out, bearer tokens.
-struct PMClient: Sendable {
-    let client: any TestClientProtocol
-
-    @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil,
-              headers extra: HTTPFields = [:]) async throws -> Reply {
-        var headers = extra
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer?
-        if let json {
-            headers[.contentType] = "application/json"
-            body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
-        }
-        let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
-        let data = Data(buffer: response.body)
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return Reply(status: Int(response.status.code), json: object, headers: response.headers, body: data)
-    }
-
+/// project-manager helpers: accounts, users, projects, tokens.
+extension JSONClient {
     /// A tenant with its owner, signed in.
     struct Account: Sendable {
         var tenantID: String

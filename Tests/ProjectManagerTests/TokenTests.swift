@@ -154,13 +154,3 @@ struct TokenTests {
         try nats.stop()
     }
 }
-
-extension PMClient {
-    func metric(_ sample: String) async throws -> Double? {
-        let response = try await client.execute(uri: "/metrics", method: .get)
-        for line in String(buffer: response.body).split(separator: "\n") where line.hasPrefix(sample + " ") {
-            return Double(line.dropFirst(sample.count + 1))
-        }
-        return nil
-    }
-}

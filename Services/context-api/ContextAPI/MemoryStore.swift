@@ -116,16 +116,7 @@ struct MemoryStore: Sendable {
         return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
-                guard let row = try await tx.query("""
-                    SELECT \(sql: Self.columns) FROM context.memories
-                    WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-                    FOR UPDATE
-                    """).first else { throw Problem.notFound("no such memory") }
-                let current = try Self.memory(row)
-                if let ifMatch, ifMatch != current.version {
-                    throw Problem(.preconditionFailed, detail: "the memory is at version \(current.version), not \(ifMatch)",
-                                  field: "If-Match", headers: [.eTag: "\"\(current.version)\""])
-                }
+                let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
                 let proposed = Memory(
                     id: current.id, externalID: current.externalID, projectID: current.projectID,
                     memoryType: input.memoryType ?? current.memoryType, content: input.content ?? current.content,
@@ -161,21 +152,28 @@ struct MemoryStore: Sendable {
         }
     }
 
+    /// The live memory, locked for this transaction; 404 when absent, 412 when `ifMatch` is stale.
+    private func locked(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, p: Principal, on tx: PostgresHandle)
+        async throws -> Memory {
+        guard let row = try await tx.query("""
+            SELECT \(sql: Self.columns) FROM context.memories
+            WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
+            FOR UPDATE
+            """).first else { throw Problem.notFound("no such memory") }
+        let m = try Self.memory(row)
+        if let ifMatch, ifMatch != m.version {
+            throw Problem(.preconditionFailed, detail: "the memory is at version \(m.version), not \(ifMatch)",
+                          field: "If-Match", headers: [.eTag: "\"\(m.version)\""])
+        }
+        return m
+    }
+
     func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
         defer { cache?.invalidate(project.id) }
         try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
-                guard let row = try await tx.query("""
-                    SELECT \(sql: Self.columns) FROM context.memories
-                    WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-                    FOR UPDATE
-                    """).first else { throw Problem.notFound("no such memory") }
-                var m = try Self.memory(row)
-                if let ifMatch, ifMatch != m.version {
-                    throw Problem(.preconditionFailed, detail: "the memory is at version \(m.version), not \(ifMatch)",
-                                  field: "If-Match", headers: [.eTag: "\"\(m.version)\""])
-                }
+                var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
                 try await tx.query("""
                     UPDATE context.memories SET deleted_at = now(), version = version + 1, synced_at = now() WHERE id = \(id)
                     """)
