@@ -117,6 +117,25 @@ public final class PostgresConnection: @unchecked Sendable {
         return results
     }
 
+    /// Waits up to `timeoutMilliseconds` for notifications (`LISTEN`ed channels) and returns
+    /// those that arrived as (channel, payload); throws when the connection is lost.
+    public func waitForNotifications(timeoutMilliseconds: Int32) throws -> [(channel: String, payload: String)] {
+        guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        guard descriptor.fd >= 0 else { throw PostgresError(.connectionFailed, "no socket") }
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready < 0 && errno != EINTR { throw PostgresError(.connectionFailed, "poll failed") }
+        guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else {
+            throw PostgresError(.connectionFailed, Self.message(conn))
+        }
+        var out: [(String, String)] = []
+        while let notify = PQnotifies(conn) {
+            out.append((String(cString: notify.pointee.relname), String(cString: notify.pointee.extra)))
+            PQfreemem(notify)
+        }
+        return out
+    }
+
     /// Runs a script of several statements without parameters (`PQexec`): migrations only.
     public func executeScript(_ sql: String) throws {
         guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }

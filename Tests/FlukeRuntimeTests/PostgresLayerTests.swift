@@ -127,3 +127,51 @@ struct PostgresLayerTests {
         await db.shutdown()
     }
 }
+
+@Suite("Postgres LISTEN/NOTIFY")
+struct PostgresListenerTests {
+    @Test("a listener receives NOTIFY payloads in order, from committed transactions only, and says when it (re)connected")
+    func listen() async throws {
+        let db = try await TestDatabase.create()
+        let listener = PostgresListener(url: db.adminURL, channels: ["jobs"], logger: TestEnvironment.logger)
+        let runner = Task { try await listener.run() }
+        var iterator = listener.notifications.makeAsyncIterator()
+        #expect(await iterator.next() == .connected)
+        try await db.withAdminClient { client in
+            try await client.query("SELECT pg_notify('jobs', \("first"))")
+            _ = try? await client.withTransaction { tx in
+                try await tx.query("SELECT pg_notify('jobs', \("rolled back"))")
+                throw PostgresError(.queryFailed, "abort")
+            }
+            try await client.query("SELECT pg_notify('other', \("not listened"))")
+            try await client.query("SELECT pg_notify('jobs', \("second"))")
+        }
+        #expect(await iterator.next() == .notification(channel: "jobs", payload: "first"))
+        #expect(await iterator.next() == .notification(channel: "jobs", payload: "second"))
+        listener.stop()
+        runner.cancel()
+    }
+}
+
+extension PostgresListenerTests {
+    @Test("after Postgres restarts, the listener reconnects, says so, and receives again")
+    func reconnect() async throws {
+        let server = try PostgresServer()
+        let listener = PostgresListener(url: server.adminURL, channels: ["jobs"], reconnectDelay: .milliseconds(200),
+                                        logger: TestEnvironment.logger)
+        let runner = Task { try await listener.run() }
+        var iterator = listener.notifications.makeAsyncIterator()
+        #expect(await iterator.next() == .connected)
+        try server.stop()
+        try server.start()
+        #expect(await iterator.next() == .connected)
+        let client = PostgresClient(configuration: .init(url: server.adminURL, applicationName: "tests", maxConnections: 1),
+                                    logger: TestEnvironment.logger)
+        try await client.query("SELECT pg_notify('jobs', \("after restart"))")
+        #expect(await iterator.next() == .notification(channel: "jobs", payload: "after restart"))
+        await client.shutdown()
+        listener.stop()
+        runner.cancel()
+        try server.stop()
+    }
+}
