@@ -39,6 +39,18 @@ nats_url="nats://127.0.0.1:$nats_port"
 pg_bin=$(fleet_pg_bin)
 calc() { awk "BEGIN { print $1 }"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# p99 of a wrk --latency output, in milliseconds (wrk prints us, ms or s).
+p99_ms() {
+  awk '/ 99%/ {print $2}' "$1" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}'
+}
+# wrk_report OUT LABEL P99FILE: one line of rate, p50 and p99 (and any non-2xx answers); the p99
+# goes to P99FILE for the median.
+wrk_report() {
+  grep -q "Non-2xx" "$1" && { echo "non-2xx responses:"; cat "$1"; }
+  printf "  %s: %8s req/s  p50 %8s  p99 %8s\n" "$2" "$(awk '/Requests\/sec/ {print $2}' "$1")" \
+    "$(awk '/ 50%/ {print $2}' "$1")" "$(awk '/ 99%/ {print $2}' "$1")"
+  p99_ms "$1" >>"$3"
+}
 
 echo
 echo "== NATS publish (32-byte messages, $PUBLISHES per run, medians of 7 interleaved runs) =="
@@ -137,11 +149,7 @@ sleep 8
 for i in 1 2 3; do
   BENCH_API_KEY=$key BENCH_DELAY_MS=8 BENCH_PROJECTS=$PROJECTS \
     wrk -t1 -c10 -d15s --latency -s bench/paced.lua "http://127.0.0.1:$http_port" >"$work/wrk$i.out"
-  p50=$(awk '/ 50%/ {print $2}' "$work/wrk$i.out"); p99=$(awk '/ 99%/ {print $2}' "$work/wrk$i.out")
-  rate=$(awk '/Requests\/sec/ {print $2}' "$work/wrk$i.out")
-  printf "  run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
-  # wrk prints us or ms; keep milliseconds for the median.
-  echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/p99.txt"
+  wrk_report "$work/wrk$i.out" "run $i" "$work/p99.txt"
 done
 printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/p99.txt")"
 
@@ -218,14 +226,10 @@ for i in 1 2 3; do
   # The floor in the same round: /health, which touches neither Postgres nor the token.
   BENCH_TOKEN=$jwt BENCH_PATH="/health" BENCH_DELAY_MS=8 \
     wrk -t1 -c10 -d10s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/health$i.out"
-  awk '/ 99%/ {print $2}' "$work/health$i.out" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/health_p99.txt"
+  p99_ms "$work/health$i.out" >>"$work/health_p99.txt"
   BENCH_TOKEN=$jwt BENCH_PATH="/api/v1/projects/$project" BENCH_DELAY_MS=8 \
     wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/pmwrk$i.out"
-  grep -q "Non-2xx" "$work/pmwrk$i.out" && { echo "non-2xx responses:"; cat "$work/pmwrk$i.out"; }
-  p50=$(awk '/ 50%/ {print $2}' "$work/pmwrk$i.out"); p99=$(awk '/ 99%/ {print $2}' "$work/pmwrk$i.out")
-  rate=$(awk '/Requests\/sec/ {print $2}' "$work/pmwrk$i.out")
-  printf "  run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
-  echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/pm_p99.txt"
+  wrk_report "$work/pmwrk$i.out" "run $i" "$work/pm_p99.txt"
 done
 printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same rounds: p99 %.2fms)\n" \
   "$(median <"$work/pm_p99.txt")" "$(median <"$work/health_p99.txt")"
@@ -303,11 +307,7 @@ printf "  context-api (fbk_ token)      %8.0f req/s  (%.0f%% of nginx, %.0f%% of
 for i in 1 2 3; do
   BENCH_TOKEN=$ctx_token BENCH_PATH=/api/v1/flukebase_connect/context BENCH_DELAY_MS=8 \
     wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$ctx_port" >"$work/ctxwrk$i.out"
-  grep -q "Non-2xx" "$work/ctxwrk$i.out" && { echo "non-2xx responses:"; cat "$work/ctxwrk$i.out"; }
-  p50=$(awk '/ 50%/ {print $2}' "$work/ctxwrk$i.out"); p99=$(awk '/ 99%/ {print $2}' "$work/ctxwrk$i.out")
-  rate=$(awk '/Requests\/sec/ {print $2}' "$work/ctxwrk$i.out")
-  printf "  paced ~1000 req/s, run %d: %8s req/s  p50 %8s  p99 %8s\n" "$i" "$rate" "$p50" "$p99"
-  echo "$p99" | awk '/ms$/ {sub("ms","");print;next} /us$/ {sub("us","");print $1/1000;next} /s$/ {sub("s","");print $1*1000}' >>"$work/ctx_p99.txt"
+  wrk_report "$work/ctxwrk$i.out" "paced ~1000 req/s, run $i" "$work/ctx_p99.txt"
 done
 printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/ctx_p99.txt")"
 echo "memory write → its memory.synced event on NATS (500 writes at 50/s, 3 rounds):"

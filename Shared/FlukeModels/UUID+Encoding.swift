@@ -13,3 +13,8 @@ extension KeyedEncodingContainer {
         try encode(value.uuidString.lowercased(), forKey: key)
     }
 }
+
+extension UUID {
+    /// The lower-case text form the fleet writes everywhere.
+    public var lowercased: String { uuidString.lowercased() }
+}

@@ -38,3 +38,34 @@ public enum Pagination {
 
 /// Every service returns lists as ``Page``.
 extension Page: ResponseEncodable {}
+
+extension Pagination {
+    /// `?limit=` and a cursor (named `name`) holding a row sequence number: what lists ordered by
+    /// an identity column page with. 422 naming the parameter when the cursor is not one of ours.
+    public static func sequence(_ request: Request, cursor name: String = "cursor") throws -> (after: Int?, limit: Int) {
+        let query = request.uri.queryParameters
+        let limit = try limit(query["limit"].map(String.init))
+        guard let raw = query[Substring(name)].map(String.init) else { return (nil, limit) }
+        guard let key = (try? decodeCursor(raw)) ?? nil, let after = Int(key), after >= 0 else {
+            throw Problem.invalid(name, "is not a cursor returned by this API")
+        }
+        return (after, limit)
+    }
+}
+
+extension Page {
+    /// A page of `limit` rows whose last row has sequence `last`: a next cursor exactly when the
+    /// page is full (the next page may then be empty).
+    public init(items: [Item], lastSequence last: Int?, limit: Int) {
+        self.init(items: items, nextCursor: items.count == limit ? last.map { Pagination.cursor(String($0)) } : nil)
+    }
+}
+
+extension Response {
+    /// The same response with another status (201 for a create, say).
+    public func withStatus(_ status: HTTPResponse.Status) -> Response {
+        var response = self
+        response.status = status
+        return response
+    }
+}

@@ -17,12 +17,6 @@ struct ContextAdminRoutes: Sendable {
         registerUsage(&r)
     }
 
-    private func created(_ response: Response, _ isNew: Bool) -> Response {
-        var response = response
-        if isNew { response.status = .created }
-        return response
-    }
-
     /// Reads `{preset?, enabled_plugins, context_level, plugin_settings}`; fields left out keep `base`'s values.
     static func configuration(_ f: RequestFields, base: MCPConfiguration, allowPreset: Bool) throws -> MCPConfiguration {
         try f.allowOnly(allowPreset ? ["preset", "enabled_plugins", "context_level", "plugin_settings"]
@@ -66,7 +60,7 @@ struct ContextAdminRoutes: Sendable {
             let f = try await RequestFields.read(request, context: ctx)
             let name = try f.string("name", required: true, maxLength: 100)!
             let (preset, _) = try await mcp.savePreset(nil, name: name, config: try Self.configuration(f, base: .standard, allowPreset: false), p: p)
-            return created(try preset.response(from: request, context: ctx), true)
+            return try preset.response(from: request, context: ctx).withStatus(.created)
         }
         r.on(.get, "/api/v1/mcp/presets/{preset_id}") { _, ctx in
             try await mcp.preset(try Parameters.uuid(ctx, "preset_id"), p: try ctx.principal(requiring: .contextRead))
@@ -132,7 +126,7 @@ struct ContextAdminRoutes: Sendable {
             let (provider, isNew) = try await providers.upsert(
                 name: name, displayName: try f.string("display_name", maxLength: 100) ?? name,
                 tools: try f.strings("tools", maxCount: 50, maxLength: 100) ?? [], docsURL: url)
-            return created(try provider.response(from: request, context: ctx), isNew)
+            return try provider.response(from: request, context: ctx).withStatus(isNew ? .created : .ok)
         }
         r.on(.delete, "/api/v1/ai_providers/{name}") { _, ctx in
             _ = try ctx.principal(requiring: .admin)

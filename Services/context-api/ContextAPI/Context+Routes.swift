@@ -21,26 +21,6 @@ struct ContextRoutes: Sendable {
         registerMemories(&r)
     }
 
-    private func listing(_ request: Request, cursorName: String = "cursor") throws -> (after: Int?, limit: Int) {
-        let q = request.uri.queryParameters
-        let limit = try Pagination.limit(q["limit"].map(String.init))
-        guard let raw = q[Substring(cursorName)].map(String.init) else { return (nil, limit) }
-        guard let key = (try? Pagination.decodeCursor(raw)) ?? nil, let after = Int(key), after >= 0 else {
-            throw Problem.invalid(cursorName, "is not a cursor returned by this API")
-        }
-        return (after, limit)
-    }
-
-    private func page<T: Codable & Sendable>(_ items: [T], last: Int?, limit: Int) -> Page<T> {
-        Page(items: items, nextCursor: items.count == limit ? last.map { Pagination.cursor(String($0)) } : nil)
-    }
-
-    private func status(_ response: Response, _ status: HTTPResponse.Status) -> Response {
-        var response = response
-        response.status = status
-        return response
-    }
-
     // MARK: the context and its changes
 
     private func registerConnect(_ r: inout RouteRecorder) {
@@ -81,7 +61,7 @@ struct ContextRoutes: Sendable {
         r.on(.get, "/api/v1/flukebase_connect/changes") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)
             let project = try await access.connectProject(request, for: p)
-            let (since, limit) = try listing(request, cursorName: "since")
+            let (since, limit) = try Pagination.sequence(request, cursor: "since")
             let items = try await context.changes(project, p: p, since: since ?? 0, limit: limit)
             // The cursor to resume from is always given, also at the end of the feed.
             return Page(items: items, nextCursor: items.last?.cursor ?? Pagination.cursor(String(since ?? 0)))
@@ -111,9 +91,9 @@ struct ContextRoutes: Sendable {
         r.on(.get, "/api/v1/projects/{project_id}/env/access-log") { request, ctx in
             let p = try ctx.principal(requiring: .secretsRead)
             let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
-            let (before, limit) = try listing(request)
+            let (before, limit) = try Pagination.sequence(request)
             let (items, last) = try await env.accessLog(project, p: p, before: before, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.put, "/api/v1/projects/{project_id}/env/{key}") { request, ctx in
             let p = try ctx.principal(requiring: .contextWrite)
@@ -134,7 +114,7 @@ struct ContextRoutes: Sendable {
             }
             let environment = try f.oneOf("environment", Environment.self) ?? .development
             let (v, created) = try await env.put(project, key: key, environment: environment, value: value, secret: secret, by: p)
-            return status(try v.response(from: request, context: ctx), created ? .created : .ok)
+            return try v.response(from: request, context: ctx).withStatus(created ? .created : .ok)
         }
         r.on(.delete, "/api/v1/projects/{project_id}/env/{key}") { request, ctx in
             let p = try ctx.principal(requiring: .contextWrite)
@@ -196,7 +176,7 @@ struct ContextRoutes: Sendable {
             let input = try memoryInput(try await RequestFields.read(request, context: ctx), creating: true)
             let (m, created) = try await memories.create(project, input, by: p)
             usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
-            var response = status(try m.response(from: request, context: ctx), created ? .created : .ok)
+            var response = try m.response(from: request, context: ctx).withStatus(created ? .created : .ok)
             response.headers[.eTag] = "\"\(m.version)\""
             return response
         }
@@ -219,9 +199,9 @@ struct ContextRoutes: Sendable {
                 guard !text.isEmpty, text.count <= 200 else { throw Problem.invalid("q", "must have 1 to 200 characters") }
                 filter.query = text
             }
-            let (after, limit) = try listing(request)
+            let (after, limit) = try Pagination.sequence(request)
             let (items, last) = try await memories.list(project, filter: filter, after: after, limit: limit, p: p)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.get, "/api/v1/flukebase_connect/memories/conflicts") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)

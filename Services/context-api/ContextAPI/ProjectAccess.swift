@@ -53,13 +53,3 @@ enum ChangeLog {
             """)
     }
 }
-
-extension JSONValue {
-    init(encoding value: some Encodable) throws {
-        self = try FleetJSON.decode(JSONValue.self, from: FleetJSON.encoder.encode(value))
-    }
-}
-
-extension UUID {
-    var lowercased: String { uuidString.lowercased() }
-}

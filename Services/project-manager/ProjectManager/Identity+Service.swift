@@ -229,8 +229,3 @@ final class IdentityService: Sendable {
         }
     }
 }
-
-extension UUID {
-    /// The lower-case text form the fleet writes everywhere.
-    var lowercased: String { uuidString.lowercased() }
-}

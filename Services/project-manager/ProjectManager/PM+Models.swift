@@ -163,10 +163,3 @@ extension ProjectMember: ResponseEncodable {}
 extension Milestone: ResponseEncodable {}
 extension WorkTask: ResponseEncodable {}
 extension ProjectStatusSummary: ResponseEncodable {}
-
-extension JSONValue {
-    /// The JSON form of any encodable value (event payloads).
-    init(encoding value: some Encodable) throws {
-        self = try FleetJSON.decode(JSONValue.self, from: FleetJSON.encoder.encode(value))
-    }
-}

@@ -24,21 +24,7 @@ struct PMRoutes: Sendable {
     }
 
     private func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {
-        var response = try value.response(from: request, context: context)
-        response.status = .created
-        return response
-    }
-
-    private func page<T: Codable & Sendable>(_ items: [T], last: Int?, limit: Int) -> Page<T> {
-        Page(items: items, nextCursor: items.count == limit ? last.map { Pagination.cursor(String($0)) } : nil)
-    }
-
-    private func listing(_ request: Request) throws -> (after: Int?, limit: Int) {
-        let q = request.uri.queryParameters
-        let limit = try Pagination.limit(q["limit"].map(String.init))
-        guard let raw = try Pagination.decodeCursor(q["cursor"].map(String.init)) else { return (nil, limit) }
-        guard let after = Int(raw) else { throw Problem.invalid("cursor", "is not a cursor returned by this API") }
-        return (after, limit)
+        try value.response(from: request, context: context).withStatus(.created)
     }
 
     private func clientAddress(_ request: Request, _ context: FleetRequestContext) -> String? {
@@ -149,9 +135,9 @@ struct PMRoutes: Sendable {
         }
         r.on(.get, "/api/v1/tokens") { request, context in
             let p = try context.principal()
-            let (after, limit) = try listing(request)
+            let (after, limit) = try Pagination.sequence(request)
             let (items, last) = try await tokens.list(for: p, after: after, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.delete, "/api/v1/tokens/{token_id}") { _, context in
             let p = try context.principal()
@@ -160,9 +146,9 @@ struct PMRoutes: Sendable {
         }
         r.on(.get, "/api/v1/audit") { request, context in
             let p = try context.principal(requiring: .admin)
-            let (before, limit) = try listing(request)
+            let (before, limit) = try Pagination.sequence(request)
             let (items, last) = try await tenant.audit(p, before: before, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
     }
 
@@ -171,9 +157,9 @@ struct PMRoutes: Sendable {
     private func registerProjects(_ r: inout RouteRecorder) {
         r.on(.get, "/api/v1/projects") { request, context in
             let p = try context.principal(requiring: .contextRead)
-            let (after, limit) = try listing(request)
+            let (after, limit) = try Pagination.sequence(request)
             let (items, last) = try await projects.list(p, after: after, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.post, "/api/v1/projects") { request, context in
             let p = try context.principal(requiring: .contextWrite)
@@ -241,9 +227,9 @@ struct PMRoutes: Sendable {
 
         r.on(.get, "/api/v1/projects/{project_id}/milestones") { request, context in
             let p = try context.principal(requiring: .contextRead)
-            let (after, limit) = try listing(request)
+            let (after, limit) = try Pagination.sequence(request)
             let (items, last) = try await work.milestones(try Parameters.uuid(context, "project_id"), p, after: after, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.post, "/api/v1/projects/{project_id}/milestones") { request, context in
             let p = try context.principal(requiring: .contextWrite)
@@ -321,9 +307,9 @@ struct PMRoutes: Sendable {
                 guard !label.isEmpty, label.count <= 50 else { throw Problem.invalid("label", "must have 1 to 50 characters") }
                 filter.label = label
             }
-            let (after, limit) = try listing(request)
+            let (after, limit) = try Pagination.sequence(request)
             let (items, last) = try await work.tasks(p, filter: filter, after: after, limit: limit)
-            return page(items, last: last, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.post, "/api/v1/tasks") { request, context in
             let p = try context.principal(requiring: .contextWrite)
