@@ -20,8 +20,8 @@ public enum FleetApplication {
         // The middleware goes in first so that it wraps every route and the not-found responder.
         router.add(middleware: FleetHTTPMiddleware(
             bodyLimit: runtime.config.maxBodyBytes, routes: recorder.table,
-            metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger))
-        if let authenticator { router.add(middleware: AuthMiddleware(authenticator: authenticator)) }
+            metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
+            auth: authenticator.map { AuthMiddleware(authenticator: $0) }))
         recorder.install(into: router)
         return Application(
             router: router,

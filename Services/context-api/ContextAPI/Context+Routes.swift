@@ -49,14 +49,13 @@ struct ContextRoutes: Sendable {
                 cache.put(key, project, snapshot, readAt: epoch)
             }
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
-            if let match = request.headers[.ifNoneMatch],
-               match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == snapshot.etag || $0 == "*" }) {
+            if let match = request.headers[.ifNoneMatch], ETag.matches(match, snapshot.etag) {
                 return Response(status: .notModified, headers: [.eTag: snapshot.etag, .cacheControl: "private, no-cache"])
             }
             if !snapshot.revealed.isEmpty { try await env.logAccess(project, snapshot.revealed, by: p, via: "context") }
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: snapshot.etag,
                                                    .cacheControl: "private, no-cache"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: snapshot.body)))
+                            body: .init(byteBuffer: snapshot.buffer))
         }
         r.on(.get, "/api/v1/flukebase_connect/changes") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)

@@ -2,6 +2,7 @@ import FlukeCrypto
 import FlukeModels
 import FlukePostgres
 import FlukeRuntime
+import Hummingbird
 import Foundation
 
 /// Assembles the context an AI tool fetches, from one consistent snapshot (repeatable read), and
@@ -11,7 +12,8 @@ struct ContextStore: Sendable {
     let env: EnvStore
 
     struct Snapshot: Sendable {
-        var body: Data
+        /// The body, ready to send: responses share its storage instead of copying it.
+        var buffer: ByteBuffer
         var etag: String
         var revealed: [(String, String)]
     }
@@ -76,7 +78,7 @@ struct ContextStore: Sendable {
         let body = try FleetJSON.encoder.encode(context)
         // Strong validator: the bytes' own digest, so equal bodies share an ETag across replicas.
         let etag = "\"" + String(Crypto.hex(Crypto.sha256(body)).prefix(32)) + "\""
-        return (project, Snapshot(body: body, etag: etag, revealed: revealed))
+        return (project, Snapshot(buffer: ByteBuffer(bytes: body), etag: etag, revealed: revealed))
     }
 
     /// Changes after `since` (exclusive), oldest first.

@@ -43,7 +43,9 @@ public struct Usage: Codable, Sendable {
 /// not data).
 final class UsageRecorder: Service, Sendable {
     struct Key: Hashable { var project: UUID; var tenant: UUID; var client: String }
-    struct Tally { var userAgent = ""; var version: String?; var fetches = 0; var syncs = 0; var first = Date(); var last = Date(); var lastSync: Date? }
+    struct Tally { var userAgent = ""; var version: String?; var fetches = 0; var syncs = 0; var first = Date(); var last = Date(); var lastSync: Date?
+        mutating func record(_ change: (inout Tally) -> Void) { change(&self) }
+    }
     private let pending = Mutex<[Key: Tally]>([:])
     let postgres: PostgresClient
     let interval: Duration
@@ -55,12 +57,15 @@ final class UsageRecorder: Service, Sendable {
         self.logger = logger
     }
 
+    static let clientIDHeader = HTTPField.Name("X-Fluke-Client-Id")!
+    static let clientVersionHeader = HTTPField.Name("X-Fluke-Client-Version")!
+
     /// The client installation a request comes from.
     static func client(_ request: Hummingbird.Request) -> (id: String, userAgent: String, version: String?) {
         let agent = String((request.headers[.userAgent] ?? "").prefix(256))
-        let id = request.headers[HTTPField.Name("X-Fluke-Client-Id")!].map { String($0.prefix(128)) } ?? "anonymous"
+        let id = request.headers[clientIDHeader].map { String($0.prefix(128)) } ?? "anonymous"
         // "flukebase-connect/1.4.2 (…)" → 1.4.2
-        let version = request.headers[HTTPField.Name("X-Fluke-Client-Version")!].map { String($0.prefix(64)) }
+        let version = request.headers[clientVersionHeader].map { String($0.prefix(64)) }
             ?? agent.split(separator: " ").first.flatMap { $0.split(separator: "/").dropFirst().first.map(String.init) }
         return (id, agent, version)
     }
@@ -68,18 +73,20 @@ final class UsageRecorder: Service, Sendable {
     func recordFetch(project: UUID, tenant: UUID, request: Hummingbird.Request) {
         let c = Self.client(request)
         pending.withLock { p in
-            var t = p[Key(project: project, tenant: tenant, client: c.id)] ?? Tally()
-            t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.fetches += 1; t.last = Date()
-            p[Key(project: project, tenant: tenant, client: c.id)] = t
+            let now = Date()
+            p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
+                t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.fetches += 1; t.last = now
+            }
         }
     }
 
     func recordSync(project: UUID, tenant: UUID, request: Hummingbird.Request) {
         let c = Self.client(request)
         pending.withLock { p in
-            var t = p[Key(project: project, tenant: tenant, client: c.id)] ?? Tally()
-            t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.syncs += 1; t.last = Date(); t.lastSync = Date()
-            p[Key(project: project, tenant: tenant, client: c.id)] = t
+            let now = Date()
+            p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
+                t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.syncs += 1; t.last = now; t.lastSync = now
+            }
         }
     }
 
