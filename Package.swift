@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "project-manager", targets: ["project-manager"]),
         .executable(name: "context-api", targets: ["context-api"]),
         .executable(name: "federation", targets: ["federation"]),
+        .executable(name: "webhook-dispatcher", targets: ["webhook-dispatcher"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
     dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Layer 1: the C libraries, as system-library targets.
@@ -72,6 +74,14 @@ let package = Package(
         .target(name: "ContextAPI", dependencies: ["FlukeRuntime"], path: "Services/context-api/ContextAPI"),
         .executableTarget(name: "context-api", dependencies: ["ContextAPI"], path: "Services/context-api/Main"),
 
+        // webhook-dispatcher: Standard Webhooks delivery of fleet events to subscribers' URLs.
+        .target(name: "WebhookDispatcher", dependencies: [
+            "FlukeRuntime",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Services/webhook-dispatcher/WebhookDispatcher"),
+        .executableTarget(name: "webhook-dispatcher", dependencies: ["WebhookDispatcher"],
+                          path: "Services/webhook-dispatcher/Main"),
+
         // federation: the project catalog, ONLINE/OFFLINE from NATS heartbeats.
         .target(name: "Federation", dependencies: [
             "FlukeRuntime",
@@ -103,6 +113,10 @@ let package = Package(
             "ContextAPI", "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/ContextAPITests"),
+        .testTarget(name: "WebhookDispatcherTests", dependencies: [
+            "WebhookDispatcher", "ContextAPI", "ProjectManager", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/WebhookDispatcherTests"),
         .testTarget(name: "FederationTests", dependencies: [
             "Federation", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -81,4 +81,7 @@ public struct EventType: RawRepresentable, Hashable, Sendable, ExpressibleByStri
     public static let milestoneUpdated: EventType = "milestone.updated"
     public static let memorySynced: EventType = "memory.synced"
     public static let mcpConfigChanged: EventType = "mcp.config_changed"
+    /// Sent by webhook-dispatcher straight to one subscription (`POST …/test`); never on NATS.
+    public static let webhookTest: EventType = "webhook.test"
+    public static let webhookEndpointDisabled: EventType = "webhook.endpoint.disabled"
 }

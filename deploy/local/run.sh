@@ -12,8 +12,10 @@
 #   FLUKE_BUILD       debug (default) or release
 #   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
 #   FLUKE_JWT_SECRET  the secret that signs access tokens (default: generated once into .run/secrets.env)
-#   FLUKE_ENCRYPTION_KEY  context-api's keyring, <id>:<base64 of 32 bytes> (default: generated once, likewise)
+#   FLUKE_ENCRYPTION_KEY  context-api's and webhook-dispatcher's keyring, <id>:<base64 of 32 bytes> (default: generated once, likewise)
 # Per service, DATABASE_URL (its own role), NATS_URL, HTTP_PORT and FLUKE_JWT_SECRET are set by this script.
+# webhook-dispatcher runs with WEBHOOK_ALLOW_HTTP=true and WEBHOOK_ALLOWED_HOSTS=127.0.0.1,localhost
+# (receivers on this machine) unless they are set.
 # project-manager runs with PM_SIGNUP_ENABLED=true, and `project-manager bootstrap` creates the
 # admin (tenant FlukeBase) whose e-mail, password and fbk_ token are printed and put in .run/fleet.env.
 set -euo pipefail
@@ -42,6 +44,12 @@ service_env() {
       ;;
     context-api)
       echo "FLUKE_ENCRYPTION_KEY=${FLUKE_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_ENCRYPTION_KEY}"
+      ;;
+    webhook-dispatcher)
+      echo "FLUKE_ENCRYPTION_KEY=${FLUKE_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_ENCRYPTION_KEY}"
+      # Local development posts to receivers on this machine.
+      echo "WEBHOOK_ALLOW_HTTP=${WEBHOOK_ALLOW_HTTP:-true}"
+      echo "WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS:-127.0.0.1,localhost}"
       ;;
     federation)
       echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"

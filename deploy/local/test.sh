@@ -7,6 +7,12 @@ source deploy/local/lib.sh
 
 fleet_install_deps
 deploy/validate.sh
+# The reference Standard Webhooks verifier the webhook tests check signatures with, in the venv
+# validate.sh keeps.
+if ! .venv/bin/python -c 'import standardwebhooks' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "standardwebhooks==1.0.0"
+fi
+export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)
 chmod 755 "$work"

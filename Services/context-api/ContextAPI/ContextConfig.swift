@@ -11,9 +11,7 @@ public struct ContextConfig: Sendable {
     public var providerAuditInterval: Duration
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8080) + AuthConfig.variables + [
-        ConfigVariable("FLUKE_ENCRYPTION_KEY", default: nil,
-                       "keys that encrypt env values at rest: <key id>:<base64 of 32 bytes>, comma-separated; the first encrypts, all decrypt (rotation)",
-                       secret: true),
+        Keyring.variable,
         ConfigVariable("CONTEXT_MAX_MEMORY_BYTES", default: "16384", "largest memory content accepted, in UTF-8 bytes"),
         ConfigVariable("CONTEXT_PROVIDER_AUDIT_INTERVAL", default: "86400", "seconds between audits of the AI providers' documentation URLs"),
     ]
@@ -21,47 +19,8 @@ public struct ContextConfig: Sendable {
     public init(reader: ConfigReader) throws {
         common = try FleetConfig(serviceName: "context-api", reader: reader)
         auth = try AuthConfig(reader: reader)
-        keyring = try Keyring(parsing: try reader.string("FLUKE_ENCRYPTION_KEY"), variable: "FLUKE_ENCRYPTION_KEY")
+        keyring = try Keyring(reader: reader)
         maxMemoryBytes = try reader.int("CONTEXT_MAX_MEMORY_BYTES", in: 256...1_048_576)
         providerAuditInterval = try reader.seconds("CONTEXT_PROVIDER_AUDIT_INTERVAL", minimum: 1)
-    }
-}
-
-/// AES-256-GCM keys by id. New values are sealed with the first (active) key; every key opens
-/// the values sealed with it, so rotating means prepending a key and re-encrypting at leisure.
-public struct Keyring: Sendable {
-    public let activeID: String
-    let keys: [String: [UInt8]]
-
-    public init(parsing text: String, variable: String) throws {
-        var keys: [String: [UInt8]] = [:]
-        var order: [String] = []
-        for part in text.split(separator: ",") {
-            let pieces = part.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
-            guard pieces.count == 2, !pieces[0].isEmpty, pieces[0].count <= 32,
-                  pieces[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }),
-                  let key = Data(base64Encoded: String(pieces[1])), key.count == AESGCM.keySize else {
-                throw ConfigError(variable, "must be <key id>:<base64 of 32 bytes>[,…]")
-            }
-            guard keys[String(pieces[0])] == nil else { throw ConfigError(variable, "repeats key id \(pieces[0])") }
-            keys[String(pieces[0])] = Array(key)
-            order.append(String(pieces[0]))
-        }
-        guard let first = order.first else { throw ConfigError(variable, "must name at least one key") }
-        activeID = first
-        self.keys = keys
-    }
-
-    public func seal(_ plaintext: String, context: String) throws -> (keyID: String, sealed: String) {
-        let sealed = try AESGCM.seal(Array(plaintext.utf8), key: keys[activeID]!, associatedData: Array(context.utf8))
-        return (activeID, Data(sealed.combined).base64EncodedString())
-    }
-
-    public func open(_ sealed: String, keyID: String, context: String) throws -> String {
-        guard let key = keys[keyID] else { throw CryptoError(.invalidInput, "no key with id \(keyID) in FLUKE_ENCRYPTION_KEY") }
-        guard let data = Data(base64Encoded: sealed), let value = AESGCM.Sealed(combined: Array(data)) else {
-            throw CryptoError(.invalidInput, "malformed sealed value")
-        }
-        return String(decoding: try AESGCM.open(value, key: key, associatedData: Array(context.utf8)), as: UTF8.self)
     }
 }

@@ -76,6 +76,7 @@ public enum AddressPolicy {
 public struct URLPolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
     public var description: String { reason }
+    public init(reason: String) { self.reason = reason }
 }
 
 /// The rule for URLs the fleet calls on a user's behalf: `https` (or `http` when allowed), no

@@ -1,0 +1,306 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+
+/// The delivery queue in Postgres.
+///
+/// - Intake records one delivery per (event, matching subscription) — unique, so a redelivered
+///   event adds nothing — and `NOTIFY webhook_deliveries` wakes the dispatchers at commit.
+/// - A claim takes due deliveries with `FOR UPDATE SKIP LOCKED` and moves each one's
+///   `next_attempt_at` one lease ahead: replicas never claim the same delivery, and a replica
+///   that dies mid-attempt leaves it to be claimed again when the lease runs out (then sent with
+///   the same `webhook-id`).
+/// - Each subscription is served by one replica at a time (its *lane*, leased in
+///   `webhooks.lanes`), so first attempts per subscription leave in event order and the
+///   subscription's rate limit and concurrency cap hold across replicas.
+struct DeliveryQueue: Sendable {
+    static let channel = "webhook_deliveries"
+    let postgres: PostgresClient
+    let outbox: Outbox
+    let settings: DeliverySettings
+    /// This replica's name in leases.
+    let replica: String
+
+    /// One event as the intake records it.
+    struct IncomingEvent: Sendable {
+        var id: UUID
+        var type: String
+        var tenant: UUID
+        var project: UUID
+        var time: Date
+        /// The body every attempt sends: `{"type", "timestamp", "data"}`.
+        var body: String
+    }
+
+    /// The Standard Webhooks body of an event: its data plus `project_id`.
+    static func body(type: String, time: Date, project: UUID, data: JSONValue) throws -> String {
+        var payload = data
+        if case .object(var o) = data {
+            o["project_id"] = .string(project.lowercased)
+            payload = .object(o)
+        }
+        let envelope: JSONValue = .object(["type": .string(type), "timestamp": .string(RFC3339.format(time)), "data": payload])
+        return String(decoding: try FleetJSON.encoder.encode(envelope), as: UTF8.self)
+    }
+
+    /// Records the deliveries of `events` in one transaction; returns how many were new.
+    @discardableResult
+    func record(_ events: [IncomingEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        let rows = try await postgres.transaction([
+            """
+            WITH ev AS (
+                SELECT e.* FROM unnest(\(events.map(\.id.lowercased))::text[], \(events.map(\.type))::text[],
+                    \(events.map(\.tenant.lowercased))::text[], \(events.map(\.project.lowercased))::text[],
+                    \(events.map { RFC3339.format($0.time) })::text[], \(events.map(\.body))::text[])
+                    WITH ORDINALITY AS e(event_id, event_type, tenant_id, project_id, event_time, body, ord)
+            ), ins AS (
+                INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body,
+                                                 max_attempts, next_attempt_at)
+                SELECT gen_random_uuid(), s.id, s.tenant_id, ev.event_id::uuid, ev.event_type, ev.event_time::timestamptz,
+                       ev.body, \(settings.schedule.count), now() + \(Self.milliseconds(settings.schedule[0])) * interval '1 millisecond'
+                FROM ev JOIN webhooks.subscriptions s
+                  ON s.tenant_id = ev.tenant_id::uuid AND s.project_id = ev.project_id::uuid AND s.enabled
+                WHERE EXISTS (SELECT 1 FROM unnest(s.events) p
+                              WHERE p = '*' OR p = ev.event_type OR (right(p, 2) = '.*' AND starts_with(ev.event_type, left(p, -1))))
+                ORDER BY ev.ord, s.id
+                ON CONFLICT (event_id, subscription_id) DO NOTHING
+                RETURNING 1
+            )
+            SELECT count(*) FROM ins
+            """,
+            "SELECT pg_notify(\(Self.channel), '')",
+        ])
+        return try rows[0].first!.decode(Int.self, at: 0)
+    }
+
+    /// A `webhook.test` delivery for one subscription (not through NATS).
+    func recordTest(subscription: Subscription, tenant: UUID) async throws -> UUID {
+        let eventID = UUID()
+        let now = Date()
+        let body = try Self.body(type: EventType.webhookTest.rawValue, time: now, project: subscription.projectID,
+                                 data: .object(["subscription_id": .string(subscription.id.lowercased),
+                                                "message": .string("a test event from FlukeBase")]))
+        let rows = try await postgres.transaction([
+            """
+            INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body, max_attempts)
+            VALUES (gen_random_uuid(), \(subscription.id), \(tenant), \(eventID), \(EventType.webhookTest.rawValue),
+                    \(RFC3339.format(now))::timestamptz, \(body), \(settings.schedule.count))
+            RETURNING id
+            """,
+            "SELECT pg_notify(\(Self.channel), '')",
+        ])
+        return try rows[0].first!.decode(UUID.self, at: 0)
+    }
+
+    static func milliseconds(_ d: Duration) -> Int {
+        Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// A claimed delivery with what sending it needs.
+    struct Claimed: Sendable {
+        var seq: Int
+        var id: UUID
+        var subscriptionID: UUID
+        var eventID: UUID
+        var eventType: String
+        var eventTime: Date
+        var body: String
+        /// This attempt's number (1 = the first).
+        var attempt: Int
+        var maxAttempts: Int
+        var callbackURL: String
+        var headers: [String: String]
+        var rateLimit: Int?
+        var tenantID: UUID
+        var projectID: UUID
+        var secrets: [(keyID: String, sealed: String)]
+    }
+
+    /// Claims up to `limit` due deliveries, at most `budget(subscription)` per subscription
+    /// (given as arrays: subscriptions with a known budget, and the default for the others).
+    func claim(limit: Int, budgets: [UUID: Int], defaultBudget: Int) async throws -> [Claimed] {
+        let lease = Self.milliseconds(settings.lease)
+        let subs = budgets.keys.map(\.lowercased)
+        let amounts = subs.map { budgets[UUID(uuidString: $0)!]! }
+        let rows = try await postgres.query("""
+            WITH cand AS (
+                SELECT d.seq, d.subscription_id, s.rate_limit_per_second AS rate FROM webhooks.deliveries d
+                JOIN webhooks.subscriptions s ON s.id = d.subscription_id AND s.enabled
+                LEFT JOIN webhooks.lanes l ON l.subscription_id = d.subscription_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                  AND (l.owner IS NULL OR l.owner = \(replica) OR l.until < now())
+                ORDER BY d.seq
+                LIMIT \(limit * 4)
+                FOR UPDATE OF d SKIP LOCKED
+            ), ranked AS (
+                SELECT cand.*, row_number() OVER (PARTITION BY subscription_id ORDER BY seq) AS n FROM cand
+            ), chosen AS (
+                SELECT r.seq, r.subscription_id FROM ranked r
+                LEFT JOIN unnest(\(subs)::text[], \(amounts.map(String.init))::text[]) AS b(sub, amount) ON b.sub::uuid = r.subscription_id
+                -- A rate-limited subscription gets at most 10 s of sending: claims must be sent well within the lease.
+                WHERE r.n <= LEAST(COALESCE(b.amount::int, \(defaultBudget)), COALESCE(r.rate * 10, 2147483647))
+                ORDER BY r.seq LIMIT \(limit)
+            ), lane AS (
+                INSERT INTO webhooks.lanes (subscription_id, owner, until)
+                SELECT DISTINCT subscription_id, \(replica), now() + \(lease) * interval '1 millisecond' FROM chosen
+                ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                    WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
+                RETURNING subscription_id
+            ), claimed AS (
+                UPDATE webhooks.deliveries d
+                SET next_attempt_at = now() + \(lease) * interval '1 millisecond', attempts = d.attempts + 1, leased_by = \(replica)
+                FROM chosen WHERE d.seq = chosen.seq AND chosen.subscription_id IN (SELECT subscription_id FROM lane)
+                RETURNING d.seq, d.id, d.subscription_id, d.event_id, d.event_type, d.event_time, d.body, d.attempts, d.max_attempts
+            )
+            SELECT c.seq, c.id, c.subscription_id, c.event_id, c.event_type, c.event_time, c.body, c.attempts, c.max_attempts,
+                   s.callback_url, s.headers::text, s.rate_limit_per_second, s.tenant_id, s.project_id,
+                   ARRAY(SELECT k.key_id FROM webhooks.secrets k WHERE k.subscription_id = s.id
+                         AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.id DESC),
+                   ARRAY(SELECT k.sealed FROM webhooks.secrets k WHERE k.subscription_id = s.id
+                         AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.id DESC)
+            FROM claimed c JOIN webhooks.subscriptions s ON s.id = c.subscription_id
+            ORDER BY c.seq
+            """)
+        return try rows.map { row in
+            let headers = try row.decode(String.self, at: 10)
+            let keyIDs = try row.decode([String].self, at: 14)
+            let sealed = try row.decode([String].self, at: 15)
+            return Claimed(
+                seq: try row.decode(Int.self, at: 0), id: try row.decode(UUID.self, at: 1),
+                subscriptionID: try row.decode(UUID.self, at: 2), eventID: try row.decode(UUID.self, at: 3),
+                eventType: try row.decode(String.self, at: 4), eventTime: try row.decode(Date.self, at: 5),
+                body: try row.decode(String.self, at: 6), attempt: try row.decode(Int.self, at: 7),
+                maxAttempts: try row.decode(Int.self, at: 8), callbackURL: try row.decode(String.self, at: 9),
+                headers: (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:],
+                rateLimit: try row.decode(Int?.self, at: 11), tenantID: try row.decode(UUID.self, at: 12),
+                projectID: try row.decode(UUID.self, at: 13),
+                secrets: Array(zip(keyIDs, sealed).map { (keyID: $0.0, sealed: $0.1) }))
+        }
+    }
+
+    /// What one attempt came to.
+    struct Outcome: Sendable {
+        var delivery: Claimed
+        var startedAt: Date
+        var duration: Duration
+        var statusCode: Int?
+        var responseHeaders: [String: String]?
+        var responseBody: String?
+        var error: String?
+        /// From `Retry-After` on a 429 or 503.
+        var retryAfter: Duration?
+
+        var succeeded: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
+        /// 410 Gone: the receiver asks to stop.
+        var gone: Bool { statusCode == 410 }
+    }
+
+    /// The longest `Retry-After` honoured; beyond it the schedule's delay applies.
+    static let maxRetryAfter: Duration = .seconds(86_400)
+
+    /// Records a batch of outcomes in one transaction: each attempt logged, each delivery
+    /// finished or rescheduled, the subscriptions' failure streaks updated, and subscriptions
+    /// disabled (with `webhook.endpoint.disabled`) on 410 or after failing for too long.
+    /// Only claims still held are changed (a claim whose lease ran out belongs to whoever took it).
+    func complete(_ outcomes: [Outcome]) async throws -> (disabled: [UUID], finished: [Outcome]) {
+        guard !outcomes.isEmpty else { return ([], []) }
+        var ids: [String] = [], attempts: [String] = [], statuses: [String] = [], delays: [String] = []
+        var codes: [String?] = [], errors: [String?] = []
+        for o in outcomes {
+            ids.append(o.delivery.id.lowercased)
+            attempts.append(String(o.delivery.attempt))
+            codes.append(o.statusCode.map(String.init))
+            errors.append(o.error)
+            if o.succeeded {
+                statuses.append("succeeded"); delays.append("0")
+            } else if o.gone || o.delivery.attempt >= o.delivery.maxAttempts {
+                statuses.append("failed"); delays.append("0")
+            } else {
+                var delay = settings.delay(afterFailures: o.delivery.attempt) ?? .zero
+                if let retryAfter = o.retryAfter, retryAfter > delay { delay = min(retryAfter, Self.maxRetryAfter) }
+                statuses.append("pending"); delays.append(String(Self.milliseconds(delay)))
+            }
+        }
+        let headers = outcomes.map { o in o.responseHeaders.map(SubscriptionStore.headersJSON) }
+        let disableAfter = Self.milliseconds(settings.disableAfter)
+        return try await outbox.notifyingAfter {
+            try await postgres.withTransaction { tx in
+                let updated = try await tx.query("""
+                    WITH o AS (
+                        SELECT * FROM unnest(\(ids)::text[], \(attempts)::text[], \(statuses)::text[], \(delays)::text[],
+                                             \(codes.map { $0 ?? "" })::text[], \(errors.map { $0 ?? "" })::text[])
+                            AS o(id, attempt, status, delay_ms, code, error)
+                    )
+                    UPDATE webhooks.deliveries d SET
+                        status = o.status,
+                        next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms::int * interval '1 millisecond'
+                                               ELSE d.next_attempt_at END,
+                        finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+                        last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL
+                    FROM o WHERE d.id = o.id::uuid AND d.attempts = o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
+                    RETURNING d.id
+                    """)
+                let held = Set(try updated.map { try $0.decode(UUID.self, at: 0) })
+                try await tx.query("""
+                    INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_headers,
+                                                   response_body, error, replica)
+                    SELECT o.id::uuid, o.attempt::int, o.started::timestamptz, o.ms::float8, NULLIF(o.code, '')::int,
+                           NULLIF(o.headers, '')::jsonb, NULLIF(o.body, ''), NULLIF(o.error, ''), \(replica)
+                    FROM unnest(\(ids)::text[], \(attempts)::text[], \(outcomes.map { RFC3339.format($0.startedAt) })::text[],
+                                \(outcomes.map { String($0.duration.secondsValue * 1000) })::text[],
+                                \(codes.map { $0 ?? "" })::text[], \(headers.map { $0 ?? "" })::text[],
+                                \(outcomes.map { $0.responseBody ?? "" })::text[], \(errors.map { $0 ?? "" })::text[])
+                        AS o(id, attempt, started, ms, code, headers, body, error)
+                    """)
+                // Failure streaks: a success ends one, a failure starts one if none is running.
+                let ok = Array(Set(outcomes.filter(\.succeeded).map(\.delivery.subscriptionID.lowercased)))
+                let failed = Array(Set(outcomes.filter { !$0.succeeded }.map(\.delivery.subscriptionID.lowercased)))
+                let gone = Array(Set(outcomes.filter(\.gone).map(\.delivery.subscriptionID.lowercased)))
+                if !ok.isEmpty {
+                    try await tx.query("""
+                        UPDATE webhooks.subscriptions SET failing_since = NULL
+                        WHERE id = ANY(\(ok)::text[]::uuid[]) AND failing_since IS NOT NULL
+                        """)
+                }
+                var disabled: [UUID] = []
+                if !failed.isEmpty {
+                    try await tx.query("""
+                        UPDATE webhooks.subscriptions SET failing_since = now()
+                        WHERE id = ANY(\(failed)::text[]::uuid[]) AND failing_since IS NULL
+                          AND NOT (id = ANY(\(ok)::text[]::uuid[]))
+                        """)
+                    let rows = try await tx.query("""
+                        UPDATE webhooks.subscriptions SET enabled = false, updated_at = now(),
+                            disabled_reason = CASE WHEN id = ANY(\(gone)::text[]::uuid[]) THEN 'the endpoint answered 410 Gone'
+                                                   ELSE 'failing continuously since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END
+                        WHERE enabled AND (id = ANY(\(gone)::text[]::uuid[])
+                            OR (id = ANY(\(failed)::text[]::uuid[]) AND failing_since < now() - \(disableAfter) * interval '1 millisecond'))
+                        RETURNING id, tenant_id, project_id, callback_url, disabled_reason
+                        """)
+                    for row in rows {
+                        let id = try row.decode(UUID.self, at: 0)
+                        disabled.append(id)
+                        try await outbox.enqueue(CloudEvent(
+                            source: "webhook-dispatcher", type: .webhookEndpointDisabled,
+                            tenantID: try row.decode(UUID.self, at: 1).lowercased, projectID: try row.decode(UUID.self, at: 2).lowercased,
+                            data: .object(["subscription_id": .string(id.lowercased),
+                                           "callback_url": .string(try row.decode(String.self, at: 3)),
+                                           "reason": .string(try row.decode(String.self, at: 4))])), on: tx)
+                    }
+                }
+                return (disabled, outcomes.filter { held.contains($0.delivery.id) })
+            }
+        }
+    }
+
+    /// Hands claims back untouched (shutdown before they were attempted).
+    func release(_ claims: [Claimed]) async throws {
+        guard !claims.isEmpty else { return }
+        try await postgres.query("""
+            UPDATE webhooks.deliveries SET next_attempt_at = now(), attempts = attempts - 1, leased_by = NULL
+            WHERE id = ANY(\(claims.map(\.id.lowercased))::text[]::uuid[]) AND leased_by = \(replica) AND status = 'pending'
+            """)
+    }
+}

@@ -1,0 +1,96 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+
+/// Reading deliveries and their attempts, and sending failed ones again.
+struct DeliveryStore: Sendable {
+    let postgres: PostgresClient
+
+    static let columns: StaticString = """
+        d.id, d.subscription_id, d.event_id, d.event_type, d.event_time, d.status, d.attempts, d.max_attempts,
+        d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.finished_at, d.seq
+        """
+
+    static func decode(_ row: PostgresRow) throws -> Delivery {
+        Delivery(id: try row.decode(UUID.self, at: 0), subscriptionID: try row.decode(UUID.self, at: 1),
+                 eventID: try row.decode(UUID.self, at: 2), eventType: try row.decode(String.self, at: 3),
+                 eventTime: try row.decode(Date.self, at: 4), status: try row.decode(String.self, at: 5),
+                 attempts: try row.decode(Int.self, at: 6), maxAttempts: try row.decode(Int.self, at: 7),
+                 nextAttemptAt: try row.decode(Date?.self, at: 8), lastStatusCode: try row.decode(Int?.self, at: 9),
+                 lastError: try row.decode(String?.self, at: 10), createdAt: try row.decode(Date.self, at: 11),
+                 finishedAt: try row.decode(Date?.self, at: 12))
+    }
+
+    /// A delivery of a subscription the caller may see, or 404.
+    func get(_ id: UUID, p: Principal, withAttempts: Bool = false) async throws -> Delivery {
+        let rows = try await postgres.query("""
+            SELECT \(sql: Self.columns), s.project_id FROM webhooks.deliveries d
+            JOIN webhooks.subscriptions s ON s.id = d.subscription_id
+            WHERE d.id = \(id) AND d.tenant_id = \(p.tenantID)
+            """)
+        guard let row = rows.first, p.canSee(project: try row.decode(UUID.self, at: 14)) else {
+            throw Problem.notFound("no such delivery")
+        }
+        var delivery = try Self.decode(row)
+        if withAttempts {
+            let attempts = try await postgres.query("""
+                SELECT attempt, started_at, duration_ms, status_code, response_headers::text, response_body, error
+                FROM webhooks.attempts WHERE delivery_id = \(id) ORDER BY id
+                """)
+            delivery.attemptLog = try attempts.map { a in
+                Attempt(attempt: try a.decode(Int.self, at: 0), startedAt: try a.decode(Date.self, at: 1),
+                        durationMs: try a.decode(Double.self, at: 2), statusCode: try a.decode(Int?.self, at: 3),
+                        responseHeaders: try a.decode(String?.self, at: 4).flatMap {
+                            try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+                        },
+                        responseBody: try a.decode(String?.self, at: 5), error: try a.decode(String?.self, at: 6))
+            }
+        }
+        return delivery
+    }
+
+    func list(subscription: UUID, status: String?, eventType: String?, since: Date?, after: Int?, limit: Int)
+        async throws -> (items: [Delivery], last: Int?) {
+        let rows = try await postgres.query("""
+            SELECT \(sql: Self.columns) FROM webhooks.deliveries d
+            WHERE d.subscription_id = \(subscription) AND d.seq > \(after ?? 0)
+              AND (\(status)::text IS NULL OR d.status = \(status)::text)
+              AND (\(eventType)::text IS NULL OR d.event_type = \(eventType)::text)
+              AND (\(since.map { RFC3339.format($0) })::timestamptz IS NULL OR d.created_at >= \(since.map { RFC3339.format($0) })::timestamptz)
+            ORDER BY d.seq LIMIT \(limit)
+            """)
+        return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, at: 13) })
+    }
+
+    /// One more attempt for a finished delivery (a success may be sent again, too): due now,
+    /// and failed again if that attempt fails. 409 while it is still pending.
+    func retry(_ id: UUID, p: Principal) async throws {
+        let delivery = try await get(id, p: p)
+        guard delivery.status != "pending" else {
+            throw Problem(.conflict, detail: "the delivery is still pending; it will be attempted at next_attempt_at")
+        }
+        try await postgres.transaction([
+            """
+            UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
+                finished_at = NULL
+            WHERE id = \(id) AND status <> 'pending'
+            """,
+            "SELECT pg_notify(\(DeliveryQueue.channel), '')",
+        ])
+    }
+
+    /// Queues every delivery of the subscription that failed since `since` for one more attempt.
+    func recover(subscription: UUID, since: Date, p: Principal) async throws -> Int {
+        let rows = try await postgres.transaction([
+            """
+            UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
+                finished_at = NULL
+            WHERE subscription_id = \(subscription) AND tenant_id = \(p.tenantID) AND status = 'failed'
+              AND created_at >= \(RFC3339.format(since))::timestamptz
+            """,
+            "SELECT pg_notify(\(DeliveryQueue.channel), '')",
+        ])
+        return rows[0].affectedRows
+    }
+}

@@ -1,0 +1,230 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The delivery loop of one replica: claims due deliveries (woken by `NOTIFY`, or polling for
+/// scheduled retries), sends them through per-subscription lanes, and records outcomes in
+/// batches.
+///
+/// A lane sends its subscription's deliveries in claim order (event order for first
+/// attempts), at most `WEBHOOK_SUBSCRIPTION_CONCURRENCY` at once and no faster than the
+/// subscription's `rate_limit_per_second`.
+final class Dispatcher: Service, Sendable {
+    let queue: DeliveryQueue
+    let sender: WebhookSender
+    let store: SubscriptionStore
+    let settings: DeliverySettings
+    let listener: PostgresListener
+    let metrics: WebhookMetrics
+    let logger: Logger
+    static let poll: Duration = .milliseconds(500)
+
+    struct Lane {
+        var waiting: [DeliveryQueue.Claimed] = []
+        var inFlight = 0
+        var tokens: Double = 0
+        var refilledAt: ContinuousClock.Instant = .now
+        var rate: Int?
+    }
+    struct State {
+        var lanes: [UUID: Lane] = [:]
+        var inFlight = 0
+        var waiting = 0
+        /// Deliveries this replica holds: a claim that comes back while still held (its lease
+        /// ran out while it waited) is not sent twice.
+        var held: Set<UUID> = []
+        var outcomes: [DeliveryQueue.Outcome] = []
+    }
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+    private let completed = WakeSignal()
+
+    init(queue: DeliveryQueue, sender: WebhookSender, store: SubscriptionStore, settings: DeliverySettings,
+         listener: PostgresListener, metrics: WebhookMetrics, logger: Logger) {
+        self.queue = queue
+        self.sender = sender
+        self.store = store
+        self.settings = settings
+        self.listener = listener
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let listening = Task { for await _ in listener.notifications { wake.signal() } }
+        let recording = Task { await recordOutcomes() }
+        await cancelWhenGracefulShutdown { await self.loop() }
+        // Shutdown: nothing new is claimed or started; what waits is handed back, what is in
+        // flight finishes (bounded by the request timeout) and is recorded.
+        let unsent = state.withLock { s -> [DeliveryQueue.Claimed] in
+            let all = s.lanes.values.flatMap(\.waiting)
+            for id in s.lanes.keys { s.lanes[id]!.waiting.removeAll() }
+            s.waiting = 0
+            for c in all { s.held.remove(c.id) }
+            return all
+        }
+        try? await queue.release(unsent)
+        while state.withLock({ $0.inFlight }) > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        completed.finish()
+        await recording.value
+        listening.cancel()
+    }
+
+    private func loop() async {
+        while !Task.isCancelled {
+            var claimedAll = false
+            let room = state.withLock { settings.concurrency * 2 - $0.inFlight - $0.waiting }
+            if room > 0 {
+                do {
+                    let limit = min(room, 500)
+                    let claims = try await queue.claim(limit: limit, budgets: budgets(), defaultBudget: laneCapacity(nil))
+                    accept(claims)
+                    claimedAll = claims.count == limit
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("claiming deliveries failed; retrying", metadata: ["error": "\(error)"])
+                }
+            }
+            let nextToken = start()
+            if claimedAll { continue }
+            await wake.wait(timeout: min(Self.poll, nextToken ?? Self.poll))
+        }
+    }
+
+    /// How many deliveries a lane may hold (waiting or in flight): a few rounds of its
+    /// concurrency, and no more than 10 s of its rate limit.
+    func laneCapacity(_ rate: Int?) -> Int {
+        min(settings.perSubscription * 4, rate.map { $0 * 10 } ?? Int.max)
+    }
+
+    private func budgets() -> [UUID: Int] {
+        state.withLock { s in
+            var out: [UUID: Int] = [:]
+            for (id, lane) in s.lanes { out[id] = max(0, laneCapacity(lane.rate) - lane.waiting.count - lane.inFlight) }
+            return out
+        }
+    }
+
+    private func accept(_ claims: [DeliveryQueue.Claimed]) {
+        guard !claims.isEmpty else { return }
+        state.withLock { s in
+            for c in claims where !s.held.contains(c.id) {
+                s.held.insert(c.id)
+                var lane = s.lanes[c.subscriptionID] ?? Lane(tokens: Double(c.rateLimit ?? 0))
+                lane.rate = c.rateLimit
+                lane.waiting.append(c)
+                s.lanes[c.subscriptionID] = lane
+                s.waiting += 1
+            }
+        }
+    }
+
+    /// Starts every delivery a lane may send now; returns when a rate-limited lane can next send.
+    private func start() -> Duration? {
+        let now = ContinuousClock.now
+        var ready: [DeliveryQueue.Claimed] = []
+        var nextToken: Duration?
+        state.withLock { s in
+            for id in Array(s.lanes.keys) {
+                var lane = s.lanes[id]!
+                if let rate = lane.rate {
+                    lane.tokens = min(Double(rate), lane.tokens + (now - lane.refilledAt).secondsValue * Double(rate))
+                    lane.refilledAt = now
+                }
+                while !lane.waiting.isEmpty, lane.inFlight < settings.perSubscription, s.inFlight < settings.concurrency {
+                    if let rate = lane.rate {
+                        guard lane.tokens >= 1 else {
+                            let wait = Duration.milliseconds(Int64(((1 - lane.tokens) / Double(rate)) * 1000) + 1)
+                            nextToken = min(nextToken ?? wait, wait)
+                            break
+                        }
+                        lane.tokens -= 1
+                    }
+                    ready.append(lane.waiting.removeFirst())
+                    lane.inFlight += 1
+                    s.inFlight += 1
+                    s.waiting -= 1
+                }
+                if lane.waiting.isEmpty && lane.inFlight == 0 && lane.rate == nil {
+                    s.lanes.removeValue(forKey: id)
+                } else {
+                    s.lanes[id] = lane
+                }
+            }
+        }
+        // Unstructured, and counted in `inFlight`, which shutdown waits for.
+        for claim in ready {
+            Task { await self.attempt(claim) }
+        }
+        return nextToken
+    }
+
+    private func attempt(_ claim: DeliveryQueue.Claimed) async {
+        var keys: [[UInt8]] = []
+        for secret in claim.secrets {
+            if let opened = try? store.open(secret.sealed, keyID: secret.keyID, for: claim.subscriptionID),
+               let key = StandardWebhooks.key(of: opened) {
+                keys.append(key)
+            }
+        }
+        let outcome: DeliveryQueue.Outcome
+        if keys.isEmpty {
+            outcome = DeliveryQueue.Outcome(delivery: claim, startedAt: Date(), duration: .zero,
+                                            error: "no signing secret could be opened (FLUKE_ENCRYPTION_KEY)")
+        } else {
+            outcome = await sender.send(claim, keys: keys)
+        }
+        metrics.attemptDuration.recordNanoseconds(outcome.duration.nanosecondsValue)
+        state.withLock { s in
+            s.outcomes.append(outcome)
+            s.inFlight -= 1
+            if var lane = s.lanes[claim.subscriptionID] {
+                lane.inFlight -= 1
+                if lane.waiting.isEmpty && lane.inFlight == 0 && lane.rate == nil {
+                    s.lanes.removeValue(forKey: claim.subscriptionID)
+                } else {
+                    s.lanes[claim.subscriptionID] = lane
+                }
+            }
+        }
+        completed.signal()
+        wake.signal()
+    }
+
+    /// Writes outcomes in batches (one transaction each), until shutdown has drained them all.
+    private func recordOutcomes() async {
+        var delay: Duration = .milliseconds(100)
+        while true {
+            let finished = completed.isFinished
+            let batch = state.withLock { s -> [DeliveryQueue.Outcome] in
+                let n = min(s.outcomes.count, 1000)
+                defer { s.outcomes.removeFirst(n) }
+                return Array(s.outcomes.prefix(n))
+            }
+            if batch.isEmpty {
+                if finished { return }
+                await completed.wait(timeout: .seconds(1))
+                continue
+            }
+            do {
+                let (disabled, held) = try await queue.complete(batch)
+                state.withLock { s in for o in batch { s.held.remove(o.delivery.id) } }
+                for id in disabled { logger.notice("subscription disabled", metadata: ["subscription_id": "\(id.lowercased)"]) }
+                metrics.record(held)
+                delay = .milliseconds(100)
+            } catch {
+                // Postgres is away: keep the outcomes and try again (the leases cover them meanwhile).
+                logger.warning("recording delivery outcomes failed; retrying", metadata: ["error": "\(error)"])
+                state.withLock { s in s.outcomes.insert(contentsOf: batch, at: 0) }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+}

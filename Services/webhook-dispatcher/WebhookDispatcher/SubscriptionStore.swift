@@ -1,0 +1,144 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+
+/// Subscriptions and their secrets. Secrets are sealed with the keyring (the subscription id is
+/// the associated data, so a sealed secret moved to another row does not open) and leave only in
+/// the answer to the request that made them.
+struct SubscriptionStore: Sendable {
+    let postgres: PostgresClient
+    let keyring: Keyring
+    let secretGrace: Duration
+
+    static let columns: StaticString = """
+        id, project_id, events, callback_url, description, rate_limit_per_second, headers::text, enabled,
+        disabled_reason, failing_since, created_at, updated_at
+        """
+
+    static func decode(_ row: PostgresRow) throws -> Subscription {
+        let headers = try row.decode(String.self, at: 6)
+        return Subscription(
+            id: try row.decode(UUID.self, at: 0), projectID: try row.decode(UUID.self, at: 1),
+            events: try row.decode([String].self, at: 2), callbackURL: try row.decode(String.self, at: 3),
+            description: try row.decode(String.self, at: 4), rateLimitPerSecond: try row.decode(Int?.self, at: 5),
+            headers: (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:],
+            enabled: try row.decode(Bool.self, at: 7), disabledReason: try row.decode(String?.self, at: 8),
+            failingSince: try row.decode(Date?.self, at: 9), createdAt: try row.decode(Date.self, at: 10),
+            updatedAt: try row.decode(Date.self, at: 11))
+    }
+
+    static func headersJSON(_ headers: [String: String]) -> String {
+        String(decoding: (try? FleetJSON.encoder.encode(headers)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    func seal(_ secret: String, for id: UUID) throws -> (keyID: String, sealed: String) {
+        try keyring.seal(secret, context: "webhook-secret|\(id.lowercased)")
+    }
+
+    func open(_ sealed: String, keyID: String, for id: UUID) throws -> String {
+        try keyring.open(sealed, keyID: keyID, context: "webhook-secret|\(id.lowercased)")
+    }
+
+    struct NewSubscription: Sendable {
+        var projectID: UUID
+        var events: [String]
+        var callbackURL: String
+        var description: String
+        var rateLimitPerSecond: Int?
+        var headers: [String: String]
+        var secret: String
+    }
+
+    func create(_ new: NewSubscription, by p: Principal) async throws -> Subscription {
+        let id = UUID()
+        let (keyID, sealed) = try seal(new.secret, for: id)
+        let rows = try await postgres.transaction([
+            """
+            INSERT INTO webhooks.subscriptions (id, tenant_id, project_id, events, callback_url, description,
+                rate_limit_per_second, headers, created_by)
+            VALUES (\(id), \(p.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
+                \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(p.userID))
+            """,
+            "INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))",
+            "SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id)",
+        ])
+        var subscription = try Self.decode(rows[2].first!)
+        subscription.secret = new.secret
+        return subscription
+    }
+
+    /// A subscription of the caller's tenant that the caller may see, or 404.
+    func get(_ id: UUID, p: Principal) async throws -> Subscription {
+        let rows = try await postgres.query("""
+            SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)
+            """)
+        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        let s = try Self.decode(row)
+        guard p.canSee(project: s.projectID) else { throw Problem.notFound("no such subscription") }
+        return s
+    }
+
+    func list(project: UUID?, p: Principal, after: Int?, limit: Int) async throws -> (items: [Subscription], last: Int?) {
+        let rows = try await postgres.query("""
+            SELECT \(sql: Self.columns), seq FROM (
+                SELECT *, row_number() OVER (ORDER BY created_at, id) AS seq FROM webhooks.subscriptions
+                WHERE tenant_id = \(p.tenantID) AND (\(project)::uuid IS NULL OR project_id = \(project)::uuid)
+            ) s WHERE seq > \(after ?? 0) ORDER BY seq LIMIT \(limit)
+            """)
+        return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, at: 12) })
+    }
+
+    struct Changes: Sendable {
+        var events: [String]?
+        var callbackURL: String?
+        var description: String?
+        var rateLimit: Int??
+        var headers: [String: String]?
+        var enabled: Bool?
+    }
+
+    func update(_ id: UUID, _ c: Changes, p: Principal) async throws -> Subscription {
+        _ = try await get(id, p: p)
+        let rate: Int? = c.rateLimit ?? nil
+        let rows = try await postgres.query("""
+            UPDATE webhooks.subscriptions SET
+                events = COALESCE(\(c.events)::text[], events),
+                callback_url = COALESCE(\(c.callbackURL)::text, callback_url),
+                description = COALESCE(\(c.description)::text, description),
+                rate_limit_per_second = CASE WHEN \(c.rateLimit != nil) THEN \(rate)::integer ELSE rate_limit_per_second END,
+                headers = COALESCE(\(c.headers.map(Self.headersJSON))::jsonb, headers),
+                enabled = COALESCE(\(c.enabled)::boolean, enabled),
+                disabled_reason = CASE WHEN \(c.enabled)::boolean IS NULL THEN disabled_reason
+                                       WHEN \(c.enabled)::boolean THEN NULL ELSE 'disabled by a user' END,
+                failing_since = CASE WHEN \(c.enabled)::boolean THEN NULL ELSE failing_since END,
+                updated_at = now()
+            WHERE id = \(id) AND tenant_id = \(p.tenantID)
+            RETURNING \(sql: Self.columns)
+            """)
+        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        return try Self.decode(row)
+    }
+
+    func delete(_ id: UUID, p: Principal) async throws {
+        _ = try await get(id, p: p)
+        try await postgres.query("DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)")
+    }
+
+    /// A new secret; the ones before it keep signing for the grace period.
+    func rotate(_ id: UUID, secret: String, p: Principal) async throws -> Subscription {
+        var subscription = try await get(id, p: p)
+        let (keyID, sealed) = try seal(secret, for: id)
+        let graceMs = Int(secret.isEmpty ? 0 : secretGrace.components.seconds * 1000 + secretGrace.components.attoseconds / 1_000_000_000_000_000)
+        _ = try await postgres.transaction([
+            """
+            UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')
+            WHERE subscription_id = \(id)
+            """,
+            "INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))",
+            "UPDATE webhooks.subscriptions SET updated_at = now() WHERE id = \(id)",
+        ])
+        subscription.secret = secret
+        return subscription
+    }
+}

@@ -1,0 +1,55 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// What a webhook-dispatcher process runs, for tests that reach inside.
+public struct WebhookParts: Sendable {
+    public let runtime: FleetRuntime
+    public let routes: RouteTable
+    /// This replica's name in the queue's leases.
+    public let replica: String
+}
+
+/// Stops the sender's connection pools after the dispatcher has stopped.
+struct SenderShutdown: Service {
+    let sender: WebhookSender
+    func run() async throws {
+        try? await gracefulShutdown()
+        await sender.shutdown()
+    }
+}
+
+/// Builds webhook-dispatcher: connects, migrates, and assembles the intake, the dispatcher, the
+/// queue-depth sampler and the HTTP routes.
+public func buildApplication(config: WebhookConfig, logger: Logger,
+                             onParts: @Sendable (WebhookParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
+    let runtime = try await FleetRuntime.start(
+        config: config.common, migrator: PostgresMigrator(schema: "webhooks", migrations: WebhookMigrations.all), logger: logger)
+    let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
+                                  timeout: config.auth.verifyTimeout, logger: logger)
+    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
+    let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
+    let metrics = WebhookMetrics(registry: runtime.registry)
+    let queue = DeliveryQueue(postgres: runtime.postgres, outbox: runtime.outbox, settings: config.delivery, replica: replica)
+    let store = SubscriptionStore(postgres: runtime.postgres, keyring: config.keyring, secretGrace: config.delivery.secretGrace)
+    let sender = WebhookSender(policy: config.urlPolicy, settings: config.delivery, logger: logger)
+    let listener = PostgresListener(url: config.common.databaseURL, channels: [DeliveryQueue.channel], logger: logger)
+    let dispatcher = Dispatcher(queue: queue, sender: sender, store: store, settings: config.delivery, listener: listener,
+                                metrics: metrics, logger: logger)
+    let intake = Intake(nats: runtime.nats, queue: queue, metrics: metrics, logger: logger)
+    let sampler = QueueDepthSampler(postgres: runtime.postgres, metrics: metrics, interval: .seconds(5))
+    let routes = WebhookRoutes(subscriptions: store, deliveries: DeliveryStore(postgres: runtime.postgres), queue: queue,
+                               policy: config.urlPolicy, resolver: sender)
+    onParts(WebhookParts(
+        runtime: runtime,
+        routes: FleetApplication.record(runtime: runtime, openAPI: WebhookOpenAPI.document, routes: routes.register).table,
+        replica: replica))
+    // Shutdown runs in reverse: the intake and dispatcher stop before the sender's pools close.
+    return FleetApplication.build(runtime: runtime, openAPI: WebhookOpenAPI.document,
+                                  workers: [identity, SenderShutdown(sender: sender), listener, sampler, dispatcher, intake],
+                                  authenticator: authenticator, routes: routes.register)
+}

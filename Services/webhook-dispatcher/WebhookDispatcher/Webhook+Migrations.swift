@@ -1,0 +1,102 @@
+import FlukePostgres
+
+/// The `webhooks` schema: subscriptions and their sealed secrets, the delivery queue, and the
+/// log of every attempt.
+enum WebhookMigrations {
+    static let all: [PostgresMigration] = [
+        PostgresMigration("0001_webhooks", """
+            CREATE TABLE webhooks.subscriptions (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL,
+                project_id uuid NOT NULL,
+                -- Exact types, prefixes ending in ".*", or "*".
+                events text[] NOT NULL,
+                callback_url text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                rate_limit_per_second integer CHECK (rate_limit_per_second > 0),
+                headers jsonb NOT NULL DEFAULT '{}',
+                enabled boolean NOT NULL DEFAULT true,
+                disabled_reason text,
+                -- Set at the first failure after a success; the subscription is disabled once
+                -- it has failed for WEBHOOK_DISABLE_AFTER.
+                failing_since timestamptz,
+                created_by uuid,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX subscriptions_project ON webhooks.subscriptions (tenant_id, project_id);
+
+            -- Signing secrets, sealed with FLUKE_ENCRYPTION_KEY (the subscription id is the
+            -- associated data). A rotated-out secret keeps signing until expires_at.
+            CREATE TABLE webhooks.secrets (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                subscription_id uuid NOT NULL REFERENCES webhooks.subscriptions (id) ON DELETE CASCADE,
+                key_id text NOT NULL,
+                sealed text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz
+            );
+            CREATE INDEX secrets_subscription ON webhooks.secrets (subscription_id);
+
+            -- The queue. A delivery is due when pending and next_attempt_at has passed; a claim
+            -- moves next_attempt_at one lease ahead, so a replica that dies mid-attempt leaves
+            -- the delivery to be claimed again when the lease runs out.
+            CREATE TABLE webhooks.deliveries (
+                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id uuid NOT NULL UNIQUE,
+                subscription_id uuid NOT NULL REFERENCES webhooks.subscriptions (id) ON DELETE CASCADE,
+                tenant_id uuid NOT NULL,
+                event_id uuid NOT NULL,
+                event_type text NOT NULL,
+                event_time timestamptz NOT NULL,
+                -- The exact body sent on every attempt.
+                body text NOT NULL,
+                status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
+                attempts integer NOT NULL DEFAULT 0,
+                max_attempts integer NOT NULL,
+                next_attempt_at timestamptz NOT NULL DEFAULT now(),
+                leased_by text,
+                last_status_code integer,
+                last_error text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz,
+                UNIQUE (event_id, subscription_id)
+            );
+            CREATE INDEX deliveries_due ON webhooks.deliveries (next_attempt_at) WHERE status = 'pending';
+            -- First attempts leave in event order per subscription (see DeliveryQueue.claim).
+            CREATE INDEX deliveries_unsent ON webhooks.deliveries (subscription_id, seq) WHERE status = 'pending' AND attempts = 0;
+            CREATE INDEX deliveries_subscription ON webhooks.deliveries (subscription_id, seq);
+
+            -- Which replica serves a subscription, until when (renewed with every claim).
+            CREATE TABLE webhooks.lanes (
+                subscription_id uuid PRIMARY KEY REFERENCES webhooks.subscriptions (id) ON DELETE CASCADE,
+                owner text NOT NULL,
+                until timestamptz NOT NULL
+            );
+
+            CREATE TABLE webhooks.attempts (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                delivery_id uuid NOT NULL REFERENCES webhooks.deliveries (id) ON DELETE CASCADE,
+                attempt integer NOT NULL,
+                started_at timestamptz NOT NULL,
+                duration_ms double precision NOT NULL,
+                status_code integer,
+                response_headers jsonb,
+                response_body text,
+                error text,
+                replica text NOT NULL
+            );
+            CREATE INDEX attempts_delivery ON webhooks.attempts (delivery_id, id);
+
+            CREATE TABLE webhooks.outbox (
+                seq bigserial PRIMARY KEY,
+                event_id uuid NOT NULL UNIQUE,
+                subject text NOT NULL,
+                payload text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz
+            );
+            CREATE INDEX outbox_pending ON webhooks.outbox (seq) WHERE published_at IS NULL;
+            """),
+    ]
+}
