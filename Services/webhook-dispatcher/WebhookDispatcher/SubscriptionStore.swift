@@ -127,9 +127,9 @@ struct SubscriptionStore: Sendable {
 
     /// A new secret; the ones before it keep signing for the grace period.
     func rotate(_ id: UUID, secret: String, p: Principal) async throws -> Subscription {
-        var subscription = try await get(id, p: p)
+        _ = try await get(id, p: p)
         let (keyID, sealed) = try seal(secret, for: id)
-        let graceMs = Int(secret.isEmpty ? 0 : secretGrace.components.seconds * 1000 + secretGrace.components.attoseconds / 1_000_000_000_000_000)
+        let graceMs = DeliveryQueue.milliseconds(secretGrace)
         _ = try await postgres.transaction([
             """
             UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')
@@ -138,6 +138,7 @@ struct SubscriptionStore: Sendable {
             "INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))",
             "UPDATE webhooks.subscriptions SET updated_at = now() WHERE id = \(id)",
         ])
+        var subscription = try await get(id, p: p)
         subscription.secret = secret
         return subscription
     }

@@ -25,7 +25,7 @@ struct WebhookRoutes: Sendable {
             let p = try ctx.principal(requiring: .webhooksManage)
             let f = try await RequestFields.read(request, context: ctx)
             try f.allowOnly(["project_id", "events", "callback_url", "description", "secret", "rate_limit_per_second", "headers"])
-            guard let project = try f.uuid("project_id", required: true) ?? p.projectID else {
+            guard let project = try f.uuid("project_id", required: p.projectID == nil) ?? p.projectID else {
                 throw Problem.invalid("project_id", "is required")
             }
             guard p.canSee(project: project) else { throw Problem.notFound("no such project") }
