@@ -101,7 +101,7 @@ struct DeliveryTests {
                     #expect(Set(seen) == ids, "only the subscribed events arrive")
                     #expect(seen.count > ids.count, "some were retried (half the answers were 500)")
                     // Metrics follow the commit of each batch of outcomes.
-                    try await eventually(timeout: .seconds(5), "the metrics count 200 successes") {
+                    try await eventually(timeout: .seconds(30), "the metrics count 200 successes") {
                         try await hooks.metric("webhook_deliveries_total{outcome=\"succeeded\"}") == 200
                     }
                     #expect(try await hooks.metric("webhook_deliveries_total{outcome=\"retrying\"}") ?? 0 > 0)

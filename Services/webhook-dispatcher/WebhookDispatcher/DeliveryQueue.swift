@@ -124,13 +124,24 @@ struct DeliveryQueue: Sendable {
         let lease = Self.milliseconds(settings.lease)
         let subs = budgets.keys.map(\.lowercased)
         let amounts = subs.map { budgets[UUID(uuidString: $0)!]! }
-        let rows = try await postgres.query("""
+        // Lanes first, then rows: rows are claimed only from lanes this replica holds, so no other
+        // replica can claim a later delivery of the same subscription meanwhile (the lane rows
+        // stay locked by this transaction until it commits).
+        let rows = try await postgres.transaction([
+            """
+            INSERT INTO webhooks.lanes (subscription_id, owner, until)
+            SELECT DISTINCT subscription_id, \(replica), now() + \(lease) * interval '1 millisecond' FROM (
+                SELECT d.subscription_id FROM webhooks.deliveries d
+                WHERE d.status = 'pending' AND d.next_attempt_at <= now() ORDER BY d.seq LIMIT 5000) due
+            ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
+            """,
+            """
             WITH cand AS (
                 SELECT d.seq, d.subscription_id, s.rate_limit_per_second AS rate FROM webhooks.deliveries d
                 JOIN webhooks.subscriptions s ON s.id = d.subscription_id AND s.enabled
-                LEFT JOIN webhooks.lanes l ON l.subscription_id = d.subscription_id
+                JOIN webhooks.lanes l ON l.subscription_id = d.subscription_id AND l.owner = \(replica)
                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                  AND (l.owner IS NULL OR l.owner = \(replica) OR l.until < now())
                 ORDER BY d.seq
                 LIMIT \(limit * 4)
                 FOR UPDATE OF d SKIP LOCKED
@@ -142,16 +153,10 @@ struct DeliveryQueue: Sendable {
                 -- A rate-limited subscription gets at most 10 s of sending: claims must be sent well within the lease.
                 WHERE r.n <= LEAST(COALESCE(b.amount::int, \(defaultBudget)), COALESCE(r.rate * 10, 2147483647))
                 ORDER BY r.seq LIMIT \(limit)
-            ), lane AS (
-                INSERT INTO webhooks.lanes (subscription_id, owner, until)
-                SELECT DISTINCT subscription_id, \(replica), now() + \(lease) * interval '1 millisecond' FROM chosen
-                ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-                    WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
-                RETURNING subscription_id
             ), claimed AS (
                 UPDATE webhooks.deliveries d
                 SET next_attempt_at = now() + \(lease) * interval '1 millisecond', attempts = d.attempts + 1, leased_by = \(replica)
-                FROM chosen WHERE d.seq = chosen.seq AND chosen.subscription_id IN (SELECT subscription_id FROM lane)
+                FROM chosen WHERE d.seq = chosen.seq
                 RETURNING d.seq, d.id, d.subscription_id, d.event_id, d.event_type, d.event_time, d.body, d.attempts, d.max_attempts
             )
             SELECT c.seq, c.id, c.subscription_id, c.event_id, c.event_type, c.event_time, c.body, c.attempts, c.max_attempts,
@@ -162,7 +167,8 @@ struct DeliveryQueue: Sendable {
                          AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.id DESC)
             FROM claimed c JOIN webhooks.subscriptions s ON s.id = c.subscription_id
             ORDER BY c.seq
-            """)
+            """,
+        ])[1]
         return try rows.map { row in
             let headers = try row.decode(String.self, at: 10)
             let keyIDs = try row.decode([String].self, at: 14)
@@ -203,7 +209,8 @@ struct DeliveryQueue: Sendable {
     /// Records a batch of outcomes in one transaction: each attempt logged, each delivery
     /// finished or rescheduled, the subscriptions' failure streaks updated, and subscriptions
     /// disabled (with `webhook.endpoint.disabled`) on 410 or after failing for too long.
-    /// Only claims still held are changed (a claim whose lease ran out belongs to whoever took it).
+    /// Only claims this replica still holds are changed (a claim whose lease ran out belongs to
+    /// whoever took it; if that is this replica again, the attempt in flight settles it).
     func complete(_ outcomes: [Outcome]) async throws -> (disabled: [UUID], finished: [Outcome]) {
         guard !outcomes.isEmpty else { return ([], []) }
         var ids: [String] = [], attempts: [String] = [], statuses: [String] = [], delays: [String] = []
@@ -239,7 +246,7 @@ struct DeliveryQueue: Sendable {
                                                ELSE d.next_attempt_at END,
                         finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
                         last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL
-                    FROM o WHERE d.id = o.id::uuid AND d.attempts = o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
+                    FROM o WHERE d.id = o.id::uuid AND d.attempts >= o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
                     RETURNING d.id
                     """)
                 let held = Set(try updated.map { try $0.decode(UUID.self, at: 0) })

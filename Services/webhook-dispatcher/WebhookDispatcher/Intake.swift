@@ -1,5 +1,6 @@
 import FlukeModels
 import FlukeNATS
+import FlukePostgres
 import FlukeRuntime
 import Foundation
 import Logging
@@ -9,8 +10,14 @@ import ServiceLifecycle
 /// `fluke.events.>`; each fetched batch is recorded in one transaction, then acknowledged. A
 /// crash before the acknowledgement means redelivery, which the queue's uniqueness on
 /// (event id, subscription) turns into nothing new.
+///
+/// One replica at a time takes events in (a lease in `webhooks.intake_lease`, renewed with every
+/// fetch, taken over when it lapses): batches are then recorded in stream order, so the queue's
+/// order is the events' order. Around a takeover, events the old holder fetched but did not
+/// acknowledge come back after the ack wait, behind newer ones.
 final class Intake: Service, Sendable {
     static let durable = "webhook_dispatcher"
+    static let batch = 256
     let nats: NATSClient
     let queue: DeliveryQueue
     let metrics: WebhookMetrics
@@ -25,11 +32,16 @@ final class Intake: Service, Sendable {
 
     func run() async throws {
         let consumer = nats.pullConsumer(stream: EventType.streamName, durable: Self.durable,
-                                         filterSubject: EventType.subjectPrefix + ">", ackWait: .seconds(30))
+                                         filterSubject: EventType.subjectPrefix + ">", ackWait: .seconds(30),
+                                         maxAckPending: Self.batch)
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let batch = try await consumer.fetch(batch: 256, timeout: .milliseconds(500))
+                    guard try await self.holdLease() else {
+                        try await Task.sleep(for: .milliseconds(500))
+                        continue
+                    }
+                    let batch = try await consumer.fetch(batch: Self.batch, timeout: .milliseconds(500))
                     if !batch.isEmpty { await self.handle(batch) }
                 } catch is CancellationError {
                     return
@@ -40,6 +52,16 @@ final class Intake: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// Takes or renews the intake lease; false while another replica holds it.
+    private func holdLease() async throws -> Bool {
+        try await queue.postgres.query("""
+            INSERT INTO webhooks.intake_lease (id, owner, until) VALUES (1, \(queue.replica), now() + interval '10 seconds')
+            ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                WHERE webhooks.intake_lease.owner = EXCLUDED.owner OR webhooks.intake_lease.until < now()
+            RETURNING id
+            """).first != nil
     }
 
     private func handle(_ batch: [JetStreamMessage]) async {

@@ -74,6 +74,13 @@ enum WebhookMigrations {
                 until timestamptz NOT NULL
             );
 
+            -- The one replica taking events in (see Intake): one row, leased.
+            CREATE TABLE webhooks.intake_lease (
+                id integer PRIMARY KEY CHECK (id = 1),
+                owner text NOT NULL,
+                until timestamptz NOT NULL
+            );
+
             CREATE TABLE webhooks.attempts (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 delivery_id uuid NOT NULL REFERENCES webhooks.deliveries (id) ON DELETE CASCADE,
