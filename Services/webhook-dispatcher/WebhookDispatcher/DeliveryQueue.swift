@@ -179,7 +179,7 @@ struct DeliveryQueue: Sendable {
                 eventType: try row.decode(String.self, at: 4), eventTime: try row.decode(Date.self, at: 5),
                 body: try row.decode(String.self, at: 6), attempt: try row.decode(Int.self, at: 7),
                 maxAttempts: try row.decode(Int.self, at: 8), callbackURL: try row.decode(String.self, at: 9),
-                headers: (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:],
+                headers: SubscriptionStore.headers(fromJSON: headers),
                 rateLimit: try row.decode(Int?.self, at: 11), tenantID: try row.decode(UUID.self, at: 12),
                 projectID: try row.decode(UUID.self, at: 13),
                 secrets: Array(zip(keyIDs, sealed).map { (keyID: $0.0, sealed: $0.1) }))

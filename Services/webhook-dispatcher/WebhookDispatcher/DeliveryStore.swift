@@ -41,9 +41,7 @@ struct DeliveryStore: Sendable {
             delivery.attemptLog = try attempts.map { a in
                 Attempt(attempt: try a.decode(Int.self, at: 0), startedAt: try a.decode(Date.self, at: 1),
                         durationMs: try a.decode(Double.self, at: 2), statusCode: try a.decode(Int?.self, at: 3),
-                        responseHeaders: try a.decode(String?.self, at: 4).flatMap {
-                            try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
-                        },
+                        responseHeaders: try a.decode(String?.self, at: 4).map(SubscriptionStore.headers(fromJSON:)),
                         responseBody: try a.decode(String?.self, at: 5), error: try a.decode(String?.self, at: 6))
             }
         }

@@ -30,6 +30,8 @@ final class Dispatcher: Service, Sendable {
         var tokens: Double = 0
         var refilledAt: ContinuousClock.Instant = .now
         var rate: Int?
+        /// Nothing to send or wait for, and no rate-limit tokens worth keeping.
+        var isIdle: Bool { waiting.isEmpty && inFlight == 0 && rate == nil }
     }
     struct State {
         var lanes: [UUID: Lane] = [:]
@@ -151,7 +153,7 @@ final class Dispatcher: Service, Sendable {
                     s.inFlight += 1
                     s.waiting -= 1
                 }
-                if lane.waiting.isEmpty && lane.inFlight == 0 && lane.rate == nil {
+                if lane.isIdle {
                     s.lanes.removeValue(forKey: id)
                 } else {
                     s.lanes[id] = lane
@@ -186,7 +188,7 @@ final class Dispatcher: Service, Sendable {
             s.inFlight -= 1
             if var lane = s.lanes[claim.subscriptionID] {
                 lane.inFlight -= 1
-                if lane.waiting.isEmpty && lane.inFlight == 0 && lane.rate == nil {
+                if lane.isIdle {
                     s.lanes.removeValue(forKey: claim.subscriptionID)
                 } else {
                     s.lanes[claim.subscriptionID] = lane

@@ -22,10 +22,15 @@ struct SubscriptionStore: Sendable {
             id: try row.decode(UUID.self, at: 0), projectID: try row.decode(UUID.self, at: 1),
             events: try row.decode([String].self, at: 2), callbackURL: try row.decode(String.self, at: 3),
             description: try row.decode(String.self, at: 4), rateLimitPerSecond: try row.decode(Int?.self, at: 5),
-            headers: (try? JSONDecoder().decode([String: String].self, from: Data(headers.utf8))) ?? [:],
+            headers: Self.headers(fromJSON: headers),
             enabled: try row.decode(Bool.self, at: 7), disabledReason: try row.decode(String?.self, at: 8),
             failingSince: try row.decode(Date?.self, at: 9), createdAt: try row.decode(Date.self, at: 10),
             updatedAt: try row.decode(Date.self, at: 11))
+    }
+
+    /// The inverse of ``headersJSON(_:)``: the stored object back (empty if unreadable).
+    static func headers(fromJSON text: String) -> [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
     }
 
     static func headersJSON(_ headers: [String: String]) -> String {

@@ -43,7 +43,7 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
     let intake = Intake(nats: runtime.nats, queue: queue, metrics: metrics, logger: logger)
     let sampler = QueueDepthSampler(postgres: runtime.postgres, metrics: metrics, interval: .seconds(5))
     let routes = WebhookRoutes(subscriptions: store, deliveries: DeliveryStore(postgres: runtime.postgres), queue: queue,
-                               policy: config.urlPolicy, resolver: sender)
+                               resolver: sender)
     onParts(WebhookParts(
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: WebhookOpenAPI.document, routes: routes.register).table,

@@ -12,7 +12,7 @@ struct WebhookRoutes: Sendable {
     let subscriptions: SubscriptionStore
     let deliveries: DeliveryStore
     let queue: DeliveryQueue
-    let policy: OutboundURLPolicy
+    /// Checks callback URLs exactly as deliveries will.
     let resolver: WebhookSender
 
     static let reservedHeaders: Set<String> = [
