@@ -25,6 +25,11 @@ public struct TestDatabase: Sendable {
         return db
     }
 
+    /// The `fluke` database of a private cluster, for tests that restart Postgres.
+    public static func on(_ server: PostgresServer) -> TestDatabase {
+        TestDatabase(name: "fluke", admin: server.adminURL)
+    }
+
     /// Superuser URL of this database.
     public var adminURL: String { Self.replacingDatabase(admin, with: name, user: nil) }
 

@@ -119,4 +119,54 @@ struct WebhookReliabilityTests {
             }
         }
     }
+
+    @Test("restarting nats-server or Postgres during a 10,000-event burst loses nothing; duplicates keep their webhook-id",
+          arguments: ["nats-server", "postgres"])
+    func restartDuringBurst(_ which: String) async throws {
+        let h = try await WebhookHarness(privatePostgres: which == "postgres")
+        let receiver = Receiver()
+        try await receiver.run { base in
+            try await h.withProjectManager { pm in
+                let world = try await WebhookHarness.world(pm)
+                try await h.withDispatcher { api, _ in
+                    let s = try await api.subscribe(world.token, project: world.projectID, url: base + "/burst", events: ["task.*"])
+                    try #require(s.status == 201)
+                    let nats = try await NATSClient.connect(.init(url: h.nats.url, name: "burst", sendAsap: true),
+                                                            logger: TestEnvironment.logger)
+                    let events = (0..<10_000).map { i in
+                        WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))]))
+                    }
+                    try await WebhookHarness.publish(nats, events[..<5000])
+                    try await eventually(timeout: .seconds(60), "deliveries are under way") { receiver.received.count >= 500 }
+                    let before = receiver.received.count
+                    if which == "postgres" {
+                        try #require(h.postgres).stop()
+                        try await Task.sleep(for: .seconds(2))
+                        try #require(h.postgres).start()
+                    } else {
+                        try h.nats.stop()
+                        try await Task.sleep(for: .seconds(2))
+                        try h.nats.start()
+                    }
+                    // The restart came in the middle of the first half: some of it was still to send.
+                    #expect(before < 5000)
+                    // The second half goes through the intake's consumer after the restart (for
+                    // nats-server, on a pull subscription made again).
+                    try await WebhookHarness.publish(nats, events[5000...], patience: .seconds(30))
+                    let ids = Set(events.map(\.id))
+                    try await eventually(timeout: .seconds(180), "every event delivered after the \(which) restart") {
+                        Set(receiver.received.compactMap { $0.headers["webhook-id"] }).isSuperset(of: ids)
+                    }
+                    let got = receiver.received
+                    #expect(Set(got.compactMap { $0.headers["webhook-id"] }) == ids)
+                    var bodies: [String: Data] = [:]
+                    for r in got {
+                        let id = r.headers["webhook-id"] ?? ""
+                        if let first = bodies[id] { #expect(first == r.body) } else { bodies[id] = r.body }
+                    }
+                    await nats.shutdown()
+                }
+            }
+        }
+    }
 }

@@ -18,10 +18,19 @@ struct WebhookHarness {
     static let encryptionKey = "k1:" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
     let database: TestDatabase
     let nats: NATSServer
+    /// Set when the test owns its Postgres cluster (to restart it).
+    let postgres: PostgresServer?
     var common: [String: String]
 
-    init() async throws {
-        database = try await TestDatabase.create()
+    init(privatePostgres: Bool = false) async throws {
+        if privatePostgres {
+            let server = try PostgresServer()
+            postgres = server
+            database = TestDatabase.on(server)
+        } else {
+            postgres = nil
+            database = try await TestDatabase.create()
+        }
         nats = try NATSServer()
         common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_SECRET": Self.jwtSecret,
                   "STARTUP_ATTEMPTS": "3", "STARTUP_RETRY_DELAY": "0.2", "FLUKE_ENCRYPTION_KEY": Self.encryptionKey]
@@ -82,10 +91,21 @@ struct WebhookHarness {
     }
 
     /// Publishes fleet events straight into `FLUKE_EVENTS`, as any service's outbox relay does.
-    static func publish(_ nats: NATSClient, _ events: [CloudEvent]) async throws {
+    /// With `patience`, a failed publish (nats-server restarting) is tried again until it is
+    /// stored; the message id makes a retry of a stored event a no-op.
+    static func publish(_ nats: NATSClient, _ events: some Sequence<CloudEvent>, patience: Duration = .zero) async throws {
         let encoder = CloudEvent.encoder()
         for event in events {
-            _ = try await nats.jetStreamPublish(event.subject, payload: try encoder.encode(event), messageID: event.id)
+            let payload = try encoder.encode(event)
+            let deadline = ContinuousClock.now + patience
+            while true {
+                do {
+                    _ = try await nats.jetStreamPublish(event.subject, payload: payload, messageID: event.id)
+                    break
+                } catch where ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
         }
     }
 
