@@ -93,9 +93,9 @@ let package = Package(
 
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
         .executableTarget(name: "fleet-bench", dependencies: [
-            "FlukeNATS", "FlukePostgres", .product(name: "Hummingbird", package: "hummingbird"),
-        ],
-                          path: "bench/FleetBench"),
+            "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "bench/FleetBench"),
 
         .target(name: "FlukeTestSupport", dependencies: [
             "FlukeRuntime",

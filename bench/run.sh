@@ -9,11 +9,16 @@ fleet_install_deps
 PROJECTS=${BENCH_PROJECTS:-10000}
 HEARTBEATS=${BENCH_HEARTBEATS:-300000}
 PUBLISHES=${BENCH_PUBLISHES:-1000000}
+# BENCH_ONLY=webhooks,context (say): only those sections (nats, postgres, federation, pm, context,
+# webhooks); project-manager always starts, the later sections need it.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
-fed_pid= pm_pid= ctx_pid= nginx_conf=
+fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= nginx_conf=
 cleanup() {
+  [ -n "$wh_pid" ] && kill "$wh_pid" 2>/dev/null && wait "$wh_pid" 2>/dev/null
+  [ -n "$rcv_pid" ] && kill "$rcv_pid" 2>/dev/null && wait "$rcv_pid" 2>/dev/null
   [ -n "$ctx_pid" ] && kill "$ctx_pid" 2>/dev/null && wait "$ctx_pid" 2>/dev/null
   [ -n "$nginx_conf" ] && nginx -c "$nginx_conf" -p "$work/nginx" -s stop 2>/dev/null
   [ -n "$fed_pid" ] && kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null
@@ -28,6 +33,7 @@ echo "building (release)…"
 swift build -c release --product federation >/dev/null
 swift build -c release --product project-manager >/dev/null
 swift build -c release --product context-api >/dev/null
+swift build -c release --product webhook-dispatcher >/dev/null
 swift build -c release --product fleet-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats) -lpthread
@@ -38,6 +44,15 @@ fleet_nats_start "$work/nats" "$nats_port"
 nats_url="nats://127.0.0.1:$nats_port"
 pg_bin=$(fleet_pg_bin)
 calc() { awk "BEGIN { print $1 }"; }
+# http URL [METHOD]: the answer's body (python3: no curl on a fresh Debian).
+http() {
+  python3 -c 'import sys, urllib.request as u; print(u.urlopen(u.Request(sys.argv[1], method=sys.argv[2]), timeout=5).read().decode().strip())' \
+    "$1" "${2:-GET}"
+}
+wait_ready() {
+  for _ in $(seq 1 120); do http "http://127.0.0.1:$1/ready" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  echo "port $1 never became ready" >&2; return 1
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # p99 of a wrk --latency output, in milliseconds (wrk prints us, ms or s).
 p99_ms() {
@@ -52,6 +67,7 @@ wrk_report() {
   p99_ms "$1" >>"$3"
 }
 
+if want nats; then
 echo
 echo "== NATS publish (32-byte messages, $PUBLISHES per run, medians of 7 interleaved runs) =="
 # Interleaved so that both sides see the same machine noise.
@@ -65,7 +81,9 @@ bare=$(median <"$work/bare.txt"); batched=$(median <"$work/batched.txt"); single
 printf "bare libnats              %10.0f msg/s\n" "$bare"
 printf "NATSClient.publish(batch:) %9.0f msg/s  (%.0f%% of bare)\n" "$batched" "$(calc "$batched*100/$bare")"
 printf "NATSClient.publish (1/hop) %9.0f msg/s  (%.0f%% of bare)\n" "$single" "$(calc "$single*100/$bare")"
+fi
 
+if want postgres; then
 echo
 echo "== Postgres simple query (pgbench -S's SELECT, 8 clients, 10 s) =="
 "$pg_bin/pgbench" -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres fluke >/dev/null 2>&1
@@ -74,7 +92,9 @@ pgb=$("$pg_bin/pgbench" -S -n -c 8 -j 2 -T 10 -h 127.0.0.1 -p "$pg_port" -U post
 pool=$("$bin/fleet-bench" pg-select "postgres://postgres@127.0.0.1:$pg_port/fluke" 8 10)
 printf "pgbench -S                %10.0f queries/s\n" "$pgb"
 printf "PostgresClient pool       %10.0f queries/s  (%.0f%% of pgbench)\n" "$pool" "$(calc "$pool*100/$pgb")"
+fi
 
+if want federation; then
 echo
 echo "== federation, $PROJECTS catalogued projects, $HEARTBEATS heartbeats a round, medians of 3 rounds =="
 python3 - "$work/catalog.yaml" "$PROJECTS" <<'PY'
@@ -156,6 +176,7 @@ printf "  median p99 of 3 runs: %.2fms\n" "$(median <"$work/p99.txt")"
 # federation has had its turn; its checkers would otherwise share the 2 cores with what follows.
 kill "$fed_pid" 2>/dev/null && wait "$fed_pid" 2>/dev/null || true
 fed_pid=
+fi
 
 echo
 echo "== project-manager (production scrypt cost: N = 2^15, r = 8, p = 1) =="
@@ -190,6 +211,7 @@ print(f"{statistics.median(times):.0f}", jwt, project)
 PY
 )
 printf "POST /auth/login          %10s ms median of 15 sequential logins (scrypt on a 2-thread pool)\n" "$login_ms"
+if want pm; then
 "$bin/fleet-bench" verify "$nats_url" "$token" 1 1 >/dev/null   # warm the cache
 # The floor: a bare libnats responder in C answering the same clients with a canned reply, in the
 # same rounds. Clients: bare libnats, closed loop (6 threads each waiting for its reply) and open
@@ -235,7 +257,9 @@ printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same roun
   "$(median <"$work/pm_p99.txt")" "$(median <"$work/health_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pm_pid/status")
 printf "project-manager peak RSS  %10.1f MiB\n" "$(calc "$rss/1024")"
+fi
 
+if want context; then
 echo
 echo "== context-api: GET /api/v1/flukebase_connect/context with an fbk_ token, beside nginx serving the same JSON =="
 command -v nginx >/dev/null || { echo "installing nginx (bench only)…"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -320,3 +344,81 @@ done
 printf "  median p99 of 3 rounds: %.2fms\n" "$(median <"$work/sync_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctx_pid/status")
 printf "context-api peak RSS      %10.1f MiB\n" "$(calc "$rss/1024")"
+fi
+
+if want webhooks; then
+echo
+echo "== webhook-dispatcher: signed deliveries to a local receiver (release build, defaults but plain http to 127.0.0.1) =="
+rcv_port=$(fleet_free_port); wh_port=$(fleet_free_port)
+"$bin/fleet-bench" webhook-receiver "$rcv_port" 2>"$work/receiver.log" & rcv_pid=$!
+tenant=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["tenant_id"])' <<<"$boot")
+wh_env=(DATABASE_URL="postgres://fluke_webhooks@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$wh_port
+        FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+        LOG_LEVEL=warning WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOWED_HOSTS=127.0.0.1)
+start_wh() { env "${wh_env[@]}" "$bin/webhook-dispatcher" 2>>"$work/webhooks.log" & wh_pid=$!; wait_ready "$wh_port"; }
+stop_wh() { kill "$wh_pid" && wait "$wh_pid" || true; wh_pid=; }
+start_wh
+# Four subscriptions on the bench project (throughput), one on a second project (latency).
+read -r project2 < <(python3 - "$pm_port" "$wh_port" "$rcv_port" "$jwt" "$project" <<'PY'
+import json, sys, urllib.request
+pm, wh, rcv, jwt, project = f"http://127.0.0.1:{sys.argv[1]}", f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], sys.argv[4], sys.argv[5]
+def post(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer " + jwt, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r: return json.loads(r.read())
+for i in range(4):
+    post(wh, "/api/v1/webhooks/subscriptions", {"project_id": project, "events": ["task.*"],
+                                                 "callback_url": f"http://127.0.0.1:{rcv}/hook/s{i}"})
+project2 = post(pm, "/api/v1/projects", {"name": "Bench latency", "stage": "mvp"})["id"]
+post(wh, "/api/v1/webhooks/subscriptions", {"project_id": project2, "events": ["task.*"],
+                                             "callback_url": f"http://127.0.0.1:{rcv}/hook/latency"})
+print(project2)
+PY
+)
+WH_EVENTS=${BENCH_WEBHOOK_EVENTS:-5000}
+deliveries=$((WH_EVENTS * 4))
+# Throughput: the events wait in JetStream while the dispatcher is stopped; it is then started and
+# timed from the first delivery received to the last. The floor in the same round: the same number
+# of webhook-sized POSTs through a bare AsyncHTTPClient, with the dispatcher's in-flight count (4
+# subscriptions x 16) and its connection limit per host (WEBHOOK_CONCURRENCY, 256), to the same
+# receiver.
+: >"$work/wh_rate.txt"; : >"$work/ahc_rate.txt"
+for i in 1 2 3; do
+  stop_wh
+  http "http://127.0.0.1:$rcv_port/stats" DELETE >/dev/null
+  "$bin/fleet-bench" webhook-publish "$nats_url" "$tenant" "$project" "$WH_EVENTS" 0
+  start_wh
+  for _ in $(seq 1 600); do
+    read -r got first last _ < <(http "http://127.0.0.1:$rcv_port/stats")
+    [ "$got" -ge "$deliveries" ] && break
+    sleep 0.2
+  done
+  [ "$got" -ge "$deliveries" ] || { echo "only $got of $deliveries deliveries arrived"; tail -20 "$work/webhooks.log"; exit 1; }
+  calc "$got / (($last - $first) / 1e9)" >>"$work/wh_rate.txt"
+  http "http://127.0.0.1:$rcv_port/stats" DELETE >/dev/null
+  "$bin/fleet-bench" webhook-bare "http://127.0.0.1:$rcv_port/hook/bare" "$deliveries" 64 256 >>"$work/ahc_rate.txt"
+done
+wh_rate=$(median <"$work/wh_rate.txt"); ahc_rate=$(median <"$work/ahc_rate.txt")
+echo "throughput, $deliveries deliveries a round (medians of 3 interleaved rounds):"
+printf "  bare AsyncHTTPClient POST loop  %8.0f req/s\n" "$ahc_rate"
+printf "  webhook-dispatcher              %8.0f deliveries/s  (%.0f%% of the bare loop; signed, each attempt logged in Postgres)\n" \
+  "$wh_rate" "$(calc "$wh_rate*100/$ahc_rate")"
+# Latency: events published at 200/s (open loop), each timed from just before its JetStream
+# publish to its arrival at the receiver (CLOCK_REALTIME in both processes).
+echo "event → delivery at 200 events/s (3 rounds of 3,000 events, one subscription):"
+: >"$work/wh_p99.txt"
+for i in 1 2 3; do
+  http "http://127.0.0.1:$rcv_port/stats" DELETE >/dev/null
+  "$bin/fleet-bench" webhook-publish "$nats_url" "$tenant" "$project2" 3000 200
+  for _ in $(seq 1 50); do
+    read -r got _ _ p50 p99 < <(http "http://127.0.0.1:$rcv_port/stats")
+    [ "$got" -ge 3000 ] && break
+    sleep 0.2
+  done
+  printf "  round %d: p50 %6.2fms  p99 %6.2fms  (%d of 3000 delivered)\n" "$i" "$p50" "$p99" "$got"
+  echo "$p99" >>"$work/wh_p99.txt"
+done
+printf "  median p99 of 3 rounds: %.2fms\n" "$(median <"$work/wh_p99.txt")"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$wh_pid/status")
+printf "webhook-dispatcher peak RSS (since its last start) %6.1f MiB\n" "$(calc "$rss/1024")"
+fi

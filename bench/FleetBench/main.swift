@@ -18,6 +18,11 @@ import Synchronization
 ///                                                      with FILE's bytes: the framework's own ceiling
 ///   fleet-bench memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE
 ///                                                      memory writes to their memory.synced events; "p50_ms p99_ms received"
+///   fleet-bench webhook-receiver PORT                  answers POST /hook/{name}; GET /stats: "count first_ns last_ns p50_ms p99_ms"
+///   fleet-bench webhook-publish NATS_URL TENANT PROJECT COUNT RATE
+///                                                      task.updated events into JetStream (RATE 0: unpaced)
+///   fleet-bench webhook-bare URL COUNT CONCURRENCY CONNECTIONS
+///                                                      POSTs through a bare AsyncHTTPClient; requests/s
 let args = CommandLine.arguments
 var logger = Logger(label: "bench")
 logger.logLevel = .warning
@@ -167,6 +172,22 @@ case "hummingbird":
     }
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
     try await app.runService()
+case "webhook-receiver":
+    guard args.count == 3, let port = Int(args[2]) else { fail("usage: webhook-receiver PORT") }
+    try await runReceiver(port: port, logger: logger)
+case "webhook-publish":
+    guard args.count == 7, let count = Int(args[5]), let rate = Int(args[6]) else {
+        fail("usage: webhook-publish NATS_URL TENANT PROJECT COUNT RATE")
+    }
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
+    try await publishEvents(nats, tenant: args[3], project: args[4], count: count, rate: rate)
+    await nats.shutdown()
+case "webhook-bare":
+    guard args.count == 6, let count = Int(args[3]), let concurrency = Int(args[4]), let connections = Int(args[5]) else {
+        fail("usage: webhook-bare URL COUNT CONCURRENCY CONNECTIONS")
+    }
+    print(String(format: "%.0f", try await bareWebhookPosts(url: args[2], count: count, concurrency: concurrency,
+                                                           perHostConnections: connections)))
 case "memory-sync":
     guard args.count == 7, let count = Int(args[5]), let rate = Int(args[6]) else {
         fail("usage: memory-sync NATS_URL CONTEXT_URL TOKEN COUNT RATE")

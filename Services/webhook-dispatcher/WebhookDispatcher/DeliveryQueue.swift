@@ -7,15 +7,20 @@ import Foundation
 ///
 /// - Intake records one delivery per (event, matching subscription) — unique, so a redelivered
 ///   event adds nothing — and `NOTIFY webhook_deliveries` wakes the dispatchers at commit.
-/// - A claim takes due deliveries with `FOR UPDATE SKIP LOCKED` and moves each one's
-///   `next_attempt_at` one lease ahead: replicas never claim the same delivery, and a replica
-///   that dies mid-attempt leaves it to be claimed again when the lease runs out (then sent with
-///   the same `webhook-id`).
+/// - A claim takes due deliveries with `FOR UPDATE SKIP LOCKED` and sets each one's
+///   `leased_until` one lease ahead: replicas never claim the same delivery, and a replica that
+///   dies mid-attempt leaves it to be claimed again when the lease runs out (then sent with the
+///   same `webhook-id`).
 /// - Each subscription is served by one replica at a time (its *lane*, leased in
 ///   `webhooks.lanes`), so first attempts per subscription leave in event order and the
-///   subscription's rate limit and concurrency cap hold across replicas.
+///   subscription's rate limit and concurrency cap hold across replicas. A lane is renewed with
+///   every claim while its replica has work in hand, given back when idle or at shutdown, and
+///   lapses `laneLease` after its replica died.
 struct DeliveryQueue: Sendable {
     static let channel = "webhook_deliveries"
+    /// How long a lane outlives its replica's last claim: a crashed replica's subscriptions
+    /// wait this long for another.
+    static let laneLease: Duration = .seconds(10)
     let postgres: PostgresClient
     let outbox: Outbox
     let settings: DeliverySettings
@@ -48,8 +53,8 @@ struct DeliveryQueue: Sendable {
     @discardableResult
     func record(_ events: [IncomingEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
-        let rows = try await postgres.transaction([
-            """
+        return try await postgres.withTransaction { tx in
+            let summary = try await tx.query("""
             WITH ev AS (
                 SELECT e.* FROM unnest(\(events.map(\.id.lowercased))::text[], \(events.map(\.type))::text[],
                     \(events.map(\.tenant.lowercased))::text[], \(events.map(\.project.lowercased))::text[],
@@ -66,13 +71,20 @@ struct DeliveryQueue: Sendable {
                               WHERE p = '*' OR p = ev.event_type OR (right(p, 2) = '.*' AND starts_with(ev.event_type, left(p, -1))))
                 ORDER BY ev.ord, s.id
                 ON CONFLICT (event_id, subscription_id) DO NOTHING
-                RETURNING 1
+                RETURNING subscription_id
             )
-            SELECT count(*) FROM ins
-            """,
-            "SELECT pg_notify(\(Self.channel), '')",
-        ])
-        return try rows[0].first!.decode(Int.self, at: 0)
+            SELECT count(*), count(DISTINCT subscription_id), coalesce(string_agg(DISTINCT subscription_id::text, ','), '') FROM ins
+            """).first!
+            let (created, subscriptions, ids) = (try summary.decode(Int.self, at: 0), try summary.decode(Int.self, at: 1),
+                                                 try summary.decode(String.self, at: 2))
+            if created > 0 {
+                // The notification names the subscriptions with new work (when few), so that
+                // dispatchers take just those lanes.
+                let hint = subscriptions <= Self.hintLimit ? ids : ""
+                try await tx.query("SELECT pg_notify(\(Self.channel), \(hint))")
+            }
+            return created
+        }
     }
 
     /// A `webhook.test` delivery for one subscription (not through NATS).
@@ -89,10 +101,15 @@ struct DeliveryQueue: Sendable {
                     \(RFC3339.format(now))::timestamptz, \(body), \(settings.schedule.count))
             RETURNING id
             """,
-            "SELECT pg_notify(\(Self.channel), '')",
+            "SELECT pg_notify(\(Self.channel), \(subscription.id.lowercased))",
         ])
         return try rows[0].first!.decode(UUID.self, at: 0)
     }
+
+    /// The most subscriptions a notification names; beyond, it names none (look everywhere).
+    static let hintLimit = 200
+    /// A delivery `d` that may be claimed now: pending, due, and not leased.
+    static let claimable: StaticString = "d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())"
 
     static func milliseconds(_ d: Duration) -> Int {
         Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
@@ -118,59 +135,100 @@ struct DeliveryQueue: Sendable {
         var secrets: [(keyID: String, sealed: String)]
     }
 
-    /// Claims up to `limit` due deliveries, at most `budget(subscription)` per subscription
-    /// (given as arrays: subscriptions with a known budget, and the default for the others).
-    func claim(limit: Int, budgets: [UUID: Int], defaultBudget: Int) async throws -> [Claimed] {
+    /// Claims up to `limit` due deliveries, at most `budgets[subscription]` (else
+    /// `defaultBudget`) per subscription, from the lanes this replica holds.
+    ///
+    /// Lanes first, then rows: rows are claimed only from lanes this replica holds, so no other
+    /// replica can claim a later delivery of the same subscription meanwhile (the lane rows stay
+    /// locked by this transaction until it commits). The lanes in `budgets` (work in hand) are
+    /// renewed and the `hinted` ones (new work, named by the intake's notification) taken if
+    /// free or lapsed. With `discover`, every subscription with due work is looked at (retries
+    /// coming due, lanes of a replica that died) and idle lanes are given back; that visits every
+    /// subscription with pending deliveries, so the dispatcher does it a few times a second.
+    func claim(limit: Int, budgets: [UUID: Int], defaultBudget: Int, hinted: Set<UUID>, discover: Bool) async throws -> [Claimed] {
         let lease = Self.milliseconds(settings.lease)
+        let laneLease = Self.milliseconds(Self.laneLease)
         let subs = budgets.keys.map(\.lowercased)
         let amounts = subs.map { budgets[UUID(uuidString: $0)!]! }
-        // Lanes first, then rows: rows are claimed only from lanes this replica holds, so no other
-        // replica can claim a later delivery of the same subscription meanwhile (the lane rows
-        // stay locked by this transaction until it commits).
-        let rows = try await postgres.transaction([
+        let wanted = Set(subs).union(hinted.map(\.lowercased)).sorted()
+        var lanes: [PostgresQuery] = []
+        if discover {
+            lanes.append("""
+                DELETE FROM webhooks.lanes l WHERE l.owner = \(replica) AND NOT (l.subscription_id = ANY(\(subs)::text[]::uuid[]))
+                    AND NOT EXISTS (SELECT 1 FROM webhooks.deliveries d
+                                    WHERE d.subscription_id = l.subscription_id AND \(sql: Self.claimable))
+                """)
+            lanes.append("""
+                WITH RECURSIVE pending(sub) AS (
+                    -- A loose index scan: each subscription with pending deliveries, once.
+                    (SELECT subscription_id FROM webhooks.deliveries WHERE status = 'pending' ORDER BY subscription_id LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT d.subscription_id FROM webhooks.deliveries d
+                            WHERE d.status = 'pending' AND d.subscription_id > pending.sub ORDER BY d.subscription_id LIMIT 1)
+                    FROM pending WHERE pending.sub IS NOT NULL
+                )
+                INSERT INTO webhooks.lanes (subscription_id, owner, until)
+                SELECT pending.sub, \(replica), now() + \(laneLease) * interval '1 millisecond' FROM pending
+                WHERE pending.sub IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM webhooks.deliveries d
+                    WHERE d.subscription_id = pending.sub AND \(sql: Self.claimable))
+                ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                    WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
+                """)
+        }
+        if !wanted.isEmpty {
+            // Renews the lanes in hand, and takes the hinted ones that are free or lapsed.
+            lanes.append("""
+                INSERT INTO webhooks.lanes (subscription_id, owner, until)
+                SELECT s.id, \(replica), now() + \(laneLease) * interval '1 millisecond' FROM webhooks.subscriptions s
+                WHERE s.id = ANY(\(wanted)::text[]::uuid[]) AND s.enabled
+                ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                    WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
+                """)
+        }
+        let rows = try await postgres.transaction(lanes + [
             """
-            INSERT INTO webhooks.lanes (subscription_id, owner, until)
-            SELECT DISTINCT subscription_id, \(replica), now() + \(lease) * interval '1 millisecond' FROM (
-                SELECT d.subscription_id FROM webhooks.deliveries d
-                WHERE d.status = 'pending' AND d.next_attempt_at <= now() ORDER BY d.seq LIMIT 5000) due
-            ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-                WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
-            """,
-            """
-            WITH cand AS (
-                SELECT d.seq, d.subscription_id, s.rate_limit_per_second AS rate FROM webhooks.deliveries d
-                JOIN webhooks.subscriptions s ON s.id = d.subscription_id AND s.enabled
-                JOIN webhooks.lanes l ON l.subscription_id = d.subscription_id AND l.owner = \(replica)
-                WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                ORDER BY d.seq
-                LIMIT \(limit * 4)
-                FOR UPDATE OF d SKIP LOCKED
-            ), ranked AS (
-                SELECT cand.*, row_number() OVER (PARTITION BY subscription_id ORDER BY seq) AS n FROM cand
+            WITH mine AS (
+                SELECT l.subscription_id,
+                       -- A rate-limited subscription gets at most 10 s of sending: claims must be sent well within the lease.
+                       LEAST(COALESCE(b.amount::int, \(defaultBudget)), COALESCE(s.rate_limit_per_second * 10, 2147483647)) AS budget
+                FROM webhooks.lanes l
+                JOIN webhooks.subscriptions s ON s.id = l.subscription_id AND s.enabled
+                LEFT JOIN unnest(\(subs)::text[], \(amounts.map(String.init))::text[]) AS b(sub, amount) ON b.sub::uuid = l.subscription_id
+                WHERE l.owner = \(replica) AND l.until > now()
             ), chosen AS (
-                SELECT r.seq, r.subscription_id FROM ranked r
-                LEFT JOIN unnest(\(subs)::text[], \(amounts.map(String.init))::text[]) AS b(sub, amount) ON b.sub::uuid = r.subscription_id
-                -- A rate-limited subscription gets at most 10 s of sending: claims must be sent well within the lease.
-                WHERE r.n <= LEAST(COALESCE(b.amount::int, \(defaultBudget)), COALESCE(r.rate * 10, 2147483647))
-                ORDER BY r.seq LIMIT \(limit)
+                SELECT c.id, c.seq FROM mine CROSS JOIN LATERAL (
+                    SELECT d.id, d.seq FROM webhooks.deliveries d
+                    WHERE d.subscription_id = mine.subscription_id AND \(sql: Self.claimable)
+                    ORDER BY d.seq LIMIT mine.budget
+                    FOR UPDATE SKIP LOCKED) c
+                ORDER BY c.seq LIMIT \(limit)
             ), claimed AS (
                 UPDATE webhooks.deliveries d
-                SET next_attempt_at = now() + \(lease) * interval '1 millisecond', attempts = d.attempts + 1, leased_by = \(replica)
-                FROM chosen WHERE d.seq = chosen.seq
+                SET leased_until = now() + \(lease) * interval '1 millisecond', attempts = d.attempts + 1, leased_by = \(replica)
+                FROM chosen WHERE d.id = chosen.id
                 RETURNING d.seq, d.id, d.subscription_id, d.event_id, d.event_type, d.event_time, d.body, d.attempts, d.max_attempts
+            ), keys AS (
+                -- The signing secrets, once per subscription rather than once per delivery.
+                SELECT k.subscription_id, array_agg(k.key_id ORDER BY k.id DESC) AS key_ids,
+                       array_agg(k.sealed ORDER BY k.id DESC) AS sealed
+                FROM webhooks.secrets k
+                WHERE k.subscription_id IN (SELECT subscription_id FROM mine) AND (k.expires_at IS NULL OR k.expires_at > now())
+                GROUP BY k.subscription_id
             )
             SELECT c.seq, c.id, c.subscription_id, c.event_id, c.event_type, c.event_time, c.body, c.attempts, c.max_attempts,
                    s.callback_url, s.headers::text, s.rate_limit_per_second, s.tenant_id, s.project_id,
-                   ARRAY(SELECT k.key_id FROM webhooks.secrets k WHERE k.subscription_id = s.id
-                         AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.id DESC),
-                   ARRAY(SELECT k.sealed FROM webhooks.secrets k WHERE k.subscription_id = s.id
-                         AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.id DESC)
+                   coalesce(keys.key_ids, '{}'), coalesce(keys.sealed, '{}')
             FROM claimed c JOIN webhooks.subscriptions s ON s.id = c.subscription_id
+            LEFT JOIN keys ON keys.subscription_id = c.subscription_id
             ORDER BY c.seq
             """,
-        ])[1]
+        ]).last!
+        var parsedHeaders: [String: [String: String]] = [:]
         return try rows.map { row in
-            let headers = try row.decode(String.self, at: 10)
+            let headersJSON = try row.decode(String.self, at: 10)
+            let headers = parsedHeaders[headersJSON] ?? SubscriptionStore.headers(fromJSON: headersJSON)
+            parsedHeaders[headersJSON] = headers
             let keyIDs = try row.decode([String].self, at: 14)
             let sealed = try row.decode([String].self, at: 15)
             return Claimed(
@@ -179,7 +237,7 @@ struct DeliveryQueue: Sendable {
                 eventType: try row.decode(String.self, at: 4), eventTime: try row.decode(Date.self, at: 5),
                 body: try row.decode(String.self, at: 6), attempt: try row.decode(Int.self, at: 7),
                 maxAttempts: try row.decode(Int.self, at: 8), callbackURL: try row.decode(String.self, at: 9),
-                headers: SubscriptionStore.headers(fromJSON: headers),
+                headers: headers,
                 rateLimit: try row.decode(Int?.self, at: 11), tenantID: try row.decode(UUID.self, at: 12),
                 projectID: try row.decode(UUID.self, at: 13),
                 secrets: Array(zip(keyIDs, sealed).map { (keyID: $0.0, sealed: $0.1) }))
@@ -245,7 +303,8 @@ struct DeliveryQueue: Sendable {
                         next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms::int * interval '1 millisecond'
                                                ELSE d.next_attempt_at END,
                         finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
-                        last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL
+                        last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL,
+                        leased_until = NULL
                     FROM o WHERE d.id = o.id::uuid AND d.attempts >= o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
                     RETURNING d.id
                     """)
@@ -306,8 +365,14 @@ struct DeliveryQueue: Sendable {
     func release(_ claims: [Claimed]) async throws {
         guard !claims.isEmpty else { return }
         try await postgres.query("""
-            UPDATE webhooks.deliveries SET next_attempt_at = now(), attempts = attempts - 1, leased_by = NULL
+            UPDATE webhooks.deliveries SET leased_until = NULL, attempts = attempts - 1, leased_by = NULL
             WHERE id = ANY(\(claims.map(\.id.lowercased))::text[]::uuid[]) AND leased_by = \(replica) AND status = 'pending'
             """)
+    }
+
+    /// Gives back every lane this replica holds (at shutdown, once nothing is in flight), so that
+    /// another replica takes over at once instead of after `laneLease`.
+    func releaseLanes() async throws {
+        try await postgres.query("DELETE FROM webhooks.lanes WHERE owner = \(replica)")
     }
 }

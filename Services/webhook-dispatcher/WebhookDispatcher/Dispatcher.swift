@@ -41,8 +41,14 @@ final class Dispatcher: Service, Sendable {
         /// ran out while it waited) is not sent twice.
         var held: Set<UUID> = []
         var outcomes: [DeliveryQueue.Outcome] = []
+        /// Subscriptions the intake says have new work, for the next claim.
+        var hinted: Set<UUID> = []
+        /// A notification named no subscription (or the listener reconnected): look everywhere.
+        var discoverNow = false
     }
     private let state = Mutex(State())
+    /// Opened signing keys by sealed secret.
+    private let keys = Mutex<[String: [UInt8]]>([:])
     private let wake = WakeSignal()
     private let completed = WakeSignal()
 
@@ -58,38 +64,75 @@ final class Dispatcher: Service, Sendable {
     }
 
     func run() async throws {
-        let listening = Task { for await _ in listener.notifications { wake.signal() } }
-        let recording = Task { await recordOutcomes() }
-        await cancelWhenGracefulShutdown { await self.loop() }
-        // Shutdown: nothing new is claimed or started; what waits is handed back, what is in
-        // flight finishes (bounded by the request timeout) and is recorded.
-        let unsent = state.withLock { s -> [DeliveryQueue.Claimed] in
-            let all = s.lanes.values.flatMap(\.waiting)
-            for id in s.lanes.keys { s.lanes[id]!.waiting.removeAll() }
-            s.waiting = 0
-            for c in all { s.held.remove(c.id) }
-            return all
+        let listening = Task {
+            for await notification in listener.notifications {
+                state.withLock { s in
+                    guard case .notification(_, let payload) = notification,
+                          case let ids = payload.split(separator: ",").compactMap({ UUID(uuidString: String($0)) }), !ids.isEmpty
+                    else { s.discoverNow = true; return }
+                    s.hinted.formUnion(ids)
+                }
+                wake.signal()
+            }
         }
-        try? await queue.release(unsent)
-        while state.withLock({ $0.inFlight }) > 0 { try? await Task.sleep(for: .milliseconds(20)) }
-        completed.finish()
-        await recording.value
+        let recording = Task { await recordOutcomes() }
+        await withTaskCancellationHandler {
+            await cancelWhenGracefulShutdown { await self.loop() }
+            // Shutdown: nothing new is claimed or started; what waits is handed back, what is in
+            // flight finishes (bounded by the request timeout) and is recorded.
+            let unsent = state.withLock { s -> [DeliveryQueue.Claimed] in
+                let all = s.lanes.values.flatMap(\.waiting)
+                for id in s.lanes.keys { s.lanes[id]!.waiting.removeAll() }
+                s.waiting = 0
+                for c in all { s.held.remove(c.id) }
+                return all
+            }
+            try? await queue.release(unsent)
+            while state.withLock({ $0.inFlight }) > 0, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+            completed.finish()
+            await recording.value
+            if !Task.isCancelled { try? await queue.releaseLanes() }
+        } onCancel: {
+            // SHUTDOWN_TIMEOUT ran out (the service group cancels): stop recording. Unrecorded
+            // attempts keep their leases, which run out, and they are sent again, with the same
+            // webhook-id; nothing is lost.
+            recording.cancel()
+        }
         listening.cancel()
     }
 
     private func loop() async {
+        var discoveredAt = ContinuousClock.now - .seconds(3600)
+        // Full discovery every poll, or less often when it is costly (many subscriptions with
+        // pending retries): it takes at most a tenth of the time.
+        var discoveryEvery = Self.poll
         while !Task.isCancelled {
             var claimedAll = false
             let room = state.withLock { settings.concurrency * 2 - $0.inFlight - $0.waiting }
             if room > 0 {
+                let (hinted, forced) = state.withLock { s in
+                    defer { s.hinted.removeAll(); s.discoverNow = false }
+                    return (s.hinted, s.discoverNow)
+                }
+                let began = ContinuousClock.now
+                let discover = forced || began - discoveredAt >= discoveryEvery
                 do {
                     let limit = min(room, 500)
-                    let claims = try await queue.claim(limit: limit, budgets: budgets(), defaultBudget: laneCapacity(nil))
+                    let claims = try await queue.claim(limit: limit, budgets: budgets(), defaultBudget: laneCapacity(nil),
+                                                       hinted: hinted, discover: discover)
+                    if discover {
+                        discoveredAt = .now
+                        discoveryEvery = max(Self.poll, (discoveredAt - began) * 10)
+                    }
                     accept(claims)
                     claimedAll = claims.count == limit
                 } catch is CancellationError {
                     return
                 } catch {
+                    state.withLock { s in
+                        s.hinted.formUnion(hinted)
+                        s.discoverNow = s.discoverNow || forced
+                    }
                     logger.warning("claiming deliveries failed; retrying", metadata: ["error": "\(error)"])
                 }
             }
@@ -167,13 +210,23 @@ final class Dispatcher: Service, Sendable {
         return nextToken
     }
 
+    /// Opens a sealed secret once, not on every attempt (the sealed text is unique per secret:
+    /// it carries its own nonce).
+    private func signingKey(_ secret: (keyID: String, sealed: String), subscription: UUID) -> [UInt8]? {
+        if let key = keys.withLock({ $0[secret.sealed] }) { return key }
+        guard let opened = try? store.open(secret.sealed, keyID: secret.keyID, for: subscription),
+              let key = StandardWebhooks.key(of: opened) else { return nil }
+        keys.withLock { k in
+            if k.count >= 10_000 { k.removeAll() }
+            k[secret.sealed] = key
+        }
+        return key
+    }
+
     private func attempt(_ claim: DeliveryQueue.Claimed) async {
         var keys: [[UInt8]] = []
         for secret in claim.secrets {
-            if let opened = try? store.open(secret.sealed, keyID: secret.keyID, for: claim.subscriptionID),
-               let key = StandardWebhooks.key(of: opened) {
-                keys.append(key)
-            }
+            if let key = signingKey(secret, subscription: claim.subscriptionID) { keys.append(key) }
         }
         let outcome: DeliveryQueue.Outcome
         if keys.isEmpty {
@@ -196,6 +249,8 @@ final class Dispatcher: Service, Sendable {
             }
         }
         completed.signal()
+        // The next waiting delivery leaves now, not when the loop is back from a claim.
+        _ = start()
         wake.signal()
     }
 
@@ -208,6 +263,11 @@ final class Dispatcher: Service, Sendable {
                 let n = min(s.outcomes.count, 1000)
                 defer { s.outcomes.removeFirst(n) }
                 return Array(s.outcomes.prefix(n))
+            }
+            if Task.isCancelled {
+                let left = state.withLock { $0.outcomes.count } + batch.count
+                if left > 0 { logger.warning("stopping with attempt outcomes unrecorded; they will be sent again", metadata: ["count": "\(left)"]) }
+                return
             }
             if batch.isEmpty {
                 if finished { return }

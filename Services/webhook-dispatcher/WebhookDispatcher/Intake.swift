@@ -52,6 +52,8 @@ final class Intake: Service, Sendable {
                 }
             }
         }
+        // Another replica (or this one's successor) takes over at once, not when the lease lapses.
+        try? await queue.postgres.query("DELETE FROM webhooks.intake_lease WHERE owner = \(queue.replica)")
     }
 
     /// Takes or renews the intake lease; false while another replica holds it.

@@ -105,5 +105,27 @@ enum WebhookMigrations {
             );
             CREATE INDEX outbox_pending ON webhooks.outbox (seq) WHERE published_at IS NULL;
             """),
+        // Claims go lane by lane: a subscription's pending deliveries in seq order. No index may
+        // lead with seq alone or with next_attempt_at alone, or the planner, misled by a queue
+        // table's always-stale statistics, walks the whole history (or every due row) to find
+        // one subscription's next deliveries.
+        // A claim now sets leased_until, which no index covers, instead of moving
+        // next_attempt_at: the claim's update is then a heap-only (HOT) update that writes no
+        // index entry, and the free space fillfactor leaves on each page is what makes it so.
+        PostgresMigration("0002_deliveries_by_lane", """
+            ALTER TABLE webhooks.deliveries ADD COLUMN leased_until timestamptz;
+            ALTER TABLE webhooks.deliveries SET (fillfactor = 80);
+            ALTER TABLE webhooks.attempts DROP CONSTRAINT attempts_delivery_id_fkey;
+            ALTER TABLE webhooks.deliveries DROP CONSTRAINT deliveries_pkey;
+            ALTER TABLE webhooks.deliveries DROP CONSTRAINT deliveries_id_key;
+            ALTER TABLE webhooks.deliveries ADD PRIMARY KEY (id);
+            ALTER TABLE webhooks.attempts ADD CONSTRAINT attempts_delivery_id_fkey
+                FOREIGN KEY (delivery_id) REFERENCES webhooks.deliveries (id) ON DELETE CASCADE;
+            DROP INDEX webhooks.deliveries_due;
+            DROP INDEX webhooks.deliveries_unsent;
+            CREATE INDEX deliveries_pending ON webhooks.deliveries (subscription_id, seq) WHERE status = 'pending';
+            CREATE INDEX deliveries_pending_due ON webhooks.deliveries (subscription_id, next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX deliveries_failed ON webhooks.deliveries (subscription_id, seq) WHERE status = 'failed';
+            """),
     ]
 }

@@ -66,10 +66,9 @@ struct QueueDepthSampler: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully {
             if let row = try? await postgres.query("""
-                SELECT count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()),
-                       count(*) FILTER (WHERE status = 'pending' AND next_attempt_at > now()),
-                       count(*) FILTER (WHERE status = 'failed')
-                FROM webhooks.deliveries WHERE status <> 'succeeded'
+                SELECT (SELECT count(*) FROM webhooks.deliveries WHERE status = 'pending' AND next_attempt_at <= now()),
+                       (SELECT count(*) FROM webhooks.deliveries WHERE status = 'pending' AND next_attempt_at > now()),
+                       (SELECT count(*) FROM webhooks.deliveries WHERE status = 'failed')
                 """).first {
                 metrics.pending.set(Double((try? row.decode(Int.self, at: 0)) ?? 0))
                 metrics.delayed.set(Double((try? row.decode(Int.self, at: 1)) ?? 0))

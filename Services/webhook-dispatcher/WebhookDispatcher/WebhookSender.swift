@@ -163,7 +163,7 @@ final class WebhookSender: Sendable {
                 timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanosecondsValue),
                                read: .nanoseconds(settings.requestTimeout.nanosecondsValue)),
                 decompression: .disabled)
-            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.perSubscription
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.concurrency
             // The connection goes to the checked address; TLS still verifies `host`.
             if host != address { configuration.dnsOverride = [host: address] }
             let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
