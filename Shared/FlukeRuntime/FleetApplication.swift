@@ -2,6 +2,7 @@ import FlukeModels
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Assembles a service's HTTP application on the fleet's conventions: `/health`, `/ready`,
@@ -13,6 +14,7 @@ public enum FleetApplication {
         openAPI: String,
         workers: [any Service] = [],
         authenticator: Authenticator? = nil,
+        channelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -25,6 +27,9 @@ public enum FleetApplication {
         recorder.install(into: router)
         return Application(
             router: router,
+            // Handlers that answer some requests before Hummingbird sees them (each connection
+            // gets its own): context-api's cached context.
+            server: .http1(configuration: .init(additionalChannelHandlers: channelHandlers())),
             configuration: .init(address: .hostname(runtime.config.httpHost, port: runtime.config.httpPort),
                                  serverName: runtime.config.serviceName),
             services: [runtime.postgres, runtime.nats, runtime.relay] + workers,

@@ -101,7 +101,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
     }
 
     /// Accepts caller-chosen ids that are safe to log and echo.
-    static func acceptable(_ id: String) -> Bool {
+    public static func acceptable(_ id: String) -> Bool {
         id.utf8.count <= 128 && !id.isEmpty && id.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 }
@@ -121,7 +121,7 @@ public final class HTTPMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
-    func record(method: String, route: String, status: Int, duration: Duration) {
+    public func record(method: String, route: String, status: Int, duration: Duration) {
         let counterKey = CounterKey(method: method, route: route, status: status)
         let counter = counters.withLock { c in
             if let hit = c[counterKey] { return hit }
@@ -163,11 +163,11 @@ extension Duration {
 /// Request ids made without a system call each: UUIDs (version 8, RFC 9562 §5.8) whose first
 /// half is random per process (unique across processes and restarts) and second half a counter
 /// (unique within the process). They name requests; they are not secrets.
-enum RequestIDs {
+public enum RequestIDs {
     static let prefix = Crypto.randomBytes(8)
     static let counter = Atomic<UInt64>(0)
 
-    static func next() -> String {
+    public static func next() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         var b = prefix + withUnsafeBytes(of: n.bigEndian) { Array($0) }
         b[6] = (b[6] & 0x0F) | 0x80  // version 8

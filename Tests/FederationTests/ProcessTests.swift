@@ -28,15 +28,15 @@ struct ProcessTests {
     func badConfiguration() async throws {
         let missing = try ServiceProcess(executable: "federation", environment: [
             "DATABASE_URL": "", "FEDERATION_CATALOG": "/nonexistent", "FEDERATION_API_KEYS": "abcdefghij"])
-        #expect(await missing.waitForExit(timeout: .seconds(10)) == 78)
+        #expect(await missing.waitForExit(timeout: .seconds(30)) == 78)
         #expect(missing.log.contains("DATABASE_URL"))
         let malformed = try ServiceProcess(executable: "federation", environment: [
             "DATABASE_URL": "postgres://x@127.0.0.1/db", "FEDERATION_HEARTBEAT_TTL": "soon",
             "FEDERATION_CATALOG": "/nonexistent", "FEDERATION_API_KEYS": "abcdefghij"])
-        #expect(await malformed.waitForExit(timeout: .seconds(10)) == 78)
+        #expect(await malformed.waitForExit(timeout: .seconds(30)) == 78)
         #expect(malformed.log.contains("FEDERATION_HEARTBEAT_TTL"))
         let help = try ServiceProcess(executable: "federation", environment: [:], arguments: ["--help"])
-        #expect(await help.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(await help.waitForExit(timeout: .seconds(30)) == 0)
         #expect(help.log.contains("FEDERATION_HEARTBEAT_TTL") && help.log.contains("default: 90"))
     }
 

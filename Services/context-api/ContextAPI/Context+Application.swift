@@ -48,6 +48,8 @@ public func buildApplication(config: ContextConfig, logger: Logger,
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: ContextOpenAPI.document, routes: register).table,
         replica: replica, usage: usage))
+    let fastPath = ContextFastPath(authenticator: authenticator, cache: cache, usage: usage, registry: runtime.registry,
+                                   logger: logger)
     return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor, cache],
-                                  authenticator: authenticator, routes: register)
+                                  authenticator: authenticator, channelHandlers: { [fastPath.handler()] }, routes: register)
 }

@@ -61,17 +61,21 @@ final class UsageRecorder: Service, Sendable {
     static let clientVersionHeader = HTTPField.Name("X-Fluke-Client-Version")!
 
     /// The client installation a request comes from.
-    static func client(_ request: Hummingbird.Request) -> (id: String, userAgent: String, version: String?) {
-        let agent = String((request.headers[.userAgent] ?? "").prefix(256))
-        let id = request.headers[clientIDHeader].map { String($0.prefix(128)) } ?? "anonymous"
+    static func client(_ headers: HTTPFields) -> (id: String, userAgent: String, version: String?) {
+        let agent = String((headers[.userAgent] ?? "").prefix(256))
+        let id = headers[clientIDHeader].map { String($0.prefix(128)) } ?? "anonymous"
         // "flukebase-connect/1.4.2 (…)" → 1.4.2
-        let version = request.headers[clientVersionHeader].map { String($0.prefix(64)) }
+        let version = headers[clientVersionHeader].map { String($0.prefix(64)) }
             ?? agent.split(separator: " ").first.flatMap { $0.split(separator: "/").dropFirst().first.map(String.init) }
         return (id, agent, version)
     }
 
     func recordFetch(project: UUID, tenant: UUID, request: Hummingbird.Request) {
-        let c = Self.client(request)
+        recordFetch(project: project, tenant: tenant, headers: request.headers)
+    }
+
+    func recordFetch(project: UUID, tenant: UUID, headers: HTTPFields) {
+        let c = Self.client(headers)
         pending.withLock { p in
             let now = Date()
             p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
@@ -81,7 +85,7 @@ final class UsageRecorder: Service, Sendable {
     }
 
     func recordSync(project: UUID, tenant: UUID, request: Hummingbird.Request) {
-        let c = Self.client(request)
+        let c = Self.client(request.headers)
         pending.withLock { p in
             let now = Date()
             p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in

@@ -8,6 +8,12 @@ import Synchronization
 /// other service through ``IdentityClient`` (`fluke.rpc.identity.verify`).
 public protocol APITokenResolver: Sendable {
     func resolve(apiToken: String) async throws -> IdentityRPC.Reply
+    /// What `resolve` would answer from its cache alone, or nil.
+    func cached(apiToken: String) -> IdentityRPC.Reply?
+}
+
+extension APITokenResolver {
+    public func cached(apiToken: String) -> IdentityRPC.Reply? { nil }
 }
 
 /// Turns a bearer token into a ``Principal``: JWTs are verified locally with the fleet's shared
@@ -31,6 +37,17 @@ public struct Authenticator: Sendable {
             return try Self.principal(from: reply, kind: .apiToken, now: now)
         }
         return try Self.principal(from: verifyJWT(token, now: now), kind: .user, now: now)
+    }
+
+    /// The caller behind `token` if it is already verified and cached, without waiting for
+    /// anything (nil: ask ``authenticate(token:now:)``).
+    public func cachedPrincipal(token: String, now: Date = Date()) -> Principal? {
+        if token.hasPrefix(APITokenFormat.prefix) {
+            guard let reply = resolver.cached(apiToken: token) else { return nil }
+            return try? Self.principal(from: reply, kind: .apiToken, now: now)
+        }
+        guard let reply = verified.get(token, now: now) else { return nil }
+        return try? Self.principal(from: reply, kind: .user, now: now)
     }
 
     /// Verifies an access token locally (signature, issuer, expiry).
@@ -115,7 +132,7 @@ public struct AuthMiddleware: RouterMiddleware {
     /// The token of `Bearer <token>` (scheme case-insensitive, blanks around the token ignored),
     /// or nil. Byte-wise: this runs on every request, and Foundation's trimming costs more than
     /// the rest of authentication.
-    static func bearerToken(_ header: String) -> String? {
+    public static func bearerToken(_ header: String) -> String? {
         let bytes = header.utf8
         guard bytes.count > 7 else { return nil }
         var i = bytes.startIndex

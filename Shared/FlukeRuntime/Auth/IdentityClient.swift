@@ -22,6 +22,10 @@ public final class IdentityClient: APITokenResolver, Service, Sendable {
         self.logger = logger
     }
 
+    public func cached(apiToken: String) -> IdentityRPC.Reply? {
+        cache.get(TokenCache.key(for: apiToken), generation: nats.generation)
+    }
+
     public func resolve(apiToken: String) async throws -> IdentityRPC.Reply {
         let key = TokenCache.key(for: apiToken)
         let generation = nats.generation
