@@ -140,7 +140,13 @@ struct MCPAndUsageTests {
                 for _ in 0..<2 { _ = try await api.call(.get, "/api/v1/flukebase_connect/context", token: w.token, headers: client) }
                 _ = try await api.call(.post, "/api/v1/flukebase_connect/memories", token: w.token,
                                        json: ["external_id": UUID().uuidString, "memory_type": "fact", "content": "x"], headers: client)
-                try await parts.usage.flush()
+                // The recorder's own flush may be writing them at this moment: hence eventually.
+                try await eventually("the fetches and the sync are counted") {
+                    try await parts.usage.flush()
+                    let installs = try await api.call(.get, "/api/v1/projects/\(w.projectID)/installations", token: w.token)
+                    let laptop = installs.items.first { $0["client_id"] as? String == "laptop-1" }
+                    return laptop?["context_fetches"] as? Int == 2 && laptop?["memory_syncs"] as? Int == 1
+                }
                 let installs = try await api.call(.get, "/api/v1/projects/\(w.projectID)/installations", token: w.token)
                 let laptop = try #require(installs.items.first { $0["client_id"] as? String == "laptop-1" })
                 #expect(laptop["version"] as? String == "1.4.2" && laptop["context_fetches"] as? Int == 2)
