@@ -16,14 +16,14 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
     public typealias Context = FleetRequestContext
     let bodyLimit: Int
     let routes: RouteTable
-    let metrics: HTTPMetrics
+    let requests: RequestLog
     let logger: Logger
     let auth: AuthMiddleware?
 
     public init(bodyLimit: Int, routes: RouteTable, metrics: HTTPMetrics, logger: Logger, auth: AuthMiddleware? = nil) {
         self.bodyLimit = bodyLimit
         self.routes = routes
-        self.metrics = metrics
+        self.requests = RequestLog(metrics: metrics, logger: logger)
         self.logger = logger
         self.auth = auth
     }
@@ -32,8 +32,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         async throws -> Response {
         let start = ContinuousClock.now
         var context = context
-        let incoming = request.headers[.requestID].flatMap { Self.acceptable($0) ? $0 : nil }
-        context.requestID = incoming ?? RequestIDs.next()
+        context.requestID = RequestIDs.id(for: request.headers)
         context.bodyLimit = bodyLimit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
             return finish(Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
@@ -54,15 +53,9 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
                         _ start: ContinuousClock.Instant) -> Response {
         var response = response
         response.headers[.requestID] = context.requestID
-        let elapsed = ContinuousClock.now - start
-        let route = routes.template(for: request.uri.path) ?? "unmatched"
-        metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
-        // Path only: query strings may carry cursors or tokens.
-        logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-            "status": "\(response.status.code)", "duration_ms": "\((elapsed.secondsValue * 1_000_000).rounded() / 1000)",
-            "request_id": "\(context.requestID)",
-        ])
+        requests.record(method: request.method, path: request.uri.path,
+                        route: routes.template(for: request.uri.path) ?? "unmatched", status: response.status.code,
+                        requestID: context.requestID, since: start)
         return response
     }
 
@@ -101,8 +94,30 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
     }
 
     /// Accepts caller-chosen ids that are safe to log and echo.
-    public static func acceptable(_ id: String) -> Bool {
+    static func acceptable(_ id: String) -> Bool {
         id.utf8.count <= 128 && !id.isEmpty && id.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}
+
+/// The access line and HTTP metrics of one answered request, whichever path answered it.
+public struct RequestLog: Sendable {
+    let metrics: HTTPMetrics
+    let logger: Logger
+
+    public init(metrics: HTTPMetrics, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func record(method: HTTPRequest.Method, path: String, route: String, status: Int, requestID: String,
+                       since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        metrics.record(method: method.rawValue, route: route, status: status, duration: elapsed)
+        // Path only: query strings may carry cursors or tokens.
+        logger.info("request", metadata: [
+            "method": "\(method.rawValue)", "path": "\(path)", "status": "\(status)",
+            "duration_ms": "\((elapsed.secondsValue * 1_000_000).rounded() / 1000)", "request_id": "\(requestID)",
+        ])
     }
 }
 
@@ -121,7 +136,7 @@ public final class HTTPMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
-    public func record(method: String, route: String, status: Int, duration: Duration) {
+    func record(method: String, route: String, status: Int, duration: Duration) {
         let counterKey = CounterKey(method: method, route: route, status: status)
         let counter = counters.withLock { c in
             if let hit = c[counterKey] { return hit }
@@ -167,7 +182,12 @@ public enum RequestIDs {
     static let prefix = Crypto.randomBytes(8)
     static let counter = Atomic<UInt64>(0)
 
-    public static func next() -> String {
+    /// The caller's `X-Request-Id` when it is safe to log and echo, otherwise a new id.
+    public static func id(for headers: HTTPFields) -> String {
+        headers[.requestID].flatMap { FleetHTTPMiddleware.acceptable($0) ? $0 : nil } ?? next()
+    }
+
+    static func next() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         var b = prefix + withUnsafeBytes(of: n.bigEndian) { Array($0) }
         b[6] = (b[6] & 0x0F) | 0x80  // version 8

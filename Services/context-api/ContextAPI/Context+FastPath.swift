@@ -21,18 +21,16 @@ struct ContextFastPath: Sendable {
     let authenticator: Authenticator
     let cache: ContextCache
     let usage: UsageRecorder
-    let metrics: HTTPMetrics
+    let requests: RequestLog
     let served: Counter
-    let logger: Logger
 
     init(authenticator: Authenticator, cache: ContextCache, usage: UsageRecorder, registry: PrometheusCollectorRegistry,
          logger: Logger) {
         self.authenticator = authenticator
         self.cache = cache
         self.usage = usage
-        self.metrics = HTTPMetrics(registry: registry)
+        self.requests = RequestLog(metrics: HTTPMetrics(registry: registry), logger: logger)
         self.served = registry.makeCounter(name: "context_fast_path_responses_total")
-        self.logger = logger
     }
 
     /// The response to `head`, or nil when the router must answer.
@@ -50,28 +48,15 @@ struct ContextFastPath: Sendable {
         // A context with revealed secrets logs each read in Postgres: the router does that.
         guard let (project, snapshot) = cache.get(key), snapshot.revealed.isEmpty else { return nil }
         usage.recordFetch(project: project.id, tenant: p.tenantID, headers: head.headerFields)
-        let requestID = head.headerFields[.requestID].flatMap { FleetHTTPMiddleware.acceptable($0) ? $0 : nil }
-            ?? RequestIDs.next()
-        var response = HTTPResponse(status: .ok)
-        response.headerFields[.eTag] = snapshot.etag
-        response.headerFields[.cacheControl] = "private, no-cache"
+        let requestID = RequestIDs.id(for: head.headerFields)
+        let answer = snapshot.answer(ifNoneMatch: head.headerFields[.ifNoneMatch])
+        var response = HTTPResponse(status: answer.status, headerFields: answer.headers)
         response.headerFields[.requestID] = requestID
-        var body: ByteBuffer?
-        if let match = head.headerFields[.ifNoneMatch], ETag.matches(match, snapshot.etag) {
-            response.status = .notModified
-        } else {
-            response.headerFields[.contentType] = "application/json; charset=utf-8"
-            response.headerFields[.contentLength] = String(snapshot.buffer.readableBytes)
-            body = snapshot.buffer
-        }
-        let elapsed = ContinuousClock.now - start
+        if let body = answer.body { response.headerFields[.contentLength] = String(body.readableBytes) }
         served.increment()
-        metrics.record(method: "GET", route: Self.path, status: response.status.code, duration: elapsed)
-        logger.info("request", metadata: [
-            "method": "GET", "path": "\(Self.path)", "status": "\(response.status.code)",
-            "duration_ms": "\((elapsed.secondsValue * 1_000_000).rounded() / 1000)", "request_id": "\(requestID)",
-        ])
-        return (response, body)
+        requests.record(method: .get, path: Self.path, route: Self.path, status: answer.status.code, requestID: requestID,
+                        since: start)
+        return (response, answer.body)
     }
 
     /// One handler per connection, placed after HTTP decoding and before Hummingbird.
@@ -99,7 +84,7 @@ final class ContextFastPathHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if withRouter == 0, var (response, body) = fastPath.answer(head) {
+            if withRouter == 0, case (var response, let body)? = fastPath.answer(head) {
                 answered = true
                 let close = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
                 if close { response.headerFields[.connection] = "close" }

@@ -49,13 +49,10 @@ struct ContextRoutes: Sendable {
                 cache.put(key, project, snapshot, readAt: epoch)
             }
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
-            if let match = request.headers[.ifNoneMatch], ETag.matches(match, snapshot.etag) {
-                return Response(status: .notModified, headers: [.eTag: snapshot.etag, .cacheControl: "private, no-cache"])
-            }
+            let answer = snapshot.answer(ifNoneMatch: request.headers[.ifNoneMatch])
+            guard let body = answer.body else { return Response(status: answer.status, headers: answer.headers) }
             if !snapshot.revealed.isEmpty { try await env.logAccess(project, snapshot.revealed, by: p, via: "context") }
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: snapshot.etag,
-                                                   .cacheControl: "private, no-cache"],
-                            body: .init(byteBuffer: snapshot.buffer))
+            return Response(status: answer.status, headers: answer.headers, body: .init(byteBuffer: body))
         }
         r.on(.get, "/api/v1/flukebase_connect/changes") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)

@@ -16,6 +16,15 @@ struct ContextStore: Sendable {
         var buffer: ByteBuffer
         var etag: String
         var revealed: [(String, String)]
+
+        /// The answer to a fetch carrying `ifNoneMatch`: 304 with the validators, or 200 with the
+        /// body. The route and ``ContextFastPath`` both answer with it.
+        func answer(ifNoneMatch: String?) -> (status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer?) {
+            var headers: HTTPFields = [.eTag: etag, .cacheControl: "private, no-cache"]
+            if let ifNoneMatch, ETag.matches(ifNoneMatch, etag) { return (.notModified, headers, nil) }
+            headers[.contentType] = "application/json; charset=utf-8"
+            return (.ok, headers, buffer)
+        }
     }
 
     /// The whole context in one transaction, one hop and one round trip (a pipeline of

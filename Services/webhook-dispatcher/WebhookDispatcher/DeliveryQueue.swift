@@ -148,8 +148,9 @@ struct DeliveryQueue: Sendable {
     func claim(limit: Int, budgets: [UUID: Int], defaultBudget: Int, hinted: Set<UUID>, discover: Bool) async throws -> [Claimed] {
         let lease = Self.milliseconds(settings.lease)
         let laneLease = Self.milliseconds(Self.laneLease)
-        let subs = budgets.keys.map(\.lowercased)
-        let amounts = subs.map { budgets[UUID(uuidString: $0)!]! }
+        let inHand = Array(budgets)
+        let subs = inHand.map(\.key.lowercased)
+        let amounts = inHand.map { String($0.value) }
         let wanted = Set(subs).union(hinted.map(\.lowercased)).sorted()
         var lanes: [PostgresQuery] = []
         if discover {
@@ -194,7 +195,7 @@ struct DeliveryQueue: Sendable {
                        LEAST(COALESCE(b.amount::int, \(defaultBudget)), COALESCE(s.rate_limit_per_second * 10, 2147483647)) AS budget
                 FROM webhooks.lanes l
                 JOIN webhooks.subscriptions s ON s.id = l.subscription_id AND s.enabled
-                LEFT JOIN unnest(\(subs)::text[], \(amounts.map(String.init))::text[]) AS b(sub, amount) ON b.sub::uuid = l.subscription_id
+                LEFT JOIN unnest(\(subs)::text[], \(amounts)::text[]) AS b(sub, amount) ON b.sub::uuid = l.subscription_id
                 WHERE l.owner = \(replica) AND l.until > now()
             ), chosen AS (
                 SELECT c.id, c.seq FROM mine CROSS JOIN LATERAL (

@@ -38,12 +38,15 @@ struct SubscriptionStore: Sendable {
     }
 
     func seal(_ secret: String, for id: UUID) throws -> (keyID: String, sealed: String) {
-        try keyring.seal(secret, context: "webhook-secret|\(id.lowercased)")
+        try keyring.seal(secret, context: Self.sealingContext(id))
     }
 
     func open(_ sealed: String, keyID: String, for id: UUID) throws -> String {
-        try keyring.open(sealed, keyID: keyID, context: "webhook-secret|\(id.lowercased)")
+        try keyring.open(sealed, keyID: keyID, context: Self.sealingContext(id))
     }
+
+    /// The associated data binding a sealed secret to its subscription.
+    static func sealingContext(_ id: UUID) -> String { "webhook-secret|\(id.lowercased)" }
 
     struct NewSubscription: Sendable {
         var projectID: UUID
