@@ -40,10 +40,16 @@ cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libna
 
 pg_port=$(fleet_free_port); nats_port=$(fleet_free_port); http_port=$(fleet_free_port)
 fleet_pg_start "$work/pg" "$pg_port"
+fleet_nats_passwords   # nats-server runs with the fleet's users, as in production
 fleet_nats_start "$work/nats" "$nats_port"
-nats_url="nats://127.0.0.1:$nats_port"
+# The bench's own clients are admin; each service connects as its own user (creds() below).
+nats_url="nats://admin:$FLUKE_NATS_ADMIN_PASSWORD@127.0.0.1:$nats_port"
+svc_nats="nats://127.0.0.1:$nats_port"
+creds() { fleet_nats_credentials "$1" | tr '\n' ' '; }
 pg_bin=$(fleet_pg_bin)
-calc() { awk "BEGIN { print $1 }"; }
+# The expression is parenthesised: awk would read a bare `>` in it as "print to a file" (a stray
+# file named 120 once came from `calc "... > 120"`).
+calc() { awk "BEGIN { print ($1) }"; }
 # http URL [METHOD]: the answer's body (python3: no curl on a fresh Debian).
 http() {
   python3 -c 'import sys, urllib.request as u; print(u.urlopen(u.Request(sys.argv[1], method=sys.argv[2]), timeout=5).read().decode().strip())' \
@@ -105,7 +111,7 @@ with open(sys.argv[1], "w") as f:
         f.write(f"  - slug: p-{i:05d}\n    name: Project {i}\n    tags: [t{i % 10}]\n")
 PY
 key=bench-key-0123456789
-DATABASE_URL="postgres://fluke_federation@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$http_port \
+env DATABASE_URL="postgres://fluke_federation@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds federation) HTTP_PORT=$http_port \
   FEDERATION_CATALOG="$work/catalog.yaml" FEDERATION_API_KEYS=$key LOG_LEVEL=warning \
   "$bin/federation" 2>"$work/federation.log" &
 fed_pid=$!
@@ -182,7 +188,7 @@ echo
 echo "== project-manager (production scrypt cost: N = 2^15, r = 8, p = 1) =="
 pm_port=$(fleet_free_port)
 jwt_secret=$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')
-pm_env=(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$pm_port
+pm_env=(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds project-manager) HTTP_PORT=$pm_port
         FLUKE_JWT_SECRET=$jwt_secret LOG_LEVEL=warning PM_LOGIN_MAX_FAILURES=1000)
 boot=$(env "${pm_env[@]}" "$bin/project-manager" bootstrap --email bench@example.com --password bench-password \
   --tenant Bench --token-name bench 2>/dev/null)
@@ -264,7 +270,7 @@ echo
 echo "== context-api: GET /api/v1/flukebase_connect/context with an fbk_ token, beside nginx serving the same JSON =="
 command -v nginx >/dev/null || { echo "installing nginx (bench only)…"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 ctx_port=$(fleet_free_port); nginx_port=$(fleet_free_port)
-env DATABASE_URL="postgres://fluke_context@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$ctx_port \
+env DATABASE_URL="postgres://fluke_context@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds context-api) HTTP_PORT=$ctx_port \
   FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" LOG_LEVEL=warning \
   "$bin/context-api" 2>"$work/context.log" &
 ctx_pid=$!
@@ -352,7 +358,7 @@ echo "== webhook-dispatcher: signed deliveries to a local receiver (release buil
 rcv_port=$(fleet_free_port); wh_port=$(fleet_free_port)
 "$bin/fleet-bench" webhook-receiver "$rcv_port" 2>"$work/receiver.log" & rcv_pid=$!
 tenant=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["tenant_id"])' <<<"$boot")
-wh_env=(DATABASE_URL="postgres://fluke_webhooks@127.0.0.1:$pg_port/fluke" NATS_URL="$nats_url" HTTP_PORT=$wh_port
+wh_env=(DATABASE_URL="postgres://fluke_webhooks@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds webhook-dispatcher) HTTP_PORT=$wh_port
         FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
         LOG_LEVEL=warning WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOWED_HOSTS=127.0.0.1)
 start_wh() { env "${wh_env[@]}" "$bin/webhook-dispatcher" 2>>"$work/webhooks.log" & wh_pid=$!; wait_ready "$wh_port"; }

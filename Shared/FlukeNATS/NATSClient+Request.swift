@@ -18,7 +18,12 @@ final class NATSRequestMux: Sendable {
         var pending: [UInt64: Waiting] = [:]
     }
     private let state = Mutex(State())
-    let prefix = "_INBOX." + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+    let prefix: String
+
+    /// Replies arrive on `<inboxPrefix>.<random>.<request number>`.
+    init(inboxPrefix: String) {
+        prefix = inboxPrefix + "." + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+    }
 
     /// Subscribes on first use.
     func ensureSubscribed(_ nc: OpaquePointer) throws {

@@ -21,11 +21,22 @@ public final class NATSClient: Service, Sendable {
         /// Write each publish to the socket at once instead of after libnats' 1 ms flusher delay:
         /// lower latency for request/reply and JetStream acks, lower throughput for bulk publishing.
         public var sendAsap: Bool
+        /// Who this client is; `nil` connects anonymously (refused by the fleet's nats-server).
+        public var credentials: NATSCredentials?
+        /// Verify the server's TLS certificate against this CA (and require TLS).
+        public var tls: NATSTLS?
+        /// Where replies to this client's requests arrive (`_INBOX` when `nil`). Services use
+        /// `_INBOX.<service>`, the only inbox their NATS user may subscribe to.
+        public var inboxPrefix: String?
 
-        public init(url: String, name: String, reconnectWait: Duration = .milliseconds(500),
+        public init(url: String, name: String, credentials: NATSCredentials? = nil, tls: NATSTLS? = nil,
+                    inboxPrefix: String? = nil, reconnectWait: Duration = .milliseconds(500),
                     reconnectJitter: Duration = .milliseconds(250), threads: Int = 4, sendAsap: Bool = false) {
             self.url = url
             self.name = name
+            self.credentials = credentials
+            self.tls = tls
+            self.inboxPrefix = inboxPrefix
             self.reconnectWait = reconnectWait
             self.reconnectJitter = reconnectJitter
             self.threads = threads
@@ -38,21 +49,26 @@ public final class NATSClient: Service, Sendable {
     let publisher: NATSPublisher
     let logger: Logger
     private let subscriptions = Mutex<[ObjectIdentifier: NATSSubscriptionCore]>([:])
-    let requests = NATSRequestMux()
+    let requests: NATSRequestMux
 
     /// Connects once; see ``connect(_:logger:attempts:delay:onStateChange:)`` for retries.
     public init(configuration: Configuration, logger: Logger,
                 onStateChange: @escaping @Sendable (NATSConnectionState) -> Void = { _ in }) throws {
         self.logger = logger
         let log = logger
-        let events = NATSConnectionEvents { state in
+        let events = NATSConnectionEvents(onChange: { state in
             log.info("nats connection state changed", metadata: ["state": "\(state.rawValue)"])
             onStateChange(state)
-        }
+        }, onError: { message in
+            log.error("nats error", metadata: ["error": "\(message)"])
+        })
         connection = try NATSConnection(url: configuration.url, name: configuration.name,
+                                        credentials: configuration.credentials, tls: configuration.tls,
+                                        inboxPrefix: configuration.inboxPrefix,
                                         reconnectWait: configuration.reconnectWait,
                                         reconnectJitter: configuration.reconnectJitter,
                                         sendAsap: configuration.sendAsap, events: events)
+        requests = NATSRequestMux(inboxPrefix: configuration.inboxPrefix ?? "_INBOX")
         threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
         threadPool.start()
         publisher = NATSPublisher(connection: connection)
@@ -81,6 +97,10 @@ public final class NATSClient: Service, Sendable {
 
     /// Connected, reconnecting or closed.
     public var state: NATSConnectionState { connection.events.state.withLock { $0 } }
+
+    /// What libnats last reported going wrong (an authorization or permissions violation, a lost
+    /// server), cleared when the connection is up again.
+    public var lastError: String? { connection.events.lastError.withLock { $0 } }
 
     /// Counts (re)connections: whatever a subscriber may have missed while disconnected happened before it changed.
     public var generation: Int { connection.events.generation.load(ordering: .relaxed) }

@@ -16,13 +16,30 @@ final class NATSConnectionEvents: Sendable {
     let onChange: @Sendable (NATSConnectionState) -> Void
     /// Set before a deliberate close: the disconnect that follows is not a reconnect.
     let closing = Atomic<Bool>(false)
+    /// Why the connection is not up, as libnats last said (e.g. an authorization violation after
+    /// a password rotation): what `/ready` shows while reconnecting.
+    let lastError = Mutex<String?>(nil)
 
-    init(onChange: @escaping @Sendable (NATSConnectionState) -> Void) { self.onChange = onChange }
+    let onError: @Sendable (String) -> Void
+
+    init(onChange: @escaping @Sendable (NATSConnectionState) -> Void,
+         onError: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.onChange = onChange
+        self.onError = onError
+    }
+
+    func reportError(_ message: String) {
+        lastError.withLock { $0 = message }
+        onError(message)
+    }
 
     func set(_ new: NATSConnectionState) {
         if new == .reconnecting && closing.load(ordering: .relaxed) { return }
         state.withLock { $0 = new }
-        if new == .connected { generation.add(1, ordering: .relaxed) }
+        if new == .connected {
+            generation.add(1, ordering: .relaxed)
+            lastError.withLock { $0 = nil }
+        }
         onChange(new)
     }
 }
@@ -42,7 +59,8 @@ final class NATSConnection: @unchecked Sendable {
     private let eventsRetained: Unmanaged<NATSConnectionEvents>
     private let closedFlag = Mutex(false)
 
-    init(url: String, name: String, reconnectWait: Duration, reconnectJitter: Duration, sendAsap: Bool = false,
+    init(url: String, name: String, credentials: NATSCredentials?, tls: NATSTLS?, inboxPrefix: String?,
+         reconnectWait: Duration, reconnectJitter: Duration, sendAsap: Bool = false,
          events: NATSConnectionEvents) throws {
         var opts: OpaquePointer?
         try natsCheck(natsOptions_Create(&opts), "creating options")
@@ -54,6 +72,24 @@ final class NATSConnection: @unchecked Sendable {
         do {
             try natsCheck(Self.withServers(url) { natsOptions_SetServers(opts, $0, $1) }, "NATS_URL")
             try natsCheck(natsOptions_SetName(opts, name), "name")
+            switch credentials {
+            case .password(let user, let password)?:
+                try natsCheck(natsOptions_SetUserInfo(opts, user, password), "NATS_USER")
+            case .nkeySeedFile(let path)?:
+                try natsCheck(natsOptions_SetNKeyFromSeed(opts, try Self.nkeyPublicKey(seedFile: path), path),
+                              "NATS_NKEY_SEED_FILE")
+            case nil:
+                break
+            }
+            if let tls {
+                try natsCheck(natsOptions_SetSecure(opts, true), "TLS")
+                try natsCheck(natsOptions_LoadCATrustedCertificates(opts, tls.caFile), "NATS_TLS_CA")
+            }
+            // Replies come to an inbox only this user may subscribe to: with a shared `_INBOX.>`
+            // any client could read other services' identity replies.
+            if let inboxPrefix {
+                try natsCheck(natsOptions_SetCustomInboxPrefix(opts, inboxPrefix), "inbox prefix")
+            }
             // libnats' flusher waits 1 ms before writing what was published (it batches better);
             // sendAsap writes at once, which request/reply and JetStream acks need.
             try natsCheck(natsOptions_SetSendAsap(opts, sendAsap), "send asap")
@@ -63,9 +99,23 @@ final class NATSConnection: @unchecked Sendable {
             try natsCheck(natsOptions_SetReconnectJitter(opts, reconnectJitter.milliseconds,
                                                          reconnectJitter.milliseconds), "reconnect jitter")
             try natsCheck(natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024), "reconnect buffer")
-            try natsCheck(natsOptions_SetDisconnectedCB(opts, { _, closure in
-                natsEventsBox(closure)?.set(.reconnecting)
+            try natsCheck(natsOptions_SetDisconnectedCB(opts, { nc, closure in
+                guard let events = natsEventsBox(closure) else { return }
+                var text: UnsafePointer<CChar>?
+                if natsConnection_GetLastError(nc, &text) != NATS_OK, let text {
+                    events.lastError.withLock { $0 = String(cString: text) }
+                }
+                events.set(.reconnecting)
             }, box), "disconnected callback")
+            // Asynchronous errors (a permission violation, an authorization failure while
+            // reconnecting) are otherwise silent: they are remembered for /ready and logged.
+            try natsCheck(natsOptions_SetErrorHandler(opts, { nc, _, status, closure in
+                guard let events = natsEventsBox(closure) else { return }
+                var text: UnsafePointer<CChar>?
+                _ = natsConnection_GetLastError(nc, &text)
+                let message = text.map { String(cString: $0) } ?? String(cString: natsStatus_GetText(status))
+                events.reportError(message)
+            }, box), "error handler")
             try natsCheck(natsOptions_SetReconnectedCB(opts, { _, closure in
                 natsEventsBox(closure)?.set(.connected)
             }, box), "reconnected callback")
@@ -130,6 +180,20 @@ final class NATSConnection: @unchecked Sendable {
         defer { copies.forEach { free($0) } }
         var array = copies.map { UnsafePointer($0) }
         return array.withUnsafeMutableBufferPointer { body($0.baseAddress!, Int32($0.count)) }
+    }
+
+    /// The public key (`U…`) in an nkey seed file. libnats signs the server's nonce with the seed
+    /// but must announce the public key, which it cannot derive: the file holds both lines, as
+    /// `nk -gen user -pubout` prints them.
+    static func nkeyPublicKey(seedFile path: String) throws -> String {
+        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard lines.contains(where: { $0.hasPrefix("SU") }),
+              let key = lines.first(where: { $0.hasPrefix("U") && $0.count == 56 }) else {
+            throw NATSError(status: NATS_INVALID_ARG.rawValue,
+                            message: "NATS_NKEY_SEED_FILE: \(path) must hold a user seed (SU…) and its public key (U…)")
+        }
+        return key
     }
 
     /// The URL without credentials, for error messages and logs.

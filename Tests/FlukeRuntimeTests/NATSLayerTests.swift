@@ -7,7 +7,7 @@ import Testing
 @Suite("NATS layer over libnats")
 struct NATSLayerTests {
     func connect(_ url: String = TestEnvironment.natsURL) async throws -> NATSClient {
-        try await NATSClient.connect(.init(url: url, name: "t"), logger: TestEnvironment.logger)
+        try await NATSClient.connect(.admin(url: url, name: "t"), logger: TestEnvironment.logger)
     }
 
     @Test("publish with headers reaches a subscriber; queue groups split; request/reply answers and times out")

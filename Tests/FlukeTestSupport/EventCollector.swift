@@ -10,7 +10,7 @@ public final class EventCollector: Sendable {
     let consumer: JetStreamPullConsumer
 
     public init(natsURL: String, filter: String = "fluke.events.>") async throws {
-        client = try await NATSClient.connect(.init(url: natsURL, name: "test-collector"),
+        client = try await NATSClient.connect(.admin(url: natsURL, name: "test-collector"),
                                               logger: TestEnvironment.logger)
         try await client.ensureStream(FlukeTestStream.config)
         consumer = client.pullConsumer(stream: EventType.streamName,
@@ -32,6 +32,19 @@ public final class EventCollector: Sendable {
             }
         }
         return events
+    }
+
+    /// The payloads (as text) of whatever arrives within `window`, CloudEvents or not.
+    public func collectRaw(window: Duration) async throws -> [String] {
+        var payloads: [String] = []
+        let deadline = ContinuousClock.now + window
+        while ContinuousClock.now < deadline {
+            for m in try await consumer.fetch(batch: 256, timeout: .milliseconds(100)) {
+                payloads.append(String(decoding: m.message.payload, as: UTF8.self))
+                try await m.ack()
+            }
+        }
+        return payloads
     }
 
     public func close() async { await client.shutdown() }

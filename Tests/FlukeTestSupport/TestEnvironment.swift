@@ -74,3 +74,35 @@ public struct TestFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// The NATS users of `deploy/nats/auth.conf`, whose passwords `make test` generates and exports
+/// (`FLUKE_NATS_<KEY>_PASSWORD`): services in tests connect as themselves, so every test also
+/// checks that their permissions suffice.
+extension TestEnvironment {
+    static let natsPasswordKeys = [
+        "project-manager": "PM", "context-api": "CONTEXT", "webhook-dispatcher": "WEBHOOKS",
+        "federation": "FEDERATION", "deploy-tracker": "DEPLOY", "log-streamer": "LOGS",
+        "heartbeat": "HEARTBEAT", "admin": "ADMIN",
+    ]
+
+    /// `user`'s password.
+    public static func natsPassword(_ user: String) -> String {
+        require("FLUKE_NATS_\(natsPasswordKeys[user]!)_PASSWORD")
+    }
+
+    /// `NATS_USER` and `NATS_PASSWORD` for a service's environment.
+    public static func natsUser(_ user: String) -> [String: String] {
+        ["NATS_USER": user, "NATS_PASSWORD": natsPassword(user)]
+    }
+
+    public static func natsCredentials(_ user: String) -> NATSCredentials {
+        .password(user: user, password: natsPassword(user))
+    }
+}
+
+extension NATSClient.Configuration {
+    /// A test's own connection: the admin user, allowed everything.
+    public static func admin(url: String, name: String, sendAsap: Bool = false) -> Self {
+        .init(url: url, name: name, credentials: TestEnvironment.natsCredentials("admin"), sendAsap: sendAsap)
+    }
+}

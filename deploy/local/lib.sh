@@ -65,12 +65,43 @@ fleet_pg_stop() {
   return 0
 }
 
-# fleet_nats_start DIR PORT: nats-server with JetStream on 127.0.0.1:PORT, storage in DIR.
+# The NATS users of deploy/nats/auth.conf, each with the variable holding its password:
+# FLUKE_NATS_<KEY>_PASSWORD. Services' keys are their schema names.
+FLEET_NATS_USERS="project-manager:PM context-api:CONTEXT webhook-dispatcher:WEBHOOKS federation:FEDERATION deploy-tracker:DEPLOY log-streamer:LOGS heartbeat:HEARTBEAT admin:ADMIN"
+FLEET_NATS_AUTH_CONF="$(cd "$(dirname "${BASH_SOURCE[0]}")/../nats" && pwd)/auth.conf"
+
+# Exports a random FLUKE_NATS_<KEY>_PASSWORD for every NATS user that has none yet.
+fleet_nats_passwords() {
+  local entry var
+  for entry in $FLEET_NATS_USERS; do
+    var="FLUKE_NATS_${entry#*:}_PASSWORD"
+    [ -n "${!var:-}" ] || export "$var=p$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')"
+  done
+}
+
+# fleet_nats_credentials USER: NATS_USER=… and NATS_PASSWORD=… lines for that user.
+fleet_nats_credentials() {
+  local entry var
+  for entry in $FLEET_NATS_USERS; do
+    [ "${entry%%:*}" = "$1" ] || continue
+    var="FLUKE_NATS_${entry#*:}_PASSWORD"
+    echo "NATS_USER=$1"
+    echo "NATS_PASSWORD=${!var}"
+    return 0
+  done
+  echo "no NATS user $1 in deploy/nats/auth.conf" >&2
+  return 1
+}
+
+# fleet_nats_start DIR PORT: nats-server with JetStream on 127.0.0.1:PORT, storage in DIR, with
+# the fleet's users and permissions (deploy/nats/auth.conf; the FLUKE_NATS_*_PASSWORD variables
+# must be set, see fleet_nats_passwords). FLEET_NATS_AUTH=off starts it without (make bench).
 fleet_nats_start() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 auth=()
   mkdir -p "$dir/js"
   : >"$dir/nats.log"
-  nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" &
+  [ "${FLEET_NATS_AUTH:-on}" = off ] || auth=(-c "$FLEET_NATS_AUTH_CONF")
+  nats-server "${auth[@]}" -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" &
   local pid=$!
   # Ready means this server says so: an open port could belong to someone else.
   for _ in $(seq 1 100); do
@@ -82,9 +113,18 @@ fleet_nats_start() {
   return 1
 }
 
+# fleet_nats_stop DIR: stops the nats-server started in DIR and waits for it to exit. A pid file
+# left by a crash or a reboot may name a process that is gone, or someone else's: only a
+# nats-server is signalled.
 fleet_nats_stop() {
-  local dir=$1
-  [ -f "$dir/nats.pid" ] && kill "$(cat "$dir/nats.pid")" 2>/dev/null
+  local dir=$1 pid
+  pid=$(cat "$dir/nats.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = nats-server ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    # Gone, or a zombie (no exe link) waiting for its parent: either way it has stopped.
+    for _ in $(seq 1 100); do readlink "/proc/$pid/exe" >/dev/null 2>&1 || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   rm -f "$dir/nats.pid"
   return 0
 }

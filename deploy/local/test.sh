@@ -23,6 +23,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# nats-server runs with the fleet's users (deploy/nats/auth.conf); the tests read the same
+# passwords to connect as each service, and as admin for what tests themselves publish.
+fleet_nats_passwords
+
 pg_port=$(fleet_free_port)
 nats_port=$(fleet_free_port)
 fleet_pg_start "$work/pg" "$pg_port"
