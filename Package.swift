@@ -36,7 +36,7 @@ let package = Package(
         // The models every service shares: event envelope, event types, list pages, timestamps.
         .target(name: "FlukeModels", path: "Shared/FlukeModels"),
 
-        // Hashes, HMAC, scrypt, JWT (HS256) and the CSPRNG over libcrypto.
+        // Hashes, HMAC, scrypt, AES-GCM, Ed25519, JWT (EdDSA) and the CSPRNG over libcrypto.
         .target(name: "FlukeCrypto", dependencies: ["COpenSSL"], path: "Shared/FlukeCrypto"),
 
         // Layers 2 and 3: Swift cores owning the C pointers, and their async APIs.
@@ -62,6 +62,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // Fetches project-manager's JWKS (FLUKE_JWKS_URL).
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Shared/FlukeRuntime"),
 
         // project-manager: tenants, identity and tokens for the fleet, projects, team, milestones, tasks.

@@ -19,22 +19,9 @@ public struct Keyring: Sendable {
     }
 
     public init(parsing text: String, variable: String) throws {
-        var keys: [String: [UInt8]] = [:]
-        var order: [String] = []
-        for part in text.split(separator: ",") {
-            let pieces = part.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
-            guard pieces.count == 2, !pieces[0].isEmpty, pieces[0].count <= 32,
-                  pieces[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }),
-                  let key = Data(base64Encoded: String(pieces[1])), key.count == AESGCM.keySize else {
-                throw ConfigError(variable, "must be <key id>:<base64 of 32 bytes>[,…]")
-            }
-            guard keys[String(pieces[0])] == nil else { throw ConfigError(variable, "repeats key id \(pieces[0])") }
-            keys[String(pieces[0])] = Array(key)
-            order.append(String(pieces[0]))
-        }
-        guard let first = order.first else { throw ConfigError(variable, "must name at least one key") }
-        activeID = first
-        self.keys = keys
+        let entries = try KeyListParser.parse(text, variable: variable, bytes: AESGCM.keySize)
+        activeID = entries[0].id
+        keys = Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0.key) })
     }
 
     public func seal(_ plaintext: String, context: String) throws -> (keyID: String, sealed: String) {

@@ -17,7 +17,7 @@ struct ReliabilityTests {
         env["HTTP_PORT"] = String(port)
         let base = "http://127.0.0.1:\(port)"
         // The project reaches the replica as project-manager would send it: an event on the stream.
-        let nats = try await NATSClient.connect(.init(url: h.nats.url, name: "test"), logger: TestEnvironment.logger)
+        let nats = try await NATSClient.connect(.admin(url: h.nats.url, name: "test"), logger: TestEnvironment.logger)
         try await nats.ensureStream(FleetRuntime.eventStream)
         let tenant = UUID(), user = UUID(), project = UUID()
         let created = CloudEvent(source: "project-manager", type: .projectCreated, tenantID: tenant.lowercased,
@@ -25,7 +25,7 @@ struct ReliabilityTests {
                                  data: .object(["id": .string(project.lowercased), "name": .string("Burst"), "stage": .string("mvp")]))
         _ = try await nats.jetStreamPublish(created.subject, payload: try FleetJSON.encoder.encode(created), messageID: created.id)
         // A session JWT: verified locally, so project-manager need not run.
-        let signer = try Authenticator(jwtSecret: ContextHarness.jwtSecret, resolver: IdentityClient(nats: nats, logger: TestEnvironment.logger))
+        let signer = TestKeys.authenticator(resolver: IdentityClient(nats: nats, logger: TestEnvironment.logger))
         let jwt = try signer.sign(AccessClaims(userID: user, tenantID: tenant, role: .member, issuedAt: Date(), lifetime: 900))
         let headers = ["Authorization": "Bearer \(jwt)"]
         let url = base + "/api/v1/flukebase_connect/memories?project_id=\(project.lowercased)"

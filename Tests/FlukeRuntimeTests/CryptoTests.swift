@@ -43,15 +43,71 @@ struct CryptoTests {
         #expect(try AESGCM.seal(Array("x".utf8), key: key).nonce != sealed.nonce)
     }
 
-    @Test("base62 secrets have a fixed length; JWTs verify only with their key")
+    @Test("base62 secrets have a fixed length")
     func encodings() throws {
         for _ in 0..<50 { #expect(Base62.encode(Crypto.randomBytes(32)).count == 43) }
         #expect(Base62.encode([UInt8](repeating: 0, count: 32)) == String(repeating: "0", count: 43))
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let next = hex.index(i, offsetBy: 2)
+            bytes.append(UInt8(hex[i..<next], radix: 16)!)
+            i = next
+        }
+        return bytes
+    }
+
+    @Test("Ed25519 matches RFC 8032 §7.1 test vectors 1 and 2; a changed message or signature fails")
+    func ed25519Vectors() throws {
+        let vectors = [
+            ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+             "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
+            ("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+             "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+             "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"),
+        ]
+        for (seed, publicKey, message, signature) in vectors {
+            let key = try Ed25519PrivateKey(seed: Self.hexBytes(seed))
+            #expect(key.publicKey.rawRepresentation == Self.hexBytes(publicKey))
+            let made = try key.signature(for: Self.hexBytes(message))
+            #expect(made == Self.hexBytes(signature))
+            #expect(key.publicKey.isValidSignature(made, for: Self.hexBytes(message)))
+            #expect(!key.publicKey.isValidSignature(made, for: Self.hexBytes(message) + [0]))
+            var bent = made
+            bent[10] ^= 1
+            #expect(!key.publicKey.isValidSignature(bent, for: Self.hexBytes(message)))
+        }
+        #expect(throws: CryptoError.self) { try Ed25519PrivateKey(seed: [UInt8](repeating: 1, count: 31)) }
+    }
+
+    @Test("EdDSA JWTs verify only with their kid's key; HS256, none and unknown kids are refused")
+    func jwt() throws {
         struct Claims: Codable, Equatable { var sub: String }
-        let signer = try HS256Signer(secret: String(repeating: "k", count: 32))
+        let signer = try JWTSigner(keyID: "k1", key: try Ed25519PrivateKey.generate())
         let token = try signer.sign(Claims(sub: "a"))
-        #expect(try signer.verify(token, as: Claims.self) == Claims(sub: "a"))
-        #expect(throws: JWTError.self) { try HS256Signer(secret: String(repeating: "j", count: 32)).verify(token, as: Claims.self) }
-        #expect(throws: CryptoError.self) { try HS256Signer(secret: "short") }
+        let verifier = JWTVerifier(keys: ["k1": signer.publicKey])
+        #expect(try verifier.verify(token, as: Claims.self) == Claims(sub: "a"))
+        #expect(try JWTVerifier.keyID(of: token) == "k1")
+        let other = try JWTSigner(keyID: "k1", key: try Ed25519PrivateKey.generate())
+        #expect(throws: JWTError.badSignature) { try verifier.verify(try other.sign(Claims(sub: "a")), as: Claims.self) }
+        let stranger = try JWTSigner(keyID: "k2", key: try Ed25519PrivateKey.generate())
+        #expect(throws: JWTError.unknownKey) { try verifier.verify(try stranger.sign(Claims(sub: "a")), as: Claims.self) }
+        let parts = token.split(separator: ".")
+        let hs256 = Base64URL.encode(Data(#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#.utf8)) + "." + parts[1] + "." + parts[2]
+        #expect(throws: JWTError.unsupportedHeader) { try verifier.verify(hs256, as: Claims.self) }
+        let none = Base64URL.encode(Data(#"{"alg":"none","kid":"k1"}"#.utf8)) + "." + parts[1] + "."
+        #expect(throws: JWTError.unsupportedHeader) { try verifier.verify(none, as: Claims.self) }
+        #expect(throws: CryptoError.self) { try JWTSigner(keyID: "bad kid\"", key: try Ed25519PrivateKey.generate()) }
+
+        // The key set round-trips, ignoring keys it cannot use.
+        var set = JWKSet(keys: ["k1": signer.publicKey, "k2": stranger.publicKey])
+        set.keys.append(.init(kid: "rsa", publicKey: signer.publicKey))
+        set.keys[2].kty = "RSA"
+        let decoded = try JSONDecoder().decode(JWKSet.self, from: try JSONEncoder().encode(set))
+        #expect(decoded.ed25519Keys == ["k1": signer.publicKey, "k2": stranger.publicKey])
     }
 }

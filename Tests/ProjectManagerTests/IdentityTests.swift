@@ -9,14 +9,14 @@ import Testing
 
 @Suite("project-manager identity")
 struct IdentityTests {
-    @Test("signup creates a tenant and its owner; the access token is a 15-minute HS256 JWT that /api/v1/me accepts")
+    @Test("signup creates a tenant and its owner; the access token is a 15-minute EdDSA JWT that /api/v1/me accepts")
     func signupAndLogin() async throws {
         try await PMHarness().run { c, parts in
             let owner = try await c.signup("Ada@Example.com")
             let login = try await c.login("ada@example.com", owner.password)
             #expect(login.string("token_type") == "Bearer")
             #expect(login["expires_in"] as? Int == 900)
-            let claims = try HS256Signer(secret: PMHarness.jwtSecret).verify(owner.accessToken, as: AccessClaims.self)
+            let claims = try JWTVerifier(keys: TestKeys.signingKeys.publicKeys).verify(owner.accessToken, as: AccessClaims.self)
             #expect(claims.tid == owner.tenantID && claims.sub == owner.userID && claims.role == .owner)
             #expect(claims.exp - claims.iat == 900)
             let me = try await c.call(.get, "/api/v1/me", token: owner.accessToken)
@@ -133,12 +133,12 @@ struct IdentityTests {
             let tenant = UUID(uuidString: owner.tenantID)!
             let expired = try parts.authenticator.sign(AccessClaims(userID: user, tenantID: tenant, role: .owner,
                                                                     issuedAt: Date().addingTimeInterval(-3600), lifetime: 900))
-            let forged = try HS256Signer(secret: "another-secret-another-secret-another-secret")
-                .sign(AccessClaims(userID: user, tenantID: tenant, role: .owner, issuedAt: Date(), lifetime: 900))
+            let forged = try TestKeys.forgedTokens(AccessClaims(userID: user, tenantID: tenant, role: .owner,
+                                                                issuedAt: Date(), lifetime: 900)).values
             let parts3 = owner.accessToken.split(separator: ".")
             let unsigned = Base64URL.encode(Data(#"{"alg":"none","typ":"JWT"}"#.utf8)) + "." + parts3[1] + "."
             let tampered = parts3[0] + "." + Base64URL.encode(Data(#"{"iss":"flukebase-fleet","sub":"\#(owner.userID)","tid":"\#(UUID().uuidString)","role":"owner","iat":0,"exp":99999999999,"jti":"x"}"#.utf8)) + "." + parts3[2]
-            for token in [expired, forged, unsigned, tampered, "garbage", "fbk_" + String(repeating: "a", count: 43)] {
+            for token in [expired, unsigned, tampered, "garbage", "fbk_" + String(repeating: "a", count: 43)] + forged {
                 let r = try await c.call(.get, "/api/v1/me", token: token)
                 #expect(r.status == 401, "\(token.prefix(20))")
                 #expect(r.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)

@@ -111,7 +111,7 @@ struct TokenTests {
             let nats = try await h.natsClient()
             let client = IdentityClient(nats: nats, cache: TokenCache(ttl: .seconds(30)), logger: TestEnvironment.logger)
             let listener = try RevocationListener(nats: nats, cache: client.cache, logger: TestEnvironment.logger)
-            let auth = try Authenticator(jwtSecret: PMHarness.jwtSecret, resolver: client)
+            let auth = TestKeys.authenticator(resolver: client)
             let principal = try await auth.authenticate(token: token)
             #expect(principal.tokenID == id && principal.scopes == [.contextRead] && principal.kind == .apiToken)
             #expect(client.cache.count == 1)
@@ -140,9 +140,9 @@ struct TokenTests {
     @Test("with project-manager unreachable, fbk_ tokens fail with 503 (not 401) and JWTs keep working")
     func identityUnavailable() async throws {
         let nats = try NATSServer()
-        let client = try await NATSClient.connect(.init(url: nats.url, name: "lonely"), logger: TestEnvironment.logger)
+        let client = try await NATSClient.connect(.admin(url: nats.url, name: "lonely"), logger: TestEnvironment.logger)
         let identity = IdentityClient(nats: client, timeout: .milliseconds(300), logger: TestEnvironment.logger)
-        let auth = try Authenticator(jwtSecret: PMHarness.jwtSecret, resolver: identity)
+        let auth = TestKeys.authenticator(resolver: identity)
         await #expect {
             try await auth.authenticate(token: "fbk_" + Base62.encode(Crypto.randomBytes(32)))
         } throws: { error in

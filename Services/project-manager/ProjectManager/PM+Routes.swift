@@ -18,6 +18,7 @@ struct PMRoutes: Sendable {
 
     func register(_ r: inout RouteRecorder) {
         registerAuth(&r)
+        registerKeys(&r)
         registerPeople(&r)
         registerProjects(&r)
         registerWork(&r)

@@ -5,6 +5,8 @@ import Foundation
 public struct PMConfig: Sendable {
     public var common: FleetConfig
     public var auth: AuthConfig
+    /// `PM_JWT_PRIVATE_KEYS`: the first signs access tokens; all are published and accepted.
+    public var signingKeys: JWTSigningKeys
     public var signupEnabled: Bool
     public var accessTokenTTL: Duration
     public var refreshTokenTTL: Duration
@@ -15,6 +17,9 @@ public struct PMConfig: Sendable {
     public var trustForwardedFor: Bool
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
+        ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
+                       "Ed25519 keys that sign access tokens: <kid>:<base64 of the 32-byte seed>, comma-separated; the first signs, all are published at /.well-known/jwks.json (keep a retired key listed until its tokens expire)",
+                       secret: true),
         ConfigVariable("PM_SIGNUP_ENABLED", default: "false", "whether POST /auth/signup creates tenants"),
         ConfigVariable("PM_ACCESS_TOKEN_TTL", default: "900", "seconds an access token (JWT) is valid"),
         ConfigVariable("PM_REFRESH_TOKEN_TTL", default: "2592000", "seconds a refresh token is valid (rotated on use)"),
@@ -27,7 +32,8 @@ public struct PMConfig: Sendable {
 
     public init(reader: ConfigReader) throws {
         common = try FleetConfig(serviceName: "project-manager", reader: reader)
-        auth = try AuthConfig(reader: reader)
+        auth = try AuthConfig(reader: reader, requireKeys: false)
+        signingKeys = try JWTSigningKeys(parsing: try reader.string("PM_JWT_PRIVATE_KEYS"), variable: "PM_JWT_PRIVATE_KEYS")
         signupEnabled = try reader.bool("PM_SIGNUP_ENABLED")
         accessTokenTTL = try reader.seconds("PM_ACCESS_TOKEN_TTL", minimum: 1)
         refreshTokenTTL = try reader.seconds("PM_REFRESH_TOKEN_TTL", minimum: 1)

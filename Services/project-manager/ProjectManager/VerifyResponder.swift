@@ -53,7 +53,7 @@ final class VerifyResponder: Service, Sendable {
         }
         let token = request.token
         guard token.hasPrefix(APITokenFormat.prefix) else {
-            sendNow(authenticator.verifyJWT(token), to: reply)
+            sendNow(authenticator.verifyJWTWithKnownKeys(token), to: reply)
             return
         }
         if let hit = tokens.cache.getEncoded(TokenCache.key(for: token), generation: nats.generation,

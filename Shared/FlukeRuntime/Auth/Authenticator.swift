@@ -16,17 +16,20 @@ extension APITokenResolver {
     public func cached(apiToken: String) -> IdentityRPC.Reply? { nil }
 }
 
-/// Turns a bearer token into a ``Principal``: JWTs are verified locally with the fleet's shared
-/// secret; `fbk_` tokens go to the resolver.
+/// Turns a bearer token into a ``Principal``: JWTs are verified locally against project-manager's
+/// public keys; `fbk_` tokens go to the resolver.
 public struct Authenticator: Sendable {
-    let signer: HS256Signer
+    /// Only project-manager has one.
+    let signer: JWTSigner?
+    public let keys: JWTKeySource
     let resolver: any APITokenResolver
     /// Tokens already verified, until they expire: a client sends the same JWT for 15 minutes,
     /// and its signature and claims need checking once.
     let verified = VerifiedJWTs()
 
-    public init(jwtSecret: String, resolver: any APITokenResolver) throws {
-        signer = try HS256Signer(secret: jwtSecret)
+    public init(signer: JWTSigner? = nil, keys: JWTKeySource, resolver: any APITokenResolver) {
+        self.signer = signer
+        self.keys = keys
         self.resolver = resolver
     }
 
@@ -36,7 +39,7 @@ public struct Authenticator: Sendable {
             let reply = try await resolver.resolve(apiToken: token)
             return try Self.principal(from: reply, kind: .apiToken, now: now)
         }
-        return try Self.principal(from: verifyJWT(token, now: now), kind: .user, now: now)
+        return try Self.principal(from: await verifyJWT(token, now: now), kind: .user, now: now)
     }
 
     /// The caller behind `token` if it is already verified and cached, without waiting for
@@ -50,8 +53,22 @@ public struct Authenticator: Sendable {
         return try? Self.principal(from: reply, kind: .user, now: now)
     }
 
-    /// Verifies an access token locally (signature, issuer, expiry).
-    public func verifyJWT(_ token: String, now: Date = Date()) -> IdentityRPC.Reply {
+    /// Verifies an access token (signature, issuer, expiry), fetching project-manager's key set
+    /// first when the token names a key not known yet.
+    public func verifyJWT(_ token: String, now: Date = Date()) async -> IdentityRPC.Reply {
+        if let hit = verified.get(token, now: now) { return hit }
+        if keys.isStale { await keys.refresh() }
+        var reply = verifyJWTWithKnownKeys(token, now: now)
+        if !reply.valid, keys.canFetch, reply.error == "\(JWTError.unknownKey)" {
+            await keys.refresh()
+            reply = verifyJWTWithKnownKeys(token, now: now)
+        }
+        return reply
+    }
+
+    /// Verifies an access token with the keys known now, without waiting (project-manager, which
+    /// holds its own keys, answers `fluke.rpc.identity.verify` with this).
+    public func verifyJWTWithKnownKeys(_ token: String, now: Date = Date()) -> IdentityRPC.Reply {
         if let hit = verified.get(token, now: now) { return hit }
         let reply = verifyJWTUncached(token, now: now)
         if reply.valid, let expires = reply.expiresAt { verified.put(token, reply, until: expires) }
@@ -61,7 +78,7 @@ public struct Authenticator: Sendable {
     private func verifyJWTUncached(_ token: String, now: Date) -> IdentityRPC.Reply {
         let claims: AccessClaims
         do {
-            claims = try signer.verify(token)
+            claims = try keys.verifier.verify(token)
         } catch {
             return .invalid("\(error)")
         }
@@ -77,8 +94,11 @@ public struct Authenticator: Sendable {
                                  expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp)), role: claims.role)
     }
 
-    /// Signs an access token for a session.
-    public func sign(_ claims: AccessClaims) throws -> String { try signer.sign(claims) }
+    /// Signs an access token for a session (project-manager only).
+    public func sign(_ claims: AccessClaims) throws -> String {
+        guard let signer else { throw CryptoError(.invalidInput, "this service cannot sign access tokens") }
+        return try signer.sign(claims)
+    }
 
     static func principal(from reply: IdentityRPC.Reply, kind: Principal.Kind, now: Date) throws -> Principal {
         guard reply.valid, let tenant = reply.tenantID, let user = reply.userID else {

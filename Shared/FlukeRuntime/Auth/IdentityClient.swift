@@ -1,3 +1,4 @@
+import FlukeCrypto
 import FlukeModels
 import FlukeNATS
 import Foundation
@@ -79,25 +80,52 @@ public struct RevocationListener: Sendable {
 
 /// The settings of services that accept bearer tokens.
 public struct AuthConfig: Sendable {
-    public var jwtSecret: String
+    /// `FLUKE_JWT_PUBLIC_KEYS`: keys that access tokens are checked against, by `kid`.
+    public var publicKeys: [String: Ed25519PublicKey]
+    /// `FLUKE_JWKS_URL`: where project-manager publishes its keys.
+    public var jwksURL: String?
     public var cacheTTL: Duration
     public var verifyTimeout: Duration
 
     public static let variables: [ConfigVariable] = [
-        ConfigVariable("FLUKE_JWT_SECRET", default: nil,
-                       "shared secret (≥ 32 bytes) that signs and verifies access tokens (HS256)", secret: true),
+        ConfigVariable("FLUKE_JWT_PUBLIC_KEYS", default: "",
+                       "Ed25519 public keys that verify access tokens: <kid>:<base64 of 32 bytes>, comma-separated (this or FLUKE_JWKS_URL)"),
+        ConfigVariable("FLUKE_JWKS_URL", default: "",
+                       "project-manager's key set (http(s)://…/.well-known/jwks.json), fetched and cached (this or FLUKE_JWT_PUBLIC_KEYS)"),
         ConfigVariable("FLUKE_IDENTITY_CACHE_TTL", default: "30",
                        "seconds a verified fbk_ token is cached (at most 30; token.revoked clears it at once)"),
         ConfigVariable("FLUKE_IDENTITY_TIMEOUT", default: "2", "seconds to wait for fluke.rpc.identity.verify"),
     ]
 
-    public init(reader: ConfigReader) throws {
-        jwtSecret = try reader.string("FLUKE_JWT_SECRET")
-        guard jwtSecret.utf8.count >= 32 else {
-            throw ConfigError("FLUKE_JWT_SECRET", "must be at least 32 bytes")
+    /// `requireKeys`: false for project-manager, which verifies with its own signing keys.
+    public init(reader: ConfigReader, requireKeys: Bool = true) throws {
+        publicKeys = [:]
+        if let raw = reader.optionalString("FLUKE_JWT_PUBLIC_KEYS") {
+            for entry in try KeyListParser.parse(raw, variable: "FLUKE_JWT_PUBLIC_KEYS", bytes: 32) {
+                do {
+                    publicKeys[entry.id] = try Ed25519PublicKey(raw: entry.key)
+                } catch {
+                    throw ConfigError("FLUKE_JWT_PUBLIC_KEYS", "key \(entry.id) is not an Ed25519 public key")
+                }
+            }
+        }
+        jwksURL = reader.optionalString("FLUKE_JWKS_URL")
+        if let url = jwksURL {
+            guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""),
+                  parsed.host?.isEmpty == false else {
+                throw ConfigError("FLUKE_JWKS_URL", "must be an http:// or https:// URL")
+            }
+        }
+        if requireKeys && publicKeys.isEmpty && jwksURL == nil {
+            throw ConfigError("FLUKE_JWT_PUBLIC_KEYS", "or FLUKE_JWKS_URL is required (access tokens cannot be verified without keys)")
         }
         cacheTTL = try reader.seconds("FLUKE_IDENTITY_CACHE_TTL")
         guard cacheTTL <= .seconds(30) else { throw ConfigError("FLUKE_IDENTITY_CACHE_TTL", "must be at most 30") }
         verifyTimeout = try reader.seconds("FLUKE_IDENTITY_TIMEOUT", minimum: 0.01)
+    }
+
+    /// Where this service finds token keys: the configured ones and the key set URL.
+    public func keySource(logger: Logger) -> JWTKeySource {
+        JWTKeySource(keys: publicKeys, jwksURL: jwksURL, logger: logger)
     }
 }
