@@ -139,7 +139,8 @@ final class ConnectionPool: Sendable {
         let configuration = self.configuration
         return try await threadPool.runIfActive {
             try PostgresConnection(url: configuration.url, applicationName: configuration.applicationName,
-                                   connectTimeout: configuration.connectTimeoutSeconds)
+                                   connectTimeout: configuration.connectTimeoutSeconds,
+                                   settings: configuration.sessionSettings)
         }
     }
 

@@ -15,9 +15,18 @@ public final class PostgresClient: Service, Sendable {
         public var maxConnections: Int
         public var acquireTimeout: Duration
         public var connectTimeoutSeconds: Int
+        /// `statement_timeout` of every connection: a statement running longer is cancelled
+        /// (SQLSTATE 57014). `nil` leaves the server's setting. Defaults to `nil`.
+        public var statementTimeout: Duration?
+        /// `idle_in_transaction_session_timeout`: a session idle inside a transaction that long is
+        /// ended, so a stuck caller cannot hold locks forever. `nil` leaves the server's setting.
+        public var idleInTransactionTimeout: Duration?
 
         public init(url: String, applicationName: String, maxConnections: Int = 10,
-                    acquireTimeout: Duration = .seconds(10), connectTimeoutSeconds: Int = 5) {
+                    acquireTimeout: Duration = .seconds(10), connectTimeoutSeconds: Int = 5,
+                    statementTimeout: Duration? = nil, idleInTransactionTimeout: Duration? = nil) {
+            self.statementTimeout = statementTimeout
+            self.idleInTransactionTimeout = idleInTransactionTimeout
             self.url = url
             self.applicationName = applicationName
             self.maxConnections = max(1, maxConnections)
@@ -156,5 +165,25 @@ public struct PostgresHandle: Sendable {
     public func executeScript(_ sql: String) async throws {
         let connection = self.connection
         try await threadPool.runIfActive { try connection.executeScript(sql) }
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// The server settings every connection of the pool starts with.
+    var sessionSettings: [String: String] {
+        var settings: [String: String] = [:]
+        if let statementTimeout { settings["statement_timeout"] = "\(statementTimeout.wholeMilliseconds)" }
+        if let idleInTransactionTimeout {
+            settings["idle_in_transaction_session_timeout"] = "\(idleInTransactionTimeout.wholeMilliseconds)"
+        }
+        return settings
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, as Postgres' time settings take them.
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

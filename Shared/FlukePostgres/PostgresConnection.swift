@@ -16,11 +16,13 @@ public final class PostgresConnection: @unchecked Sendable {
     public let openedAt: ContinuousClock.Instant
 
     /// Connects (blocking). `url` is a libpq connection URI or key/value string.
-    public init(url: String, applicationName: String, connectTimeout: Int = 5) throws {
+    /// `settings` become `-c name=value` server options of the session (values without spaces).
+    public init(url: String, applicationName: String, connectTimeout: Int = 5, settings: [String: String] = [:]) throws {
         let keys = ["dbname", "application_name", "connect_timeout", "options",
                     "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
-        let values = [url, applicationName, String(connectTimeout), "-c TimeZone=UTC -c DateStyle=ISO",
-                      "1", "10", "5", "3"]
+        let options = (["TimeZone": "UTC", "DateStyle": "ISO"].merging(settings) { _, new in new })
+            .sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }.joined(separator: " ")
+        let values = [url, applicationName, String(connectTimeout), options, "1", "10", "5", "3"]
         let conn = withArrayOfCStrings(keys) { k in
             withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }

@@ -37,6 +37,14 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
     /// True when the statement failed on a unique constraint.
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True when the database could not do the work now, whatever the statement: unreachable,
+    /// restarting, out of connections, or the statement ran past `statement_timeout` (57014) or sat
+    /// in a transaction past `idle_in_transaction_session_timeout` (25P03). Worth retrying later.
+    public var isUnavailable: Bool {
+        isConnectionFailure || code == .poolTimeout || code == .poolClosed
+            || ["57014", "25P03", "53300", "57P02", "57P03"].contains(sqlState ?? "")
+    }
+
     /// True when the failure says nothing about the statement, only about the connection.
     public var isConnectionFailure: Bool {
         code == .connectionFailed || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01"

@@ -15,19 +15,18 @@ public struct PostgresMigration: Sendable {
 /// Applies a service's migrations to its own schema, each once, recorded in
 /// `<schema>.schema_migrations`.
 ///
-/// Runs under a session advisory lock keyed on the schema, so two replicas that start together
+/// Migrations run as the schema's owner (`fluke_<schema>_owner`, see deploy/postgres/init.sql)
+/// in a step of their own, `<service> migrate`; the running service logs in as a role that cannot
+/// change the schema and only checks, with ``pending(_:)``, that nothing is missing.
+///
+/// Runs under a session advisory lock keyed on the schema, so two replicas that migrate together
 /// apply each migration exactly once; the second waits, then finds nothing left to do.
 public struct PostgresMigrator: Sendable {
     public let schema: String
     public let migrations: [PostgresMigration]
-    /// The role that owns the schema when the service's login role owns nothing (row-level
-    /// security; see deploy/postgres/init.sql): migrations run as it through `SET LOCAL ROLE`.
-    public let ownerRole: String?
 
-    public init(schema: String, migrations: [PostgresMigration], ownerRole: String? = nil) {
+    public init(schema: String, migrations: [PostgresMigration]) {
         precondition(PostgresIdentifier.isValid(schema), "invalid schema name \(schema)")
-        precondition(ownerRole.map(PostgresIdentifier.isValid) ?? true, "invalid role name")
-        self.ownerRole = ownerRole
         precondition(Set(migrations.map(\.version)).count == migrations.count, "duplicate migration versions")
         self.schema = schema
         self.migrations = migrations.sorted { $0.version < $1.version }
@@ -50,9 +49,21 @@ public struct PostgresMigrator: Sendable {
         }
     }
 
+    /// The owner role that migrations run as, by the fleet's naming (`fluke_<schema>_owner`).
+    public var ownerRole: String { "fluke_\(schema)_owner" }
+
+    /// The versions this build knows that the database has not applied yet (all of them when the
+    /// schema has never been migrated).
+    public func pending(_ client: PostgresClient) async throws -> [String] {
+        let exists = try await client.query("SELECT to_regclass(\(schema + ".schema_migrations")) IS NOT NULL")
+        guard try exists.first?.decode(Bool.self, at: 0) == true else { return migrations.map(\.version) }
+        let done = Set(try await client.query("SELECT version FROM \(identifier: schema).schema_migrations")
+            .map { try $0.decode(String.self, at: 0) })
+        return migrations.map(\.version).filter { !done.contains($0) }
+    }
+
     private func begin(_ conn: PostgresHandle) async throws {
         try await conn.query("BEGIN")
-        if let ownerRole { try await conn.query("SET LOCAL ROLE \(identifier: ownerRole)") }
     }
 
     private func apply(_ conn: PostgresHandle, logger: Logger) async throws -> [String] {

@@ -1,3 +1,4 @@
+import FlukeNATS
 import Foundation
 import Logging
 
@@ -121,14 +122,24 @@ public struct FleetConfig: Sendable {
     public var startupAttempts: Int
     public var startupDelay: Duration
     public var databasePoolSize: Int
+    public var databaseStatementTimeout: Duration
+    public var databaseIdleInTransactionTimeout: Duration
     public var maxBodyBytes: Int
     public var shutdownTimeout: Duration
+    /// `NATS_USER`/`NATS_PASSWORD` or `NATS_NKEY_SEED_FILE`; `nil` only when neither is set.
+    public var natsCredentials: NATSCredentials?
+    public var natsTLS: NATSTLS?
 
     /// The variables behind ``FleetConfig``, with `port` as the service's default `HTTP_PORT`.
     public static func variables(defaultPort: Int) -> [ConfigVariable] {
         [
             ConfigVariable("DATABASE_URL", default: nil, "Postgres URL (postgres://role:password@host:port/db); the role owns this service's schema", secret: true),
             ConfigVariable("NATS_URL", default: "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated"),
+            ConfigVariable("NATS_USER", default: "", "NATS user name (the fleet's nats-server has one per service)"),
+            ConfigVariable("NATS_PASSWORD", default: "", "password of NATS_USER", secret: true),
+            ConfigVariable("NATS_NKEY_SEED_FILE", default: "",
+                           "file with the service's nkey seed (SU…) and public key (U…), instead of NATS_USER/NATS_PASSWORD"),
+            ConfigVariable("NATS_TLS_CA", default: "", "CA certificate file: connect to NATS over TLS and verify the server against it"),
             ConfigVariable("HTTP_HOST", default: "127.0.0.1", "address the HTTP server binds"),
             ConfigVariable("HTTP_PORT", default: String(defaultPort), "port the HTTP server listens on"),
             ConfigVariable("LOG_LEVEL", default: "info", "trace, debug, info, notice, warning, error or critical"),
@@ -136,6 +147,10 @@ public struct FleetConfig: Sendable {
             ConfigVariable("STARTUP_ATTEMPTS", default: "10", "connection attempts to Postgres and NATS at startup"),
             ConfigVariable("STARTUP_RETRY_DELAY", default: "1", "seconds between startup connection attempts"),
             ConfigVariable("DATABASE_POOL_SIZE", default: "10", "maximum Postgres connections of this process"),
+            ConfigVariable("DATABASE_STATEMENT_TIMEOUT", default: "30",
+                           "seconds a statement may run before Postgres cancels it (the request gets 503)"),
+            ConfigVariable("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default: "60",
+                           "seconds a connection may sit idle inside a transaction before Postgres ends its session"),
             ConfigVariable("HTTP_MAX_BODY_BYTES", default: "1048576", "largest request body accepted (413 beyond)"),
             ConfigVariable("SHUTDOWN_TIMEOUT", default: "8", "seconds granted to graceful shutdown before exiting"),
         ]
@@ -145,6 +160,11 @@ public struct FleetConfig: Sendable {
         self.serviceName = serviceName
         databaseURL = try reader.postgresURL("DATABASE_URL")
         natsURL = try reader.natsURL("NATS_URL")
+        natsCredentials = try Self.natsCredentials(reader)
+        natsTLS = reader.optionalString("NATS_TLS_CA").map(NATSTLS.init(caFile:))
+        if let ca = natsTLS?.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ConfigError("NATS_TLS_CA", "names a file that cannot be read (\(ca))")
+        }
         httpHost = try reader.string("HTTP_HOST")
         httpPort = try reader.int("HTTP_PORT", in: 0...65535)
         let level = try reader.oneOf("LOG_LEVEL", Logger.Level.allCases.map(\.rawValue))
@@ -153,8 +173,38 @@ public struct FleetConfig: Sendable {
         startupAttempts = try reader.int("STARTUP_ATTEMPTS", in: 1...10_000)
         startupDelay = try reader.seconds("STARTUP_RETRY_DELAY")
         databasePoolSize = try reader.int("DATABASE_POOL_SIZE", in: 1...1000)
+        databaseStatementTimeout = try reader.seconds("DATABASE_STATEMENT_TIMEOUT", minimum: 0.001)
+        databaseIdleInTransactionTimeout = try reader.seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", minimum: 0.001)
         maxBodyBytes = try reader.int("HTTP_MAX_BODY_BYTES", in: 1024...(1 << 30))
         shutdownTimeout = try reader.seconds("SHUTDOWN_TIMEOUT", minimum: 0.1)
+    }
+}
+
+extension FleetConfig {
+    static func natsCredentials(_ reader: ConfigReader) throws -> NATSCredentials? {
+        let user = reader.optionalString("NATS_USER"), password = reader.optionalString("NATS_PASSWORD")
+        if let seed = reader.optionalString("NATS_NKEY_SEED_FILE") {
+            guard user == nil, password == nil else {
+                throw ConfigError("NATS_NKEY_SEED_FILE", "cannot be combined with NATS_USER/NATS_PASSWORD")
+            }
+            guard FileManager.default.isReadableFile(atPath: seed) else {
+                throw ConfigError("NATS_NKEY_SEED_FILE", "names a file that cannot be read (\(seed))")
+            }
+            return .nkeySeedFile(seed)
+        }
+        switch (user, password) {
+        case (nil, nil): return nil
+        case (let user?, let password?): return .password(user: user, password: password)
+        case (nil, _?): throw ConfigError("NATS_USER", "is required when NATS_PASSWORD is set")
+        case (_?, nil): throw ConfigError("NATS_PASSWORD", "is required when NATS_USER is set")
+        }
+    }
+
+    /// The client configuration for this service's connection: its own credentials and a private
+    /// inbox (`_INBOX.<service>`), the only one its NATS user may subscribe to.
+    public func natsClientConfiguration(sendAsap: Bool = true) -> NATSClient.Configuration {
+        .init(url: natsURL, name: serviceName, credentials: natsCredentials, tls: natsTLS,
+              inboxPrefix: "_INBOX." + serviceName, sendAsap: sendAsap)
     }
 }
 

@@ -6,7 +6,8 @@ import Logging
 import Prometheus
 
 /// The connections and registries a service is built on, opened in the order startup needs:
-/// Postgres (waited for, then migrated), NATS (waited for), then the `FLUKE_EVENTS` stream.
+/// Postgres (waited for, its schema checked to be migrated), NATS (waited for), then the
+/// `FLUKE_EVENTS` stream.
 public struct FleetRuntime: Sendable {
     public let config: FleetConfig
     public let logger: Logger
@@ -25,13 +26,15 @@ public struct FleetRuntime: Sendable {
     public static func start(config: FleetConfig, migrator: PostgresMigrator, logger: Logger) async throws -> FleetRuntime {
         let registry = PrometheusCollectorRegistry()
         let postgres = PostgresClient(configuration: .init(
-            url: config.databaseURL, applicationName: config.serviceName, maxConnections: config.databasePoolSize),
+            url: config.databaseURL, applicationName: config.serviceName, maxConnections: config.databasePoolSize,
+            statementTimeout: config.databaseStatementTimeout,
+            idleInTransactionTimeout: config.databaseIdleInTransactionTimeout),
             logger: logger)
         do {
             try await retrying(config.startupAttempts, delay: config.startupDelay, what: "Postgres", logger: logger) {
                 try await postgres.ping()
             }
-            try await migrator.migrate(postgres, logger: logger)
+            try await requireMigrations(migrator, postgres: postgres, service: config.serviceName)
         } catch {
             await postgres.shutdown()
             throw error
@@ -42,7 +45,7 @@ public struct FleetRuntime: Sendable {
         do {
             nats = try await NATSClient.connect(
                 // Services favour latency: identity RPCs and outbox publishes wait for replies.
-                .init(url: config.natsURL, name: config.serviceName, sendAsap: true), logger: logger,
+                config.natsClientConfiguration(sendAsap: true), logger: logger,
                 attempts: config.startupAttempts, delay: config.startupDelay,
                 onStateChange: { natsUp.set(Double($0 == .connected ? 1 : 0)) })
             natsUp.set(Double(1))
@@ -57,10 +60,42 @@ public struct FleetRuntime: Sendable {
                             relay: relay)
     }
 
+    /// Throws when the schema lacks migrations this build needs: the service's own role cannot
+    /// apply them (only the schema's owner can, through `<service> migrate`).
+    public static func requireMigrations(_ migrator: PostgresMigrator, postgres: PostgresClient, service: String)
+        async throws {
+        let pending = try await migrator.pending(postgres)
+        guard pending.isEmpty else {
+            throw ConfigError("DATABASE_URL", "reaches schema \(migrator.schema), which lacks migrations \(pending.joined(separator: ", ")): run `\(service) migrate` with the schema owner's DATABASE_URL (role \(migrator.ownerRole)) first")
+        }
+    }
+
+    /// `<service> migrate`: applies the schema's migrations, logged in with `DATABASE_URL` as the
+    /// schema's owner. Needs nothing but Postgres.
+    public static func migrate(_ migrator: PostgresMigrator, reader: ConfigReader, logger: Logger) async throws -> [String] {
+        let url = try reader.postgresURL("DATABASE_URL")
+        let postgres = PostgresClient(configuration: .init(url: url, applicationName: "migrate", maxConnections: 1),
+                                      logger: logger)
+        do {
+            try await retrying(try reader.int("STARTUP_ATTEMPTS", in: 1...10_000), delay: try reader.seconds("STARTUP_RETRY_DELAY"),
+                               what: "Postgres", logger: logger) { try await postgres.ping() }
+            let applied = try await migrator.migrate(postgres, logger: logger)
+            await postgres.shutdown()
+            return applied
+        } catch {
+            await postgres.shutdown()
+            throw error
+        }
+    }
+
     /// Postgres and NATS, each `nil` when healthy or a reason when not: what `/ready` reports.
     public func readiness() async -> [String: String] {
         var down: [String: String] = [:]
-        if nats.state != .connected { down["nats"] = "nats is \(nats.state.rawValue)" }
+        if nats.state != .connected {
+            // The reason matters most when it is ours to fix: "Authorization Violation" after a
+            // password rotation reads very differently from a server that is down.
+            down["nats"] = "nats is \(nats.state.rawValue)" + (nats.lastError.map { ": \($0)" } ?? "")
+        }
         do {
             try await withTimeout(.seconds(2)) { [postgres] in try await postgres.ping() }
         } catch {

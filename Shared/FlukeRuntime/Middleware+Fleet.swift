@@ -1,4 +1,5 @@
 import FlukeCrypto
+import FlukePostgres
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -67,6 +68,14 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
             return convertible.problem
         case let error as DecodingError:
             return FleetJSON.problem(for: error)
+        case let error as PostgresError where error.isUnavailable:
+            // The request may well succeed in a moment: 503 with Retry-After, never a 500.
+            logger.warning("database unavailable", metadata: [
+                "request_id": "\(context.requestID)", "path": "\(request.uri.path)", "error": "\(error.code)",
+                "sqlstate": "\(error.sqlState ?? "")"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = "2"
+            return Problem(.serviceUnavailable, detail: "the database is unavailable; retry shortly", headers: headers)
         case let error as HTTPError:
             if error.status == .notFound, routes.template(for: request.uri.path) != nil {
                 let allowed = routes.methods(for: request.uri.path)

@@ -1,4 +1,5 @@
 import FlukeNATS
+import FlukePostgres
 import Foundation
 import Hummingbird
 import Logging
@@ -10,16 +11,22 @@ public struct ServiceDescription: Sendable {
     public var summary: String
     /// Every variable the service reads, common ones included, for `--help`.
     public var variables: [ConfigVariable]
+    /// The schema's migrations, applied by `<service> migrate`.
+    public var migrator: PostgresMigrator
 
-    public init(name: String, summary: String, variables: [ConfigVariable]) {
+    public init(name: String, summary: String, variables: [ConfigVariable], migrator: PostgresMigrator) {
         self.name = name
         self.summary = summary
         self.variables = variables
+        self.migrator = migrator
     }
 }
 
 /// The whole life of a service process: `--help`, configuration (one line and exit 78 when it
 /// is wrong), logging, startup, and graceful shutdown on SIGTERM/SIGINT (exit 0).
+///
+/// `<service> migrate` instead applies the schema's migrations with `DATABASE_URL` (the schema
+/// owner's), prints the versions it applied as a JSON array, and exits 0.
 ///
 /// `build` reads its configuration from the reader and returns the application to run.
 public func runService<App: ApplicationProtocol>(
@@ -30,6 +37,9 @@ public func runService<App: ApplicationProtocol>(
     if arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
         print(configHelp(service: description.name, summary: description.summary, variables: description.variables))
         exit(0)
+    }
+    if arguments.dropFirst().first == "migrate", arguments.count == 2 {
+        await runMigrate(description)
     }
     if let unknown = arguments.dropFirst().first {
         FileHandle.standardError.write(Data("\(description.name): unknown argument \(unknown) (see --help)\n".utf8))
@@ -66,6 +76,27 @@ public func runService<App: ApplicationProtocol>(
         exit(78)
     } catch {
         logger.critical("stopped on error", metadata: ["error": "\(error)"])
+        exit(1)
+    }
+}
+
+private func runMigrate(_ description: ServiceDescription) async -> Never {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = .info
+        return handler
+    }
+    let logger = Logger(label: description.name + " migrate")
+    do {
+        let applied = try await FleetRuntime.migrate(description.migrator,
+                                                     reader: ConfigReader(variables: description.variables), logger: logger)
+        print(String(decoding: try JSONEncoder().encode(applied), as: UTF8.self))
+        exit(0)
+    } catch let error as ConfigError {
+        FileHandle.standardError.write(Data("\(description.name) migrate: \(error)\n".utf8))
+        exit(78)
+    } catch {
+        FileHandle.standardError.write(Data("\(description.name) migrate: \(error)\n".utf8))
         exit(1)
     }
 }

@@ -13,7 +13,6 @@ import Testing
 
 /// project-manager and context-api against one database and one nats-server, as in production.
 struct ContextHarness {
-    static let jwtSecret = "test-jwt-secret-0123456789abcdefghijklmnop"
     static let encryptionKey = "k1:" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
     let database: TestDatabase
     let nats: NATSServer
@@ -21,17 +20,18 @@ struct ContextHarness {
 
     init() async throws {
         database = try await TestDatabase.create()
+        try await database.migrate(PMMigrations.migrator, ContextMigrations.migrator)
         nats = try NATSServer()
-        common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_SECRET": Self.jwtSecret,
+        common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys,
                   "STARTUP_ATTEMPTS": "3", "STARTUP_RETRY_DELAY": "0.2"]
     }
 
     var pmEnvironment: [String: String] {
-        common.merging(["DATABASE_URL": database.url(role: "fluke_pm"), "PM_SIGNUP_ENABLED": "true", "PM_SCRYPT_LOG_N": "10"]) { _, b in b }
+        common.merging(TestEnvironment.natsUser("project-manager")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_pm"), "PM_JWT_PRIVATE_KEYS": TestKeys.jwtPrivateKeys, "PM_SIGNUP_ENABLED": "true", "PM_SCRYPT_LOG_N": "10"]) { _, b in b }
     }
 
     var contextEnvironment: [String: String] {
-        common.merging(["DATABASE_URL": database.url(role: "fluke_context"), "FLUKE_ENCRYPTION_KEY": Self.encryptionKey,
+        common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_context"), "FLUKE_ENCRYPTION_KEY": Self.encryptionKey,
                         "FLUKE_IDENTITY_CACHE_TTL": "30"]) { _, b in b }
     }
 

@@ -35,6 +35,7 @@ struct FederationHarness {
     init(catalog: String = sampleCatalog, ttl: Double = 1.5, checkInterval: Double = 0.25,
          database: TestDatabase? = nil, nats: NATSServer? = nil) async throws {
         if let database { self.database = database } else { self.database = try await TestDatabase.create() }
+        try await self.database.migrate(FederationMigrations.migrator)
         self.nats = try nats ?? NATSServer()
         catalogPath = TestEnvironment.workDir + "/catalog-" + UUID().uuidString.prefix(8) + ".yaml"
         try catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)
@@ -49,7 +50,7 @@ struct FederationHarness {
             "FEDERATION_FLUSH_INTERVAL": "0.1",
             "STARTUP_ATTEMPTS": "3",
             "STARTUP_RETRY_DELAY": "0.2",
-        ]
+        ].merging(TestEnvironment.natsUser("federation")) { _, b in b }
     }
 
     func config() throws -> FederationConfig {
@@ -69,7 +70,7 @@ struct FederationHarness {
 
     /// A NATS client for sending heartbeats.
     func natsClient() async throws -> NATSClient {
-        try await NATSClient.connect(.init(url: nats.url, name: "test-sender"), logger: TestEnvironment.logger)
+        try await NATSClient.connect(.admin(url: nats.url, name: "test-sender"), logger: TestEnvironment.logger)
     }
 }
 

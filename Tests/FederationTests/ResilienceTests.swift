@@ -48,6 +48,7 @@ struct ResilienceTests {
     @Test("Postgres restarted: /ready goes 503 then 200 and status survives")
     func postgresRestart() async throws {
         let postgres = try PostgresServer()
+        try await TestDatabase.on(postgres).migrate(FederationMigrations.migrator)
         var configured = try await FederationHarness(ttl: 30, checkInterval: 0.25)
         configured.environment["DATABASE_URL"] = postgres.url(role: "fluke_federation")
         let harness = configured

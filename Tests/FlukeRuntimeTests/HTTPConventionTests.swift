@@ -21,14 +21,14 @@ func makeTestApp(maxBody: Int = 2048) async throws -> (some ApplicationProtocol,
     let reader = ConfigReader(environment: [
         "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": TestEnvironment.natsURL, "HTTP_PORT": "0",
         "HTTP_MAX_BODY_BYTES": String(maxBody),
-    ], variables: FleetConfig.variables(defaultPort: 0))
+    ].merging(TestEnvironment.natsUser("admin")) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
     let config = try FleetConfig(serviceName: "echo", reader: reader)
     let runtime = try await FleetRuntime.start(
         config: config,
-        migrator: PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
+        migrator: try await database.migrated(PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
             CREATE TABLE logs.outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, subject text NOT NULL,
                 payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz);
-            """)]),
+            """)])),
         logger: TestEnvironment.logger)
     let app = FleetApplication.build(runtime: runtime, openAPI: "{}") { r in
         r.on(.post, "/echo/{id}") { request, context -> Response in

@@ -88,7 +88,7 @@ struct PostgresLayerTests {
             PostgresMigration("0002_b", "INSERT INTO deploy.a VALUES (2);"),
         ])
         let clients = (0..<4).map { _ in
-            PostgresClient(configuration: .init(url: database.url(role: "fluke_deploy"), applicationName: "m",
+            PostgresClient(configuration: .init(url: database.url(role: migrator.ownerRole), applicationName: "m",
                                                 maxConnections: 1), logger: TestEnvironment.logger)
         }
         let applied = try await withThrowingTaskGroup(of: [String].self) { group in

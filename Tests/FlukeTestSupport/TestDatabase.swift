@@ -43,6 +43,28 @@ public struct TestDatabase: Sendable {
         return c.string!
     }
 
+    /// Applies migrations as each schema's owner, as `<service> migrate` does before a service
+    /// starts (a service's own role cannot).
+    public func migrate(_ migrators: PostgresMigrator...) async throws {
+        for migrator in migrators {
+            let client = PostgresClient(configuration: .init(url: url(role: migrator.ownerRole), applicationName: "migrate",
+                                                             maxConnections: 1), logger: TestEnvironment.logger)
+            do {
+                try await migrator.migrate(client, logger: TestEnvironment.logger)
+                await client.shutdown()
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// `migrator`, once applied.
+    public func migrated(_ migrator: PostgresMigrator) async throws -> PostgresMigrator {
+        try await migrate(migrator)
+        return migrator
+    }
+
     /// Lends `body` a client on this database as the superuser, closed afterwards.
     public func withAdminClient<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: .init(url: adminURL, applicationName: "tests", maxConnections: 2),

@@ -12,25 +12,25 @@ import Testing
 
 /// A project-manager instance against its own database and nats-server.
 struct PMHarness {
-    static let jwtSecret = "test-jwt-secret-0123456789abcdefghijklmnop"
     let database: TestDatabase
     let nats: NATSServer
     var environment: [String: String]
 
     init(_ overrides: [String: String] = [:]) async throws {
         database = try await TestDatabase.create()
+        try await database.migrate(PMMigrations.migrator)
         nats = try NATSServer()
         environment = [
             "DATABASE_URL": database.url(role: "fluke_pm"),
             "NATS_URL": nats.url,
             "HTTP_PORT": "0",
-            "FLUKE_JWT_SECRET": Self.jwtSecret,
+            "PM_JWT_PRIVATE_KEYS": TestKeys.jwtPrivateKeys,
             "PM_SIGNUP_ENABLED": "true",
             // Cheap hashes keep the suite fast; the bench measures the production cost (2^15).
             "PM_SCRYPT_LOG_N": "10",
             "STARTUP_ATTEMPTS": "3",
             "STARTUP_RETRY_DELAY": "0.2",
-        ]
+        ].merging(TestEnvironment.natsUser("project-manager")) { _, b in b }
         environment.merge(overrides) { _, new in new }
     }
 
@@ -48,7 +48,7 @@ struct PMHarness {
     }
 
     func natsClient() async throws -> NATSClient {
-        try await NATSClient.connect(.init(url: nats.url, name: "test-client"), logger: TestEnvironment.logger)
+        try await NATSClient.connect(.admin(url: nats.url, name: "test-client"), logger: TestEnvironment.logger)
     }
 }
 

@@ -23,7 +23,7 @@ struct DeliveryTests {
                                                         events: ["env.*"], extra: ["headers": ["X-Team": "core"]])
                     try #require(sub.status == 201, "\(sub.json)")
                     let secret = try #require(sub.string("secret"))
-                    let contextEnv = h.common.merging(["DATABASE_URL": h.database.url(role: "fluke_context")]) { _, b in b }
+                    let contextEnv = h.common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }.merging(["DATABASE_URL": h.database.url(role: "fluke_context")]) { _, b in b }
                     let config = try ContextConfig(reader: ConfigReader(environment: contextEnv, variables: ContextConfig.variables))
                     let context = try await ContextAPI.buildApplication(config: config, logger: TestEnvironment.logger)
                     try await context.test(.live) { ctx in
@@ -89,7 +89,7 @@ struct DeliveryTests {
                     let events = (0..<200).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
                     // Another type and another project: not for this subscription.
                     let other = [WebhookHarness.event(.envUpdated, world: world)]
-                    try await WebhookHarness.publish(parts.runtime.nats, events + other)
+                    try await WebhookHarness.publish(h.nats, events + other)
                     let ids = Set(events.map(\.id))
                     let succeeded = { Set(receiver.received.compactMap { $0.headers["webhook-id"] }) }
                     try await eventually(timeout: .seconds(60), "all 200 events delivered") {
@@ -129,7 +129,7 @@ struct DeliveryTests {
                     let gone = try await hooks.subscribe(world.token, project: world.projectID, url: base + "/gone", events: ["task.created"])
                     let dead = try await hooks.subscribe(world.token, project: world.projectID, url: base + "/dead", events: ["task.created"])
                     let goneID = try #require(gone.string("id")), deadID = try #require(dead.string("id"))
-                    try await WebhookHarness.publish(parts.runtime.nats, [WebhookHarness.event(.taskCreated, world: world)])
+                    try await WebhookHarness.publish(h.nats, [WebhookHarness.event(.taskCreated, world: world)])
 
                     try await eventually(timeout: .seconds(10), "410 disabled the subscription") {
                         let s = try await hooks.call(.get, "/api/v1/webhooks/subscriptions/\(goneID)", token: world.token)
@@ -157,7 +157,7 @@ struct DeliveryTests {
                     }
                     // Recover: everything that failed since a time is sent again.
                     mode.withLock { $0 = "fail" }
-                    try await WebhookHarness.publish(parts.runtime.nats, [WebhookHarness.event(.taskCreated, world: world)])
+                    try await WebhookHarness.publish(h.nats, [WebhookHarness.event(.taskCreated, world: world)])
                     try await eventually(timeout: .seconds(10), "the second event failed") {
                         let f = try await hooks.call(.get, "/api/v1/webhooks/subscriptions/\(deadID)/deliveries?status=failed", token: world.token)
                         return f.items.count == 1
@@ -197,7 +197,7 @@ struct DeliveryTests {
                         let redirect = try await hooks.subscribe(world.token, project: world.projectID, url: base + "/redirect",
                                                                  events: ["task.created"])
                         try #require(redirect.status == 201)
-                        try await WebhookHarness.publish(parts.runtime.nats, [WebhookHarness.event(.taskCreated, world: world)])
+                        try await WebhookHarness.publish(h.nats, [WebhookHarness.event(.taskCreated, world: world)])
                         for id in [subID, redirect.string("id")!] {
                             try await eventually(timeout: .seconds(10), "the delivery failed") {
                                 let f = try await hooks.call(.get, "/api/v1/webhooks/subscriptions/\(id)/deliveries?status=failed",

@@ -24,7 +24,7 @@ struct WebhookPolicyTests {
                                                            events: ["task.*"])
                     try #require(capped.status == 201)
                     let events = (0..<15).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
-                    try await WebhookHarness.publish(parts.runtime.nats, events)
+                    try await WebhookHarness.publish(h.nats, events)
                     try await eventually(timeout: .seconds(20), "30 deliveries") { slow.received.count >= 30 }
                     let limitedTimes = slow.received.filter { $0.path == "/limited" }.map(\.at).sorted()
                     #expect(limitedTimes.count == 15)
@@ -47,7 +47,7 @@ struct WebhookPolicyTests {
                 try await h.withDispatcher(["WEBHOOK_SUBSCRIPTION_CONCURRENCY": "2"]) { hooks, parts in
                     try #require(try await hooks.subscribe(world.token, project: world.projectID, url: base + "/two", events: ["task.*"]).status == 201)
                     let events = (0..<12).map { _ in WebhookHarness.event(.taskUpdated, world: world) }
-                    try await WebhookHarness.publish(parts.runtime.nats, events)
+                    try await WebhookHarness.publish(h.nats, events)
                     try await eventually(timeout: .seconds(20), "12 deliveries") { serial.received.count >= 12 }
                     #expect(serial.mostAtOnce == 2, "one subscription, concurrency 2: \(serial.mostAtOnce) at once")
                 }
@@ -64,7 +64,7 @@ struct WebhookPolicyTests {
                 let world = try await WebhookHarness.world(pm)
                 try await h.withDispatcher { hooks, parts in
                     try #require(try await hooks.subscribe(world.token, project: world.projectID, url: base + "/busy", events: ["task.*"]).status == 201)
-                    try await WebhookHarness.publish(parts.runtime.nats, [WebhookHarness.event(.taskUpdated, world: world)])
+                    try await WebhookHarness.publish(h.nats, [WebhookHarness.event(.taskUpdated, world: world)])
                     try await eventually(timeout: .seconds(10), "the retry") { receiver.received.count >= 2 }
                     let got = receiver.received
                     // The schedule alone would retry after 0.2 s (± 20 %).
@@ -86,7 +86,7 @@ struct WebhookPolicyTests {
                     let disabled = try await EventCollector(natsURL: h.nats.url, filter: EventType.webhookEndpointDisabled.subject)
                     let sub = try await hooks.subscribe(world.token, project: world.projectID, url: base + "/down", events: ["task.*"])
                     let id = try #require(sub.string("id"))
-                    try await WebhookHarness.publish(parts.runtime.nats, [WebhookHarness.event(.taskUpdated, world: world)])
+                    try await WebhookHarness.publish(h.nats, [WebhookHarness.event(.taskUpdated, world: world)])
                     let events = try await disabled.collect(count: 1, window: .seconds(15))
                     #expect(events.first?.data["subscription_id"] == .string(id))
                     #expect(events.first?.projectid == world.projectID)

@@ -42,7 +42,7 @@ struct WebhookReliabilityTests {
                             try #require(s.status == 201)
                         }
                         let events = (0..<500).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
-                        try await WebhookHarness.publish(partsA.runtime.nats, events)
+                        try await WebhookHarness.publish(h.nats, events)
                         try await eventually(timeout: .seconds(60), "2,000 deliveries") { receiver.received.count >= 2000 }
                         try await Task.sleep(for: .seconds(1))
                         let got = receiver.received
@@ -84,7 +84,7 @@ struct WebhookReliabilityTests {
                                                   json: try JSONSerialization.data(withJSONObject: [
                                                       "project_id": world.projectID, "callback_url": base + "/burst", "events": ["task.*"]]))
                 try #require(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
-                let nats = try await NATSClient.connect(.init(url: h.nats.url, name: "burst", sendAsap: true), logger: TestEnvironment.logger)
+                let nats = try await NATSClient.connect(.admin(url: h.nats.url, name: "burst", sendAsap: true), logger: TestEnvironment.logger)
                 let events = (0..<10_000).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
                 let publishing = Task { try await WebhookHarness.publish(nats, events) }
                 try await eventually(timeout: .seconds(60), "deliveries are under way") { receiver.received.count >= 1000 }
@@ -123,7 +123,7 @@ struct WebhookReliabilityTests {
                 try await h.withDispatcher { api, _ in
                     let s = try await api.subscribe(world.token, project: world.projectID, url: base + "/burst", events: ["task.*"])
                     try #require(s.status == 201)
-                    let nats = try await NATSClient.connect(.init(url: h.nats.url, name: "burst", sendAsap: true),
+                    let nats = try await NATSClient.connect(.admin(url: h.nats.url, name: "burst", sendAsap: true),
                                                             logger: TestEnvironment.logger)
                     let events = (0..<10_000).map { i in
                         WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))]))

@@ -1,3 +1,4 @@
+import ContextAPI
 import FlukeModels
 import FlukeNATS
 import FlukeRuntime
@@ -14,7 +15,6 @@ import Testing
 /// project-manager and webhook-dispatcher (and context-api where a test needs it) against one
 /// database and one nats-server, as in production, plus local receivers.
 struct WebhookHarness {
-    static let jwtSecret = "test-jwt-secret-0123456789abcdefghijklmnop"
     static let encryptionKey = "k1:" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
     let database: TestDatabase
     let nats: NATSServer
@@ -31,18 +31,19 @@ struct WebhookHarness {
             postgres = nil
             database = try await TestDatabase.create()
         }
+        try await database.migrate(PMMigrations.migrator, ContextMigrations.migrator, WebhookMigrations.migrator)
         nats = try NATSServer()
-        common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_SECRET": Self.jwtSecret,
+        common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys,
                   "STARTUP_ATTEMPTS": "3", "STARTUP_RETRY_DELAY": "0.2", "FLUKE_ENCRYPTION_KEY": Self.encryptionKey]
     }
 
     var pmEnvironment: [String: String] {
-        common.merging(["DATABASE_URL": database.url(role: "fluke_pm"), "PM_SIGNUP_ENABLED": "true", "PM_SCRYPT_LOG_N": "10"]) { _, b in b }
+        common.merging(TestEnvironment.natsUser("project-manager")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_pm"), "PM_JWT_PRIVATE_KEYS": TestKeys.jwtPrivateKeys, "PM_SIGNUP_ENABLED": "true", "PM_SCRYPT_LOG_N": "10"]) { _, b in b }
     }
 
     /// Local receivers are on 127.0.0.1 over http: allowed here as the tests do.
     func webhookEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
-        common.merging(["DATABASE_URL": database.url(role: "fluke_webhooks"), "WEBHOOK_ALLOW_HTTP": "true",
+        common.merging(TestEnvironment.natsUser("webhook-dispatcher")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_webhooks"), "WEBHOOK_ALLOW_HTTP": "true",
                         "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.4,0.8",
                         "WEBHOOK_REQUEST_TIMEOUT": "3", "WEBHOOK_CONNECT_TIMEOUT": "1", "WEBHOOK_LEASE": "5"]) { _, b in b }
             .merging(overrides) { _, b in b }
@@ -93,6 +94,20 @@ struct WebhookHarness {
     /// Publishes fleet events straight into `FLUKE_EVENTS`, as any service's outbox relay does.
     /// With `patience`, a failed publish (nats-server restarting) is tried again until it is
     /// stored; the message id makes a retry of a stored event a no-op.
+    /// The same, on a connection of the test's own (the dispatcher's NATS user may not publish
+    /// other services' event types).
+    static func publish(_ server: NATSServer, _ events: some Sequence<CloudEvent>) async throws {
+        let nats = try await NATSClient.connect(.admin(url: server.url, name: "test-publisher", sendAsap: true),
+                                                logger: TestEnvironment.logger)
+        do {
+            try await publish(nats, events)
+            await nats.shutdown()
+        } catch {
+            await nats.shutdown()
+            throw error
+        }
+    }
+
     static func publish(_ nats: NATSClient, _ events: some Sequence<CloudEvent>, patience: Duration = .zero) async throws {
         let encoder = CloudEvent.encoder()
         for event in events {

@@ -11,9 +11,13 @@
 #   FLUKE_NATS_PORT   NATS port (default 4222; likewise)
 #   FLUKE_BUILD       debug (default) or release
 #   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
-#   FLUKE_JWT_SECRET  the secret that signs access tokens (default: generated once into .run/secrets.env)
-#   FLUKE_ENCRYPTION_KEY  context-api's and webhook-dispatcher's keyring, <id>:<base64 of 32 bytes> (default: generated once, likewise)
-# Per service, DATABASE_URL (its own role), NATS_URL, HTTP_PORT and FLUKE_JWT_SECRET are set by this script.
+#   PM_JWT_PRIVATE_KEYS  project-manager's access-token signing keys, <kid>:<base64 of a 32-byte Ed25519 seed>
+#                     (default: generated once into .run/secrets.env); the others fetch the public keys
+#                     from project-manager's /.well-known/jwks.json (FLUKE_JWKS_URL)
+#   FLUKE_ENCRYPTION_KEY  context-api's keyring, <id>:<base64 of 32 bytes> (default: generated once, likewise)
+#   FLUKE_WEBHOOKS_ENCRYPTION_KEY  webhook-dispatcher's keyring, a different one (likewise)
+# Per service, DATABASE_URL (its own role), NATS_URL, NATS_USER/NATS_PASSWORD (its own NATS user) and
+# HTTP_PORT are set by this script.
 # webhook-dispatcher runs with WEBHOOK_ALLOW_HTTP=true and WEBHOOK_ALLOWED_HOSTS=127.0.0.1,localhost
 # (receivers on this machine) unless they are set.
 # project-manager runs with PM_SIGNUP_ENABLED=true, and `project-manager bootstrap` creates the
@@ -41,12 +45,20 @@ service_env() {
   case $1 in
     project-manager)
       echo "PM_SIGNUP_ENABLED=${PM_SIGNUP_ENABLED:-true}"
+      echo "PM_JWT_PRIVATE_KEYS=$JWT_KEYS"
       ;;
+    context-api|webhook-dispatcher|deploy-tracker|log-streamer)
+      # Fetched when the first access token arrives, so no service waits for project-manager.
+      echo "FLUKE_JWKS_URL=${FLUKE_JWKS_URL:-http://127.0.0.1:8000/.well-known/jwks.json}"
+      ;;
+  esac
+  case $1 in
     context-api)
       echo "FLUKE_ENCRYPTION_KEY=${FLUKE_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_ENCRYPTION_KEY}"
       ;;
     webhook-dispatcher)
-      echo "FLUKE_ENCRYPTION_KEY=${FLUKE_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_ENCRYPTION_KEY}"
+      # Its own keyring: a leak of one service's key opens nothing of the other's.
+      echo "FLUKE_ENCRYPTION_KEY=${FLUKE_WEBHOOKS_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_WEBHOOKS_ENCRYPTION_KEY}"
       # Local development posts to receivers on this machine.
       echo "WEBHOOK_ALLOW_HTTP=${WEBHOOK_ALLOW_HTTP:-true}"
       echo "WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS:-127.0.0.1,localhost}"
@@ -102,6 +114,21 @@ detached() {
   fi
 }
 
+# ---- one fleet at a time ------------------------------------------------------------------------
+# A second `make run` would stop the first one's servers and reuse its ports: refuse instead,
+# before any trap can touch what is running. The pid file names this script's process; after a
+# crash or a reboot it names a process that is gone (or another program), and is ignored.
+mkdir -p "$RUN"
+if [ -f "$RUN/run.pid" ]; then
+  read -r other_pid other_ports <"$RUN/run.pid" || true
+  if [ -n "${other_pid:-}" ] && [ "$other_pid" != $$ ] && alive "$other_pid" &&
+     tr '\0' ' ' <"/proc/$other_pid/cmdline" 2>/dev/null | grep -q "deploy/local/run.sh"; then
+    echo "run: the fleet is already running (make run, pid $other_pid${other_ports:+; $other_ports}); stop it with Ctrl-C or kill $other_pid" >&2
+    exit 1
+  fi
+fi
+echo "$$" >"$RUN/run.pid"
+
 # ---- cleanup, on Ctrl-C, SIGTERM, a failed start or a service that dies -----------------------
 names=() pids=() cleaned=0 infra=0
 declare -A reaped=()   # pids already waited for and reported
@@ -135,11 +162,14 @@ cleanup() {
     done
   fi
   rm -f "$RUN/fleet.env"
+  # Whatever this script started in the foreground (a build, a bootstrap) goes too.
+  pkill -TERM -P $$ 2>/dev/null || true
   if [ "$infra" = 1 ]; then
     say "stopping NATS and Postgres"
     fleet_nats_stop "$RUN/nats"
     fleet_pg_stop "$RUN/pg"
   fi
+  rm -f "$RUN/run.pid"
   say "stopped"
 }
 trap 'rc=$?; cleanup; exit $rc' EXIT
@@ -209,38 +239,57 @@ for line in "${SERVICES[@]}"; do
   enabled+=("$line")
 done
 [ ${#enabled[@]} -gt 0 ] || die "no service executable in $BIN (build first, or unset FLUKE_SKIP_BUILD)"
+http_ports=$(for line in "${enabled[@]}"; do read -r _ port _ <<<"$line"; printf ' %s' "$port"; done)
+echo "$$ ports: Postgres $PG_PORT, NATS $NATS_PORT, HTTP$http_ports" >"$RUN/run.pid"
 
 # ---- credentials, generated once --------------------------------------------------------------
 SECRETS="$RUN/secrets.env"
-CALLER_JWT_SECRET=${FLUKE_JWT_SECRET:-}
+CALLER_JWT_KEYS=${PM_JWT_PRIVATE_KEYS:-}
 FLUKE_ENCRYPTION_KEY_OVERRIDE=${FLUKE_ENCRYPTION_KEY:-}
+FLUKE_WEBHOOKS_ENCRYPTION_KEY_OVERRIDE=${FLUKE_WEBHOOKS_ENCRYPTION_KEY:-}
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 (umask 077; touch "$SECRETS")
 chmod 600 "$SECRETS"
 # Each credential is generated once and kept, so .run/pg and the secrets stay consistent.
 add_secret() { grep -q "^$1=" "$SECRETS" || echo "$1=$2" >>"$SECRETS"; }
 add_secret FEDERATION_API_KEY "$(random_hex 24)"
-add_secret FLUKE_JWT_SECRET "$(random_hex 48)"
+add_secret PM_JWT_PRIVATE_KEYS "k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 add_secret FLUKE_ADMIN_EMAIL "admin@flukebase.local"
 add_secret FLUKE_ADMIN_PASSWORD "$(random_hex 12)"
 add_secret FLUKE_ENCRYPTION_KEY "k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+add_secret FLUKE_WEBHOOKS_ENCRYPTION_KEY "w1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+# One NATS password per user of deploy/nats/auth.conf (FLUKE_NATS_<KEY>_PASSWORD).
+for entry in $FLEET_NATS_USERS; do add_secret "FLUKE_NATS_${entry#*:}_PASSWORD" "p$(random_hex 18)"; done
 source "$SECRETS"   # not exported: each service gets only the credentials it needs
-# The caller may choose the JWT secret (every service must share it).
-JWT_SECRET=${CALLER_JWT_SECRET:-$FLUKE_JWT_SECRET}
+# The caller may choose project-manager's signing keys; the other services learn the public halves
+# from its key set.
+JWT_KEYS=${CALLER_JWT_KEYS:-$PM_JWT_PRIVATE_KEYS}
 
 # ---- Postgres and NATS ------------------------------------------------------------------------
 infra=1
 say "starting Postgres on 127.0.0.1:$PG_PORT (data in .run/pg)"
 PGOPTIONS="-c client_min_messages=warning" detached fleet_pg_start "$RUN/pg" "$PG_PORT" || die "Postgres did not start; see $RUN/pg/postgres.log"
 say "starting NATS on 127.0.0.1:$NATS_PORT (JetStream in .run/nats)"
-detached fleet_nats_start "$RUN/nats" "$NATS_PORT" || die "NATS did not start; see $RUN/nats/nats.log"
+# nats-server alone reads every user's password (deploy/nats/auth.conf takes them from its environment).
+nats_passwords=()
+for entry in $FLEET_NATS_USERS; do var="FLUKE_NATS_${entry#*:}_PASSWORD"; nats_passwords+=("$var=${!var}"); done
+env "${nats_passwords[@]}" setsid bash -c 'source "$0"; "$@"' "$LIB" fleet_nats_start "$RUN/nats" "$NATS_PORT" \
+  || die "NATS did not start; see $RUN/nats/nats.log"
 NATS_URL_LOCAL="nats://127.0.0.1:$NATS_PORT"
+
+# ---- migrations: each schema's owner applies them; the services' own roles cannot --------------
+for line in "${enabled[@]}"; do
+  read -r name _ schema <<<"$line"
+  DATABASE_URL="postgres://fluke_${schema}_owner@127.0.0.1:$PG_PORT/fluke" LOG_FORMAT=text \
+    "$BIN/$name" migrate >/dev/null 2>>"$RUN/logs/migrate.log" ||
+    die "$name migrate failed; see $RUN/logs/migrate.log"
+done
 
 # ---- the admin: a tenant, its owner and an fbk_ token with every scope ------------------------
 ADMIN_TOKEN=""
 if [ -x "$BIN/project-manager" ]; then
   say "bootstrapping the admin ($FLUKE_ADMIN_EMAIL)"
-  boot=$(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$PG_PORT/fluke" FLUKE_JWT_SECRET="$JWT_SECRET" \
+  boot=$(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$PG_PORT/fluke" PM_JWT_PRIVATE_KEYS="$JWT_KEYS" \
     PM_BOOTSTRAP_PASSWORD="$FLUKE_ADMIN_PASSWORD" \
     "$BIN/project-manager" bootstrap --email "$FLUKE_ADMIN_EMAIL" \
     --tenant "FlukeBase" --name "Administrator" --token-name "make run $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -263,11 +312,11 @@ for line in "${enabled[@]}"; do
   while IFS= read -r kv; do [ -n "$kv" ] && extra+=("$kv"); done < <(service_env "$name")
   say "starting $name on 127.0.0.1:$port (log: .run/logs/$name.log)"
   [ -f "$log" ] && mv "$log" "$log.1"   # this run's log starts empty; the previous one is kept
+  while IFS= read -r kv; do extra+=("$kv"); done < <(fleet_nats_credentials "$name")
   setsid env \
     DATABASE_URL="postgres://fluke_$schema@127.0.0.1:$PG_PORT/fluke" \
     NATS_URL="$NATS_URL_LOCAL" \
     HTTP_PORT="$port" \
-    FLUKE_JWT_SECRET="$JWT_SECRET" \
     "${extra[@]}" \
     "$BIN/$name" >>"$log" 2>&1 </dev/null &
   names+=("$name"); pids+=($!)
@@ -304,6 +353,8 @@ ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/fluke"
   # The key federation accepts: the caller's first one if FEDERATION_API_KEYS was given.
   fed_keys=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}
   echo "FEDERATION_API_KEY=${fed_keys%%,*}"
+  echo "FLUKE_NATS_HEARTBEAT_USER=heartbeat"
+  echo "FLUKE_NATS_HEARTBEAT_PASSWORD=$FLUKE_NATS_HEARTBEAT_PASSWORD"
   if [ -n "$ADMIN_TOKEN" ]; then
     echo "FLUKE_ADMIN_EMAIL=$FLUKE_ADMIN_EMAIL"
     echo "FLUKE_ADMIN_PASSWORD=$FLUKE_ADMIN_PASSWORD"
@@ -321,7 +372,8 @@ for line in "${enabled[@]}"; do
   read -r name port _ <<<"$line"
   printf '  %-20s http://127.0.0.1:%s   (log: .run/logs/%s.log)\n' "$name" "$port" "$name"
 done
-printf '  %-20s %s\n' "NATS" "$NATS_URL_LOCAL" "DATABASE_URL" "$ADMIN_URL" "FEDERATION_API_KEY" "$KEY"
+printf '  %-20s %s\n' "NATS" "$NATS_URL_LOCAL" "DATABASE_URL" "$ADMIN_URL" "FEDERATION_API_KEY" "$KEY" \
+  "NATS heartbeat user" "heartbeat / $FLUKE_NATS_HEARTBEAT_PASSWORD"
 if [ -n "$ADMIN_TOKEN" ]; then
   printf '  %-20s %s\n' "FLUKE_ADMIN_EMAIL" "$FLUKE_ADMIN_EMAIL" "FLUKE_ADMIN_PASSWORD" "$FLUKE_ADMIN_PASSWORD" \
     "FLUKE_ADMIN_TOKEN" "$ADMIN_TOKEN"
@@ -334,11 +386,12 @@ if [ -n "$ADMIN_TOKEN" ]; then
   echo "    curl -H \"Authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8000/api/v1/projects"
 fi
 echo "    curl -H \"X-API-Key: $KEY\" http://127.0.0.1:8001/api/fed/projects"
-echo "  A heartbeat: publish JSON on fluke.federation.heartbeat.<slug>, e.g. fluke.federation.heartbeat.flukebase"
+echo "  A heartbeat: publish JSON on fluke.federation.heartbeat.<slug>, e.g. fluke.federation.heartbeat.flukebase,"
+echo "  as NATS user heartbeat (FLUKE_NATS_HEARTBEAT_USER / FLUKE_NATS_HEARTBEAT_PASSWORD in .run/fleet.env)"
 echo "    {\"slug\":\"flukebase\",\"instance_id\":\"dev-1\",\"version\":\"1.0.0\",\"timestamp\":\"<RFC 3339>\",\"metadata\":{}}"
 echo "  for instance, with nothing but python3:"
 cat <<EOF
-    python3 -c 'import socket,json,datetime as d;s=socket.create_connection(("127.0.0.1",$NATS_PORT));s.recv(4096);p=json.dumps({"slug":"flukebase","instance_id":"dev-1","version":"1.0.0","timestamp":d.datetime.now(d.timezone.utc).isoformat()}).encode();s.sendall(b"CONNECT {\"verbose\":false}\r\nPUB fluke.federation.heartbeat.flukebase %d\r\n%s\r\nPING\r\n"%(len(p),p));print(s.recv(64))'
+    python3 -c 'import socket,json,datetime as d;s=socket.create_connection(("127.0.0.1",$NATS_PORT));s.recv(4096);p=json.dumps({"slug":"flukebase","instance_id":"dev-1","version":"1.0.0","timestamp":d.datetime.now(d.timezone.utc).isoformat()}).encode();s.sendall(b"CONNECT {\"verbose\":false,\"user\":\"heartbeat\",\"pass\":\"$FLUKE_NATS_HEARTBEAT_PASSWORD\"}\r\nPUB fluke.federation.heartbeat.flukebase %d\r\n%s\r\nPING\r\n"%(len(p),p));print(s.recv(64))'
 EOF
 echo
 

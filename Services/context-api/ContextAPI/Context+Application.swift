@@ -18,10 +18,10 @@ public struct ContextParts: Sendable {
 public func buildApplication(config: ContextConfig, logger: Logger,
                              onParts: @Sendable (ContextParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
     let runtime = try await FleetRuntime.start(
-        config: config.common, migrator: PostgresMigrator(schema: "context", migrations: ContextMigrations.all), logger: logger)
+        config: config.common, migrator: ContextMigrations.migrator, logger: logger)
     let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
                                   timeout: config.auth.verifyTimeout, logger: logger)
-    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
+    let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
     let cache = ContextCache(nats: runtime.nats, logger: logger)
     var env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
     env.cache = cache

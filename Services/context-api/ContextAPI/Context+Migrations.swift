@@ -2,7 +2,10 @@ import FlukePostgres
 
 /// The `context` schema: a replica of project-manager's projects, team and milestones (fed by
 /// events), and what context-api owns: env vars, memories, MCP configuration, providers, usage.
-enum ContextMigrations {
+public enum ContextMigrations {
+    /// What `<service> migrate` applies, as the schema's owner.
+    public static let migrator = PostgresMigrator(schema: "context", migrations: all)
+
     static let all: [PostgresMigration] = [
         PostgresMigration("0001_context", """
             -- Replica (written only by the event consumer).

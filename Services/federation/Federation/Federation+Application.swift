@@ -23,7 +23,7 @@ public func buildApplication(
     // The catalog first: a bad file must stop the process before it touches anything.
     let projects = try CatalogLoader.load(path: config.catalogPath)
     let runtime = try await FleetRuntime.start(
-        config: config.common, migrator: PostgresMigrator(schema: "federation", migrations: FederationMigrations.all),
+        config: config.common, migrator: FederationMigrations.migrator,
         logger: logger)
     let metrics = FederationMetrics(registry: runtime.registry)
     let repository = PostgresFederationRepository(db: runtime.postgres, outbox: runtime.outbox)

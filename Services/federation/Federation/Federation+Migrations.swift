@@ -1,7 +1,10 @@
 import FlukePostgres
 
 /// The `federation` schema, in order. Never edit an applied migration: add the next one.
-enum FederationMigrations {
+public enum FederationMigrations {
+    /// What `<service> migrate` applies, as the schema's owner.
+    public static let migrator = PostgresMigrator(schema: "federation", migrations: all)
+
     static let all: [PostgresMigration] = [
         PostgresMigration("0001_catalog_status_outbox", """
             CREATE TABLE federation.projects (

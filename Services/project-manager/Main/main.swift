@@ -26,7 +26,8 @@ if CommandLine.arguments.dropFirst().first == "bootstrap" {
 await runService(ServiceDescription(
     name: "project-manager",
     summary: "tenants, identity and API tokens for the fleet; projects, team, milestones and tasks",
-    variables: PMConfig.variables
+    variables: PMConfig.variables,
+    migrator: PMMigrations.migrator
 )) { reader, logger in
     try await buildApplication(config: PMConfig(reader: reader), logger: logger)
 }

@@ -14,21 +14,17 @@ public struct ProjectManagerParts: Sendable {
     public let tokenCache: TokenCache
 }
 
-public enum PMSchema {
-    public static let migrator = PostgresMigrator(schema: "pm", migrations: PMMigrations.all, ownerRole: PMMigrations.ownerRole)
-}
-
 /// Builds project-manager: connects, migrates, and assembles the identity RPC responder and the
 /// HTTP routes.
 public func buildApplication(config: PMConfig, logger: Logger,
                              onParts: @Sendable (ProjectManagerParts) -> Void = { _ in }) async throws
     -> some ApplicationProtocol {
-    let runtime = try await FleetRuntime.start(config: config.common, migrator: PMSchema.migrator, logger: logger)
+    let runtime = try await FleetRuntime.start(config: config.common, migrator: PMMigrations.migrator, logger: logger)
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
     let cache = TokenCache(ttl: config.auth.cacheTTL)
     let nats = runtime.nats
     let tokens = APITokenService(db: db, cache: cache, generation: { nats.generation })
-    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)
+    let authenticator = config.authenticator(resolver: tokens)
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
     let projectCache = ProjectCache(nats: nats, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
@@ -42,6 +38,13 @@ public func buildApplication(config: PMConfig, logger: Logger,
     return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
                                   workers: [responder, projectCache, ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
+}
+
+extension PMConfig {
+    /// project-manager signs with its first key and verifies with all of its own.
+    func authenticator(resolver: any APITokenResolver) -> Authenticator {
+        Authenticator(signer: signingKeys.signer, keys: JWTKeySource(keys: signingKeys.publicKeys), resolver: resolver)
+    }
 }
 
 /// Runs `action` at graceful shutdown.
@@ -94,10 +97,10 @@ public enum Bootstrap {
         try await retrying(config.common.startupAttempts, delay: config.common.startupDelay, what: "Postgres", logger: logger) {
             try await postgres.ping()
         }
-        try await PMSchema.migrator.migrate(postgres, logger: logger)
+        try await FleetRuntime.requireMigrations(PMMigrations.migrator, postgres: postgres, service: "project-manager")
         let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
         let tokens = APITokenService(db: db, cache: TokenCache(), generation: { 0 })
-        let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: tokens)
+        let authenticator = config.authenticator(resolver: tokens)
         let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
         defer { Task { await identity.shutdown() } }
         let tenantID: UUID

@@ -3,8 +3,9 @@ import FlukePostgres
 /// The `pm` schema. Tables that hold tenant data have row-level security forced on them; the
 /// service's login role (`fluke_pm`) owns none of them, so every query passes the policies, which
 /// read the tenant from `set_config('app.tenant_id', …, true)` inside each request's transaction.
-enum PMMigrations {
-    static let ownerRole = "fluke_pm_owner"
+public enum PMMigrations {
+    /// What `<service> migrate` applies, as the schema's owner.
+    public static let migrator = PostgresMigrator(schema: "pm", migrations: all)
 
     static let all: [PostgresMigration] = [
         PostgresMigration("0001_identity_projects_tasks", """

@@ -28,10 +28,10 @@ struct SenderShutdown: Service {
 public func buildApplication(config: WebhookConfig, logger: Logger,
                              onParts: @Sendable (WebhookParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
     let runtime = try await FleetRuntime.start(
-        config: config.common, migrator: PostgresMigrator(schema: "webhooks", migrations: WebhookMigrations.all), logger: logger)
+        config: config.common, migrator: WebhookMigrations.migrator, logger: logger)
     let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
                                   timeout: config.auth.verifyTimeout, logger: logger)
-    let authenticator = try Authenticator(jwtSecret: config.auth.jwtSecret, resolver: identity)
+    let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
     let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
     let metrics = WebhookMetrics(registry: runtime.registry)
     let queue = DeliveryQueue(postgres: runtime.postgres, outbox: runtime.outbox, settings: config.delivery, replica: replica)

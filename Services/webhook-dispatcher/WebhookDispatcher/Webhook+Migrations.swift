@@ -2,7 +2,10 @@ import FlukePostgres
 
 /// The `webhooks` schema: subscriptions and their sealed secrets, the delivery queue, and the
 /// log of every attempt.
-enum WebhookMigrations {
+public enum WebhookMigrations {
+    /// What `<service> migrate` applies, as the schema's owner.
+    public static let migrator = PostgresMigrator(schema: "webhooks", migrations: all)
+
     static let all: [PostgresMigration] = [
         PostgresMigration("0001_webhooks", """
             CREATE TABLE webhooks.subscriptions (
