@@ -47,6 +47,10 @@ nats_url="nats://admin:$FLUKE_NATS_ADMIN_PASSWORD@127.0.0.1:$nats_port"
 svc_nats="nats://127.0.0.1:$nats_port"
 creds() { fleet_nats_credentials "$1" | tr '\n' ' '; }
 pg_bin=$(fleet_pg_bin)
+# Each schema is migrated by its owner, as make run does; the services log in as their own roles.
+for svc in federation:federation project-manager:pm context-api:context webhook-dispatcher:webhooks; do
+  DATABASE_URL="postgres://fluke_${svc#*:}_owner@127.0.0.1:$pg_port/fluke" "$bin/${svc%%:*}" migrate >/dev/null
+done
 # The expression is parenthesised: awk would read a bare `>` in it as "print to a file" (a stray
 # file named 120 once came from `calc "... > 120"`).
 calc() { awk "BEGIN { print ($1) }"; }
@@ -187,9 +191,9 @@ fi
 echo
 echo "== project-manager (production scrypt cost: N = 2^15, r = 8, p = 1) =="
 pm_port=$(fleet_free_port)
-jwt_secret=$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')
+jwt_keys="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"   # project-manager signs; the others fetch its JWKS
 pm_env=(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds project-manager) HTTP_PORT=$pm_port
-        FLUKE_JWT_SECRET=$jwt_secret LOG_LEVEL=warning PM_LOGIN_MAX_FAILURES=1000)
+        PM_JWT_PRIVATE_KEYS=$jwt_keys LOG_LEVEL=warning PM_LOGIN_MAX_FAILURES=1000)
 boot=$(env "${pm_env[@]}" "$bin/project-manager" bootstrap --email bench@example.com --password bench-password \
   --tenant Bench --token-name bench 2>/dev/null)
 token=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["token"])' <<<"$boot")
@@ -271,7 +275,7 @@ echo "== context-api: GET /api/v1/flukebase_connect/context with an fbk_ token, 
 command -v nginx >/dev/null || { echo "installing nginx (bench only)…"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 ctx_port=$(fleet_free_port); nginx_port=$(fleet_free_port)
 env DATABASE_URL="postgres://fluke_context@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds context-api) HTTP_PORT=$ctx_port \
-  FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" LOG_LEVEL=warning \
+  FLUKE_JWKS_URL="http://127.0.0.1:$pm_port/.well-known/jwks.json" FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" LOG_LEVEL=warning \
   "$bin/context-api" 2>"$work/context.log" &
 ctx_pid=$!
 read -r ctx_token < <(python3 - "$pm_port" "$ctx_port" "$jwt" "$project" <<'PY'
@@ -359,7 +363,7 @@ rcv_port=$(fleet_free_port); wh_port=$(fleet_free_port)
 "$bin/fleet-bench" webhook-receiver "$rcv_port" 2>"$work/receiver.log" & rcv_pid=$!
 tenant=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["tenant_id"])' <<<"$boot")
 wh_env=(DATABASE_URL="postgres://fluke_webhooks@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds webhook-dispatcher) HTTP_PORT=$wh_port
-        FLUKE_JWT_SECRET=$jwt_secret FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+        FLUKE_JWKS_URL="http://127.0.0.1:$pm_port/.well-known/jwks.json" FLUKE_ENCRYPTION_KEY="k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
         LOG_LEVEL=warning WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOWED_HOSTS=127.0.0.1)
 start_wh() { env "${wh_env[@]}" "$bin/webhook-dispatcher" 2>>"$work/webhooks.log" & wh_pid=$!; wait_ready "$wh_port"; }
 stop_wh() { kill "$wh_pid" && wait "$wh_pid" || true; wh_pid=; }

@@ -11,9 +11,12 @@ public struct JetStreamStreamConfig: Sendable {
     /// The window in which a repeated `Nats-Msg-Id` is recognised and dropped.
     public var duplicateWindow: Duration
     public var fileStorage: Bool
+    /// The most the stream stores; the oldest messages go first beyond it. `-1`: no limit.
+    public var maxBytes: Int64
 
     public init(name: String, subjects: [String], maxAge: Duration, duplicateWindow: Duration = .seconds(120),
-                fileStorage: Bool = true) {
+                fileStorage: Bool = true, maxBytes: Int64 = -1) {
+        self.maxBytes = maxBytes
         self.name = name
         self.subjects = subjects
         self.maxAge = maxAge
@@ -54,6 +57,7 @@ extension NATSClient {
             cfg.Name = UnsafePointer(name)
             cfg.Storage = config.fileStorage ? js_FileStorage : js_MemoryStorage
             cfg.MaxAge = config.maxAge.nanoseconds
+            cfg.MaxBytes = config.maxBytes
             cfg.Duplicates = config.duplicateWindow.nanoseconds
             var subjectArray = subjects
             try subjectArray.withUnsafeMutableBufferPointer { buffer in

@@ -122,6 +122,10 @@ public struct FleetConfig: Sendable {
     public var startupAttempts: Int
     public var startupDelay: Duration
     public var databasePoolSize: Int
+    /// `FLUKE_EVENTS_MAX_BYTES`: the `FLUKE_EVENTS` stream's size limit.
+    public var eventsMaxBytes: Int64
+    /// `FLUKE_CONSUMER_MAX_DELIVERIES`: attempts at one JetStream message before it is a dead letter.
+    public var consumerMaxDeliveries: Int
     public var databaseStatementTimeout: Duration
     public var databaseIdleInTransactionTimeout: Duration
     public var maxBodyBytes: Int
@@ -147,6 +151,10 @@ public struct FleetConfig: Sendable {
             ConfigVariable("STARTUP_ATTEMPTS", default: "10", "connection attempts to Postgres and NATS at startup"),
             ConfigVariable("STARTUP_RETRY_DELAY", default: "1", "seconds between startup connection attempts"),
             ConfigVariable("DATABASE_POOL_SIZE", default: "10", "maximum Postgres connections of this process"),
+            ConfigVariable("FLUKE_EVENTS_MAX_BYTES", default: "1073741824",
+                           "bytes the FLUKE_EVENTS stream may hold (oldest events dropped first beyond it; also 7 days at most)"),
+            ConfigVariable("FLUKE_CONSUMER_MAX_DELIVERIES", default: "5",
+                           "times an event consumer tries one message before recording it as a dead letter and moving on"),
             ConfigVariable("DATABASE_STATEMENT_TIMEOUT", default: "30",
                            "seconds a statement may run before Postgres cancels it (the request gets 503)"),
             ConfigVariable("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default: "60",
@@ -173,6 +181,8 @@ public struct FleetConfig: Sendable {
         startupAttempts = try reader.int("STARTUP_ATTEMPTS", in: 1...10_000)
         startupDelay = try reader.seconds("STARTUP_RETRY_DELAY")
         databasePoolSize = try reader.int("DATABASE_POOL_SIZE", in: 1...1000)
+        eventsMaxBytes = Int64(try reader.int("FLUKE_EVENTS_MAX_BYTES", in: 1_048_576...Int(Int64.max)))
+        consumerMaxDeliveries = try reader.int("FLUKE_CONSUMER_MAX_DELIVERIES", in: 1...1000)
         databaseStatementTimeout = try reader.seconds("DATABASE_STATEMENT_TIMEOUT", minimum: 0.001)
         databaseIdleInTransactionTimeout = try reader.seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", minimum: 0.001)
         maxBodyBytes = try reader.int("HTTP_MAX_BODY_BYTES", in: 1024...(1 << 30))

@@ -18,10 +18,15 @@ public struct FleetRuntime: Sendable {
     public let relay: OutboxRelay
     public var outbox: Outbox { Outbox(schema: relay.schema, relay: relay) }
 
-    /// The stream every domain event is kept in: `fluke.events.>`, on disk, for 7 days.
-    public static let eventStream = JetStreamStreamConfig(
-        name: EventType.streamName, subjects: [EventType.subjectPrefix + ">"], maxAge: .seconds(7 * 86_400),
-        duplicateWindow: .seconds(120), fileStorage: true)
+    /// How long the stream every domain event is kept in holds them: 7 days.
+    public static let eventRetention: Duration = .seconds(7 * 86_400)
+
+    /// The stream every domain event is kept in: `fluke.events.>`, on disk, for
+    /// ``eventRetention`` and at most `maxBytes` (`FLUKE_EVENTS_MAX_BYTES`), oldest dropped first.
+    public static func eventStream(maxBytes: Int64) -> JetStreamStreamConfig {
+        JetStreamStreamConfig(name: EventType.streamName, subjects: [EventType.subjectPrefix + ">"], maxAge: eventRetention,
+                              duplicateWindow: .seconds(120), fileStorage: true, maxBytes: maxBytes)
+    }
 
     public static func start(config: FleetConfig, migrator: PostgresMigrator, logger: Logger) async throws -> FleetRuntime {
         let registry = PrometheusCollectorRegistry()
@@ -49,7 +54,7 @@ public struct FleetRuntime: Sendable {
                 attempts: config.startupAttempts, delay: config.startupDelay,
                 onStateChange: { natsUp.set(Double($0 == .connected ? 1 : 0)) })
             natsUp.set(Double(1))
-            try await nats.ensureStream(eventStream)
+            try await nats.ensureStream(eventStream(maxBytes: config.eventsMaxBytes))
         } catch {
             await postgres.shutdown()
             throw error

@@ -18,7 +18,7 @@ struct ReliabilityTests {
         let base = "http://127.0.0.1:\(port)"
         // The project reaches the replica as project-manager would send it: an event on the stream.
         let nats = try await NATSClient.connect(.admin(url: h.nats.url, name: "test"), logger: TestEnvironment.logger)
-        try await nats.ensureStream(FleetRuntime.eventStream)
+        try await nats.ensureStream(FleetRuntime.eventStream(maxBytes: 1 << 30))
         let tenant = UUID(), user = UUID(), project = UUID()
         let created = CloudEvent(source: "project-manager", type: .projectCreated, tenantID: tenant.lowercased,
                                  projectID: project.lowercased,

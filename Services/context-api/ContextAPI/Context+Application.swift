@@ -34,7 +34,7 @@ public func buildApplication(config: ContextConfig, logger: Logger,
                                context: ContextStore(postgres: runtime.postgres, env: env), env: env,
                                memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)
     let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, cache: cache,
-                                  logger: logger)
+                                  maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let providers = ProviderStore(postgres: runtime.postgres)
     let auditor = ProviderAuditor(store: providers, interval: config.providerAuditInterval, logger: logger)
     let admin = ContextAdminRoutes(access: ProjectAccess(postgres: runtime.postgres),

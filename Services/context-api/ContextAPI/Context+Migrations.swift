@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeRuntime
 
 /// The `context` schema: a replica of project-manager's projects, team and milestones (fed by
 /// events), and what context-api owns: env vars, memories, MCP configuration, providers, usage.
@@ -214,5 +215,7 @@ public enum ContextMigrations {
                 PRIMARY KEY (project_id, day)
             );
             """),
+        // Events the replica consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
+        PostgresMigration("0003_dead_letters", DeadLetters.tableSQL(schema: "context")),
     ]
 }

@@ -19,9 +19,12 @@ final class ReplicaConsumer: Service, Sendable {
     let cache: ContextCache?
     let applied: Counter
     let failed: Counter
+    let deadLetters: DeadLetters
 
     init(nats: NATSClient, postgres: PostgresClient, registry: PrometheusCollectorRegistry, cache: ContextCache? = nil,
-         logger: Logger) {
+         maxDeliveries: Int, logger: Logger) {
+        deadLetters = DeadLetters(schema: "context", consumer: Self.durable, maxDeliveries: maxDeliveries,
+                                  postgres: postgres, registry: registry, logger: logger)
         self.cache = cache
         self.nats = nats
         self.postgres = postgres
@@ -54,8 +57,7 @@ final class ReplicaConsumer: Service, Sendable {
         do {
             event = try CloudEvent.decoder().decode(CloudEvent.self, from: message.message.payload)
         } catch {
-            logger.warning("dropping an undecodable event", metadata: ["subject": "\(message.message.subject)"])
-            try? await message.term()
+            await deadLetters.bury(message, reason: "not a CloudEvent: \(error)")
             return
         }
         do {
@@ -64,9 +66,9 @@ final class ReplicaConsumer: Service, Sendable {
             applied.increment()
         } catch {
             failed.increment()
-            logger.warning("could not apply an event; it will be redelivered",
-                           metadata: ["type": "\(event.type)", "id": "\(event.id)", "error": "\(error)"])
-            try? await message.nak(delay: .seconds(1))
+            logger.warning("could not apply an event", metadata: [
+                "type": "\(event.type)", "id": "\(event.id)", "attempt": "\(message.deliveryCount)", "error": "\(error)"])
+            await deadLetters.failed(message, reason: "\(error)")
         }
     }
 

@@ -21,9 +21,11 @@ final class Intake: Service, Sendable {
     let nats: NATSClient
     let queue: DeliveryQueue
     let metrics: WebhookMetrics
+    let deadLetters: DeadLetters
     let logger: Logger
 
-    init(nats: NATSClient, queue: DeliveryQueue, metrics: WebhookMetrics, logger: Logger) {
+    init(nats: NATSClient, queue: DeliveryQueue, metrics: WebhookMetrics, deadLetters: DeadLetters, logger: Logger) {
+        self.deadLetters = deadLetters
         self.nats = nats
         self.queue = queue
         self.metrics = metrics
@@ -67,36 +69,48 @@ final class Intake: Service, Sendable {
     }
 
     private func handle(_ batch: [JetStreamMessage]) async {
-        var events: [DeliveryQueue.IncomingEvent] = []
-        var undecodable: [JetStreamMessage] = []
+        var events: [(message: JetStreamMessage, event: DeliveryQueue.IncomingEvent?)] = []
         let decoder = CloudEvent.decoder()
         for message in batch {
             guard let event = try? decoder.decode(CloudEvent.self, from: message.message.payload),
                   let id = UUID(uuidString: event.id) else {
-                undecodable.append(message)
+                await deadLetters.bury(message, reason: "not a CloudEvent with a UUID id")
                 continue
             }
             // Subscriptions belong to a tenant's project: events without both reach nobody.
             guard let tenant = event.tenantid.flatMap(UUID.init(uuidString:)),
                   let project = event.projectid.flatMap(UUID.init(uuidString:)),
                   let body = try? DeliveryQueue.body(type: event.type, time: event.time, project: project, data: event.data)
-            else { continue }
-            events.append(.init(id: id, type: event.type, tenant: tenant, project: project, time: event.time, body: body))
+            else {
+                events.append((message, nil))
+                continue
+            }
+            events.append((message, .init(id: id, type: event.type, tenant: tenant, project: project, time: event.time,
+                                          body: body)))
         }
-        for message in undecodable {
-            logger.warning("dropping an undecodable event", metadata: ["subject": "\(message.message.subject)"])
-            try? await message.term()
-        }
+        metrics.eventsReceived.increment(by: Int64(batch.count))
         do {
-            let created = try await queue.record(events)
-            metrics.eventsReceived.increment(by: Int64(batch.count))
-            metrics.deliveriesCreated.increment(by: Int64(created))
-            for message in batch where !undecodable.contains(where: { $0 === message }) { try? await message.ack() }
+            try await record(events.compactMap(\.event))
+            for entry in events { try? await entry.message.ack() }
         } catch {
-            logger.warning("could not record deliveries; the events will be redelivered", metadata: ["error": "\(error)"])
-            for message in batch where !undecodable.contains(where: { $0 === message }) {
-                try? await message.nak(delay: .seconds(1))
+            // One bad event must not hold back the batch: each is tried alone, and the one that
+            // keeps failing becomes a dead letter after its attempts.
+            logger.warning("could not record a batch of deliveries; recording its events one by one",
+                           metadata: ["events": "\(events.count)", "error": "\(error)"])
+            for entry in events {
+                do {
+                    if let event = entry.event { try await record([event]) }
+                    try? await entry.message.ack()
+                } catch {
+                    await deadLetters.failed(entry.message, reason: "\(error)")
+                }
             }
         }
+    }
+
+    private func record(_ events: [DeliveryQueue.IncomingEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let created = try await queue.record(events)
+        metrics.deliveriesCreated.increment(by: Int64(created))
     }
 }

@@ -40,7 +40,11 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
     let listener = PostgresListener(url: config.common.databaseURL, channels: [DeliveryQueue.channel], logger: logger)
     let dispatcher = Dispatcher(queue: queue, sender: sender, store: store, settings: config.delivery, listener: listener,
                                 metrics: metrics, logger: logger)
-    let intake = Intake(nats: runtime.nats, queue: queue, metrics: metrics, logger: logger)
+    let intake = Intake(nats: runtime.nats, queue: queue, metrics: metrics,
+                        deadLetters: DeadLetters(schema: "webhooks", consumer: Intake.durable,
+                                                 maxDeliveries: config.common.consumerMaxDeliveries,
+                                                 postgres: runtime.postgres, registry: runtime.registry, logger: logger),
+                        logger: logger)
     let sampler = QueueDepthSampler(postgres: runtime.postgres, metrics: metrics, interval: .seconds(5))
     let routes = WebhookRoutes(subscriptions: store, deliveries: DeliveryStore(postgres: runtime.postgres), queue: queue,
                                resolver: sender)

@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeRuntime
 
 /// The `webhooks` schema: subscriptions and their sealed secrets, the delivery queue, and the
 /// log of every attempt.
@@ -130,5 +131,7 @@ public enum WebhookMigrations {
             CREATE INDEX deliveries_pending_due ON webhooks.deliveries (subscription_id, next_attempt_at) WHERE status = 'pending';
             CREATE INDEX deliveries_failed ON webhooks.deliveries (subscription_id, seq) WHERE status = 'failed';
             """),
+        // Events the intake could not record after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
+        PostgresMigration("0003_dead_letters", DeadLetters.tableSQL(schema: "webhooks")),
     ]
 }
