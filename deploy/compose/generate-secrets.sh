@@ -48,8 +48,8 @@ for key in $NATS_KEYS; do
 done
 generate PM_JWT_PRIVATE_KEYS "k1:$(key32)"
 # Two keyrings: a leak of one service's key opens nothing of the other's.
-generate CONTEXT_ENCRYPTION_KEY "k1:$(key32)"
-generate WEBHOOKS_ENCRYPTION_KEY "w1:$(key32)"
+generate FLUKE_ENCRYPTION_KEY "k1:$(key32)"
+generate FLUKE_WEBHOOKS_ENCRYPTION_KEY "w1:$(key32)"
 generate FEDERATION_API_KEY "$(hex 24)"
 
 # put CONTAINER VAR VALUE
@@ -89,9 +89,9 @@ service() {
 service project-manager PM
 put project-manager PM_JWT_PRIVATE_KEYS "$(get PM_JWT_PRIVATE_KEYS)"
 service context-api CONTEXT
-put context-api FLUKE_ENCRYPTION_KEY "$(get CONTEXT_ENCRYPTION_KEY)"
+put context-api FLUKE_ENCRYPTION_KEY "$(get FLUKE_ENCRYPTION_KEY)"
 service webhook-dispatcher WEBHOOKS
-put webhook-dispatcher FLUKE_ENCRYPTION_KEY "$(get WEBHOOKS_ENCRYPTION_KEY)"
+put webhook-dispatcher FLUKE_ENCRYPTION_KEY "$(get FLUKE_WEBHOOKS_ENCRYPTION_KEY)"
 service federation FEDERATION
 put federation FEDERATION_API_KEYS "$(get FEDERATION_API_KEY)"
 for name in project-manager context-api webhook-dispatcher federation; do
