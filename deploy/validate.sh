@@ -7,7 +7,8 @@
 #   - the hardening rules: images pinned by version (no :latest, no untagged image); compose
 #     ports on 127.0.0.1, no secret or secret default in compose, each compose container
 #     mounting only its own directory of the generated secrets; the old HS256 secret variable
-#     gone; in Kubernetes a service container reads only its own database role and NATS user,
+#     gone; in Kubernetes a service container reads only its own database role, NATS user and
+#     keyring (context-api and webhook-dispatcher never share one),
 #     the schema owner's Secret only its `migrate` initContainer; a default-deny NetworkPolicy
 #     and one of its own for every workload.
 # Prints one `ok:` / `error:` line per check and exits non-zero if any failed.
@@ -364,10 +365,18 @@ for f, d in workloads:
                 owner = [s for v, s, _ in secret_refs(i) if v == "DATABASE_URL"]
                 if owner != [f"{name}-db-owner"] or i["image"] != c["image"]:
                     issues.append(f"{name}/{i['name']}: must run {c['image']} with DATABASE_URL from {name}-db-owner")
+# Keyrings are not shared: a leak of one service's key must open nothing of another's.
+keyrings = {}
+for f, d in workloads:
+    for _, c in containers(d, ("containers",)):
+        for var, secret, key in secret_refs(c):
+            if var == "FLUKE_ENCRYPTION_KEY":
+                keyrings.setdefault((secret, key), []).append(d["metadata"]["name"])
+issues += [f"{' and '.join(names)} share the keyring {s}/{k}" for (s, k), names in keyrings.items() if len(names) > 1]
 if issues:
     bad("k8s credentials: " + "; ".join(issues))
 else:
-    ok("k8s: service containers read their own role and NATS user only; owner Secrets only in migrate initContainers")
+    ok("k8s: service containers read their own role, NATS user and keyring only; owner Secrets only in migrate initContainers")
 
 # NetworkPolicies: the namespace denies by default, and every workload has a policy that names it.
 def selects(selector, labels):
