@@ -2,8 +2,15 @@
 # Validate the deploy files without a Docker engine or a cluster (none runs on our machines):
 #   - docker-compose.yml against the Compose Specification's JSON Schema,
 #   - deploy/k8s/*.yaml against the Kubernetes API schemas (kubernetes-validate --strict),
-#   - deploy/postgres/set-passwords.sh parses as POSIX sh,
-#   - copies that must not drift (the fluke-db-init ConfigMap) and the sample catalogs.
+#   - the shell scripts compose and the database Job run parse as POSIX sh,
+#   - copies that must not drift (the fluke-db-init and nats-auth ConfigMaps) and the sample catalogs,
+#   - the hardening rules: images pinned by version (no :latest, no untagged image); compose
+#     ports on 127.0.0.1, no secret or secret default in compose, each compose container
+#     mounting only its own directory of the generated secrets; the old HS256 secret variable
+#     gone; in Kubernetes a service container reads only its own database role, NATS user and
+#     keyring (context-api and webhook-dispatcher never share one),
+#     the schema owner's Secret only its `migrate` initContainer; a default-deny NetworkPolicy
+#     and one of its own for every workload.
 # Prints one `ok:` / `error:` line per check and exits non-zero if any failed.
 #
 # Usage: deploy/validate.sh   (from anywhere; `make test` runs it before the Swift tests)
@@ -205,12 +212,212 @@ sys.exit(rc)
 PY
 then :; else failed=$((failed + 1)); fi
 
+# ---- hardening rules: what the deploy files promise about credentials, images and the network
+if "$PY" - <<'PY'
+import glob, os, re, sys
+import yaml
+
+rc = 0
+def ok(msg): print(f"ok: {msg}")
+def bad(msg):
+    global rc
+    print(f"error: {msg}"); rc = 1
+
+docs = [(f, d) for f in sorted(glob.glob("deploy/k8s/*.yaml"))
+        for d in yaml.safe_load_all(open(f)) if d]
+compose_text = open("docker-compose.yml").read()
+compose = yaml.safe_load(compose_text)
+services = compose.get("services") or {}
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+workloads = [(f, d) for f, d in docs if d["kind"] in WORKLOADS]
+
+def containers(d, kinds=("initContainers", "containers")):
+    spec = d["spec"]["template"]["spec"]
+    return [(kind, c) for kind in kinds for c in spec.get(kind) or []]
+
+def secret_refs(c):
+    """(variable or None, secret name, key or None) for every Secret a container reads."""
+    refs = [(e["name"], e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+            for e in c.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})]
+    refs += [(None, s["secretRef"]["name"], None) for s in c.get("envFrom") or [] if "secretRef" in s]
+    return refs
+
+# Images: a version tag or a digest, never :latest (which moves under a running fleet).
+def image_problem(image):
+    name = image.split("@", 1)[0]
+    if "@sha256:" in image:
+        return None
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+    # compose interpolation: ${VAR:-default} is judged by its default; ${VAR} alone may be anything.
+    m = re.fullmatch(r"\$\{(\w+)(?::?-([^}]*))?\}", tag)
+    if m:
+        tag = m.group(2) or ""
+        if not tag:
+            return f"tag ${{{m.group(1)}}} has no default"
+    if not tag:
+        return "no tag"
+    if tag == "latest":
+        return ":latest"
+    return None
+
+problems = [f"docker-compose.yml services/{n}: {svc['image']} ({p})" for n, svc in services.items()
+            if "image" in svc and (p := image_problem(svc["image"]))]
+problems += [f"services/{n}: no image" for n, svc in services.items() if "image" not in svc]
+problems += [f"{f}: {d['metadata']['name']}/{c['name']}: {c['image']} ({p})" for f, d in workloads
+             for _, c in containers(d) if (p := image_problem(c["image"]))]
+if problems:
+    bad("images must be pinned by version: " + "; ".join(problems))
+else:
+    n = len(services) + sum(len(containers(d)) for _, d in workloads)
+    ok(f"images pinned by version, none :latest ({n} containers in compose and k8s)")
+
+# compose: published ports on the loopback only.
+def port_host(p):
+    if isinstance(p, dict):
+        return p.get("host_ip", "")
+    parts = str(p).split(":")
+    return parts[0] if len(parts) == 3 else ""
+open_ports = [f"{n}: {p}" for n, svc in services.items() for p in svc.get("ports") or [] if port_host(p) != "127.0.0.1"]
+if open_ports:
+    bad("compose ports must be bound to 127.0.0.1 (\"127.0.0.1:8000:8000\"): " + ", ".join(open_ports))
+else:
+    ok("compose publishes ports on 127.0.0.1 only")
+
+# compose: no secret in the file, not even as a default (it would be public). Credentials come
+# from the generated secrets volume; a secret-looking variable may only be passed through as ${X}.
+SECRETISH = re.compile(r"PASSWORD|SECRET|KEY|TOKEN", re.I)
+found = [m.group(0) for m in re.finditer(r"\$\{(\w+)(:?[-=?+])([^}]*)\}", compose_text)
+         if SECRETISH.search(m.group(1)) and m.group(2).endswith(("-", "=")) and m.group(3)]
+for n, svc in services.items():
+    env = svc.get("environment") or {}
+    items = env.items() if isinstance(env, dict) else [tuple((e.split("=", 1) + [""])[:2]) for e in env]
+    for k, v in items:
+        if SECRETISH.search(k) and v not in (None, "") and not re.fullmatch(r"\$\{\w+\}", str(v)):
+            found.append(f"services/{n}/environment/{k}")
+if found:
+    bad("compose has hard-coded secrets (generate them, see deploy/compose/generate-secrets.sh): " + ", ".join(found))
+else:
+    ok("compose has no hard-coded secrets or secret defaults")
+
+# compose: a container mounts only its own directory of the secrets volume, so a service never
+# sees its migration's owner credentials (<service>-migrate) nor anyone else's.
+leaks = []
+for n, svc in services.items():
+    for v in svc.get("volumes") or []:
+        src = v.split(":", 1)[0] if isinstance(v, str) else v.get("source", "")
+        if src != "secrets" or n == "secrets":
+            continue
+        sub = (v.get("volume") or {}).get("subpath") if isinstance(v, dict) else None
+        if sub != n:
+            leaks.append(f"{n} mounts {'/' + sub if sub else 'the whole volume'}")
+if leaks:
+    bad("compose secrets volume: each container must mount only its own directory (volume.subpath: <service>): " + ", ".join(leaks))
+else:
+    ok("compose: each container mounts only its own secrets directory")
+
+# The words of a removed setting must not come back.
+gone = "FLUKE_JWT_" + "SECRET"
+hits = sorted(f for f in ["docker-compose.yml"] + glob.glob("deploy/**/*", recursive=True)
+              if os.path.isfile(f) and gone in open(f, errors="replace").read())
+if hits:
+    bad(f"{gone} no longer exists (tokens are Ed25519: PM_JWT_PRIVATE_KEYS, FLUKE_JWKS_URL) but appears in " + ", ".join(hits))
+else:
+    ok(f"{gone} appears nowhere in deploy/ or docker-compose.yml")
+
+def configmap(name):
+    return next((d for _, d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name), None)
+
+# The nats-auth ConfigMap carries a verbatim copy: Kubernetes must enforce what the tests run with.
+auth_conf = open("deploy/nats/auth.conf").read()
+if (configmap("nats-auth") or {}).get("data", {}).get("auth.conf") != auth_conf:
+    bad("ConfigMap nats-auth (deploy/k8s/nats.yaml) differs from deploy/nats/auth.conf (copy it in verbatim)")
+else:
+    ok("ConfigMap nats-auth matches deploy/nats/auth.conf")
+
+# Credentials in k8s: a service's own container sees its own role and NATS user only; the schema
+# owner's Secret is read by its migrate initContainer alone, which runs `<service> migrate`.
+nats_users = dict(re.findall(r'user:\s*"([^"]+)"\s*\n\s*password:\s*\$(\w+)', auth_conf))
+ADMIN_ONLY = ("fluke-db-passwords", "fluke-postgres-admin")
+issues = []
+for f, d in workloads:
+    name, kind = d["metadata"]["name"], d["kind"]
+    if kind == "Job":
+        continue
+    cm_env = {}
+    for _, c in containers(d, ("containers",)):
+        for src in c.get("envFrom") or []:
+            if "configMapRef" in src:
+                cm_env.update((configmap(src["configMapRef"]["name"]) or {}).get("data", {}))
+        for var, secret, key in secret_refs(c):
+            if secret.endswith("-db-owner") or secret in ADMIN_ONLY or "OWNER" in (key or ""):
+                issues.append(f"{name}/{c['name']} reads {secret}{'/' + key if key else ''}")
+            if var == "NATS_PASSWORD" and name != "nats":
+                want = nats_users.get(cm_env.get("NATS_USER", ""))
+                if key != want:
+                    issues.append(f"{name}/{c['name']}: NATS_PASSWORD is {key}, but NATS_USER "
+                                  f"{cm_env.get('NATS_USER')!r} has {want} in auth.conf")
+        env = {e["name"]: e for e in c.get("env") or []}
+        if "DATABASE_URL" in env:
+            migrate = [i for k, i in containers(d, ("initContainers",)) if i.get("args") == ["migrate"]]
+            if not migrate:
+                issues.append(f"{name}: no initContainer with args [\"migrate\"]")
+            for i in migrate:
+                owner = [s for v, s, _ in secret_refs(i) if v == "DATABASE_URL"]
+                if owner != [f"{name}-db-owner"] or i["image"] != c["image"]:
+                    issues.append(f"{name}/{i['name']}: must run {c['image']} with DATABASE_URL from {name}-db-owner")
+# Keyrings are not shared: a leak of one service's key must open nothing of another's.
+keyrings = {}
+for f, d in workloads:
+    for _, c in containers(d, ("containers",)):
+        for var, secret, key in secret_refs(c):
+            if var == "FLUKE_ENCRYPTION_KEY":
+                keyrings.setdefault((secret, key), []).append(d["metadata"]["name"])
+issues += [f"{' and '.join(names)} share the keyring {s}/{k}" for (s, k), names in keyrings.items() if len(names) > 1]
+if issues:
+    bad("k8s credentials: " + "; ".join(issues))
+else:
+    ok("k8s: service containers read their own role, NATS user and keyring only; owner Secrets only in migrate initContainers")
+
+# NetworkPolicies: the namespace denies by default, and every workload has a policy that names it.
+def selects(selector, labels):
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        has, val = e["key"] in labels, labels.get(e["key"])
+        if not {"In": has and val in e.get("values", []), "NotIn": not has or val not in e.get("values", []),
+                "Exists": has, "DoesNotExist": not has}[e["operator"]]:
+            return False
+    return True
+policies = [d for _, d in docs if d["kind"] == "NetworkPolicy"]
+deny = [p for p in policies if p["spec"].get("podSelector") in ({}, None)
+        and set(p["spec"].get("policyTypes") or []) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress") and not p["spec"].get("egress")]
+# Its own: the policy picks the workload by its name label (shared policies pick by other labels).
+NAME = "app.kubernetes.io/name"
+uncovered = [f"{d['kind']}/{d['metadata']['name']}" for _, d in workloads
+             if not any(NAME in ((p["spec"].get("podSelector") or {}).get("matchLabels") or {}) and
+                        selects(p["spec"]["podSelector"], d["spec"]["template"]["metadata"].get("labels") or {})
+                        for p in policies)]
+if deny:
+    ok(f"k8s NetworkPolicy {deny[0]['metadata']['name']} denies all traffic in namespace fluke by default")
+else:
+    bad("k8s: no default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress, Egress], no rules)")
+if uncovered:
+    bad("k8s: no NetworkPolicy of its own (podSelector on app.kubernetes.io/name) selects " + ", ".join(uncovered))
+else:
+    ok(f"k8s: each of the {len(workloads)} workloads is selected by a NetworkPolicy of its own")
+sys.exit(rc)
+PY
+then :; else failed=$((failed + 1)); fi
+
 # ---- shell
-if sh -n deploy/postgres/set-passwords.sh 2>&1; then
-  ok "sh -n deploy/postgres/set-passwords.sh"
-else
-  bad "sh -n deploy/postgres/set-passwords.sh"
-fi
+for script in deploy/postgres/set-passwords.sh deploy/compose/*.sh; do
+  if sh -n "$script" 2>&1; then
+    ok "sh -n $script"
+  else
+    bad "sh -n $script"
+  fi
+done
 
 if [ "$failed" -gt 0 ]; then
   echo "validate.sh: $failed check group(s) failed"
