@@ -126,6 +126,10 @@ public struct FleetConfig: Sendable {
     public var eventsMaxBytes: Int64
     /// `FLUKE_CONSUMER_MAX_DELIVERIES`: attempts at one JetStream message before it is a dead letter.
     public var consumerMaxDeliveries: Int
+    /// `RETENTION_INTERVAL`: time between retention rounds (``RetentionJob``).
+    public var retentionInterval: Duration
+    /// `DEAD_LETTER_RETENTION`: how long dead letters are kept.
+    public var deadLetterRetention: Duration
     public var databaseStatementTimeout: Duration
     public var databaseIdleInTransactionTimeout: Duration
     public var maxBodyBytes: Int
@@ -155,6 +159,9 @@ public struct FleetConfig: Sendable {
                            "bytes the FLUKE_EVENTS stream may hold (oldest events dropped first beyond it; also 7 days at most)"),
             ConfigVariable("FLUKE_CONSUMER_MAX_DELIVERIES", default: "5",
                            "times an event consumer tries one message before recording it as a dead letter and moving on"),
+            ConfigVariable("RETENTION_INTERVAL", default: "3600",
+                           "seconds between retention rounds (rows past their retention deleted in batches, one replica at a time)"),
+            ConfigVariable("DEAD_LETTER_RETENTION", default: "2592000", "seconds dead letters are kept (30 days)"),
             ConfigVariable("DATABASE_STATEMENT_TIMEOUT", default: "30",
                            "seconds a statement may run before Postgres cancels it (the request gets 503)"),
             ConfigVariable("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default: "60",
@@ -183,6 +190,8 @@ public struct FleetConfig: Sendable {
         databasePoolSize = try reader.int("DATABASE_POOL_SIZE", in: 1...1000)
         eventsMaxBytes = Int64(try reader.int("FLUKE_EVENTS_MAX_BYTES", in: 1_048_576...Int(Int64.max)))
         consumerMaxDeliveries = try reader.int("FLUKE_CONSUMER_MAX_DELIVERIES", in: 1...1000)
+        retentionInterval = try reader.seconds("RETENTION_INTERVAL", minimum: 0.01)
+        deadLetterRetention = try reader.seconds("DEAD_LETTER_RETENTION", minimum: 1)
         databaseStatementTimeout = try reader.seconds("DATABASE_STATEMENT_TIMEOUT", minimum: 0.001)
         databaseIdleInTransactionTimeout = try reader.seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", minimum: 0.001)
         maxBodyBytes = try reader.int("HTTP_MAX_BODY_BYTES", in: 1024...(1 << 30))

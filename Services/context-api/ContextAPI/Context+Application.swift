@@ -50,6 +50,6 @@ public func buildApplication(config: ContextConfig, logger: Logger,
         replica: replica, usage: usage))
     let fastPath = ContextFastPath(authenticator: authenticator, cache: cache, usage: usage, registry: runtime.registry,
                                    logger: logger)
-    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor, cache],
+    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor, cache, config.retention.job(runtime)],
                                   authenticator: authenticator, channelHandlers: { [fastPath.handler()] }, routes: register)
 }

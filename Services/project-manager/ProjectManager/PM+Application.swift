@@ -36,7 +36,8 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: PMOpenAPI.document, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
-                                  workers: [responder, projectCache, ShutdownHook { await identity.shutdown() }],
+                                  workers: [responder, projectCache, config.retentionJob(runtime),
+                                            ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }
 

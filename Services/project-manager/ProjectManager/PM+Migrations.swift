@@ -224,5 +224,12 @@ public enum PMMigrations {
             CREATE POLICY tenant_isolation ON pm.audit_log
                 USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
             """),
+        // The retention job (no tenant) may see and delete expired refresh tokens, nothing else.
+        PostgresMigration("0002_refresh_token_retention", """
+            CREATE POLICY retention_select ON pm.refresh_tokens FOR SELECT
+                USING (current_setting('app.retention', true) = 'on' AND expires_at < now());
+            CREATE POLICY retention_delete ON pm.refresh_tokens FOR DELETE
+                USING (current_setting('app.retention', true) = 'on' AND expires_at < now());
+            """),
     ]
 }

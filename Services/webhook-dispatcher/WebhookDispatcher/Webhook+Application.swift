@@ -54,6 +54,7 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
         replica: replica))
     // Shutdown runs in reverse: the intake and dispatcher stop before the sender's pools close.
     return FleetApplication.build(runtime: runtime, openAPI: WebhookOpenAPI.document,
-                                  workers: [identity, SenderShutdown(sender: sender), listener, sampler, dispatcher, intake],
+                                  workers: [identity, SenderShutdown(sender: sender), listener, sampler, dispatcher, intake,
+                                            config.retention.job(runtime)],
                                   authenticator: authenticator, routes: routes.register)
 }

@@ -7,12 +7,14 @@ public struct WebhookConfig: Sendable {
     public var common: FleetConfig
     public var auth: AuthConfig
     public var keyring: Keyring
+    public var retention: WebhookRetention
     /// Who may be called: https only unless `WEBHOOK_ALLOW_HTTP`, public addresses only unless
     /// the host is in `WEBHOOK_ALLOWED_HOSTS`.
     public var urlPolicy: OutboundURLPolicy
     public var delivery: DeliverySettings
 
-    public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8082) + AuthConfig.variables + [
+    public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8082) + AuthConfig.variables
+        + WebhookRetention.variables + [
         Keyring.variable,
         ConfigVariable("WEBHOOK_ALLOW_HTTP", default: "false", "true: callback URLs may use plain http (development only)"),
         ConfigVariable("WEBHOOK_ALLOWED_HOSTS", default: "",
@@ -34,6 +36,7 @@ public struct WebhookConfig: Sendable {
         common = try FleetConfig(serviceName: "webhook-dispatcher", reader: reader)
         auth = try AuthConfig(reader: reader)
         keyring = try Keyring(reader: reader)
+        retention = try WebhookRetention(reader: reader)
         let hosts = try reader.string("WEBHOOK_ALLOWED_HOSTS").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         urlPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("WEBHOOK_ALLOW_HTTP"), allowedHosts: Set(hosts))

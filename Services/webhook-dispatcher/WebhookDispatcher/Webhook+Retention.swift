@@ -1,0 +1,23 @@
+import FlukeRuntime
+
+/// How long the delivery log is kept: finished deliveries (and, by cascade, their attempts) go
+/// once older than `deliveries`; pending ones stay until they finish.
+public struct WebhookRetention: Sendable {
+    public var deliveries: Duration
+
+    public static let variables: [ConfigVariable] = [
+        ConfigVariable("WEBHOOK_DELIVERY_RETENTION", default: "2592000",
+                       "seconds finished deliveries and their attempts stay in the delivery log (30 days)"),
+    ]
+
+    public init(reader: ConfigReader) throws {
+        deliveries = try reader.seconds("WEBHOOK_DELIVERY_RETENTION", minimum: 1)
+    }
+
+    func job(_ runtime: FleetRuntime) -> RetentionJob {
+        RetentionJob(runtime: runtime, rules: [
+            RetentionRule(table: "webhooks.deliveries", column: "created_at", keep: deliveries,
+                          extraCondition: "status <> 'pending'"),
+        ], deadLetters: true)
+    }
+}

@@ -1,0 +1,40 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import FlukeTestSupport
+import Foundation
+@testable import ProjectManager
+import Testing
+
+@Suite("project-manager retention")
+struct PMRetentionTests {
+    @Test("the retention job deletes expired refresh tokens and stale login-failure counters through RLS, and nothing else")
+    func expiredGo() async throws {
+        let h = try await PMHarness(["PM_LOGIN_FAILURE_WINDOW": "60"])
+        try await h.run { c, parts in
+            let owner = try await c.signup()
+            let count = { (sql: PostgresQuery) in
+                try await h.database.withAdminClient { try await $0.query(sql).first!.decode(Int.self, at: 0) }
+            }
+            let live = try await count("SELECT count(*) FROM pm.refresh_tokens")
+            #expect(live >= 1)
+            // An expired token two days ago, and a failure counter from an hour ago.
+            try await h.database.withAdminClient { admin in
+                try await admin.query("""
+                    INSERT INTO pm.refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
+                    VALUES (\(UUID()), \(UUID(uuidString: owner.tenantID)!), \(UUID(uuidString: owner.userID)!), \(UUID()),
+                            'expired-hash', now() - interval '2 days')
+                    """)
+                try await admin.query("""
+                    INSERT INTO pm.login_failures (key, window_start, failures) VALUES
+                        ('account:old', now() - interval '1 hour', 3), ('account:new', now(), 1)
+                    """)
+            }
+            let deleted = try await h.config().retentionJob(parts.runtime).runOnce()
+            #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1])
+            #expect(try await count("SELECT count(*) FROM pm.refresh_tokens") == live)
+            #expect(try await count("SELECT count(*) FROM pm.refresh_tokens WHERE token_hash = 'expired-hash'") == 0)
+            #expect(try await count("SELECT count(*) FROM pm.login_failures WHERE key = 'account:new'") == 1)
+        }
+    }
+}
