@@ -70,13 +70,16 @@ final class APITokenService: APITokenResolver, Sendable {
         return view
     }
 
-    /// Admins see the tenant's tokens; everyone else their own.
+    /// Admins see the tenant's tokens; everyone else their own; a token bound to a project only
+    /// its user's tokens for that project (the others are beyond its project).
     func list(for principal: Principal, after: Int?, limit: Int) async throws -> (items: [APITokenView], last: Int?) {
         let admin = principal.scopes.contains(.admin) && principal.projectID == nil
         return try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT \(sql: Self.columns), seq FROM pm.api_tokens
-                WHERE tenant_id = \(principal.tenantID) AND (\(admin) OR user_id = \(principal.userID)) AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
+                WHERE tenant_id = \(principal.tenantID) AND (\(admin) OR user_id = \(principal.userID))
+                  AND (\(principal.projectID)::uuid IS NULL OR project_id = \(principal.projectID)::uuid)
+                  AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
                 ORDER BY seq DESC LIMIT \(limit)
                 """)
             return (try rows.map(Self.view), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
@@ -91,10 +94,13 @@ final class APITokenService: APITokenResolver, Sendable {
                 SELECT user_id, project_id, revoked_at IS NOT NULL AS revoked FROM pm.api_tokens WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                 """).first else { throw PMError.notFound("token") }
             let owner = try row.decode(UUID.self, at: 0)
-            guard admin || owner == principal.userID else { throw PMError.notFound("token") }
+            let project = try row.decode(UUID?.self, at: 1)
+            // A caller bound to a project reaches only that project's tokens.
+            guard admin || owner == principal.userID, principal.projectID == nil || project == principal.projectID else {
+                throw PMError.notFound("token")
+            }
             guard try !row.decode(Bool.self, at: 2) else { return }
             try await tx.query("UPDATE pm.api_tokens SET revoked_at = now() WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
-            let project = try row.decode(UUID?.self, at: 1)
             var data: [String: JSONValue] = ["token_id": .string(id.lowercased), "user_id": .string(owner.lowercased)]
             if let project { data["project_id"] = .string(project.lowercased) }
             try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
