@@ -223,5 +223,11 @@ enum PMMigrations {
             CREATE POLICY tenant_isolation ON pm.audit_log
                 USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
             """),
+        PostgresMigration("0002_minted_tokens", """
+            -- The token that minted a token, when one did: the child cannot outlive it and is
+            -- revoked with it (the whole subtree, see APITokenService.revoke).
+            ALTER TABLE pm.api_tokens ADD COLUMN parent_token_id uuid REFERENCES pm.api_tokens(id) ON DELETE SET NULL;
+            CREATE INDEX api_tokens_parent ON pm.api_tokens (parent_token_id) WHERE parent_token_id IS NOT NULL;
+            """),
     ]
 }
