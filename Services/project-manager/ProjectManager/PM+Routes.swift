@@ -31,10 +31,8 @@ struct PMRoutes: Sendable {
     }
 
     private func clientAddress(_ request: Request, _ context: FleetRequestContext) -> String? {
-        if config.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!] {
-            return forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        return context.remoteAddress
+        config.trustedProxies.clientAddress(peer: context.remoteAddress,
+                                            forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
     }
 
     // MARK: /auth
