@@ -94,29 +94,29 @@ struct ContextAdminRoutes: Sendable {
         }
     }
 
+    private func statuses(_ all: [AIProvider]) -> Page<ProviderStatus> {
+        Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit, status: $0.status,
+                                             detail: $0.detail, scope: $0.scope) }, nextCursor: nil)
+    }
+
     private func registerProviders(_ r: inout RouteRecorder) {
         r.on(.get, "/api/v1/ai_providers") { _, ctx in
-            _ = try ctx.principal(requiring: .contextRead)
-            return Page(items: try await providers.all(), nextCursor: nil)
+            let p = try ctx.principal(requiring: .contextRead)
+            return Page(items: try await providers.all(for: p.tenantID), nextCursor: nil)
         }
         r.on(.get, "/api/v1/ai_providers/status") { _, ctx in
-            _ = try ctx.principal(requiring: .contextRead)
-            let all = try await providers.all()
-            return Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit,
-                                                        status: $0.status, detail: $0.detail) }, nextCursor: nil)
+            statuses(try await providers.all(for: try ctx.principal(requiring: .contextRead).tenantID))
         }
         r.on(.post, "/api/v1/ai_providers/audit") { request, ctx in
-            _ = try ctx.tenantWidePrincipal(requiring: .admin)
-            let checked = try await auditor.auditAll()
-            let all = try await providers.all()
-            var response = try Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit,
-                                                                    status: $0.status, detail: $0.detail) }, nextCursor: nil)
-                .response(from: request, context: ctx)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
+            let checked = try await auditor.auditAll(tenant: p.tenantID)
+            var response = try statuses(try await providers.all(for: p.tenantID)).response(from: request, context: ctx)
             if checked == 0 { response.status = .accepted }
             return response
         }
+        // Writes change only the caller's tenant's entries; the fleet's seeded ones are read-only.
         r.on(.put, "/api/v1/ai_providers/{name}") { request, ctx in
-            _ = try ctx.tenantWidePrincipal(requiring: .admin)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
             let name = ctx.parameters.get("name") ?? ""
             guard (1...64).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
                 throw Problem.invalid("name", "must be 1 to 64 lower-case letters, digits or dashes")
@@ -124,17 +124,20 @@ struct ContextAdminRoutes: Sendable {
             let f = try await RequestFields.read(request, context: ctx)
             try f.allowOnly(["display_name", "tools", "docs_url"])
             let url = try f.string("docs_url", required: true, maxLength: 2048)!
-            guard let u = URLComponents(string: url), ["https", "http"].contains(u.scheme ?? ""), u.host?.isEmpty == false else {
-                throw Problem.invalid("docs_url", "must be an absolute http(s) URL")
+            do {
+                // The form only; the audit resolves the host and checks every address when it calls.
+                _ = try auditor.fetcher.policy.check(url)
+            } catch let error as URLPolicyError {
+                throw Problem.invalid("docs_url", error.reason)
             }
             let (provider, isNew) = try await providers.upsert(
-                name: name, displayName: try f.string("display_name", maxLength: 100) ?? name,
+                tenant: p.tenantID, name: name, displayName: try f.string("display_name", maxLength: 100) ?? name,
                 tools: try f.strings("tools", maxCount: 50, maxLength: 100) ?? [], docsURL: url)
             return try provider.response(from: request, context: ctx).withStatus(isNew ? .created : .ok)
         }
         r.on(.delete, "/api/v1/ai_providers/{name}") { _, ctx in
-            _ = try ctx.tenantWidePrincipal(requiring: .admin)
-            try await providers.delete(ctx.parameters.get("name") ?? "")
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
+            try await providers.delete(tenant: p.tenantID, name: ctx.parameters.get("name") ?? "")
             return Response(status: .noContent)
         }
     }
@@ -159,8 +162,9 @@ struct ProviderStatus: Codable, Sendable {
     var lastAudit: Date?
     var status: String
     var detail: String?
+    var scope: String
     enum CodingKeys: String, CodingKey {
-        case name, status, detail
+        case name, status, detail, scope
         case docsURL = "docs_url", lastAudit = "last_audit"
     }
 }
