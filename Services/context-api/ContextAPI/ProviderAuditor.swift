@@ -15,7 +15,6 @@ final class ProviderAuditor: Service, Sendable {
     let fetcher: DocsFetcher
     let interval: Duration
     let logger: Logger
-    private let holder = UUID()
     private let signal = WakeSignal()
 
     init(store: ProviderStore, policy: OutboundURLPolicy, interval: Duration, timeout: Duration, maxBytes: Int, logger: Logger) {
@@ -46,6 +45,9 @@ final class ProviderAuditor: Service, Sendable {
     /// checked (0 when another replica is at it).
     @discardableResult
     func auditAll(tenant: UUID? = nil) async throws -> Int {
+        // A holder per run, so that a requested audit and the scheduled one exclude each other
+        // within one replica too.
+        let holder = UUID()
         guard try await store.lease(holder, for: lease) else { return 0 }
         do {
             let targets = try await store.targets(tenant: tenant)
