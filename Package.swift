@@ -73,7 +73,10 @@ let package = Package(
                           path: "Services/project-manager/Main"),
 
         // context-api: the project context AI tools fetch; env vars, memories with sync, MCP configuration.
-        .target(name: "ContextAPI", dependencies: ["FlukeRuntime"], path: "Services/context-api/ContextAPI"),
+        .target(name: "ContextAPI", dependencies: [
+            "FlukeRuntime",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Services/context-api/ContextAPI"),
         .executableTarget(name: "context-api", dependencies: ["ContextAPI"], path: "Services/context-api/Main"),
 
         // webhook-dispatcher: Standard Webhooks delivery of fleet events to subscribers' URLs.

@@ -17,6 +17,8 @@ struct ContextHarness {
     let database: TestDatabase
     let nats: NATSServer
     var common: [String: String]
+    /// Added to (or replacing) context-api's environment.
+    var contextOverrides: [String: String] = [:]
 
     init() async throws {
         database = try await TestDatabase.create()
@@ -32,7 +34,10 @@ struct ContextHarness {
 
     var contextEnvironment: [String: String] {
         common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_context"), "FLUKE_ENCRYPTION_KEY": Self.encryptionKey,
-                        "FLUKE_IDENTITY_CACHE_TTL": "30"]) { _, b in b }
+                        "FLUKE_IDENTITY_CACHE_TTL": "30",
+                        // Test documentation servers listen on loopback, over http.
+                        "CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP": "true", "CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS": "127.0.0.1"]) { _, b in b }
+            .merging(contextOverrides) { _, b in b }
     }
 
     /// Runs project-manager while `body` runs.

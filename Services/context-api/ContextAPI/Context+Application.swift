@@ -36,7 +36,8 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, cache: cache,
                                   maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let providers = ProviderStore(postgres: runtime.postgres)
-    let auditor = ProviderAuditor(store: providers, interval: config.providerAuditInterval, logger: logger)
+    let auditor = ProviderAuditor(store: providers, policy: config.providerAuditPolicy, interval: config.providerAuditInterval,
+                                  timeout: config.providerAuditTimeout, maxBytes: config.providerAuditMaxBytes, logger: logger)
     let admin = ContextAdminRoutes(access: ProjectAccess(postgres: runtime.postgres),
                                    mcp: mcp,
                                    providers: providers, auditor: auditor, usage: usage)

@@ -215,7 +215,25 @@ public enum ContextMigrations {
                 PRIMARY KEY (project_id, day)
             );
             """),
+        PostgresMigration("0003_provider_tenancy_audit_lease", """
+            -- Registry entries are the fleet's (tenant_id NULL: seeded, read-only to tenants) or one
+            -- tenant's (added by its admins, or overriding a fleet entry of the same name for that
+            -- tenant only). Entries added before this migration stay fleet-wide.
+            ALTER TABLE context.ai_providers DROP CONSTRAINT ai_providers_pkey;
+            ALTER TABLE context.ai_providers ADD COLUMN tenant_id uuid;
+            CREATE UNIQUE INDEX ai_providers_fleet_name ON context.ai_providers (name) WHERE tenant_id IS NULL;
+            CREATE UNIQUE INDEX ai_providers_tenant_name ON context.ai_providers (tenant_id, name) WHERE tenant_id IS NOT NULL;
+
+            -- One replica audits at a time: a lease row rather than a session advisory lock, so
+            -- that no pooled connection is held while the audit waits on the network.
+            CREATE TABLE context.provider_audit_lease (
+                id integer PRIMARY KEY CHECK (id = 1),
+                holder uuid,
+                leased_until timestamptz NOT NULL
+            );
+            INSERT INTO context.provider_audit_lease (id, holder, leased_until) VALUES (1, NULL, '-infinity');
+            """),
         // Events the replica consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
-        PostgresMigration("0003_dead_letters", DeadLetters.tableSQL(schema: "context")),
+        PostgresMigration("0004_dead_letters", DeadLetters.tableSQL(schema: "context")),
     ]
 }

@@ -4,6 +4,10 @@ import Foundation
 import Hummingbird
 
 /// MCP configuration, plugins and presets; the AI provider registry; usage and installations.
+///
+/// Presets and edits of the provider registry are the tenant's, not a project's: a token bound to
+/// a project gets 403 on them whatever its scopes. It may still read the fleet's catalogs (plugins,
+/// providers) its project's configuration is written against, and apply a preset to its project.
 struct ContextAdminRoutes: Sendable {
     let access: ProjectAccess
     let mcp: MCPStore
@@ -53,20 +57,20 @@ struct ContextAdminRoutes: Sendable {
             return try await mcp.put(project, config, p: p)
         }
         r.on(.get, "/api/v1/mcp/presets") { _, ctx in
-            Page(items: try await mcp.presets(p: try ctx.principal(requiring: .contextRead)), nextCursor: nil)
+            Page(items: try await mcp.presets(p: try ctx.tenantWidePrincipal(requiring: .contextRead)), nextCursor: nil)
         }
         r.on(.post, "/api/v1/mcp/presets") { request, ctx in
-            let p = try ctx.principal(requiring: .admin)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
             let f = try await RequestFields.read(request, context: ctx)
             let name = try f.string("name", required: true, maxLength: 100)!
             let (preset, _) = try await mcp.savePreset(nil, name: name, config: try Self.configuration(f, base: .standard, allowPreset: false), p: p)
             return try preset.response(from: request, context: ctx).withStatus(.created)
         }
         r.on(.get, "/api/v1/mcp/presets/{preset_id}") { _, ctx in
-            try await mcp.preset(try Parameters.uuid(ctx, "preset_id"), p: try ctx.principal(requiring: .contextRead))
+            try await mcp.preset(try Parameters.uuid(ctx, "preset_id"), p: try ctx.tenantWidePrincipal(requiring: .contextRead))
         }
         r.on(.patch, "/api/v1/mcp/presets/{preset_id}") { request, ctx in
-            let p = try ctx.principal(requiring: .admin)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
             let current = try await mcp.preset(try Parameters.uuid(ctx, "preset_id"), p: p)
             let f = try await RequestFields.read(request, context: ctx)
             let base = MCPConfiguration(preset: nil, enabledPlugins: current.enabledPlugins, pluginSettings: current.pluginSettings,
@@ -75,7 +79,7 @@ struct ContextAdminRoutes: Sendable {
             return try await mcp.savePreset(current.id, name: name, config: try Self.configuration(f, base: base, allowPreset: false), p: p).0
         }
         r.on(.delete, "/api/v1/mcp/presets/{preset_id}") { _, ctx in
-            try await mcp.deletePreset(try Parameters.uuid(ctx, "preset_id"), p: try ctx.principal(requiring: .admin))
+            try await mcp.deletePreset(try Parameters.uuid(ctx, "preset_id"), p: try ctx.tenantWidePrincipal(requiring: .admin))
             return Response(status: .noContent)
         }
         r.on(.post, "/api/v1/mcp/presets/{preset_id}/apply") { request, ctx in
@@ -90,29 +94,29 @@ struct ContextAdminRoutes: Sendable {
         }
     }
 
+    private func statuses(_ all: [AIProvider]) -> Page<ProviderStatus> {
+        Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit, status: $0.status,
+                                             detail: $0.detail, scope: $0.scope) }, nextCursor: nil)
+    }
+
     private func registerProviders(_ r: inout RouteRecorder) {
         r.on(.get, "/api/v1/ai_providers") { _, ctx in
-            _ = try ctx.principal(requiring: .contextRead)
-            return Page(items: try await providers.all(), nextCursor: nil)
+            let p = try ctx.principal(requiring: .contextRead)
+            return Page(items: try await providers.all(for: p.tenantID), nextCursor: nil)
         }
         r.on(.get, "/api/v1/ai_providers/status") { _, ctx in
-            _ = try ctx.principal(requiring: .contextRead)
-            let all = try await providers.all()
-            return Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit,
-                                                        status: $0.status, detail: $0.detail) }, nextCursor: nil)
+            statuses(try await providers.all(for: try ctx.principal(requiring: .contextRead).tenantID))
         }
         r.on(.post, "/api/v1/ai_providers/audit") { request, ctx in
-            _ = try ctx.principal(requiring: .admin)
-            let checked = try await auditor.auditAll()
-            let all = try await providers.all()
-            var response = try Page(items: all.map { ProviderStatus(name: $0.name, docsURL: $0.docsURL, lastAudit: $0.lastAudit,
-                                                                    status: $0.status, detail: $0.detail) }, nextCursor: nil)
-                .response(from: request, context: ctx)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
+            let checked = try await auditor.auditAll(tenant: p.tenantID)
+            var response = try statuses(try await providers.all(for: p.tenantID)).response(from: request, context: ctx)
             if checked == 0 { response.status = .accepted }
             return response
         }
+        // Writes change only the caller's tenant's entries; the fleet's seeded ones are read-only.
         r.on(.put, "/api/v1/ai_providers/{name}") { request, ctx in
-            _ = try ctx.principal(requiring: .admin)
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
             let name = ctx.parameters.get("name") ?? ""
             guard (1...64).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
                 throw Problem.invalid("name", "must be 1 to 64 lower-case letters, digits or dashes")
@@ -120,17 +124,20 @@ struct ContextAdminRoutes: Sendable {
             let f = try await RequestFields.read(request, context: ctx)
             try f.allowOnly(["display_name", "tools", "docs_url"])
             let url = try f.string("docs_url", required: true, maxLength: 2048)!
-            guard let u = URLComponents(string: url), ["https", "http"].contains(u.scheme ?? ""), u.host?.isEmpty == false else {
-                throw Problem.invalid("docs_url", "must be an absolute http(s) URL")
+            do {
+                // The form only; the audit resolves the host and checks every address when it calls.
+                _ = try auditor.fetcher.policy.check(url)
+            } catch let error as URLPolicyError {
+                throw Problem.invalid("docs_url", error.reason)
             }
             let (provider, isNew) = try await providers.upsert(
-                name: name, displayName: try f.string("display_name", maxLength: 100) ?? name,
+                tenant: p.tenantID, name: name, displayName: try f.string("display_name", maxLength: 100) ?? name,
                 tools: try f.strings("tools", maxCount: 50, maxLength: 100) ?? [], docsURL: url)
             return try provider.response(from: request, context: ctx).withStatus(isNew ? .created : .ok)
         }
         r.on(.delete, "/api/v1/ai_providers/{name}") { _, ctx in
-            _ = try ctx.principal(requiring: .admin)
-            try await providers.delete(ctx.parameters.get("name") ?? "")
+            let p = try ctx.tenantWidePrincipal(requiring: .admin)
+            try await providers.delete(tenant: p.tenantID, name: ctx.parameters.get("name") ?? "")
             return Response(status: .noContent)
         }
     }
@@ -155,8 +162,9 @@ struct ProviderStatus: Codable, Sendable {
     var lastAudit: Date?
     var status: String
     var detail: String?
+    var scope: String
     enum CodingKeys: String, CodingKey {
-        case name, status, detail
+        case name, status, detail, scope
         case docsURL = "docs_url", lastAudit = "last_audit"
     }
 }

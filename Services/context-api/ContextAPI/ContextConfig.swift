@@ -10,12 +10,24 @@ public struct ContextConfig: Sendable {
     public var retention: ContextRetention
     public var maxMemoryBytes: Int
     public var providerAuditInterval: Duration
+    /// Whole-check limit for one documentation URL, redirects included.
+    public var providerAuditTimeout: Duration
+    public var providerAuditMaxBytes: Int
+    /// Which documentation URLs the audit may call: https only unless
+    /// `CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP`, public addresses only unless the host is in
+    /// `CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS`.
+    public var providerAuditPolicy: OutboundURLPolicy
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8080) + AuthConfig.variables
         + ContextRetention.variables + [
         Keyring.variable,
         ConfigVariable("CONTEXT_MAX_MEMORY_BYTES", default: "16384", "largest memory content accepted, in UTF-8 bytes"),
         ConfigVariable("CONTEXT_PROVIDER_AUDIT_INTERVAL", default: "86400", "seconds between audits of the AI providers' documentation URLs"),
+        ConfigVariable("CONTEXT_PROVIDER_AUDIT_TIMEOUT", default: "10", "seconds one documentation URL's check may take in all (redirects and the GET fallback included)"),
+        ConfigVariable("CONTEXT_PROVIDER_AUDIT_MAX_BYTES", default: "1048576", "largest answer body the audit reads; a larger one fails the check"),
+        ConfigVariable("CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP", default: "false", "true: documentation URLs may use plain http (development only)"),
+        ConfigVariable("CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS", default: "",
+                       "host names or IP literals, comma-separated, the audit may call even if they are or resolve to private addresses"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -25,5 +37,11 @@ public struct ContextConfig: Sendable {
         retention = try ContextRetention(reader: reader)
         maxMemoryBytes = try reader.int("CONTEXT_MAX_MEMORY_BYTES", in: 256...1_048_576)
         providerAuditInterval = try reader.seconds("CONTEXT_PROVIDER_AUDIT_INTERVAL", minimum: 1)
+        providerAuditTimeout = try reader.seconds("CONTEXT_PROVIDER_AUDIT_TIMEOUT", minimum: 0.1)
+        providerAuditMaxBytes = try reader.int("CONTEXT_PROVIDER_AUDIT_MAX_BYTES", in: 1024...104_857_600)
+        let hosts = try reader.string("CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        providerAuditPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP"),
+                                                allowedHosts: Set(hosts))
     }
 }

@@ -21,7 +21,9 @@ final class APITokenService: APITokenResolver, Sendable {
         self.generation = generation
     }
 
-    static let columns: StaticString = "id, name, prefix, project_id, user_id, scopes, created_at, expires_at, last_used_at, revoked_at"
+    static let columns: StaticString = """
+        id, name, prefix, project_id, user_id, scopes, created_at, expires_at, last_used_at, revoked_at, parent_token_id
+        """
 
     static func view(_ row: PostgresRow) throws -> APITokenView {
         APITokenView(id: try row.decode(UUID.self, "id"), name: try row.decode(String.self, "name"),
@@ -29,11 +31,14 @@ final class APITokenService: APITokenResolver, Sendable {
                      userID: try row.decode(UUID.self, "user_id"),
                      scopes: try row.decode([String].self, "scopes").compactMap(Scope.init(rawValue:)),
                      createdAt: try row.decode(Date.self, "created_at"), expiresAt: try row.decode(Date?.self, "expires_at"),
-                     lastUsedAt: try row.decode(Date?.self, "last_used_at"), revokedAt: try row.decode(Date?.self, "revoked_at"))
+                     lastUsedAt: try row.decode(Date?.self, "last_used_at"), revokedAt: try row.decode(Date?.self, "revoked_at"),
+                     parentTokenID: try row.decode(UUID?.self, "parent_token_id"))
     }
 
     /// Mints a token holding at most the caller's own scopes, bound to the caller's project if
-    /// the caller is itself bound to one.
+    /// the caller is itself bound to one. A token minted by a token is its child: it expires no
+    /// later than its parent (an expiry asked beyond that, or none, becomes the parent's) and is
+    /// revoked with it (``revoke(_:by:requestID:)``).
     func create(by principal: Principal, name: String, projectID: UUID?, scopes: [Scope], expiresInDays: Int?,
                 requestID: String) async throws -> APITokenView {
         let missing = Set(scopes).subtracting(principal.scopes)
@@ -45,19 +50,21 @@ final class APITokenService: APITokenResolver, Sendable {
         }
         let secret = APITokenFormat.prefix + Base62.encode(Crypto.randomBytes(32))
         let id = UUID()
-        let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+        let asked = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
         let prefix = String(secret.prefix(APITokenFormat.prefix.count + 6))
         let scopeNames = Array(Set(scopes)).sorted().map(\.rawValue)
         var view = try await db.inTenant(of: principal) { tx in
+            let expires = try await Self.lifetime(asked, mintedBy: principal, on: tx)
             if let projectID {
                 guard try await !tx.query("SELECT 1 FROM pm.projects WHERE id = \(projectID) AND tenant_id = \(principal.tenantID)").isEmpty else {
                     throw Problem.invalid("project_id", "no such project")
                 }
             }
             let row = try await tx.query("""
-                INSERT INTO pm.api_tokens (id, tenant_id, user_id, project_id, name, prefix, token_hash, scopes, expires_at)
+                INSERT INTO pm.api_tokens (id, tenant_id, user_id, project_id, name, prefix, token_hash, scopes, expires_at,
+                                           parent_token_id)
                 VALUES (\(id), \(principal.tenantID), \(principal.userID), \(projectID), \(name), \(prefix),
-                        \(Crypto.sha256Hex(secret)), \(scopeNames)::text[], \(expires))
+                        \(Crypto.sha256Hex(secret)), \(scopeNames)::text[], \(expires), \(principal.tokenID))
                 RETURNING \(sql: Self.columns)
                 """).first!
             try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
@@ -70,39 +77,36 @@ final class APITokenService: APITokenResolver, Sendable {
         return view
     }
 
-    /// Admins see the tenant's tokens; everyone else their own.
+    /// The expiry of a token minted by `principal`: `asked`, but never past the minting token's
+    /// own. The parent's row is locked `FOR SHARE` and read as committed now (not as the cache saw
+    /// it), so a parent revoked a moment ago mints nothing, and a revocation waiting on this lock
+    /// finds the child once it is committed.
+    static func lifetime(_ asked: Date?, mintedBy principal: Principal, on tx: PostgresHandle) async throws -> Date? {
+        guard let parent = principal.tokenID else { return asked }
+        guard let row = try await tx.query("""
+            SELECT expires_at, revoked_at IS NOT NULL AS revoked, expires_at IS NOT NULL AND expires_at <= now() AS expired
+            FROM pm.api_tokens WHERE id = \(parent) AND tenant_id = \(principal.tenantID) FOR SHARE
+            """).first else { throw AuthError.invalid("unknown token") }
+        if try row.decode(Bool.self, "revoked") { throw AuthError.invalid("the token has been revoked") }
+        if try row.decode(Bool.self, "expired") { throw AuthError.invalid("the token has expired") }
+        guard let limit = try row.decode(Date?.self, "expires_at") else { return asked }
+        return min(asked ?? limit, limit)
+    }
+
+    /// Admins see the tenant's tokens; everyone else their own; a token bound to a project only
+    /// its user's tokens for that project (the others are beyond its project).
     func list(for principal: Principal, after: Int?, limit: Int) async throws -> (items: [APITokenView], last: Int?) {
         let admin = principal.scopes.contains(.admin) && principal.projectID == nil
         return try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT \(sql: Self.columns), seq FROM pm.api_tokens
-                WHERE tenant_id = \(principal.tenantID) AND (\(admin) OR user_id = \(principal.userID)) AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
+                WHERE tenant_id = \(principal.tenantID) AND (\(admin) OR user_id = \(principal.userID))
+                  AND (\(principal.projectID)::uuid IS NULL OR project_id = \(principal.projectID)::uuid)
+                  AND (\(after)::bigint IS NULL OR seq < \(after)::bigint)
                 ORDER BY seq DESC LIMIT \(limit)
                 """)
             return (try rows.map(Self.view), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
         }
-    }
-
-    /// Revokes a token of the caller's (or, for admins, of the tenant's).
-    func revoke(_ id: UUID, by principal: Principal, requestID: String) async throws {
-        let admin = principal.scopes.contains(.admin) && principal.projectID == nil
-        try await db.inTenant(of: principal) { tx in
-            guard let row = try await tx.query("""
-                SELECT user_id, project_id, revoked_at IS NOT NULL AS revoked FROM pm.api_tokens WHERE id = \(id) AND tenant_id = \(principal.tenantID)
-                """).first else { throw PMError.notFound("token") }
-            let owner = try row.decode(UUID.self, at: 0)
-            guard admin || owner == principal.userID else { throw PMError.notFound("token") }
-            guard try !row.decode(Bool.self, at: 2) else { return }
-            try await tx.query("UPDATE pm.api_tokens SET revoked_at = now() WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
-            let project = try row.decode(UUID?.self, at: 1)
-            var data: [String: JSONValue] = ["token_id": .string(id.lowercased), "user_id": .string(owner.lowercased)]
-            if let project { data["project_id"] = .string(project.lowercased) }
-            try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
-                .record(on: tx, AuditRecord(action: "token.revoked", objectType: "api_token", objectID: id.lowercased),
-                        event: .tokenRevoked, projectID: project, data: .object(data))
-        }
-        // This replica forgets it now; the others when `token.revoked` reaches them.
-        cache.revoke(tokenID: id)
     }
 
     // MARK: Verification

@@ -5,6 +5,7 @@ import FlukeRuntime
 import Foundation
 import Logging
 import NIOPosix
+import Prometheus
 
 /// Signup, login, refresh-token rotation and logout.
 ///
@@ -17,14 +18,21 @@ final class IdentityService: Sendable {
     let hasher: PasswordHasher
     let hashing: NIOThreadPool
     let logger: Logger
+    let throttle: LoginThrottle
+    /// `pm_password_checks_total`: every scrypt verification, the decoy's included.
+    let passwordChecks: Counter?
     /// Verified against when the e-mail is unknown, so that both cases cost one scrypt.
     private let decoyHash: String
 
-    init(db: TenantDatabase, authenticator: Authenticator, config: PMConfig, logger: Logger) throws {
+    init(db: TenantDatabase, authenticator: Authenticator, config: PMConfig, logger: Logger,
+         registry: PrometheusCollectorRegistry? = nil) throws {
         self.db = db
         self.authenticator = authenticator
         self.config = config
         self.logger = logger
+        throttle = LoginThrottle(postgres: db.postgres, maxPerAccount: config.maxFailuresPerAccount,
+                                 maxPerAddress: config.maxFailuresPerAddress, window: config.failureWindow)
+        passwordChecks = registry?.makeCounter(name: "pm_password_checks_total")
         hasher = PasswordHasher(logN: config.scryptLogN)
         decoyHash = try hasher.hash(Base62.encode(Crypto.randomBytes(16)))
         hashing = NIOThreadPool(numberOfThreads: 2)
@@ -40,6 +48,7 @@ final class IdentityService: Sendable {
 
     func verifyPassword(_ password: String, against stored: String) async throws -> Bool {
         let hasher = self.hasher
+        passwordChecks?.increment()
         return try await hashing.runIfActive { hasher.verify(password, against: stored) }
     }
 
@@ -79,19 +88,17 @@ final class IdentityService: Sendable {
 
     func login(email: String, password: String, tenantID: UUID?, clientAddress: String?, requestID: String?)
         async throws -> TokenPair {
-        let keys = ["account:" + email] + (clientAddress.map { ["address:" + $0] } ?? [])
-        try await checkLockout(keys)
+        let keys = LoginThrottle.keys(email: email, clientAddress: clientAddress)
+        try await throttle.claim(keys)
         let user = try await db.postgres.withTransaction { tx -> (id: UUID, hash: String)? in
             try await tx.setLocal("app.login_email", email)
             return try await tx.query("SELECT id, password_hash FROM pm.users WHERE lower(email) = \(email)")
                 .first.map { (try $0.decode(UUID.self, at: 0), try $0.decode(String.self, at: 1)) }
         }
         let ok = try await verifyPassword(password, against: user?.hash ?? decoyHash)
-        guard ok, let user else {
-            try await recordFailure(keys)
-            throw PMError.invalidCredentials
-        }
-        try await db.postgres.query("DELETE FROM pm.login_failures WHERE key = \(keys[0])")
+        // A failure was counted by the claim.
+        guard ok, let user else { throw PMError.invalidCredentials }
+        try await throttle.succeeded(keys)
         let membership = try await db.postgres.withTransaction { tx -> (UUID, TenantRole)? in
             try await tx.setLocal("app.user_id", user.id.lowercased)
             let rows = try await tx.query("""
@@ -124,34 +131,6 @@ final class IdentityService: Sendable {
                                   lifetime: config.accessTokenTTL.secondsValue)
         return TokenPair(accessToken: try authenticator.sign(claims), refreshToken: refresh,
                          expiresIn: Int(config.accessTokenTTL.secondsValue), tenantID: tenant, userID: user)
-    }
-
-    private func checkLockout(_ keys: [String]) async throws {
-        let window = config.failureWindow.secondsValue
-        let rows = try await db.postgres.query("""
-            SELECT key, failures,
-                   ceil(extract(epoch FROM window_start + make_interval(secs => \(window)) - now()))::int AS remaining
-            FROM pm.login_failures
-            WHERE key = ANY(\(keys)::text[]) AND window_start > now() - make_interval(secs => \(window))
-            """)
-        for row in rows {
-            let key = try row.decode(String.self, at: 0)
-            let failures = try row.decode(Int.self, at: 1)
-            let limit = key.hasPrefix("account:") ? config.maxFailuresPerAccount : config.maxFailuresPerAddress
-            if failures >= limit { throw PMError.tooManyAttempts(retryAfter: max(1, try row.decode(Int.self, at: 2))) }
-        }
-    }
-
-    private func recordFailure(_ keys: [String]) async throws {
-        let window = config.failureWindow.secondsValue
-        for key in keys {
-            try await db.postgres.query("""
-                INSERT INTO pm.login_failures AS f (key, window_start, failures) VALUES (\(key), now(), 1)
-                ON CONFLICT (key) DO UPDATE SET
-                  failures = CASE WHEN f.window_start <= now() - make_interval(secs => \(window)) THEN 1 ELSE f.failures + 1 END,
-                  window_start = CASE WHEN f.window_start <= now() - make_interval(secs => \(window)) THEN now() ELSE f.window_start END
-                """)
-        }
     }
 
     // MARK: Refresh and logout

@@ -25,7 +25,8 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let nats = runtime.nats
     let tokens = APITokenService(db: db, cache: cache, generation: { nats.generation })
     let authenticator = config.authenticator(resolver: tokens)
-    let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
+    let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger,
+                                       registry: runtime.registry)
     let projectCache = ProjectCache(nats: nats, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
                           tenant: TenantStore(db: db), config: config)

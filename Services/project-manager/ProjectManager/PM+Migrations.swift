@@ -224,8 +224,14 @@ public enum PMMigrations {
             CREATE POLICY tenant_isolation ON pm.audit_log
                 USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
             """),
+        PostgresMigration("0002_minted_tokens", """
+            -- The token that minted a token, when one did: the child cannot outlive it and is
+            -- revoked with it (the whole subtree, see APITokenService.revoke).
+            ALTER TABLE pm.api_tokens ADD COLUMN parent_token_id uuid REFERENCES pm.api_tokens(id) ON DELETE SET NULL;
+            CREATE INDEX api_tokens_parent ON pm.api_tokens (parent_token_id) WHERE parent_token_id IS NOT NULL;
+            """),
         // The retention job (no tenant) may see and delete expired refresh tokens, nothing else.
-        PostgresMigration("0002_refresh_token_retention", """
+        PostgresMigration("0003_refresh_token_retention", """
             CREATE POLICY retention_select ON pm.refresh_tokens FOR SELECT
                 USING (current_setting('app.retention', true) = 'on' AND expires_at < now());
             CREATE POLICY retention_delete ON pm.refresh_tokens FOR DELETE

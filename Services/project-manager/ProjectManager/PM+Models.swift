@@ -47,12 +47,14 @@ public struct APITokenView: Codable, Sendable {
     public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
+    /// The token that minted this one, if a token did (a session mints parentless tokens).
+    public var parentTokenID: UUID?
     /// Only in the creation response, once.
     public var token: String?
     enum CodingKeys: String, CodingKey {
         case id, name, prefix, scopes, token
         case projectID = "project_id", userID = "user_id", createdAt = "created_at", expiresAt = "expires_at"
-        case lastUsedAt = "last_used_at", revokedAt = "revoked_at"
+        case lastUsedAt = "last_used_at", revokedAt = "revoked_at", parentTokenID = "parent_token_id"
     }
 }
 

@@ -5,6 +5,9 @@ import Hummingbird
 
 /// Every project-manager route. Reads need `context:read`, writes `context:write`, people and the
 /// audit log `admin`; a viewer's session holds only read scopes (see ``TenantRole/scopes``).
+/// A token bound to a project reaches only that project: the tenant-wide routes (people, the
+/// audit log, creating projects) answer it 403 whatever its scopes; its own identity (`/me`) and
+/// its project's tokens stay open to it.
 struct PMRoutes: Sendable {
     let identity: IdentityService
     let tokens: APITokenService
@@ -29,10 +32,8 @@ struct PMRoutes: Sendable {
     }
 
     private func clientAddress(_ request: Request, _ context: FleetRequestContext) -> String? {
-        if config.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!] {
-            return forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        return context.remoteAddress
+        config.trustedProxies.clientAddress(peer: context.remoteAddress,
+                                            forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
     }
 
     // MARK: /auth
@@ -85,10 +86,10 @@ struct PMRoutes: Sendable {
                           authenticatedWith: p.kind.rawValue)
         }
         r.on(.get, "/api/v1/users") { _, context in
-            Page(items: try await tenant.users(try context.principal(requiring: .contextRead)), nextCursor: nil)
+            Page(items: try await tenant.users(try context.tenantWidePrincipal(requiring: .contextRead)), nextCursor: nil)
         }
         r.on(.post, "/api/v1/users") { request, context in
-            let p = try context.principal(requiring: .admin)
+            let p = try context.tenantWidePrincipal(requiring: .admin)
             let f = try await RequestFields.read(request, context: context)
             try f.allowOnly(["email", "name", "password", "role"])
             let email = try f.email("email")!
@@ -100,10 +101,10 @@ struct PMRoutes: Sendable {
                                                            passwordHash: hash, role: role), request, context)
         }
         r.on(.get, "/api/v1/users/{user_id}") { _, context in
-            try await tenant.user(try Parameters.uuid(context, "user_id"), try context.principal(requiring: .contextRead))
+            try await tenant.user(try Parameters.uuid(context, "user_id"), try context.tenantWidePrincipal(requiring: .contextRead))
         }
         r.on(.patch, "/api/v1/users/{user_id}") { request, context in
-            let p = try context.principal(requiring: .admin)
+            let p = try context.tenantWidePrincipal(requiring: .admin)
             let id = try Parameters.uuid(context, "user_id")
             let f = try await RequestFields.read(request, context: context)
             try f.allowOnly(["role"])
@@ -111,7 +112,7 @@ struct PMRoutes: Sendable {
                                             role: try f.oneOf("role", TenantRole.self, required: true)!)
         }
         r.on(.delete, "/api/v1/users/{user_id}") { _, context in
-            let p = try context.principal(requiring: .admin)
+            let p = try context.tenantWidePrincipal(requiring: .admin)
             try await tenant.removeUser(try Parameters.uuid(context, "user_id"), p, requestID: context.requestID)
             return Response(status: .noContent)
         }
@@ -146,7 +147,7 @@ struct PMRoutes: Sendable {
             return Response(status: .noContent)
         }
         r.on(.get, "/api/v1/audit") { request, context in
-            let p = try context.principal(requiring: .admin)
+            let p = try context.tenantWidePrincipal(requiring: .admin)
             let (before, limit) = try Pagination.sequence(request)
             let (items, last) = try await tenant.audit(p, before: before, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
@@ -163,7 +164,7 @@ struct PMRoutes: Sendable {
             return Page(items: items, lastSequence: last, limit: limit)
         }
         r.on(.post, "/api/v1/projects") { request, context in
-            let p = try context.principal(requiring: .contextWrite)
+            let p = try context.tenantWidePrincipal(requiring: .contextWrite)
             let f = try await RequestFields.read(request, context: context)
             try f.allowOnly(["name", "description", "stage", "repository_url"])
             let project = try await projects.create(

@@ -14,7 +14,7 @@ public struct PMConfig: Sendable {
     public var maxFailuresPerAccount: Int
     public var maxFailuresPerAddress: Int
     public var failureWindow: Duration
-    public var trustForwardedFor: Bool
+    var trustedProxies: TrustedProxies
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -27,7 +27,8 @@ public struct PMConfig: Sendable {
         ConfigVariable("PM_LOGIN_MAX_FAILURES", default: "5", "failed logins per account within the window before 429"),
         ConfigVariable("PM_LOGIN_MAX_FAILURES_PER_ADDRESS", default: "20", "failed logins per client address within the window before 429"),
         ConfigVariable("PM_LOGIN_FAILURE_WINDOW", default: "900", "seconds over which failed logins are counted"),
-        ConfigVariable("PM_TRUST_FORWARDED_FOR", default: "false", "take the client address from X-Forwarded-For (behind a trusted proxy only)"),
+        ConfigVariable("PM_TRUSTED_PROXIES", default: "", "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For entries are believed; the header is read from the right"),
+        ConfigVariable("PM_TRUST_FORWARDED_FOR", default: "false", "deprecated: true adds loopback (127.0.0.0/8, ::1) to PM_TRUSTED_PROXIES"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -41,6 +42,7 @@ public struct PMConfig: Sendable {
         maxFailuresPerAccount = try reader.int("PM_LOGIN_MAX_FAILURES", in: 1...1000)
         maxFailuresPerAddress = try reader.int("PM_LOGIN_MAX_FAILURES_PER_ADDRESS", in: 1...100_000)
         failureWindow = try reader.seconds("PM_LOGIN_FAILURE_WINDOW", minimum: 1)
-        trustForwardedFor = try reader.bool("PM_TRUST_FORWARDED_FOR")
+        trustedProxies = try TrustedProxies.parse(try reader.string("PM_TRUSTED_PROXIES"),
+                                                  trustLoopback: try reader.bool("PM_TRUST_FORWARDED_FOR"))
     }
 }

@@ -39,6 +39,16 @@ public struct Principal: Sendable, Equatable {
 
     /// Whether the principal may see `project`: tokens bound to a project see only that one.
     public func canSee(project: UUID) -> Bool { projectID == nil || projectID == project }
+
+    /// 403 for a token bound to a project: the operation reaches beyond any one project (people,
+    /// the audit log, tenant settings), and such a token reaches only its project, whatever its
+    /// scopes say.
+    public func requireTenantWide() throws {
+        guard let projectID else { return }
+        throw Problem(.forbidden, "Project-bound token",
+                      detail: "this operation is tenant-wide; a token bound to a project cannot use it",
+                      extensions: ["project_id": .string(projectID.uuidString.lowercased())])
+    }
 }
 
 extension FleetRequestContext {
@@ -52,6 +62,14 @@ extension FleetRequestContext {
     public func principal(requiring scope: Scope) throws -> Principal {
         let p = try principal()
         try p.require(scope)
+        return p
+    }
+
+    /// The authenticated caller holding `scope` and not bound to a project (see
+    /// ``Principal/requireTenantWide()``): for routes that act on the whole tenant.
+    public func tenantWidePrincipal(requiring scope: Scope) throws -> Principal {
+        let p = try principal(requiring: scope)
+        try p.requireTenantWide()
         return p
     }
 }
