@@ -50,7 +50,7 @@ final class WebhookSender: Sendable {
         func failed(_ error: String) -> DeliveryQueue.Outcome {
             DeliveryQueue.Outcome(delivery: d, startedAt: startedAt, duration: .now - start, error: error)
         }
-        let target: (host: String, address: String)
+        let target: (host: String, address: String, url: String)
         do {
             target = try await checkedAddress(d.callbackURL)
         } catch let error as URLPolicyError {
@@ -61,7 +61,7 @@ final class WebhookSender: Sendable {
         let timestamp = Int(Date().timeIntervalSince1970)
         let body = Array(d.body.utf8)
         let webhookID = d.eventID.lowercased
-        var request = HTTPClientRequest(url: d.callbackURL)
+        var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         for (name, value) in d.headers { request.headers.add(name: name, value: value) }
         request.headers.replaceOrAdd(name: "content-type", value: "application/json")
@@ -130,12 +130,13 @@ final class WebhookSender: Sendable {
         return .milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000)))
     }
 
-    /// The host and one address of it that the policy accepts (all its addresses must pass).
-    func checkedAddress(_ url: String) async throws -> (host: String, address: String) {
-        let (_, host, _) = try policy.check(url)
+    /// The host and one address of it that the policy accepts (all its addresses must pass), and
+    /// the URL with the host as checked (lower-cased), which is what the DNS pin applies to.
+    func checkedAddress(_ url: String) async throws -> (host: String, address: String, url: String) {
+        let (_, host, _, normalised) = try policy.check(url)
         let now = ContinuousClock.now
         if let hit = resolved.withLock({ $0[host] }), now - hit.at < Self.resolutionTTL, let first = hit.addresses.first {
-            return (host, first)
+            return (host, first, normalised)
         }
         let addresses = try await policy.validate(url, threadPool: threadPool)
         // IPv4 first: loopback-only test hosts and most receivers answer there.
@@ -145,7 +146,7 @@ final class WebhookSender: Sendable {
             r[host] = (ordered, now)
         }
         guard let first = ordered.first else { throw URLPolicyError(reason: "has a host that does not resolve") }
-        return (host, first)
+        return (host, first, normalised)
     }
 
     private func client(host: String, address: String) -> HTTPClient {
