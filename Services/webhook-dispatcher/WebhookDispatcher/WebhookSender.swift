@@ -86,18 +86,25 @@ final class WebhookSender: Sendable {
             }
             var headers: [String: String] = [:]
             for h in response.headers.prefix(64) {
-                let name = h.name.lowercased()
-                headers[name] = headers[name].map { $0 + ", " + h.value } ?? h.value
+                let name = Self.storable(h.name.lowercased())
+                let value = Self.storable(h.value)
+                headers[name] = headers[name].map { $0 + ", " + value } ?? value
             }
             let status = Int(response.status.code)
             return DeliveryQueue.Outcome(
                 delivery: d, startedAt: startedAt, duration: .now - start, statusCode: status,
-                responseHeaders: headers, responseBody: String(decoding: collected.readableBytesView, as: UTF8.self),
+                responseHeaders: headers, responseBody: Self.storable(String(decoding: collected.readableBytesView, as: UTF8.self)),
                 error: (200..<300).contains(status) ? nil : Self.failureText(status),
                 retryAfter: status == 429 || status == 503 ? Self.retryAfter(response.headers.first(name: "retry-after")) : nil)
         } catch {
             return failed(Self.describe(error))
         }
+    }
+
+    /// The receiver's text as Postgres can keep it: a NUL (which text and jsonb cannot hold) would
+    /// make the attempt log refuse the whole batch of outcomes, so it becomes U+FFFD.
+    static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
     static func failureText(_ status: Int) -> String {
