@@ -122,6 +122,10 @@ public struct FleetConfig: Sendable {
     public var startupDelay: Duration
     public var databasePoolSize: Int
     public var maxBodyBytes: Int
+    /// Seconds a connection may go without a request in progress before it is closed.
+    public var idleTimeout: Duration
+    /// Largest request head (all header fields together, and any one of them).
+    public var maxHeaderBytes: Int
     public var shutdownTimeout: Duration
 
     /// The variables behind ``FleetConfig``, with `port` as the service's default `HTTP_PORT`.
@@ -137,6 +141,8 @@ public struct FleetConfig: Sendable {
             ConfigVariable("STARTUP_RETRY_DELAY", default: "1", "seconds between startup connection attempts"),
             ConfigVariable("DATABASE_POOL_SIZE", default: "10", "maximum Postgres connections of this process"),
             ConfigVariable("HTTP_MAX_BODY_BYTES", default: "1048576", "largest request body accepted (413 beyond)"),
+            ConfigVariable("HTTP_IDLE_TIMEOUT", default: "60", "seconds a connection may stay open without a request in progress (sending nothing, or a request head too slowly) before it is closed"),
+            ConfigVariable("HTTP_MAX_HEADER_BYTES", default: "16384", "largest request header block, and largest single header, in bytes (400 and the connection closed beyond)"),
             ConfigVariable("SHUTDOWN_TIMEOUT", default: "8", "seconds granted to graceful shutdown before exiting"),
         ]
     }
@@ -154,6 +160,8 @@ public struct FleetConfig: Sendable {
         startupDelay = try reader.seconds("STARTUP_RETRY_DELAY")
         databasePoolSize = try reader.int("DATABASE_POOL_SIZE", in: 1...1000)
         maxBodyBytes = try reader.int("HTTP_MAX_BODY_BYTES", in: 1024...(1 << 30))
+        idleTimeout = try reader.seconds("HTTP_IDLE_TIMEOUT", minimum: 0.1)
+        maxHeaderBytes = try reader.int("HTTP_MAX_HEADER_BYTES", in: 1024...(1 << 20))
         shutdownTimeout = try reader.seconds("SHUTDOWN_TIMEOUT", minimum: 0.1)
     }
 }
