@@ -9,11 +9,18 @@ public struct ContextConfig: Sendable {
     public var keyring: Keyring
     public var maxMemoryBytes: Int
     public var providerAuditInterval: Duration
+    public var limits: ContextLimits
+    /// Bytes of assembled context bodies the context cache may hold.
+    public var cacheMaxBytes: Int
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8080) + AuthConfig.variables + [
         Keyring.variable,
         ConfigVariable("CONTEXT_MAX_MEMORY_BYTES", default: "16384", "largest memory content accepted, in UTF-8 bytes"),
         ConfigVariable("CONTEXT_PROVIDER_AUDIT_INTERVAL", default: "86400", "seconds between audits of the AI providers' documentation URLs"),
+        ConfigVariable("CONTEXT_MAX_ENV_VARS_PER_PROJECT", default: "500", "environment variables a project may hold, all environments together (409 beyond)"),
+        ConfigVariable("CONTEXT_MAX_MEMORIES_PER_PROJECT", default: "10000", "memories a project may hold, deleted ones not counted (409 beyond)"),
+        ConfigVariable("CONTEXT_MAX_INSTALLATIONS_PER_PROJECT", default: "1000", "client installations recorded per project; requests from further ones are answered and counted in the daily usage, but not recorded as installations"),
+        ConfigVariable("CONTEXT_CACHE_MAX_BYTES", default: "67108864", "bytes of assembled context bodies kept in the context cache (least recently stored dropped first)"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -22,5 +29,16 @@ public struct ContextConfig: Sendable {
         keyring = try Keyring(reader: reader)
         maxMemoryBytes = try reader.int("CONTEXT_MAX_MEMORY_BYTES", in: 256...1_048_576)
         providerAuditInterval = try reader.seconds("CONTEXT_PROVIDER_AUDIT_INTERVAL", minimum: 1)
+        limits = ContextLimits(envVarsPerProject: try reader.int("CONTEXT_MAX_ENV_VARS_PER_PROJECT", in: 1...1_000_000),
+                               memoriesPerProject: try reader.int("CONTEXT_MAX_MEMORIES_PER_PROJECT", in: 1...10_000_000),
+                               installationsPerProject: try reader.int("CONTEXT_MAX_INSTALLATIONS_PER_PROJECT", in: 1...1_000_000))
+        cacheMaxBytes = try reader.int("CONTEXT_CACHE_MAX_BYTES", in: 0...(1 << 40))
     }
+}
+
+/// How much of each thing one project may hold.
+public struct ContextLimits: Sendable {
+    public var envVarsPerProject = 500
+    public var memoriesPerProject = 10_000
+    public var installationsPerProject = 1000
 }
