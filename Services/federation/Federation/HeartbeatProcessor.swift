@@ -104,6 +104,8 @@ final class HeartbeatProcessor: Service, Sendable {
         guard !batch.isEmpty else { return }
         do {
             try await store(batch)
+        } catch let error as PostgresError where Self.isRefusal(error) && batch.count == 1 {
+            refused(batch[0], error)
         } catch let error as PostgresError where Self.isRefusal(error) {
             for record in batch {
                 do {
