@@ -142,7 +142,7 @@ public struct FleetConfig: Sendable {
             ConfigVariable("DATABASE_POOL_SIZE", default: "10", "maximum Postgres connections of this process"),
             ConfigVariable("HTTP_MAX_BODY_BYTES", default: "1048576", "largest request body accepted (413 beyond)"),
             ConfigVariable("HTTP_IDLE_TIMEOUT", default: "60", "seconds a connection may stay open without a request in progress (sending nothing, or a request head too slowly) before it is closed"),
-            ConfigVariable("HTTP_MAX_HEADER_BYTES", default: "16384", "largest request header block, and largest single header, in bytes (400 and the connection closed beyond)"),
+            ConfigVariable("HTTP_MAX_HEADER_BYTES", default: "16384", "largest request header block, and largest single header, in bytes (431 and the connection closed beyond)"),
             ConfigVariable("SHUTDOWN_TIMEOUT", default: "8", "seconds granted to graceful shutdown before exiting"),
         ]
     }

@@ -30,10 +30,11 @@ public enum FleetApplication {
         return Application(
             router: router,
             // Handlers that answer some requests before Hummingbird sees them (each connection
-            // gets its own): context-api's cached context. The idle timeout goes first so that it
-            // sees those requests too. Header limits bound what one request head may cost.
+            // gets its own): context-api's cached context. The connection limits go first so that
+            // they see those requests too. Header limits bound what one request head may cost.
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [HTTPIdleTimeoutHandler(timeout: .nanoseconds(idleTimeout))] + channelHandlers(),
+                additionalChannelHandlers: [ConnectionLimitsHandler(idleTimeout: .nanoseconds(idleTimeout), maxHeaderBytes: maxHeaderBytes)]
+                    + channelHandlers(),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes,
                                                 maxHeaderFieldCount: 200))),
             configuration: .init(address: .hostname(runtime.config.httpHost, port: runtime.config.httpPort),

@@ -149,11 +149,13 @@ struct HTTPConventionTests {
             let big = try RawConnection(port: port)
             try big.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: 8000))\r\n\r\n")
             let (refused, bigClosed) = await big.readUntilClosed(timeout: .seconds(30))
-            #expect(refused.hasPrefix("HTTP/1.1 400") && bigClosed, "\(refused.prefix(200))")
+            #expect(refused.hasPrefix("HTTP/1.1 431") && bigClosed, "\(refused.prefix(200))")
+            #expect(refused.lowercased().contains("content-type: application/problem+json"))
+            #expect(refused.contains(#""status":431"#) && refused.contains(#""field":"headers""#), "\(refused)")
             let many = try RawConnection(port: port)
             let pads = (0..<100).map { "X-Pad-\($0): \(String(repeating: "b", count: 60))\r\n" }.joined()
             try many.send("GET /health HTTP/1.1\r\nHost: x\r\n\(pads)\r\n")
-            #expect(await many.readUntilClosed(timeout: .seconds(30)).received.hasPrefix("HTTP/1.1 400"))
+            #expect(await many.readUntilClosed(timeout: .seconds(30)).received.hasPrefix("HTTP/1.1 431"))
         }
     }
 }
