@@ -68,11 +68,11 @@ public final class PostgresConnection: @unchecked Sendable {
             prepared[query.sql] = candidate
             name = candidate
         }
-        let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
+        let result: OpaquePointer? = try withParameters(query.binds) { params, lengths, formats in
             if let name {
-                return PQexecPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
+                return PQexecPrepared(conn, name, Int32(params.count), params, lengths, formats, 0)
             }
-            return PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+            return PQexecParams(conn, query.sql, Int32(params.count), nil, params, lengths, formats, 0)
         }
         return try consume(result, conn)
     }
@@ -83,13 +83,15 @@ public final class PostgresConnection: @unchecked Sendable {
     /// (an explicit `BEGIN` among them then leaves a failed transaction for the caller to roll back).
     public func executePipeline(_ queries: [PostgresQuery]) throws -> [PostgresRows] {
         guard let conn else { throw PostgresError(.connectionFailed, "connection is closed") }
+        // Refused before the pipeline starts: a statement refused half-way would leave it half-sent.
+        for query in queries { try checkParameters(query.binds) }
         guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(.queryFailed, Self.message(conn)) }
         for query in queries {
-            let sent = withOptionalCStrings(query.binds) { params -> Int32 in
+            let sent = try withParameters(query.binds) { params, lengths, formats -> Int32 in
                 if let name = prepared[query.sql] {
-                    return PQsendQueryPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
+                    return PQsendQueryPrepared(conn, name, Int32(params.count), params, lengths, formats, 0)
                 }
-                return PQsendQueryParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+                return PQsendQueryParams(conn, query.sql, Int32(params.count), nil, params, lengths, formats, 0)
             }
             // A half-sent pipeline leaves the connection in an unknown state: the pool drops it.
             guard sent == 1 else { throw PostgresError(.connectionFailed, Self.message(conn)) }
@@ -205,8 +207,24 @@ private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<
     return constPointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }
 
-private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+/// Refuses a parameter holding a NUL. libpq reads a text-format parameter up to its first NUL
+/// (lengths are honoured only for binary format), so the value would reach the server cut short
+/// and silently mean something else; Postgres text cannot hold a NUL anyway. Refused before
+/// anything is sent, with the SQLSTATE the server uses for it (22021).
+private func checkParameters(_ strings: [String?]) throws {
+    for (i, value) in strings.enumerated() where value?.utf8.contains(0) == true {
+        throw PostgresError(.invalidParameter, sqlState: "22021",
+                            "parameter $\(i + 1) contains a NUL character, which Postgres text cannot hold")
+    }
+}
+
+/// Bind parameters as libpq takes them: NUL-terminated copies, their byte lengths, text format.
+private func withParameters<R>(_ strings: [String?],
+                               _ body: ([UnsafePointer<CChar>?], [Int32], [Int32]) throws -> R) throws -> R {
+    try checkParameters(strings)
     let pointers = strings.map { $0.map { strdup($0) } ?? nil }
     defer { pointers.forEach { free($0) } }
-    return body(pointers.map { UnsafePointer($0) })
+    let lengths = strings.map { Int32(clamping: $0?.utf8.count ?? 0) }
+    let formats = [Int32](repeating: 0, count: strings.count)
+    return try body(pointers.map { UnsafePointer($0) }, lengths, formats)
 }

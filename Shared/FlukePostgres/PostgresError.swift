@@ -17,6 +17,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         public static let decodingFailed = Code(raw: "decoding_failed")
         /// A migration file could not be read or applied.
         public static let migrationFailed = Code(raw: "migration_failed")
+        /// A parameter could not be sent as it is (a NUL character, which Postgres text cannot hold).
+        public static let invalidParameter = Code(raw: "invalid_parameter")
     }
 
     public var code: Code

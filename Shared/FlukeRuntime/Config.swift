@@ -133,6 +133,10 @@ public struct FleetConfig: Sendable {
     public var databaseStatementTimeout: Duration
     public var databaseIdleInTransactionTimeout: Duration
     public var maxBodyBytes: Int
+    /// Seconds a connection may go without a request in progress before it is closed.
+    public var idleTimeout: Duration
+    /// Largest request head (all header fields together, and any one of them).
+    public var maxHeaderBytes: Int
     public var shutdownTimeout: Duration
     /// `NATS_USER`/`NATS_PASSWORD` or `NATS_NKEY_SEED_FILE`; `nil` only when neither is set.
     public var natsCredentials: NATSCredentials?
@@ -167,6 +171,8 @@ public struct FleetConfig: Sendable {
             ConfigVariable("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default: "60",
                            "seconds a connection may sit idle inside a transaction before Postgres ends its session"),
             ConfigVariable("HTTP_MAX_BODY_BYTES", default: "1048576", "largest request body accepted (413 beyond)"),
+            ConfigVariable("HTTP_IDLE_TIMEOUT", default: "60", "seconds a connection may stay open without a request in progress (sending nothing, or a request head too slowly) before it is closed"),
+            ConfigVariable("HTTP_MAX_HEADER_BYTES", default: "16384", "largest request header block, and largest single header, in bytes (431 and the connection closed beyond)"),
             ConfigVariable("SHUTDOWN_TIMEOUT", default: "8", "seconds granted to graceful shutdown before exiting"),
         ]
     }
@@ -195,6 +201,8 @@ public struct FleetConfig: Sendable {
         databaseStatementTimeout = try reader.seconds("DATABASE_STATEMENT_TIMEOUT", minimum: 0.001)
         databaseIdleInTransactionTimeout = try reader.seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", minimum: 0.001)
         maxBodyBytes = try reader.int("HTTP_MAX_BODY_BYTES", in: 1024...(1 << 30))
+        idleTimeout = try reader.seconds("HTTP_IDLE_TIMEOUT", minimum: 0.1)
+        maxHeaderBytes = try reader.int("HTTP_MAX_HEADER_BYTES", in: 1024...(1 << 20))
         shutdownTimeout = try reader.seconds("SHUTDOWN_TIMEOUT", minimum: 0.1)
     }
 }

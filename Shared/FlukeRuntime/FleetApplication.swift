@@ -18,6 +18,8 @@ public enum FleetApplication {
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
+        let idleTimeout = runtime.config.idleTimeout.nanosecondsValue
+        let maxHeaderBytes = runtime.config.maxHeaderBytes
         let router = Router(context: FleetRequestContext.self)
         // The middleware goes in first so that it wraps every route and the not-found responder.
         router.add(middleware: FleetHTTPMiddleware(
@@ -28,8 +30,13 @@ public enum FleetApplication {
         return Application(
             router: router,
             // Handlers that answer some requests before Hummingbird sees them (each connection
-            // gets its own): context-api's cached context.
-            server: .http1(configuration: .init(additionalChannelHandlers: channelHandlers())),
+            // gets its own): context-api's cached context. The connection limits go first so that
+            // they see those requests too. Header limits bound what one request head may cost.
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionLimitsHandler(idleTimeout: .nanoseconds(idleTimeout), maxHeaderBytes: maxHeaderBytes)]
+                    + channelHandlers(),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes,
+                                                maxHeaderFieldCount: 200))),
             configuration: .init(address: .hostname(runtime.config.httpHost, port: runtime.config.httpPort),
                                  serverName: runtime.config.serviceName),
             services: [runtime.postgres, runtime.nats, runtime.relay] + workers,

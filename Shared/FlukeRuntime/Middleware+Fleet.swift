@@ -41,6 +41,10 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         }
         var response: Response
         do {
+            // Checked for every route at once: a parameter is passed on to stores and queries.
+            if let name = Parameters.withControlCharacter(request) {
+                throw Problem.invalid(name, RequestFields.controlCharacterDetail)
+            }
             if let auth { context = try await auth.identify(request, context) }
             response = try await next(request, context)
         } catch {

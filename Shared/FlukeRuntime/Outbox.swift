@@ -134,9 +134,10 @@ public final class OutboxRelay: Service, Sendable {
         guard nats.state == .connected else {
             throw NATSError(status: 0, message: "NATS is not connected")
         }
-        let (count, remaining) = try await postgres.withTransaction { tx -> (Int, Int) in
+        let (count, remaining) = try await postgres.withTransaction { tx -> (Int, Int?) in
             let lock = try await tx.query("SELECT pg_try_advisory_xact_lock(hashtext(\("fluke.outbox." + schema)))")
-            guard try lock.first?.decode(Bool.self, at: 0) == true else { return (0, 0) }
+            // Another replica is publishing: it knows the backlog, this one does not.
+            guard try lock.first?.decode(Bool.self, at: 0) == true else { return (0, nil) }
             let rows = try await tx.query("""
                 SELECT seq, event_id, subject, payload FROM \(identifier: schema).outbox
                 WHERE published_at IS NULL ORDER BY seq LIMIT \(batchSize)
@@ -161,14 +162,16 @@ public final class OutboxRelay: Service, Sendable {
                     UPDATE \(identifier: schema).outbox SET published_at = now() WHERE seq = ANY(\(sent)::bigint[])
                     """)
             }
+            // Counted after the UPDATE above in the same transaction, so the rows just sent are
+            // already excluded.
             let left = try await tx.query("""
                 SELECT count(*) FROM \(identifier: schema).outbox WHERE published_at IS NULL
                 """).first?.decode(Int.self, at: 0) ?? 0
             if let firstError, sent.isEmpty { throw firstError }
-            return (sent.count, left - sent.count)
+            return (sent.count, left)
         }
         published.increment(by: Int64(count))
-        pending.set(Double(max(0, remaining)))
+        if let remaining { pending.set(Double(remaining)) }
         return count
     }
 

@@ -9,14 +9,24 @@ public struct RequestFields: Sendable {
 
     public init(_ values: [String: JSONValue]) { self.values = values }
 
-    /// Reads the body: 415 unless JSON, 400 when malformed or not an object.
+    /// Reads the body: 415 unless JSON, 400 when malformed or not an object, 422 naming the field
+    /// when any string or key anywhere in it (free-form values such as `metadata` or `tools`
+    /// included) holds a control character other than tab, newline and carriage return. Checked
+    /// here once for every route: a NUL cannot be stored in Postgres text or jsonb, and would
+    /// otherwise surface as a 500 from whichever store meets it first.
     public static func read(_ request: Request, context: FleetRequestContext) async throws -> RequestFields {
         let value = try await request.decode(as: JSONValue.self, context: context)
         guard case .object(let object) = value else {
             throw Problem(.badRequest, "Malformed JSON", detail: "the body must be a JSON object", field: "body")
         }
+        if let path = value.pathOfControlCharacter(at: "") {
+            throw Problem.invalid(path.isEmpty ? "body" : path, Self.controlCharacterDetail)
+        }
         return RequestFields(object)
     }
+
+    static let controlCharacterDetail = "must not contain control characters (tab, newline and carriage return excepted)"
+
 
     /// 422 for the first field not in `allowed` (a typo must not be silently ignored).
     public func allowOnly(_ allowed: Set<String>) throws {
@@ -44,9 +54,7 @@ public struct RequestFields: Sendable {
                 throw Problem.invalid(name, minLength == 1 ? "must not be empty" : "must have at least \(minLength) characters")
             }
             guard s.count <= maxLength else { throw Problem.invalid(name, "must have at most \(maxLength) characters") }
-            guard !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }) else {
-                throw Problem.invalid(name, "must not contain control characters")
-            }
+            guard !s.hasDisallowedControlCharacter else { throw Problem.invalid(name, Self.controlCharacterDetail) }
             return s
         default:
             throw Problem.invalid(name, "must be a string")
@@ -130,6 +138,9 @@ public struct RequestFields: Sendable {
                 guard !s.isEmpty, s.count <= maxLength else {
                     throw Problem.invalid("\(name)[\(i)]", "must have 1 to \(maxLength) characters")
                 }
+                guard !s.hasDisallowedControlCharacter else {
+                    throw Problem.invalid("\(name)[\(i)]", Self.controlCharacterDetail)
+                }
                 return s
             }
         default:
@@ -140,6 +151,19 @@ public struct RequestFields: Sendable {
 
 /// Path and query parameters with 422s naming them.
 public enum Parameters {
+    /// The query parameter (or `query`, when a name is itself bad) whose decoded text holds a
+    /// control character other than tab, newline and carriage return; `nil` when none does.
+    /// Only a percent-encoded query can carry one, so others are not decoded here.
+    static func withControlCharacter(_ request: Request) -> String? {
+        let uri = request.uri
+        guard let query = uri.query, query.utf8.contains(UInt8(ascii: "%")) else { return nil }
+        for (name, value) in uri.queryParameters {
+            if String(name).hasDisallowedControlCharacter { return "query" }
+            if String(value).hasDisallowedControlCharacter { return String(name) }
+        }
+        return nil
+    }
+
     /// A UUID path parameter; 422 naming it when malformed.
     public static func uuid(_ context: FleetRequestContext, _ name: String) throws -> UUID {
         guard let raw = context.parameters.get(name), let id = UUID(uuidString: raw) else {

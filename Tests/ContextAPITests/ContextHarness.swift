@@ -48,8 +48,10 @@ struct ContextHarness {
     }
 
     /// Runs context-api while `body` runs.
-    func withContextAPI<T: Sendable>(_ body: @escaping @Sendable (Client, ContextParts) async throws -> T) async throws -> T {
-        let config = try ContextConfig(reader: ConfigReader(environment: contextEnvironment, variables: ContextConfig.variables))
+    func withContextAPI<T: Sendable>(_ overrides: [String: String] = [:],
+                                     _ body: @escaping @Sendable (Client, ContextParts) async throws -> T) async throws -> T {
+        let environment = contextEnvironment.merging(overrides) { _, b in b }
+        let config = try ContextConfig(reader: ConfigReader(environment: environment, variables: ContextConfig.variables))
         let parts = Mutex<ContextParts?>(nil)
         let app = try await ContextAPI.buildApplication(config: config, logger: TestEnvironment.logger) { p in parts.withLock { $0 = p } }
         let captured = parts.withLock { $0 }!

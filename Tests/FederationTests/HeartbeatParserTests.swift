@@ -24,6 +24,9 @@ struct HeartbeatParserTests {
         #expect(escaped.instanceID == "i-1")
         let withMetadata = try parse(#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"region":"eu","n":2}}"#).get()
         #expect(withMetadata.metadataJSON == #"{"n":2,"region":"eu"}"# || withMetadata.metadataJSON == #"{"region":"eu","n":2}"#)
+        // Free text in metadata keeps its tabs and line breaks.
+        let multiline = try parse(#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"note":"a\tb\r\nc"}}"#).get()
+        #expect(multiline.metadataJSON.contains(#"a\tb\r\nc"#))
     }
 
     @Test("bad heartbeats are named by reason", arguments: [
@@ -34,6 +37,14 @@ struct HeartbeatParserTests {
         (#"{"slug":"beta","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z"}"#, .slugMismatch),
         (#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z"} x"#, .invalidJSON),
         (#"["alpha"]"#, .invalidJSON),
+        // Control characters: a NUL anywhere in metadata (jsonb cannot store it), in a key, in ids.
+        (#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"note":"a\u0000b"}}"#, .invalidField),
+        (#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"tags":["x","\u0000"]}}"#, .invalidField),
+        (#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"a\u0000":1}}"#, .invalidField),
+        (#"{"slug":"alpha","instance_id":"i","version":"1","timestamp":"2026-11-22T09:00:00Z","metadata":{"bell":"\u0007"}}"#, .invalidField),
+        (#"{"slug":"alpha","instance_id":"i\u0000","version":"1","timestamp":"2026-11-22T09:00:00Z"}"#, .invalidField),
+        ("{\"slug\":\"alpha\",\"instance_id\":\"i\u{7F}\",\"version\":\"1\",\"timestamp\":\"2026-11-22T09:00:00Z\"}", .invalidField),
+        (#"{"slug":"alpha","instance_id":"i","version":"1\u0085","timestamp":"2026-11-22T09:00:00Z"}"#, .invalidField),
     ])
     func rejections(json: String, reason: HeartbeatRejection) {
         #expect(throws: reason) { try parse(json).get() }

@@ -87,4 +87,34 @@ struct HeartbeatStatusTests {
             await nats.shutdown()
         }
     }
+
+    @Test("a NUL in a heartbeat's metadata is rejected as invalid_field; a record Postgres refuses is dropped after two flushes and counted; later heartbeats are stored")
+    func poisonedHeartbeats() async throws {
+        let harness = try await FederationHarness(ttl: 30, checkInterval: 0.25)
+        try await harness.run { client, parts in
+            let nats = try await harness.natsClient()
+            try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha", metadata: #"{"note":"a\u0000b"}"#))
+            try await nats.flush()
+            try await eventually(timeout: .seconds(10), "the NUL heartbeat rejected") {
+                try await client.metric(#"federation_heartbeats_rejected_total{reason="invalid_field"}"#) == 1
+            }
+            // A record that got past the parser but that Postgres refuses (its metadata is not JSON).
+            parts.processor.accept(HeartbeatRecord(slug: "beta", instanceID: "poison", version: "1", sentAt: Date(),
+                                                   receivedAt: Date(), metadataJSON: "not json"))
+            try await nats.publish("fluke.federation.heartbeat.gamma", payload: heartbeat("gamma"))
+            try await eventually(timeout: .seconds(20), "gamma ONLINE despite the refused record") {
+                try await client.status(of: "gamma") == "ONLINE"
+            }
+            try await eventually(timeout: .seconds(20), "the refused record dropped") {
+                try await client.metric("federation_heartbeats_dropped_total") == 1
+            }
+            #expect(try await client.status(of: "alpha") == "UNKNOWN")
+            #expect(try await client.status(of: "beta") == "UNKNOWN")
+            // The same instance's next, good heartbeat is stored.
+            try await nats.publish("fluke.federation.heartbeat.beta", payload: heartbeat("beta", instance: "poison"))
+            try await eventually(timeout: .seconds(20), "beta ONLINE") { try await client.status(of: "beta") == "ONLINE" }
+            #expect(try await client.metric("federation_heartbeats_dropped_total") == 1)
+            await nats.shutdown()
+        }
+    }
 }

@@ -16,12 +16,12 @@ struct EchoInput: Decodable {
     var tags: [String]
 }
 
-func makeTestApp(maxBody: Int = 2048) async throws -> (some ApplicationProtocol, TestDatabase) {
+func makeTestApp(maxBody: Int = 2048, extra: [String: String] = [:]) async throws -> (some ApplicationProtocol, TestDatabase) {
     let database = try await TestDatabase.create()
     let reader = ConfigReader(environment: [
         "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": TestEnvironment.natsURL, "HTTP_PORT": "0",
         "HTTP_MAX_BODY_BYTES": String(maxBody),
-    ].merging(TestEnvironment.natsUser("admin")) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
+    ].merging(TestEnvironment.natsUser("admin")) { _, b in b }.merging(extra) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
     let config = try FleetConfig(serviceName: "echo", reader: reader)
     let runtime = try await FleetRuntime.start(
         config: config,
@@ -119,6 +119,43 @@ struct HTTPConventionTests {
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .ok)
             #expect(String(buffer: ready.body).contains(#""postgres":"up""#))
+        }
+    }
+
+    @Test("a connection that sends nothing, or too slowly, for HTTP_IDLE_TIMEOUT is closed; a head beyond HTTP_MAX_HEADER_BYTES is refused")
+    func idleTimeoutAndHeaderLimit() async throws {
+        let (app, _) = try await makeTestApp(extra: ["HTTP_IDLE_TIMEOUT": "1", "HTTP_MAX_HEADER_BYTES": "4096"])
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // Silent from the start.
+            let silent = try RawConnection(port: port)
+            let (nothing, silentClosed) = await silent.readUntilClosed(timeout: .seconds(30))
+            #expect(silentClosed && nothing.isEmpty, "a silent connection was left open")
+            // A request head that never finishes.
+            let slow = try RawConnection(port: port)
+            try slow.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            #expect(await slow.readUntilClosed(timeout: .seconds(30)).closed, "a never-finished head kept its connection")
+            // Idle after an answered request on a keep-alive connection.
+            let kept = try RawConnection(port: port)
+            try kept.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (answer, keptClosed) = await kept.readUntilClosed(timeout: .seconds(30))
+            #expect(answer.hasPrefix("HTTP/1.1 200") && keptClosed, "\(answer)")
+
+            // Header limit: under it is fine, over it is refused and the connection closed.
+            // (Over raw connections: the test client's own connection has been idle for long enough to be closed.)
+            let fits = try RawConnection(port: port)
+            try fits.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: 2000))\r\n\r\n")
+            #expect(await fits.readUntilClosed(timeout: .seconds(30)).received.hasPrefix("HTTP/1.1 200"))
+            let big = try RawConnection(port: port)
+            try big.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: 8000))\r\n\r\n")
+            let (refused, bigClosed) = await big.readUntilClosed(timeout: .seconds(30))
+            #expect(refused.hasPrefix("HTTP/1.1 431") && bigClosed, "\(refused.prefix(200))")
+            #expect(refused.lowercased().contains("content-type: application/problem+json"))
+            #expect(refused.contains(#""status":431"#) && refused.contains(#""field":"headers""#), "\(refused)")
+            let many = try RawConnection(port: port)
+            let pads = (0..<100).map { "X-Pad-\($0): \(String(repeating: "b", count: 60))\r\n" }.joined()
+            try many.send("GET /health HTTP/1.1\r\nHost: x\r\n\(pads)\r\n")
+            #expect(await many.readUntilClosed(timeout: .seconds(30)).received.hasPrefix("HTTP/1.1 431"))
         }
     }
 }

@@ -16,6 +16,15 @@ struct OutboundURLPolicyTests {
             ("::ffff:127.0.0.1", .loopback), ("::ffff:10.0.0.1", .privateNetwork), ("64:ff9b::a9fe:a9fe", .linkLocal),
             ("2002:7f00:1::", .loopback), ("2001:db8::1", .documentation), ("8.8.8.8", .public),
             ("2606:4700:4700::1111", .public), ("[::1]", .loopback),
+            // IPv4-translated (SIIT): the IPv4 decides.
+            ("::ffff:0:127.0.0.1", .loopback), ("::ffff:0:a9fe:a9fe", .linkLocal), ("::ffff:0:10.1.1.1", .privateNetwork),
+            // NAT64 for local use: private whatever it embeds.
+            ("64:ff9b:1::7f00:1", .privateNetwork), ("64:ff9b:1::808:808", .privateNetwork), ("64:ff9b:1:ab::1", .privateNetwork),
+            // Teredo: the client IPv4 (inverted) decides when it is not public; otherwise reserved.
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", .loopback), ("2001::f5ff:fffe", .privateNetwork),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", .reserved),
+            // The 6to4 relay anycast block.
+            ("192.88.99.1", .reserved), ("192.88.98.1", .public), ("2001:4860::8888", .public),
         ]
         for (address, expected) in cases {
             #expect(AddressPolicy.kind(of: address) == expected, "\(address)")
@@ -43,6 +52,13 @@ struct OutboundURLPolicyTests {
         await #expect(throws: URLPolicyError.self) { try await relaxed.validate("http://10.0.0.1/", threadPool: pool) }
         // A public literal passes without DNS.
         #expect(try strict.check("https://8.8.8.8/hook").host == "8.8.8.8")
+        // The host is lower-cased in the URL to connect with, so a DNS pin keyed by it applies.
+        let mixed = try strict.check("https://Attacker.Example:8443/Path/X?q=Y")
+        #expect(mixed.host == "attacker.example")
+        #expect(mixed.url == "https://attacker.example:8443/Path/X?q=Y")
+        await #expect(throws: URLPolicyError.self) {
+            try await OutboundURLPolicy(resolver: { _ in ["127.0.0.1"] }).validate("https://Attacker.Example/", threadPool: pool)
+        }
         try await pool.shutdownGracefully()
     }
 }

@@ -60,4 +60,45 @@ struct OutboxTests {
         await runtime.nats.shutdown()
         await runtime.postgres.shutdown()
     }
+
+    @Test("outbox_pending is the number of rows still unpublished when a batch stops at a failed publish")
+    func pendingGauge() async throws {
+        let database = try await TestDatabase.create()
+        let reader = ConfigReader(environment: [
+            "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": TestEnvironment.natsURL, "HTTP_PORT": "0",
+        ], variables: FleetConfig.variables(defaultPort: 0))
+        let runtime = try await FleetRuntime.start(
+            config: try FleetConfig(serviceName: "outbox-test", reader: reader),
+            migrator: PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
+                CREATE TABLE logs.outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
+                    subject text NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+                    published_at timestamptz);
+                """)]),
+            logger: TestEnvironment.logger)
+        func enqueue(_ count: Int) async throws {
+            for n in 0..<count {
+                let event = CloudEvent(source: "outbox-test", type: "test.pending", data: .object(["n": .number(Double(n))]))
+                try await runtime.postgres.withTransaction { tx in try await runtime.outbox.enqueue(event, on: tx) }
+            }
+        }
+        try await enqueue(3)
+        // No stream takes this subject, so its publish fails and the batch stops there.
+        try await runtime.postgres.query("""
+            INSERT INTO logs.outbox (event_id, subject, payload)
+            VALUES (\(UUID().uuidString)::uuid, 'outbox.test.nowhere', '{}')
+            """)
+        try await enqueue(3)
+
+        #expect(try await runtime.relay.drain() == 3)
+        let unpublished = try await runtime.postgres.query(
+            "SELECT count(*) FROM logs.outbox WHERE published_at IS NULL").first?.decode(Int.self, at: 0)
+        #expect(unpublished == 4)
+        var text: [UInt8] = []
+        runtime.registry.emit(into: &text)
+        let line = String(decoding: text, as: UTF8.self).split(separator: "\n")
+            .first { $0.hasPrefix("outbox_pending{") }
+        #expect(line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } == 4)
+        await runtime.nats.shutdown()
+        await runtime.postgres.shutdown()
+    }
 }

@@ -26,6 +26,31 @@ struct PostgresLayerTests {
         }
     }
 
+    @Test("a parameter holding a NUL is refused with a clear error, never sent cut short; the connection stays usable")
+    func nulParameter() async throws {
+        try await TestDatabase.create().withAdminClient { db in
+            try await db.query("CREATE TABLE n (v text)")
+            for statement: PostgresQuery in ["INSERT INTO n VALUES (\("kept\u{0}dropped"))",
+                                             "SELECT length(\("ab\u{0}cd")::text) AS n"] {
+                do {
+                    try await db.query(statement)
+                    Issue.record("a parameter holding a NUL was accepted: \(statement.sql)")
+                } catch let error as PostgresError {
+                    #expect(error.code == .invalidParameter && error.sqlState == "22021", "\(error)")
+                    #expect(error.message.contains("$1") && error.message.contains("NUL"))
+                }
+            }
+            // The same through a pipelined transaction: nothing of it is applied.
+            await #expect(throws: PostgresError.self) {
+                try await db.transaction(["INSERT INTO n VALUES (\("first"))", "INSERT INTO n VALUES (\("x\u{0}y"))"])
+            }
+            #expect(try await db.query("SELECT count(*) FROM n").first?.decode(Int.self, at: 0) == 0)
+            // Tab, newline and other text pass whole.
+            let text = "a\tb\nc\r d é"
+            #expect(try await db.query("SELECT \(text)::text AS v").first?.decode(String.self, "v") == text)
+        }
+    }
+
     @Test("a pipelined transaction returns each statement's rows; an error rolls it all back and the connection stays usable")
     func pipelinedTransaction() async throws {
         try await TestDatabase.create().withAdminClient { db in

@@ -111,4 +111,27 @@ struct WebhookPolicyTests {
             }
         }
     }
+
+    @Test("a mixed-case callback host still connects to the address that was checked (the DNS pin applies)")
+    func mixedCaseHostIsPinned() async throws {
+        // DNS as seen by the check: attacker.example is 127.0.0.1. The real resolver does not know
+        // the name, so the delivery arrives only if the connection goes to the checked address.
+        let policy = OutboundURLPolicy(allowHTTP: true, allowedHosts: ["attacker.example"], resolver: { host in
+            guard host == "attacker.example" else { throw URLPolicyError(reason: "has a host that does not resolve") }
+            return ["127.0.0.1"]
+        })
+        let sender = WebhookSender(policy: policy, settings: DeliverySettings(schedule: [.zero]), logger: TestEnvironment.logger)
+        let receiver = Receiver()
+        let outcome = try await receiver.run { base in
+            let port = try #require(URLComponents(string: base)?.port)
+            let delivery = DeliveryQueue.Claimed(
+                seq: 1, id: UUID(), subscriptionID: UUID(), eventID: UUID(), eventType: "task.updated", eventTime: Date(),
+                body: "{}", attempt: 1, maxAttempts: 1, callbackURL: "http://Attacker.Example:\(port)/pinned", headers: [:],
+                rateLimit: nil, tenantID: UUID(), projectID: UUID(), secrets: [])
+            return await sender.send(delivery, keys: [Array("0123456789abcdef0123456789abcdef".utf8)])
+        }
+        await sender.shutdown()
+        #expect(outcome.statusCode == 200, "\(outcome.error ?? "")")
+        #expect(receiver.received.map(\.path) == ["/pinned"])
+    }
 }

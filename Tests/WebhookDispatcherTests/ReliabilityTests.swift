@@ -24,6 +24,59 @@ struct WebhookDocumentTests {
 
 @Suite("webhook-dispatcher reliability", .serialized)
 struct WebhookReliabilityTests {
+    @Test("a subscription deleted while its deliveries are in flight does not stop the outcome writer: under a 4,000-event burst the other three receive every event exactly once")
+    func deleteWhileInFlight() async throws {
+        let h = try await WebhookHarness()
+        let receiver = Receiver(delay: .milliseconds(5))
+        let logs = LogCapture(level: .warning)
+        try await receiver.run { base in
+            try await h.withProjectManager { pm in
+                let world = try await WebhookHarness.world(pm)
+                try await h.withDispatcher(logger: logs.logger(label: "webhook-dispatcher")) { hooks, parts in
+                    var ids: [String] = []
+                    for i in 0..<4 {
+                        let s = try await hooks.subscribe(world.token, project: world.projectID, url: base + "/s\(i)", events: ["task.*"])
+                        try #require(s.status == 201)
+                        ids.append(try #require(s.string("id")))
+                    }
+                    let events = (0..<4000).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
+                    try await WebhookHarness.publish(parts.runtime.nats, events)
+                    // In the middle of the burst, with the doomed subscription's deliveries in flight.
+                    try await eventually(timeout: .seconds(120), "the burst under way for /s3") {
+                        receiver.received.lazy.filter { $0.path == "/s3" }.count >= 500
+                    }
+                    let deleted = try await hooks.call(.delete, "/api/v1/webhooks/subscriptions/\(ids[3])", token: world.token)
+                    #expect(deleted.status == 204)
+                    try await eventually(timeout: .seconds(300), "12,000 deliveries to the other three") {
+                        receiver.received.lazy.filter { $0.path != "/s3" }.count >= 12_000
+                    }
+                    // Every outcome recorded: nothing left pending for the three (so nothing will be sent again).
+                    for id in ids.prefix(3) {
+                        try await eventually(timeout: .seconds(60), "every delivery of \(id) recorded as succeeded") {
+                            let rows = try await parts.runtime.postgres.query("""
+                                SELECT count(*) FILTER (WHERE status = 'succeeded') FROM webhooks.deliveries
+                                WHERE subscription_id = \(id)::uuid
+                                """)
+                            return try rows.first?.decode(Int.self, at: 0) == 4000
+                        }
+                    }
+                    let got = receiver.received.filter { $0.path != "/s3" }
+                    var perPath: [String: [String]] = [:]
+                    for r in got { perPath[r.path, default: []].append(r.headers["webhook-id"] ?? "") }
+                    let all = Set(events.map(\.id))
+                    for path in ["/s0", "/s1", "/s2"] {
+                        let received = perPath[path] ?? []
+                        #expect(received.count == 4000 && Set(received) == all, "\(path): \(received.count) requests, \(Set(received).count) events")
+                    }
+                    let failures = logs.logged.filter { $0.message.contains("recording delivery outcomes failed") }
+                    #expect(!failures.contains { ($0.metadata["error"] ?? "").contains("23503") },
+                            "a foreign-key violation stopped the outcome writer")
+                    #expect(failures.count <= 2, "the outcome writer retried \(failures.count) times: \(failures.prefix(3).map(\.metadata))")
+                }
+            }
+        }
+    }
+
     @Test("two replicas share the queue: every event delivered once, none twice, each subscription's in event order")
     func twoReplicas() async throws {
         let h = try await WebhookHarness()

@@ -2,6 +2,7 @@ import FlukeModels
 import FlukeRuntime
 import FlukeTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 @testable import WebhookDispatcher
 
@@ -102,6 +103,28 @@ struct SubscriptionTests {
                 }
                 let list = try await api.call(.get, "/api/v1/webhooks/subscriptions", token: world.token)
                 #expect(list.items.isEmpty)
+            }
+        }
+    }
+
+    @Test("a project's subscriptions stop at WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT with a clear 409; a delete makes room")
+    func perProjectLimit() async throws {
+        let h = try await WebhookHarness()
+        try await h.withProjectManager { pm in
+            let world = try await WebhookHarness.world(pm)
+            try await h.withDispatcher(["WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT": "2"]) { hooks, _ in
+                var ids: [String] = []
+                for i in 0..<2 {
+                    let s = try await hooks.subscribe(world.token, project: world.projectID, url: "http://127.0.0.1:9/\(i)")
+                    try #require(s.status == 201, "\(s.json)")
+                    ids.append(try #require(s.string("id")))
+                }
+                let third = try await hooks.subscribe(world.token, project: world.projectID, url: "http://127.0.0.1:9/2")
+                #expect(third.status == 409 && third.headers[.contentType] == "application/problem+json", "\(third.json)")
+                #expect((third.string("detail") ?? "").contains("WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT"))
+                #expect(try await hooks.call(.get, "/api/v1/webhooks/subscriptions", token: world.token).items.count == 2)
+                #expect(try await hooks.call(.delete, "/api/v1/webhooks/subscriptions/\(ids[0])", token: world.token).status == 204)
+                #expect(try await hooks.subscribe(world.token, project: world.projectID, url: "http://127.0.0.1:9/2").status == 201)
             }
         }
     }

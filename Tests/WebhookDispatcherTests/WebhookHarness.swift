@@ -7,6 +7,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import ProjectManager
 import Synchronization
 import Testing
@@ -55,12 +56,12 @@ struct WebhookHarness {
         return try await app.test(.live) { client in try await body(JSONClient(client: client)) }
     }
 
-    func withDispatcher<T: Sendable>(_ overrides: [String: String] = [:],
+    func withDispatcher<T: Sendable>(_ overrides: [String: String] = [:], logger: Logger = TestEnvironment.logger,
                                      _ body: @escaping @Sendable (JSONClient, WebhookParts) async throws -> T) async throws -> T {
         let config = try WebhookConfig(reader: ConfigReader(environment: webhookEnvironment(overrides),
                                                             variables: WebhookConfig.variables))
         let parts = Mutex<WebhookParts?>(nil)
-        let app = try await WebhookDispatcher.buildApplication(config: config, logger: TestEnvironment.logger) { p in
+        let app = try await WebhookDispatcher.buildApplication(config: config, logger: logger) { p in
             parts.withLock { $0 = p }
         }
         let captured = parts.withLock { $0 }!

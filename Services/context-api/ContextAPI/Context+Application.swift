@@ -22,14 +22,17 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
                                   timeout: config.auth.verifyTimeout, logger: logger)
     let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
-    let cache = ContextCache(nats: runtime.nats, logger: logger)
+    let cache = ContextCache(nats: runtime.nats, maxBytes: config.cacheMaxBytes, logger: logger)
     var env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
     env.cache = cache
+    env.maxPerProject = config.limits.envVarsPerProject
     var memories = MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox)
     memories.cache = cache
+    memories.maxPerProject = config.limits.memoriesPerProject
     var mcp = MCPStore(postgres: runtime.postgres, outbox: runtime.outbox)
     mcp.cache = cache
-    let usage = UsageRecorder(postgres: runtime.postgres, logger: logger)
+    let usage = UsageRecorder(postgres: runtime.postgres, maxInstallationsPerProject: config.limits.installationsPerProject,
+                              logger: logger)
     let routes = ContextRoutes(access: ProjectAccess(postgres: runtime.postgres),
                                context: ContextStore(postgres: runtime.postgres, env: env), env: env,
                                memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)

@@ -122,7 +122,10 @@ struct ContextAdminRoutes: Sendable {
                 throw Problem.invalid("name", "must be 1 to 64 lower-case letters, digits or dashes")
             }
             let f = try await RequestFields.read(request, context: ctx)
-            try f.allowOnly(["display_name", "tools", "docs_url"])
+            // A provider as GET shows it may come back (a round trip): the name must be this one;
+            // scope and the audit's results are the server's, accepted and ignored.
+            try f.allowOnly(["display_name", "tools", "docs_url", "name", "scope", "last_audit", "status", "detail"])
+            try f.unchanged("name", .string(name))
             let url = try f.string("docs_url", required: true, maxLength: 2048)!
             do {
                 // The form only; the audit resolves the host and checks every address when it calls.

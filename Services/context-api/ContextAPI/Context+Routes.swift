@@ -96,7 +96,12 @@ struct ContextRoutes: Sendable {
             let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
             let key = try Self.envKey(ctx)
             let f = try await RequestFields.read(request, context: ctx)
-            try f.allowOnly(["value", "secret", "environment"])
+            // The rest of a variable as GET shows it may come back too (a round trip): the key
+            // must be this one and the value not masked; version and updated_at are the
+            // server's to set, so they are accepted and ignored.
+            try f.allowOnly(["value", "secret", "environment", "key", "masked", "version", "updated_at"])
+            try f.unchanged("key", .string(key))
+            try f.unchanged("masked", .bool(false))
             guard case .string(let value)? = f.values["value"] else {
                 throw Problem.invalid("value", f.has("value") ? "must be a string" : "is required")
             }
@@ -133,11 +138,16 @@ struct ContextRoutes: Sendable {
 
     // MARK: memories
 
+    /// What an update may send besides the writable fields: the rest of the memory as GET shows
+    /// it (a round trip). The identity fields must be unchanged; `synced_at` is the server's and
+    /// is ignored (the conflict rule decides between copies, not this field).
+    static let memoryReadOnly = ["id", "external_id", "project_id", "created_by", "created_at"]
+
     private func memoryInput(_ f: RequestFields, creating: Bool) throws -> MemoryStore.Input {
-        try f.allowOnly(["external_id", "memory_type", "content", "tags", "updated_at", "version"])
+        try f.allowOnly(Set(["external_id", "memory_type", "content", "tags", "updated_at", "version"]
+                            + (creating ? [] : Self.memoryReadOnly + ["synced_at"])))
         var input = MemoryStore.Input()
-        input.externalID = try f.uuid("external_id", required: creating)
-        if !creating && f.has("external_id") { throw Problem.invalid("external_id", "cannot change") }
+        if creating { input.externalID = try f.uuid("external_id", required: true) }
         input.memoryType = try f.oneOf("memory_type", MemoryType.self, required: creating)
         if let content = try f.string("content", required: creating, maxLength: maxMemoryBytes) {
             guard content.utf8.count <= maxMemoryBytes else {
@@ -218,7 +228,11 @@ struct ContextRoutes: Sendable {
             let project = try await access.connectProject(request, for: p)
             let id = try Parameters.uuid(ctx, "memory_id")
             let ifMatch = try Self.ifMatch(request)
-            let input = try memoryInput(try await RequestFields.read(request, context: ctx), creating: false)
+            let f = try await RequestFields.read(request, context: ctx)
+            let input = try memoryInput(f, creating: false)
+            if Self.memoryReadOnly.contains(where: f.has) {
+                try f.unchanged(Self.memoryReadOnly, in: try await memories.get(project, id, p: p))
+            }
             let updated = try await memories.update(project, id, input, ifMatch: ifMatch, by: p)
             usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
             var response = try updated.memory.response(from: request, context: ctx)

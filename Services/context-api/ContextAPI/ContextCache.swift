@@ -14,6 +14,10 @@ import Synchronization
 /// memory, MCP, replica event), when another replica's change arrives as an event (core NATS on
 /// the subjects below), after `ttl`, and when the NATS connection was lost since it was stored.
 /// A read that raced with a change cannot store the older context (per-project epochs).
+///
+/// Bounded in bytes (`CONTEXT_CACHE_MAX_BYTES`), not entries: one project's context can be a
+/// thousand times another's (full level, many memories). Beyond the bound the entries stored
+/// longest ago go first.
 final class ContextCache: Service, Sendable {
     struct Key: Hashable {
         var project: UUID
@@ -31,12 +35,25 @@ final class ContextCache: Service, Sendable {
     private struct State {
         var entries: [Key: Entry] = [:]
         var epochs: [UUID: Int] = [:]
+        var bytes = 0
+
+        mutating func remove(_ key: Key) {
+            if let gone = entries.removeValue(forKey: key) { bytes -= ContextCache.size(gone) }
+        }
     }
     private let state = Mutex(State())
     let nats: NATSClient
     let ttl: Duration
-    let capacity: Int
+    let maxBytes: Int
     let logger: Logger
+
+    /// What an entry costs: its body plus a fixed allowance for the rest (key, validators, project),
+    /// so that many small entries are bounded too.
+    static func size(_ entry: Entry) -> Int { entry.snapshot.buffer.readableBytes + entryOverhead }
+    static let entryOverhead = 1024
+
+    /// Bytes held now, by the measure of ``size(_:)``.
+    var bytes: Int { state.withLock { $0.bytes } }
 
     /// This service's own changes arrive as their events, after the commit. The replica's do not:
     /// project-manager's event precedes the replica's write of it, so the replica that applied it
@@ -45,10 +62,10 @@ final class ContextCache: Service, Sendable {
     static let appliedSubject = "fluke.internal.context.replica_applied"
 
 
-    init(nats: NATSClient, ttl: Duration = .seconds(5), capacity: Int = 10_000, logger: Logger) {
+    init(nats: NATSClient, ttl: Duration = .seconds(5), maxBytes: Int = 64 << 20, logger: Logger) {
         self.nats = nats
         self.ttl = ttl
-        self.capacity = capacity
+        self.maxBytes = maxBytes
         self.logger = logger
     }
 
@@ -57,7 +74,7 @@ final class ContextCache: Service, Sendable {
         return state.withLock { s in
             guard let entry = s.entries[key] else { return nil }
             guard ContinuousClock.now - entry.storedAt < ttl, entry.generation == generation else {
-                s.entries.removeValue(forKey: key)
+                s.remove(key)
                 return nil
             }
             return (entry.project, entry.snapshot)
@@ -71,8 +88,20 @@ final class ContextCache: Service, Sendable {
         let generation = nats.generation
         state.withLock { s in
             guard (s.epochs[key.project] ?? 0) == epoch else { return }
-            if s.entries.count >= capacity { s.entries.removeAll(keepingCapacity: true) }
-            s.entries[key] = Entry(project: project, snapshot: snapshot, storedAt: .now, generation: generation)
+            let entry = Entry(project: project, snapshot: snapshot, storedAt: .now, generation: generation)
+            let size = Self.size(entry)
+            s.remove(key)
+            guard size <= maxBytes else { return }
+            if s.bytes + size > maxBytes {
+                // Down to three quarters at once, so that a full cache does not sort on every put.
+                let target = maxBytes / 4 * 3 - size
+                for (oldKey, _) in s.entries.sorted(by: { $0.value.storedAt < $1.value.storedAt }) {
+                    if s.bytes <= target { break }
+                    s.remove(oldKey)
+                }
+            }
+            s.entries[key] = entry
+            s.bytes += size
         }
     }
 
@@ -80,7 +109,7 @@ final class ContextCache: Service, Sendable {
     func invalidate(_ project: UUID) {
         state.withLock { s in
             s.epochs[project, default: 0] += 1
-            s.entries = s.entries.filter { $0.key.project != project }
+            for key in Array(s.entries.keys) where key.project == project { s.remove(key) }
         }
     }
 

@@ -12,6 +12,8 @@ struct EnvStore: Sendable {
     let keyring: Keyring
     /// Told after each committed change, so cached contexts of the project are dropped.
     var cache: ContextCache?
+    /// Variables a project may hold, all environments together.
+    var maxPerProject = ContextLimits().envVarsPerProject
 
     /// `^[A-Z_][A-Z0-9_]{0,127}$`
     static func isValidKey(_ key: String) -> Bool {
@@ -89,6 +91,15 @@ struct EnvStore: Sendable {
         return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 try await ChangeLog.lock(project.id, on: tx)
+                // Counted under the project's lock, so concurrent writers cannot both pass at the limit.
+                let counts = try await tx.query("""
+                    SELECT count(*), count(*) FILTER (WHERE environment = \(environment.rawValue) AND key = \(key))
+                    FROM context.env_vars WHERE project_id = \(project.id)
+                    """).first!
+                if try counts.decode(Int.self, at: 1) == 0, try counts.decode(Int.self, at: 0) >= maxPerProject {
+                    throw LimitReached("environment variables", of: "project", limit: maxPerProject,
+                                       variable: "CONTEXT_MAX_ENV_VARS_PER_PROJECT")
+                }
                 let row = try await tx.query("""
                     INSERT INTO context.env_vars (project_id, tenant_id, environment, key, secret, key_id, sealed, updated_by)
                     VALUES (\(project.id), \(p.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(p.userID))

@@ -14,6 +14,8 @@ struct MemoryStore: Sendable {
     let postgres: PostgresClient
     let outbox: Outbox
     var cache: ContextCache?
+    /// Memories a project may hold (tombstones not counted).
+    var maxPerProject = ContextLimits().memoriesPerProject
 
     static let columns: StaticString =
         "id, external_id, project_id, memory_type, content, tags, created_by, created_at, updated_at, version, synced_at"
@@ -62,6 +64,13 @@ struct MemoryStore: Sendable {
                         throw Problem(.conflict, detail: "the memory with this external_id was deleted", field: "external_id")
                     }
                     return (try Self.memory(existing), false)
+                }
+                // Counted under the project's lock, so concurrent creators cannot both pass at the limit.
+                let live = try await tx.query("""
+                    SELECT count(*) FROM context.memories WHERE project_id = \(project.id) AND deleted_at IS NULL
+                    """).first!.decode(Int.self, at: 0)
+                guard live < maxPerProject else {
+                    throw LimitReached("memories", of: "project", limit: maxPerProject, variable: "CONTEXT_MAX_MEMORIES_PER_PROJECT")
                 }
                 let m = try Self.memory(try await tx.query("""
                     INSERT INTO context.memories (id, project_id, tenant_id, external_id, memory_type, content, tags,

@@ -49,11 +49,16 @@ final class UsageRecorder: Service, Sendable {
     private let pending = Mutex<[Key: Tally]>([:])
     let postgres: PostgresClient
     let interval: Duration
+    /// Installations recorded per project: the client id is the caller's choice, so without a
+    /// bound one token could fill the table. Beyond it a client is counted only in the daily totals.
+    let maxInstallationsPerProject: Int
     let logger: Logger
 
-    init(postgres: PostgresClient, interval: Duration = .seconds(2), logger: Logger) {
+    init(postgres: PostgresClient, interval: Duration = .seconds(2),
+         maxInstallationsPerProject: Int = ContextLimits().installationsPerProject, logger: Logger) {
         self.postgres = postgres
         self.interval = interval
+        self.maxInstallationsPerProject = maxInstallationsPerProject
         self.logger = logger
     }
 
@@ -115,13 +120,22 @@ final class UsageRecorder: Service, Sendable {
         let batch = pending.withLock { p in defer { p.removeAll() }; return p }
         guard !batch.isEmpty else { return }
         do {
-            try await postgres.withTransaction { tx in
+            let unrecorded = try await postgres.withTransaction { tx -> Int in
+                // One writer per project at a time (in a fixed order: no deadlock between
+                // replicas), so the count below holds until commit.
+                for project in Set(batch.keys.map(\.project)).map(\.lowercased).sorted() {
+                    try await tx.query("SELECT pg_advisory_xact_lock(hashtext(\("fluke.context.installations." + project)))")
+                }
+                var unrecorded = 0
                 for (key, t) in batch {
-                    try await tx.query("""
+                    let installed = try await tx.query("""
                         INSERT INTO context.installations (project_id, tenant_id, client_id, user_agent, version, first_seen, last_seen,
                                                            context_fetches, memory_syncs, last_sync_at)
-                        VALUES (\(key.project), \(key.tenant), \(key.client), \(t.userAgent), \(t.version), \(t.first), \(t.last),
-                                \(t.fetches), \(t.syncs), \(t.lastSync))
+                        SELECT \(key.project)::uuid, \(key.tenant)::uuid, \(key.client)::text, \(t.userAgent)::text,
+                               \(t.version)::text, \(t.first)::timestamptz, \(t.last)::timestamptz, \(t.fetches)::bigint,
+                               \(t.syncs)::bigint, \(t.lastSync)::timestamptz
+                        WHERE EXISTS (SELECT 1 FROM context.installations WHERE project_id = \(key.project) AND client_id = \(key.client))
+                           OR (SELECT count(*) FROM context.installations WHERE project_id = \(key.project)) < \(maxInstallationsPerProject)
                         ON CONFLICT (project_id, client_id) DO UPDATE SET user_agent = EXCLUDED.user_agent,
                             version = COALESCE(EXCLUDED.version, context.installations.version),
                             last_seen = GREATEST(context.installations.last_seen, EXCLUDED.last_seen),
@@ -129,6 +143,7 @@ final class UsageRecorder: Service, Sendable {
                             memory_syncs = context.installations.memory_syncs + EXCLUDED.memory_syncs,
                             last_sync_at = COALESCE(EXCLUDED.last_sync_at, context.installations.last_sync_at)
                         """)
+                    if installed.affectedRows == 0 { unrecorded += 1 }
                     try await tx.query("""
                         INSERT INTO context.usage_daily (project_id, tenant_id, day, context_fetches, memory_syncs)
                         VALUES (\(key.project), \(key.tenant), (now() AT TIME ZONE 'UTC')::date, \(t.fetches), \(t.syncs))
@@ -137,6 +152,11 @@ final class UsageRecorder: Service, Sendable {
                             memory_syncs = context.usage_daily.memory_syncs + EXCLUDED.memory_syncs
                         """)
                 }
+                return unrecorded
+            }
+            if unrecorded > 0 {
+                logger.notice("client installations beyond the project limit were counted but not recorded", metadata: [
+                    "count": "\(unrecorded)", "limit": "\(maxInstallationsPerProject)"])
             }
         } catch {
             // Put the counts back for the next attempt.

@@ -81,7 +81,7 @@ enum FederationOpenAPI {
     "responses": {
       "Unauthorized": {"description": "Missing or wrong X-API-Key", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
       "NotFound": {"description": "No such project", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
-      "Invalid": {"description": "A query parameter is invalid (named in field)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Invalid": {"description": "A query parameter is invalid (named in field), a control character in one included", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
       "NotReady": {"description": "Postgres or NATS is down (named in down)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     },
     "schemas": {

@@ -9,6 +9,7 @@ public struct FederationMetrics: Sendable {
     let staleDuration: DurationHistogram
     let reloadFailures: Counter
     let catalogSize: Gauge
+    let dropped: Counter
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -28,6 +29,8 @@ public struct FederationMetrics: Sendable {
         reloadFailures = registry.makeCounter(name: "federation_catalog_reload_failures_total",
                                               help: "Catalog reloads refused because the new file was invalid")
         catalogSize = registry.makeGauge(name: "federation_catalog_projects_total", help: "Projects in the catalog")
+        dropped = registry.makeCounter(name: "federation_heartbeats_dropped_total",
+                                       help: "Accepted heartbeats Postgres refused twice, dropped so later ones are stored")
         for reason in HeartbeatRejection.allCases { _ = rejected(reason) }
         for status in ProjectStatus.allCases { _ = projects(status); _ = transitions(to: status) }
     }

@@ -12,6 +12,8 @@ public struct HeartbeatRecord: Sendable {
     public var receivedAt: Date
     /// The heartbeat's `metadata` as JSON text (`{}` when absent).
     public var metadataJSON: String
+    /// Flushes on which Postgres refused this record (it is dropped at the second).
+    var refusedFlushes = 0
 }
 
 /// Where federation keeps catalog, status and history.

@@ -61,7 +61,9 @@ enum HeartbeatParser {
             }
             (slug, instanceID, version, sentAt) = (hb.slug, hb.instanceID, hb.version, RFC3339.parse(hb.timestamp))
             if let metadata = hb.metadata {
-                guard case .object = metadata, let data = try? JSONEncoder().encode(metadata), data.count <= 8192 else {
+                // A NUL cannot be stored in jsonb: let in, it would fail every flush it is part of.
+                guard case .object = metadata, metadata.pathOfControlCharacter(at: "metadata") == nil,
+                      let data = try? JSONEncoder().encode(metadata), data.count <= 8192 else {
                     return .failure(.invalidField)
                 }
                 metadataJSON = String(decoding: data, as: UTF8.self)
@@ -69,10 +71,18 @@ enum HeartbeatParser {
         }
         guard slug == subjectSlug else { return .failure(.slugMismatch) }
         guard !instanceID.isEmpty, instanceID.utf8.count <= 128, !version.isEmpty, version.utf8.count <= 64,
-              let sentAt else { return .failure(.invalidField) }
+              isPlainText(instanceID), isPlainText(version), let sentAt else { return .failure(.invalidField) }
         guard isKnown(slug) else { return .failure(.unknownSlug) }
         return .success(HeartbeatRecord(slug: slug, instanceID: instanceID, version: version, sentAt: sentAt,
                                         receivedAt: receivedAt, metadataJSON: metadataJSON))
+    }
+}
+
+extension HeartbeatParser {
+    /// No control characters at all (ids and versions are one line). Printable ASCII, the
+    /// common case, is settled without decoding scalars.
+    static func isPlainText(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } || !s.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }
 

@@ -1,4 +1,5 @@
 import FlukeNATS
+import FlukePostgres
 import FlukeRuntime
 import Foundation
 import Logging
@@ -64,9 +65,14 @@ final class HeartbeatProcessor: Service, Sendable {
         case .success(let record):
             let lag = receivedAt.timeIntervalSince(record.sentAt)
             metrics.latency.recordNanoseconds(Int64(max(0, lag) * 1e9))
-            pending.withLock { $0[InstanceKey(slug: record.slug, instance: record.instanceID)] = record }
-            if !knownOnline.withLock({ $0.contains(record.slug) }) { flushNow.signal() }
+            accept(record)
         }
+    }
+
+    /// Queues an accepted heartbeat for the next flush (newest per instance).
+    func accept(_ record: HeartbeatRecord) {
+        pending.withLock { $0[InstanceKey(slug: record.slug, instance: record.instanceID)] = record }
+        if !knownOnline.withLock({ $0.contains(record.slug) }) { flushNow.signal() }
     }
 
     private func flushLoop() async {
@@ -84,7 +90,12 @@ final class HeartbeatProcessor: Service, Sendable {
         }
     }
 
-    /// Writes what arrived since the last flush. On failure the records go back, newest kept.
+    /// Writes what arrived since the last flush.
+    ///
+    /// When Postgres is unreachable every record goes back (newest kept) for the next flush. When
+    /// Postgres refuses the batch itself, one bad record would fail it on every flush and no
+    /// heartbeat would be stored again: the records are then written one by one, and a record
+    /// refused on two flushes is dropped and counted (`federation_heartbeats_dropped_total`).
     func flush() async throws {
         let batch = pending.withLock { p -> [HeartbeatRecord] in
             defer { p.removeAll(keepingCapacity: true) }
@@ -92,21 +103,60 @@ final class HeartbeatProcessor: Service, Sendable {
         }
         guard !batch.isEmpty else { return }
         do {
-            let changed = try await repository.recordHeartbeats(batch)
-            for _ in changed { metrics.transitions(to: .online).increment() }
-            if !changed.isEmpty {
-                logger.info("projects online", metadata: ["slugs": "\(changed.joined(separator: ","))"])
-            }
-            view.refreshSoon()
-            knownOnline.withLock { $0.formUnion(batch.map(\.slug)) }
-        } catch {
-            pending.withLock { p in
-                for record in batch {
-                    let key = InstanceKey(slug: record.slug, instance: record.instanceID)
-                    if p[key] == nil { p[key] = record }
+            try await store(batch)
+        } catch let error as PostgresError where Self.isRefusal(error) && batch.count == 1 {
+            refused(batch[0], error)
+        } catch let error as PostgresError where Self.isRefusal(error) {
+            for record in batch {
+                do {
+                    try await store([record])
+                } catch let error as PostgresError where Self.isRefusal(error) {
+                    refused(record, error)
+                } catch {
+                    putBack([record])
+                    throw error
                 }
             }
+        } catch {
+            putBack(batch)
             throw error
+        }
+    }
+
+    private func store(_ batch: [HeartbeatRecord]) async throws {
+        let changed = try await repository.recordHeartbeats(batch)
+        for _ in changed { metrics.transitions(to: .online).increment() }
+        if !changed.isEmpty {
+            logger.info("projects online", metadata: ["slugs": "\(changed.joined(separator: ","))"])
+        }
+        view.refreshSoon()
+        knownOnline.withLock { $0.formUnion(batch.map(\.slug)) }
+    }
+
+    /// Postgres answered and said no to the data (not an outage or a busy pool).
+    static func isRefusal(_ error: PostgresError) -> Bool {
+        (error.code == .queryFailed || error.code == .invalidParameter) && !error.isConnectionFailure
+    }
+
+    private func refused(_ record: HeartbeatRecord, _ error: PostgresError) {
+        var record = record
+        record.refusedFlushes += 1
+        guard record.refusedFlushes < 2 else {
+            metrics.dropped.increment()
+            logger.warning("heartbeat dropped: refused by Postgres twice", metadata: [
+                "slug": "\(record.slug)", "instance_id": "\(record.instanceID)", "error": "\(error)"])
+            return
+        }
+        putBack([record])
+    }
+
+    /// Returns records to the queue unless a newer heartbeat of the same instance arrived meanwhile.
+    private func putBack(_ records: [HeartbeatRecord]) {
+        pending.withLock { p in
+            for record in records {
+                let key = InstanceKey(slug: record.slug, instance: record.instanceID)
+                if p[key] == nil { p[key] = record }
+            }
         }
     }
 

@@ -293,6 +293,15 @@ struct DeliveryQueue: Sendable {
         let disableAfter = Self.milliseconds(settings.disableAfter)
         return try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
+                // A subscription deleted while its deliveries were in flight took them along
+                // (ON DELETE CASCADE): their attempts have nothing left to be logged against, and
+                // inserting them would fail the whole batch on every retry, so nobody's outcome
+                // would be recorded again. Locking the rows that remain keeps a delete from
+                // removing them before this transaction commits.
+                let remaining = Set(try await tx.query("""
+                    SELECT id FROM webhooks.deliveries WHERE id = ANY(\(ids)::text[]::uuid[]) ORDER BY id FOR KEY SHARE
+                    """).map { try $0.decode(UUID.self, at: 0) })
+                let logged = outcomes.indices.filter { remaining.contains(outcomes[$0].delivery.id) }
                 let updated = try await tx.query("""
                     WITH o AS (
                         SELECT * FROM unnest(\(ids)::text[], \(attempts)::text[], \(statuses)::text[], \(delays)::text[],
@@ -310,17 +319,21 @@ struct DeliveryQueue: Sendable {
                     RETURNING d.id
                     """)
                 let held = Set(try updated.map { try $0.decode(UUID.self, at: 0) })
-                try await tx.query("""
-                    INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_headers,
-                                                   response_body, error, replica)
-                    SELECT o.id::uuid, o.attempt::int, o.started::timestamptz, o.ms::float8, NULLIF(o.code, '')::int,
-                           NULLIF(o.headers, '')::jsonb, NULLIF(o.body, ''), NULLIF(o.error, ''), \(replica)
-                    FROM unnest(\(ids)::text[], \(attempts)::text[], \(outcomes.map { RFC3339.format($0.startedAt) })::text[],
-                                \(outcomes.map { String($0.duration.secondsValue * 1000) })::text[],
-                                \(codes.map { $0 ?? "" })::text[], \(headers.map { $0 ?? "" })::text[],
-                                \(outcomes.map { $0.responseBody ?? "" })::text[], \(errors.map { $0 ?? "" })::text[])
-                        AS o(id, attempt, started, ms, code, headers, body, error)
-                    """)
+                if !logged.isEmpty {
+                    try await tx.query("""
+                        INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_headers,
+                                                       response_body, error, replica)
+                        SELECT o.id::uuid, o.attempt::int, o.started::timestamptz, o.ms::float8, NULLIF(o.code, '')::int,
+                               NULLIF(o.headers, '')::jsonb, NULLIF(o.body, ''), NULLIF(o.error, ''), \(replica)
+                        FROM unnest(\(logged.map { ids[$0] })::text[], \(logged.map { attempts[$0] })::text[],
+                                    \(logged.map { RFC3339.format(outcomes[$0].startedAt) })::text[],
+                                    \(logged.map { String(outcomes[$0].duration.secondsValue * 1000) })::text[],
+                                    \(logged.map { codes[$0] ?? "" })::text[], \(logged.map { headers[$0] ?? "" })::text[],
+                                    \(logged.map { outcomes[$0].responseBody ?? "" })::text[],
+                                    \(logged.map { errors[$0] ?? "" })::text[])
+                            AS o(id, attempt, started, ms, code, headers, body, error)
+                        """)
+                }
                 // Failure streaks: a success ends one, a failure starts one if none is running.
                 let ok = Array(Set(outcomes.filter(\.succeeded).map(\.delivery.subscriptionID.lowercased)))
                 let failed = Array(Set(outcomes.filter { !$0.succeeded }.map(\.delivery.subscriptionID.lowercased)))

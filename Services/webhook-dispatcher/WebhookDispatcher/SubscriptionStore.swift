@@ -10,6 +10,9 @@ struct SubscriptionStore: Sendable {
     let postgres: PostgresClient
     let keyring: Keyring
     let secretGrace: Duration
+    /// Subscriptions a project may have (`WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT`): each one adds a
+    /// delivery per matching event, so this bounds what one event costs.
+    var maxPerProject = 100
 
     static let columns: StaticString = """
         id, project_id, events, callback_url, description, rate_limit_per_second, headers::text, enabled,
@@ -61,17 +64,25 @@ struct SubscriptionStore: Sendable {
     func create(_ new: NewSubscription, by p: Principal) async throws -> Subscription {
         let id = UUID()
         let (keyID, sealed) = try seal(new.secret, for: id)
-        let rows = try await postgres.transaction([
-            """
-            INSERT INTO webhooks.subscriptions (id, tenant_id, project_id, events, callback_url, description,
-                rate_limit_per_second, headers, created_by)
-            VALUES (\(id), \(p.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
-                \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(p.userID))
-            """,
-            "INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))",
-            "SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id)",
-        ])
-        var subscription = try Self.decode(rows[2].first!)
+        let row = try await postgres.withTransaction { tx in
+            // One creator per project at a time, so the count holds until commit.
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext(\("fluke.webhooks.subscriptions." + new.projectID.lowercased)))")
+            let count = try await tx.query("SELECT count(*) FROM webhooks.subscriptions WHERE project_id = \(new.projectID)")
+                .first!.decode(Int.self, at: 0)
+            guard count < maxPerProject else {
+                throw LimitReached("webhook subscriptions", of: "project", limit: maxPerProject,
+                                   variable: "WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT")
+            }
+            try await tx.query("""
+                INSERT INTO webhooks.subscriptions (id, tenant_id, project_id, events, callback_url, description,
+                    rate_limit_per_second, headers, created_by)
+                VALUES (\(id), \(p.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
+                    \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(p.userID))
+                """)
+            try await tx.query("INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))")
+            return try await tx.query("SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id)").first!
+        }
+        var subscription = try Self.decode(row)
         subscription.secret = new.secret
         return subscription
     }

@@ -35,7 +35,8 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
     let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
     let metrics = WebhookMetrics(registry: runtime.registry)
     let queue = DeliveryQueue(postgres: runtime.postgres, outbox: runtime.outbox, settings: config.delivery, replica: replica)
-    let store = SubscriptionStore(postgres: runtime.postgres, keyring: config.keyring, secretGrace: config.delivery.secretGrace)
+    let store = SubscriptionStore(postgres: runtime.postgres, keyring: config.keyring, secretGrace: config.delivery.secretGrace,
+                                  maxPerProject: config.maxSubscriptionsPerProject)
     let sender = WebhookSender(policy: config.urlPolicy, settings: config.delivery, logger: logger)
     let listener = PostgresListener(url: config.common.databaseURL, channels: [DeliveryQueue.channel], logger: logger)
     let dispatcher = Dispatcher(queue: queue, sender: sender, store: store, settings: config.delivery, listener: listener,

@@ -12,6 +12,7 @@ public struct WebhookConfig: Sendable {
     /// the host is in `WEBHOOK_ALLOWED_HOSTS`.
     public var urlPolicy: OutboundURLPolicy
     public var delivery: DeliverySettings
+    public var maxSubscriptionsPerProject: Int
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8082) + AuthConfig.variables
         + WebhookRetention.variables + [
@@ -30,6 +31,8 @@ public struct WebhookConfig: Sendable {
         ConfigVariable("WEBHOOK_SUBSCRIPTION_CONCURRENCY", default: "16", "attempts in flight per subscription and replica"),
         ConfigVariable("WEBHOOK_LEASE", default: "60",
                        "seconds a claimed delivery stays reserved for the replica that claimed it (more than the request timeout)"),
+        ConfigVariable("WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT", default: "100",
+                       "subscriptions a project may have, disabled ones included (409 beyond)"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -49,6 +52,7 @@ public struct WebhookConfig: Sendable {
             concurrency: try reader.int("WEBHOOK_CONCURRENCY", in: 1...10_000),
             perSubscription: try reader.int("WEBHOOK_SUBSCRIPTION_CONCURRENCY", in: 1...1_000),
             lease: try reader.seconds("WEBHOOK_LEASE", minimum: 1))
+        maxSubscriptionsPerProject = try reader.int("WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT", in: 1...100_000)
         guard delivery.lease > delivery.requestTimeout else {
             throw ConfigError("WEBHOOK_LEASE", "must be longer than WEBHOOK_REQUEST_TIMEOUT")
         }

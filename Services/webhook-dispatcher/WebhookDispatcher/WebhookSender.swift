@@ -50,7 +50,7 @@ final class WebhookSender: Sendable {
         func failed(_ error: String) -> DeliveryQueue.Outcome {
             DeliveryQueue.Outcome(delivery: d, startedAt: startedAt, duration: .now - start, error: error)
         }
-        let target: (host: String, address: String)
+        let target: (host: String, address: String, url: String)
         do {
             target = try await checkedAddress(d.callbackURL)
         } catch let error as URLPolicyError {
@@ -61,7 +61,7 @@ final class WebhookSender: Sendable {
         let timestamp = Int(Date().timeIntervalSince1970)
         let body = Array(d.body.utf8)
         let webhookID = d.eventID.lowercased
-        var request = HTTPClientRequest(url: d.callbackURL)
+        var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         for (name, value) in d.headers { request.headers.add(name: name, value: value) }
         request.headers.replaceOrAdd(name: "content-type", value: "application/json")
@@ -86,18 +86,25 @@ final class WebhookSender: Sendable {
             }
             var headers: [String: String] = [:]
             for h in response.headers.prefix(64) {
-                let name = h.name.lowercased()
-                headers[name] = headers[name].map { $0 + ", " + h.value } ?? h.value
+                let name = Self.storable(h.name.lowercased())
+                let value = Self.storable(h.value)
+                headers[name] = headers[name].map { $0 + ", " + value } ?? value
             }
             let status = Int(response.status.code)
             return DeliveryQueue.Outcome(
                 delivery: d, startedAt: startedAt, duration: .now - start, statusCode: status,
-                responseHeaders: headers, responseBody: String(decoding: collected.readableBytesView, as: UTF8.self),
+                responseHeaders: headers, responseBody: Self.storable(String(decoding: collected.readableBytesView, as: UTF8.self)),
                 error: (200..<300).contains(status) ? nil : Self.failureText(status),
                 retryAfter: status == 429 || status == 503 ? Self.retryAfter(response.headers.first(name: "retry-after")) : nil)
         } catch {
             return failed(Self.describe(error))
         }
+    }
+
+    /// The receiver's text as Postgres can keep it: a NUL (which text and jsonb cannot hold) would
+    /// make the attempt log refuse the whole batch of outcomes, so it becomes U+FFFD.
+    static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
     static func failureText(_ status: Int) -> String {
@@ -130,12 +137,13 @@ final class WebhookSender: Sendable {
         return .milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000)))
     }
 
-    /// The host and one address of it that the policy accepts (all its addresses must pass).
-    func checkedAddress(_ url: String) async throws -> (host: String, address: String) {
-        let (_, host, _) = try policy.check(url)
+    /// The host and one address of it that the policy accepts (all its addresses must pass), and
+    /// the URL with the host as checked (lower-cased), which is what the DNS pin applies to.
+    func checkedAddress(_ url: String) async throws -> (host: String, address: String, url: String) {
+        let (_, host, _, normalised) = try policy.check(url)
         let now = ContinuousClock.now
         if let hit = resolved.withLock({ $0[host] }), now - hit.at < Self.resolutionTTL, let first = hit.addresses.first {
-            return (host, first)
+            return (host, first, normalised)
         }
         let addresses = try await policy.validate(url, threadPool: threadPool)
         // IPv4 first: loopback-only test hosts and most receivers answer there.
@@ -145,7 +153,7 @@ final class WebhookSender: Sendable {
             r[host] = (ordered, now)
         }
         guard let first = ordered.first else { throw URLPolicyError(reason: "has a host that does not resolve") }
-        return (host, first)
+        return (host, first, normalised)
     }
 
     private func client(host: String, address: String) -> HTTPClient {
