@@ -63,7 +63,7 @@ struct LimitTests {
 
     @Test("the context cache is bounded in bytes: storing beyond CONTEXT_CACHE_MAX_BYTES drops the oldest entries")
     func cacheBytes() async throws {
-        let nats = try await NATSClient.connect(.init(url: TestEnvironment.natsURL, name: "cache-test"), logger: TestEnvironment.logger)
+        let nats = try await NATSClient.connect(.admin(url: TestEnvironment.natsURL, name: "cache-test"), logger: TestEnvironment.logger)
         let cache = ContextCache(nats: nats, maxBytes: 40_000, logger: TestEnvironment.logger)
         let tenant = UUID()
         var keys: [ContextCache.Key] = []

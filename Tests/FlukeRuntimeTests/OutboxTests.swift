@@ -66,14 +66,14 @@ struct OutboxTests {
         let database = try await TestDatabase.create()
         let reader = ConfigReader(environment: [
             "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": TestEnvironment.natsURL, "HTTP_PORT": "0",
-        ], variables: FleetConfig.variables(defaultPort: 0))
+        ].merging(TestEnvironment.natsUser("admin")) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
         let runtime = try await FleetRuntime.start(
             config: try FleetConfig(serviceName: "outbox-test", reader: reader),
-            migrator: PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
+            migrator: try await database.migrated(PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
                 CREATE TABLE logs.outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
                     subject text NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
                     published_at timestamptz);
-                """)]),
+                """)])),
             logger: TestEnvironment.logger)
         func enqueue(_ count: Int) async throws {
             for n in 0..<count {

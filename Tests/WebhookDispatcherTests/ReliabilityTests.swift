@@ -40,7 +40,7 @@ struct WebhookReliabilityTests {
                         ids.append(try #require(s.string("id")))
                     }
                     let events = (0..<4000).map { i in WebhookHarness.event(.taskUpdated, world: world, data: .object(["n": .number(Double(i))])) }
-                    try await WebhookHarness.publish(parts.runtime.nats, events)
+                    try await WebhookHarness.publish(h.nats, events)
                     // In the middle of the burst, with the doomed subscription's deliveries in flight.
                     try await eventually(timeout: .seconds(120), "the burst under way for /s3") {
                         receiver.received.lazy.filter { $0.path == "/s3" }.count >= 500
