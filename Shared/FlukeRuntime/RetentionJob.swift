@@ -31,8 +31,9 @@ public struct RetentionRule: Sendable {
 /// schema), the others skip the round. The rows deleted are counted in
 /// `retention_deleted_rows_total{table}`.
 ///
-/// Sets `app.retention = on` in each batch's transaction: tables under row-level security have a
-/// narrow policy that lets exactly the aged-out rows be seen and deleted without a tenant.
+/// Sets `app.system = on` (see ``TenantDatabase``) and `app.retention = on` in each batch's
+/// transaction: tables under row-level security let the job see the aged-out rows without a tenant
+/// (project-manager's refresh tokens through a narrower policy that admits only expired ones).
 public final class RetentionJob: Service, Sendable {
     let schema: String
     let rules: [RetentionRule]
@@ -113,7 +114,9 @@ public final class RetentionJob: Service, Sendable {
         var total = 0
         while true {
             try await conn.query("BEGIN")
-            try await conn.query("SELECT set_config('app.retention', 'on', true)")
+            // app.system: the fleet's own work over every tenant's rows (TenantDatabase's policies);
+            // app.retention: project-manager's narrower policy for expired tokens.
+            try await conn.query("SELECT set_config('app.retention', 'on', true), set_config('app.system', 'on', true)")
             let rows: Int
             if let extra = rule.extraCondition {
                 rows = try await conn.query("""
