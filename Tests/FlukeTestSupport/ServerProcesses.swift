@@ -43,6 +43,13 @@ public final class NATSServer: @unchecked Sendable {
     }
 
     public func start() throws { try runLib("fleet_nats_start '\(directory)' \(port)") }
+
+    /// Starts it again with `FLUKE_NATS_<KEY>_PASSWORD` values of the caller's choosing (a
+    /// password rotated under a running service).
+    public func start(passwords: [String: String]) throws {
+        let assignments = passwords.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+        try runLib("\(assignments) fleet_nats_start '\(directory)' \(port)")
+    }
     public func stop() throws { try runLib("fleet_nats_stop '\(directory)'"); waitForPortClosed(port) }
     deinit { try? stop() }
 }
