@@ -4,7 +4,7 @@ import Foundation
 ///
 /// posix_spawn + waitpid rather than Foundation's Process: the helpers leave daemons behind
 /// (nats-server, postgres), and Process' exit detection waits for them on Linux.
-func runLib(_ script: String) throws {
+public func runLib(_ script: String) throws {
     let root = TestEnvironment.repositoryRoot.path
     let args = ["/bin/bash", "-c", "set -e; cd '\(root)'; source deploy/local/lib.sh; " + script]
     var cArgs = args.map { strdup($0) } + [nil]

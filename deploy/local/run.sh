@@ -11,6 +11,7 @@
 #   FLUKE_NATS_PORT   NATS port (default 4222; likewise)
 #   FLUKE_BUILD       debug (default) or release
 #   FLUKE_SKIP_BUILD  1: do not run `swift build`, use what is in .build/<debug|release>
+#   FLUKE_RUN_DIR     the state directory (default .run)
 #   PM_JWT_PRIVATE_KEYS  project-manager's access-token signing keys, <kid>:<base64 of a 32-byte Ed25519 seed>
 #                     (default: generated once into .run/secrets.env); the others fetch the public keys
 #                     from project-manager's /.well-known/jwks.json (FLUKE_JWKS_URL)
@@ -74,7 +75,8 @@ service_env() {
 : "${LOG_FORMAT:=text}"
 export LOG_FORMAT
 
-RUN="$ROOT/.run"
+# FLUKE_RUN_DIR moves the state directory (the tests run a whole fleet without touching yours).
+RUN="${FLUKE_RUN_DIR:-$ROOT/.run}"
 say() { echo "run: $*"; }
 die() { echo "run: $*" >&2; exit 1; }
 

@@ -35,6 +35,7 @@ public func buildApplication(
     try await view.refresh()
     let processor = HeartbeatProcessor(nats: runtime.nats, repository: repository, catalog: catalog, view: view,
                                        metrics: metrics, flushInterval: config.flushInterval, logger: logger)
+    try await processor.listen()
     let checker = StaleChecker(repository: repository, processor: processor, view: view, metrics: metrics,
                                ttl: config.heartbeatTTL, interval: config.checkInterval, logger: logger)
     let routes = FederationRoutes(repository: repository, catalog: catalog, view: view, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)

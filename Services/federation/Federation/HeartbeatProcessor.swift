@@ -25,6 +25,7 @@ final class HeartbeatProcessor: Service, Sendable {
     private let pending = Mutex<[InstanceKey: HeartbeatRecord]>([:])
     private let knownOnline = Mutex<Set<String>>([])
     private let flushNow = WakeSignal()
+    private let subscription = Mutex<NATSHandlerSubscription?>(nil)
 
     init(nats: NATSClient, repository: any FederationRepository, catalog: CatalogStore, view: LiveStatusView,
          metrics: FederationMetrics, flushInterval: Duration, logger: Logger) {
@@ -37,13 +38,23 @@ final class HeartbeatProcessor: Service, Sendable {
         self.logger = logger
     }
 
-    func run() async throws {
+    /// Subscribes to heartbeats and waits until nats-server has the subscription: called while
+    /// the application is built, so that heartbeats sent once it serves are never missed.
+    func listen() async throws {
+        guard subscription.withLock({ $0 == nil }) else { return }
         // Parsing and recording are CPU-only, so they run right on libnats' delivery thread:
         // no copy and no hop per heartbeat. Postgres is reached only from the flush loop.
-        let subscription = try nats.subscribe(HeartbeatParser.subscription, queue: Self.queueGroup) {
+        let subscribed = try nats.subscribe(HeartbeatParser.subscription, queue: Self.queueGroup) {
             [self] message in
             handle(subject: message.subject, payload: message.payload, receivedAt: Date())
         }
+        subscription.withLock { $0 = subscribed }
+        try await nats.flush()
+    }
+
+    func run() async throws {
+        try await listen()
+        let subscription = self.subscription.withLock { $0! }
         await withGracefulShutdownHandler {
             await flushLoop()
         } onGracefulShutdown: { [flushNow] in
