@@ -53,11 +53,15 @@ struct WebhookReliabilityTests {
                     // Every outcome recorded: nothing left pending for the three (so nothing will be sent again).
                     for id in ids.prefix(3) {
                         try await eventually(timeout: .seconds(60), "every delivery of \(id) recorded as succeeded") {
-                            let rows = try await parts.runtime.postgres.query("""
+                            // In the subscription's tenant: the service's role sees no rows without one.
+                            let rows = try await parts.runtime.postgres.transaction([
+                                "SELECT set_config('app.tenant_id', \(world.tenantID), true)",
+                                """
                                 SELECT count(*) FILTER (WHERE status = 'succeeded') FROM webhooks.deliveries
                                 WHERE subscription_id = \(id)::uuid
-                                """)
-                            return try rows.first?.decode(Int.self, at: 0) == 4000
+                                """,
+                            ])
+                            return try rows[1].first?.decode(Int.self, at: 0) == 4000
                         }
                     }
                     let got = receiver.received.filter { $0.path != "/s3" }

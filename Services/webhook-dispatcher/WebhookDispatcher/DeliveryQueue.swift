@@ -16,13 +16,18 @@ import Foundation
 ///   subscription's rate limit and concurrency cap hold across replicas. A lane is renewed with
 ///   every claim while its replica has work in hand, given back when idle or at shutdown, and
 ///   lapses `laneLease` after its replica died.
+///
+/// Tenancy (row-level security, see ``TenantDatabase``): recording events, claiming and recording
+/// outcomes span every tenant and run as the fleet (`app.system`); a test delivery is a request
+/// and runs in its caller's tenant. Lanes and the intake lease are the fleet's own rows.
 struct DeliveryQueue: Sendable {
     static let channel = "webhook_deliveries"
     /// How long a lane outlives its replica's last claim: a crashed replica's subscriptions
     /// wait this long for another.
     static let laneLease: Duration = .seconds(10)
-    let postgres: PostgresClient
-    let outbox: Outbox
+    let db: TenantDatabase
+    var postgres: PostgresClient { db.postgres }
+    var outbox: Outbox { db.outbox }
     let settings: DeliverySettings
     /// This replica's name in leases.
     let replica: String
@@ -53,7 +58,9 @@ struct DeliveryQueue: Sendable {
     @discardableResult
     func record(_ events: [IncomingEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
-        return try await postgres.withTransaction { tx in
+        // Events of every tenant, into their subscriptions: the fleet's work (one more statement
+        // per batch of up to Intake.batch events).
+        return try await db.asSystem { tx in
             let summary = try await tx.query("""
             WITH ev AS (
                 SELECT e.* FROM unnest(\(events.map(\.id.lowercased))::text[], \(events.map(\.type))::text[],
@@ -88,16 +95,16 @@ struct DeliveryQueue: Sendable {
     }
 
     /// A `webhook.test` delivery for one subscription (not through NATS).
-    func recordTest(subscription: Subscription, tenant: UUID) async throws -> UUID {
+    func recordTest(subscription: Subscription, p: Principal) async throws -> UUID {
         let eventID = UUID()
         let now = Date()
         let body = try Self.body(type: EventType.webhookTest.rawValue, time: now, project: subscription.projectID,
                                  data: .object(["subscription_id": .string(subscription.id.lowercased),
                                                 "message": .string("a test event from FlukeBase")]))
-        let rows = try await postgres.transaction([
+        let rows = try await db.pipeline(p, [
             """
             INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body, max_attempts)
-            VALUES (gen_random_uuid(), \(subscription.id), \(tenant), \(eventID), \(EventType.webhookTest.rawValue),
+            VALUES (gen_random_uuid(), \(subscription.id), \(p.tenantID), \(eventID), \(EventType.webhookTest.rawValue),
                     \(RFC3339.format(now))::timestamptz, \(body), \(settings.schedule.count))
             RETURNING id
             """,
@@ -187,7 +194,8 @@ struct DeliveryQueue: Sendable {
                     WHERE webhooks.lanes.owner = EXCLUDED.owner OR webhooks.lanes.until < now()
                 """)
         }
-        let rows = try await postgres.transaction(lanes + [
+        // As the fleet, with the setting pipelined in the same round trip (the hot path).
+        let rows = try await db.pipelineAsSystem(lanes + [
             """
             WITH mine AS (
                 SELECT l.subscription_id,
@@ -291,97 +299,99 @@ struct DeliveryQueue: Sendable {
         }
         let headers = outcomes.map { o in o.responseHeaders.map(SubscriptionStore.headersJSON) }
         let disableAfter = Self.milliseconds(settings.disableAfter)
-        return try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                // A subscription deleted while its deliveries were in flight took them along
-                // (ON DELETE CASCADE): their attempts have nothing left to be logged against, and
-                // inserting them would fail the whole batch on every retry, so nobody's outcome
-                // would be recorded again. Locking the rows that remain keeps a delete from
-                // removing them before this transaction commits.
-                let remaining = Set(try await tx.query("""
-                    SELECT id FROM webhooks.deliveries WHERE id = ANY(\(ids)::text[]::uuid[]) ORDER BY id FOR KEY SHARE
-                    """).map { try $0.decode(UUID.self, at: 0) })
-                let logged = outcomes.indices.filter { remaining.contains(outcomes[$0].delivery.id) }
-                let updated = try await tx.query("""
-                    WITH o AS (
-                        SELECT * FROM unnest(\(ids)::text[], \(attempts)::text[], \(statuses)::text[], \(delays)::text[],
-                                             \(codes.map { $0 ?? "" })::text[], \(errors.map { $0 ?? "" })::text[])
-                            AS o(id, attempt, status, delay_ms, code, error)
-                    )
-                    UPDATE webhooks.deliveries d SET
-                        status = o.status,
-                        next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms::int * interval '1 millisecond'
-                                               ELSE d.next_attempt_at END,
-                        finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
-                        last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL,
-                        leased_until = NULL
-                    FROM o WHERE d.id = o.id::uuid AND d.attempts >= o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
-                    RETURNING d.id
+        // As the fleet (outcomes of every tenant's deliveries), with webhook.endpoint.disabled
+        // enqueued in the same transaction; asSystem wakes the outbox relay after commit.
+        return try await db.asSystem { tx in
+            // A subscription deleted while its deliveries were in flight took them along
+            // (ON DELETE CASCADE): their attempts have nothing left to be logged against, and
+            // inserting them would fail the whole batch on every retry, so nobody's outcome
+            // would be recorded again. Locking the rows that remain keeps a delete from
+            // removing them before this transaction commits.
+            let remaining = Set(try await tx.query("""
+                SELECT id FROM webhooks.deliveries WHERE id = ANY(\(ids)::text[]::uuid[]) ORDER BY id FOR KEY SHARE
+                """).map { try $0.decode(UUID.self, at: 0) })
+            let logged = outcomes.indices.filter { remaining.contains(outcomes[$0].delivery.id) }
+            let updated = try await tx.query("""
+                WITH o AS (
+                    SELECT * FROM unnest(\(ids)::text[], \(attempts)::text[], \(statuses)::text[], \(delays)::text[],
+                                         \(codes.map { $0 ?? "" })::text[], \(errors.map { $0 ?? "" })::text[])
+                        AS o(id, attempt, status, delay_ms, code, error)
+                )
+                UPDATE webhooks.deliveries d SET
+                    status = o.status,
+                    next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms::int * interval '1 millisecond'
+                                           ELSE d.next_attempt_at END,
+                    finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+                    last_status_code = NULLIF(o.code, '')::int, last_error = NULLIF(o.error, ''), leased_by = NULL,
+                    leased_until = NULL
+                FROM o WHERE d.id = o.id::uuid AND d.attempts >= o.attempt::int AND d.leased_by = \(replica) AND d.status = 'pending'
+                RETURNING d.id
+                """)
+            let held = Set(try updated.map { try $0.decode(UUID.self, at: 0) })
+            if !logged.isEmpty {
+                try await tx.query("""
+                    INSERT INTO webhooks.attempts (delivery_id, tenant_id, attempt, started_at, duration_ms, status_code,
+                                                   response_headers, response_body, error, replica)
+                    SELECT o.id::uuid, d.tenant_id, o.attempt::int, o.started::timestamptz, o.ms::float8, NULLIF(o.code, '')::int,
+                           NULLIF(o.headers, '')::jsonb, NULLIF(o.body, ''), NULLIF(o.error, ''), \(replica)
+                    FROM unnest(\(logged.map { ids[$0] })::text[], \(logged.map { attempts[$0] })::text[],
+                                \(logged.map { RFC3339.format(outcomes[$0].startedAt) })::text[],
+                                \(logged.map { String(outcomes[$0].duration.secondsValue * 1000) })::text[],
+                                \(logged.map { codes[$0] ?? "" })::text[], \(logged.map { headers[$0] ?? "" })::text[],
+                                \(logged.map { outcomes[$0].responseBody ?? "" })::text[],
+                                \(logged.map { errors[$0] ?? "" })::text[])
+                        AS o(id, attempt, started, ms, code, headers, body, error)
+                    -- The attempt's tenant is its delivery's (locked above, so it is there).
+                    JOIN webhooks.deliveries d ON d.id = o.id::uuid
                     """)
-                let held = Set(try updated.map { try $0.decode(UUID.self, at: 0) })
-                if !logged.isEmpty {
-                    try await tx.query("""
-                        INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_headers,
-                                                       response_body, error, replica)
-                        SELECT o.id::uuid, o.attempt::int, o.started::timestamptz, o.ms::float8, NULLIF(o.code, '')::int,
-                               NULLIF(o.headers, '')::jsonb, NULLIF(o.body, ''), NULLIF(o.error, ''), \(replica)
-                        FROM unnest(\(logged.map { ids[$0] })::text[], \(logged.map { attempts[$0] })::text[],
-                                    \(logged.map { RFC3339.format(outcomes[$0].startedAt) })::text[],
-                                    \(logged.map { String(outcomes[$0].duration.secondsValue * 1000) })::text[],
-                                    \(logged.map { codes[$0] ?? "" })::text[], \(logged.map { headers[$0] ?? "" })::text[],
-                                    \(logged.map { outcomes[$0].responseBody ?? "" })::text[],
-                                    \(logged.map { errors[$0] ?? "" })::text[])
-                            AS o(id, attempt, started, ms, code, headers, body, error)
-                        """)
-                }
-                // Failure streaks: a success ends one, a failure starts one if none is running.
-                let ok = Array(Set(outcomes.filter(\.succeeded).map(\.delivery.subscriptionID.lowercased)))
-                let failed = Array(Set(outcomes.filter { !$0.succeeded }.map(\.delivery.subscriptionID.lowercased)))
-                let gone = Array(Set(outcomes.filter(\.gone).map(\.delivery.subscriptionID.lowercased)))
-                if !ok.isEmpty {
-                    try await tx.query("""
-                        UPDATE webhooks.subscriptions SET failing_since = NULL
-                        WHERE id = ANY(\(ok)::text[]::uuid[]) AND failing_since IS NOT NULL
-                        """)
-                }
-                var disabled: [UUID] = []
-                if !failed.isEmpty {
-                    try await tx.query("""
-                        UPDATE webhooks.subscriptions SET failing_since = now()
-                        WHERE id = ANY(\(failed)::text[]::uuid[]) AND failing_since IS NULL
-                          AND NOT (id = ANY(\(ok)::text[]::uuid[]))
-                        """)
-                    let rows = try await tx.query("""
-                        UPDATE webhooks.subscriptions SET enabled = false, updated_at = now(),
-                            disabled_reason = CASE WHEN id = ANY(\(gone)::text[]::uuid[]) THEN 'the endpoint answered 410 Gone'
-                                                   ELSE 'failing continuously since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END
-                        WHERE enabled AND (id = ANY(\(gone)::text[]::uuid[])
-                            OR (id = ANY(\(failed)::text[]::uuid[]) AND failing_since < now() - \(disableAfter) * interval '1 millisecond'))
-                        RETURNING id, tenant_id, project_id, callback_url, disabled_reason
-                        """)
-                    for row in rows {
-                        let id = try row.decode(UUID.self, at: 0)
-                        disabled.append(id)
-                        try await outbox.enqueue(CloudEvent(
-                            source: "webhook-dispatcher", type: .webhookEndpointDisabled,
-                            tenantID: try row.decode(UUID.self, at: 1).lowercased, projectID: try row.decode(UUID.self, at: 2).lowercased,
-                            data: .object(["subscription_id": .string(id.lowercased),
-                                           "callback_url": .string(try row.decode(String.self, at: 3)),
-                                           "reason": .string(try row.decode(String.self, at: 4))])), on: tx)
-                    }
-                }
-                return (disabled, outcomes.filter { held.contains($0.delivery.id) })
             }
+            // Failure streaks: a success ends one, a failure starts one if none is running.
+            let ok = Array(Set(outcomes.filter(\.succeeded).map(\.delivery.subscriptionID.lowercased)))
+            let failed = Array(Set(outcomes.filter { !$0.succeeded }.map(\.delivery.subscriptionID.lowercased)))
+            let gone = Array(Set(outcomes.filter(\.gone).map(\.delivery.subscriptionID.lowercased)))
+            if !ok.isEmpty {
+                try await tx.query("""
+                    UPDATE webhooks.subscriptions SET failing_since = NULL
+                    WHERE id = ANY(\(ok)::text[]::uuid[]) AND failing_since IS NOT NULL
+                    """)
+            }
+            var disabled: [UUID] = []
+            if !failed.isEmpty {
+                try await tx.query("""
+                    UPDATE webhooks.subscriptions SET failing_since = now()
+                    WHERE id = ANY(\(failed)::text[]::uuid[]) AND failing_since IS NULL
+                      AND NOT (id = ANY(\(ok)::text[]::uuid[]))
+                    """)
+                let rows = try await tx.query("""
+                    UPDATE webhooks.subscriptions SET enabled = false, updated_at = now(),
+                        disabled_reason = CASE WHEN id = ANY(\(gone)::text[]::uuid[]) THEN 'the endpoint answered 410 Gone'
+                                               ELSE 'failing continuously since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END
+                    WHERE enabled AND (id = ANY(\(gone)::text[]::uuid[])
+                        OR (id = ANY(\(failed)::text[]::uuid[]) AND failing_since < now() - \(disableAfter) * interval '1 millisecond'))
+                    RETURNING id, tenant_id, project_id, callback_url, disabled_reason
+                    """)
+                for row in rows {
+                    let id = try row.decode(UUID.self, at: 0)
+                    disabled.append(id)
+                    try await outbox.enqueue(CloudEvent(
+                        source: "webhook-dispatcher", type: .webhookEndpointDisabled,
+                        tenantID: try row.decode(UUID.self, at: 1).lowercased, projectID: try row.decode(UUID.self, at: 2).lowercased,
+                        data: .object(["subscription_id": .string(id.lowercased),
+                                       "callback_url": .string(try row.decode(String.self, at: 3)),
+                                       "reason": .string(try row.decode(String.self, at: 4))])), on: tx)
+                }
+            }
+            return (disabled, outcomes.filter { held.contains($0.delivery.id) })
         }
     }
 
     /// Hands claims back untouched (shutdown before they were attempted).
     func release(_ claims: [Claimed]) async throws {
         guard !claims.isEmpty else { return }
-        try await postgres.query("""
+        _ = try await db.pipelineAsSystem(["""
             UPDATE webhooks.deliveries SET leased_until = NULL, attempts = attempts - 1, leased_by = NULL
             WHERE id = ANY(\(claims.map(\.id.lowercased))::text[]::uuid[]) AND leased_by = \(replica) AND status = 'pending'
-            """)
+            """])
     }
 
     /// Gives back every lane this replica holds (at shutdown, once nothing is in flight), so that

@@ -3,9 +3,10 @@ import FlukePostgres
 import FlukeRuntime
 import Foundation
 
-/// Reading deliveries and their attempts, and sending failed ones again.
+/// Reading deliveries and their attempts, and sending failed ones again, always in the caller's
+/// tenant (row-level security, see ``TenantDatabase``).
 struct DeliveryStore: Sendable {
-    let postgres: PostgresClient
+    let db: TenantDatabase
 
     static let columns: StaticString = """
         d.id, d.subscription_id, d.event_id, d.event_type, d.event_time, d.status, d.attempts, d.max_attempts,
@@ -24,20 +25,25 @@ struct DeliveryStore: Sendable {
 
     /// A delivery of a subscription the caller may see, or 404.
     func get(_ id: UUID, p: Principal, withAttempts: Bool = false) async throws -> Delivery {
-        let rows = try await postgres.query("""
+        var statements: [PostgresQuery] = ["""
             SELECT \(sql: Self.columns), s.project_id FROM webhooks.deliveries d
             JOIN webhooks.subscriptions s ON s.id = d.subscription_id
             WHERE d.id = \(id) AND d.tenant_id = \(p.tenantID)
-            """)
-        guard let row = rows.first, p.canSee(project: try row.decode(UUID.self, at: 14)) else {
+            """]
+        // The attempts in the same round trip; they are used only if the delivery may be seen.
+        if withAttempts {
+            statements.append("""
+                SELECT attempt, started_at, duration_ms, status_code, response_headers::text, response_body, error
+                FROM webhooks.attempts WHERE delivery_id = \(id) AND tenant_id = \(p.tenantID) ORDER BY id
+                """)
+        }
+        let results = try await db.read(tenant: p.tenantID, user: p.userID, statements)
+        guard let row = results[0].first, p.canSee(project: try row.decode(UUID.self, at: 14)) else {
             throw Problem.notFound("no such delivery")
         }
         var delivery = try Self.decode(row)
         if withAttempts {
-            let attempts = try await postgres.query("""
-                SELECT attempt, started_at, duration_ms, status_code, response_headers::text, response_body, error
-                FROM webhooks.attempts WHERE delivery_id = \(id) ORDER BY id
-                """)
+            let attempts = results[1]
             delivery.attemptLog = try attempts.map { a in
                 Attempt(attempt: try a.decode(Int.self, at: 0), startedAt: try a.decode(Date.self, at: 1),
                         durationMs: try a.decode(Double.self, at: 2), statusCode: try a.decode(Int?.self, at: 3),
@@ -48,16 +54,16 @@ struct DeliveryStore: Sendable {
         return delivery
     }
 
-    func list(subscription: UUID, status: String?, eventType: String?, since: Date?, after: Int?, limit: Int)
+    func list(subscription: UUID, p: Principal, status: String?, eventType: String?, since: Date?, after: Int?, limit: Int)
         async throws -> (items: [Delivery], last: Int?) {
-        let rows = try await postgres.query("""
+        let rows = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM webhooks.deliveries d
             WHERE d.subscription_id = \(subscription) AND d.seq > \(after ?? 0)
               AND (\(status)::text IS NULL OR d.status = \(status)::text)
               AND (\(eventType)::text IS NULL OR d.event_type = \(eventType)::text)
               AND (\(since.map { RFC3339.format($0) })::timestamptz IS NULL OR d.created_at >= \(since.map { RFC3339.format($0) })::timestamptz)
             ORDER BY d.seq LIMIT \(limit)
-            """)
+            """)[0]
         return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, at: 13) })
     }
 
@@ -68,7 +74,7 @@ struct DeliveryStore: Sendable {
         guard delivery.status != "pending" else {
             throw Problem(.conflict, detail: "the delivery is still pending; it will be attempted at next_attempt_at")
         }
-        try await postgres.transaction([
+        _ = try await db.pipeline(p, [
             """
             UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
                 finished_at = NULL
@@ -80,7 +86,7 @@ struct DeliveryStore: Sendable {
 
     /// Queues every delivery of the subscription that failed since `since` for one more attempt.
     func recover(subscription: UUID, since: Date, p: Principal) async throws -> Int {
-        let rows = try await postgres.transaction([
+        let rows = try await db.pipeline(p, [
             """
             UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
                 finished_at = NULL

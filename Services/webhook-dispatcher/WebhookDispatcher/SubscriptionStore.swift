@@ -6,8 +6,11 @@ import Foundation
 /// Subscriptions and their secrets. Secrets are sealed with the keyring (the subscription id is
 /// the associated data, so a sealed secret moved to another row does not open) and leave only in
 /// the answer to the request that made them.
+///
+/// Every statement runs in the caller's tenant (row-level security, see ``TenantDatabase``); the
+/// explicit `tenant_id` conditions stay, so that a query is right even before the policy applies.
 struct SubscriptionStore: Sendable {
-    let postgres: PostgresClient
+    let db: TenantDatabase
     let keyring: Keyring
     let secretGrace: Duration
     /// Subscriptions a project may have (`WEBHOOK_MAX_SUBSCRIPTIONS_PER_PROJECT`): each one adds a
@@ -64,7 +67,7 @@ struct SubscriptionStore: Sendable {
     func create(_ new: NewSubscription, by p: Principal) async throws -> Subscription {
         let id = UUID()
         let (keyID, sealed) = try seal(new.secret, for: id)
-        let row = try await postgres.withTransaction { tx in
+        let row = try await db.inTenant(of: p) { tx in
             // One creator per project at a time, so the count holds until commit.
             try await tx.query("SELECT pg_advisory_xact_lock(hashtext(\("fluke.webhooks.subscriptions." + new.projectID.lowercased)))")
             let count = try await tx.query("SELECT count(*) FROM webhooks.subscriptions WHERE project_id = \(new.projectID)")
@@ -79,7 +82,9 @@ struct SubscriptionStore: Sendable {
                 VALUES (\(id), \(p.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
                     \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(p.userID))
                 """)
-            try await tx.query("INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))")
+            try await tx.query("""
+                INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(p.tenantID), \(keyID), \(sealed))
+                """)
             return try await tx.query("SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id)").first!
         }
         var subscription = try Self.decode(row)
@@ -89,9 +94,9 @@ struct SubscriptionStore: Sendable {
 
     /// A subscription of the caller's tenant that the caller may see, or 404.
     func get(_ id: UUID, p: Principal) async throws -> Subscription {
-        let rows = try await postgres.query("""
+        let rows = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)
-            """)
+            """)[0]
         guard let row = rows.first else { throw Problem.notFound("no such subscription") }
         let s = try Self.decode(row)
         guard p.canSee(project: s.projectID) else { throw Problem.notFound("no such subscription") }
@@ -99,12 +104,12 @@ struct SubscriptionStore: Sendable {
     }
 
     func list(project: UUID?, p: Principal, after: Int?, limit: Int) async throws -> (items: [Subscription], last: Int?) {
-        let rows = try await postgres.query("""
+        let rows = try await db.read(p, """
             SELECT \(sql: Self.columns), seq FROM (
                 SELECT *, row_number() OVER (ORDER BY created_at, id) AS seq FROM webhooks.subscriptions
                 WHERE tenant_id = \(p.tenantID) AND (\(project)::uuid IS NULL OR project_id = \(project)::uuid)
             ) s WHERE seq > \(after ?? 0) ORDER BY seq LIMIT \(limit)
-            """)
+            """)[0]
         return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, at: 12) })
     }
 
@@ -120,7 +125,7 @@ struct SubscriptionStore: Sendable {
     func update(_ id: UUID, _ c: Changes, p: Principal) async throws -> Subscription {
         _ = try await get(id, p: p)
         let rate: Int? = c.rateLimit ?? nil
-        let rows = try await postgres.query("""
+        let rows = try await db.pipeline(p, ["""
             UPDATE webhooks.subscriptions SET
                 events = COALESCE(\(c.events)::text[], events),
                 callback_url = COALESCE(\(c.callbackURL)::text, callback_url),
@@ -134,14 +139,14 @@ struct SubscriptionStore: Sendable {
                 updated_at = now()
             WHERE id = \(id) AND tenant_id = \(p.tenantID)
             RETURNING \(sql: Self.columns)
-            """)
+            """])[0]
         guard let row = rows.first else { throw Problem.notFound("no such subscription") }
         return try Self.decode(row)
     }
 
     func delete(_ id: UUID, p: Principal) async throws {
         _ = try await get(id, p: p)
-        try await postgres.query("DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)")
+        _ = try await db.pipeline(p, ["DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)"])
     }
 
     /// A new secret; the ones before it keep signing for the grace period.
@@ -149,12 +154,12 @@ struct SubscriptionStore: Sendable {
         _ = try await get(id, p: p)
         let (keyID, sealed) = try seal(secret, for: id)
         let graceMs = DeliveryQueue.milliseconds(secretGrace)
-        _ = try await postgres.transaction([
+        _ = try await db.pipeline(p, [
             """
             UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')
             WHERE subscription_id = \(id)
             """,
-            "INSERT INTO webhooks.secrets (subscription_id, key_id, sealed) VALUES (\(id), \(keyID), \(sealed))",
+            "INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(p.tenantID), \(keyID), \(sealed))",
             "UPDATE webhooks.subscriptions SET updated_at = now() WHERE id = \(id)",
         ])
         var subscription = try await get(id, p: p)

@@ -34,8 +34,10 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
     let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
     let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
     let metrics = WebhookMetrics(registry: runtime.registry)
-    let queue = DeliveryQueue(postgres: runtime.postgres, outbox: runtime.outbox, settings: config.delivery, replica: replica)
-    let store = SubscriptionStore(postgres: runtime.postgres, keyring: config.keyring, secretGrace: config.delivery.secretGrace,
+    // Requests work in their caller's tenant, background work as the fleet (row-level security).
+    let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
+    let queue = DeliveryQueue(db: db, settings: config.delivery, replica: replica)
+    let store = SubscriptionStore(db: db, keyring: config.keyring, secretGrace: config.delivery.secretGrace,
                                   maxPerProject: config.maxSubscriptionsPerProject)
     let sender = WebhookSender(policy: config.urlPolicy, settings: config.delivery, logger: logger)
     let listener = PostgresListener(url: config.common.databaseURL, channels: [DeliveryQueue.channel], logger: logger)
@@ -46,8 +48,8 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
                                                  maxDeliveries: config.common.consumerMaxDeliveries,
                                                  postgres: runtime.postgres, registry: runtime.registry, logger: logger),
                         logger: logger)
-    let sampler = QueueDepthSampler(postgres: runtime.postgres, metrics: metrics, interval: .seconds(5))
-    let routes = WebhookRoutes(subscriptions: store, deliveries: DeliveryStore(postgres: runtime.postgres), queue: queue,
+    let sampler = QueueDepthSampler(db: db, metrics: metrics, interval: .seconds(5))
+    let routes = WebhookRoutes(subscriptions: store, deliveries: DeliveryStore(db: db), queue: queue,
                                resolver: sender)
     onParts(WebhookParts(
         runtime: runtime,

@@ -133,5 +133,23 @@ public enum WebhookMigrations {
             """),
         // Events the intake could not record after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
         PostgresMigration("0003_dead_letters", DeadLetters.tableSQL(schema: "webhooks")),
+        // Row-level security on every table holding a tenant's rows (see TenantDatabase): the
+        // service's login role sees nothing until a transaction names a tenant (requests) or
+        // says it is the fleet's own work (intake, claims, outcomes, metrics, retention).
+        // Secrets and attempts were reached only through their subscription or delivery; they
+        // get their own tenant_id (backfilled here, set on every insert) so that one policy
+        // serves every table and no policy has to join. The fleet's own tables (lanes,
+        // intake_lease, dead_letters, outbox, schema_migrations) hold no tenant's rows to keep apart.
+        PostgresMigration("0004_row_level_security", """
+            ALTER TABLE webhooks.secrets ADD COLUMN tenant_id uuid;
+            UPDATE webhooks.secrets k SET tenant_id = s.tenant_id FROM webhooks.subscriptions s WHERE s.id = k.subscription_id;
+            ALTER TABLE webhooks.secrets ALTER COLUMN tenant_id SET NOT NULL;
+            ALTER TABLE webhooks.attempts ADD COLUMN tenant_id uuid;
+            UPDATE webhooks.attempts a SET tenant_id = d.tenant_id FROM webhooks.deliveries d WHERE d.id = a.delivery_id;
+            ALTER TABLE webhooks.attempts ALTER COLUMN tenant_id SET NOT NULL;
+            """ + WebhookMigrations.tenantTables.map { TenantDatabase.policySQL(table: $0) }.joined(separator: "\n")),
     ]
+
+    /// The tables under row-level security: every one with a `tenant_id`.
+    static let tenantTables = ["webhooks.subscriptions", "webhooks.secrets", "webhooks.deliveries", "webhooks.attempts"]
 }

@@ -78,7 +78,7 @@ struct WebhookRoutes: Sendable {
         r.on(.post, "/api/v1/webhooks/subscriptions/{id}/test") { request, ctx in
             let p = try ctx.principal(requiring: .webhooksManage)
             let subscription = try await subscriptions.get(try Parameters.uuid(ctx, "id"), p: p)
-            let id = try await queue.recordTest(subscription: subscription, tenant: p.tenantID)
+            let id = try await queue.recordTest(subscription: subscription, p: p)
             return try await deliveries.get(id, p: p).response(from: request, context: ctx).withStatus(.accepted)
         }
         r.on(.post, "/api/v1/webhooks/subscriptions/{id}/rotate-secret") { request, ctx in
@@ -126,7 +126,7 @@ struct WebhookRoutes: Sendable {
                 throw Problem.invalid("event_type", "must be an event type")
             }
             let (after, limit) = try Pagination.sequence(request)
-            let (items, last) = try await deliveries.list(subscription: id, status: status, eventType: eventType, since: since,
+            let (items, last) = try await deliveries.list(subscription: id, p: p, status: status, eventType: eventType, since: since,
                                                           after: after, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
         }

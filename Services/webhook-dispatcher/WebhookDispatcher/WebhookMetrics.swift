@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeRuntime
 import Foundation
 import Logging
 import Prometheus
@@ -59,17 +60,18 @@ final class WebhookMetrics: Sendable {
 
 /// Reads the queue's depth every few seconds for the gauges.
 struct QueueDepthSampler: Service {
-    let postgres: PostgresClient
+    /// Counts over every tenant's deliveries: the fleet's own reading.
+    let db: TenantDatabase
     let metrics: WebhookMetrics
     let interval: Duration
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
-            if let row = try? await postgres.query("""
+            if let row = try? await db.readAsSystem("""
                 SELECT (SELECT count(*) FROM webhooks.deliveries WHERE status = 'pending' AND next_attempt_at <= now()),
                        (SELECT count(*) FROM webhooks.deliveries WHERE status = 'pending' AND next_attempt_at > now()),
                        (SELECT count(*) FROM webhooks.deliveries WHERE status = 'failed')
-                """).first {
+                """)[0].first {
                 metrics.pending.set(Double((try? row.decode(Int.self, at: 0)) ?? 0))
                 metrics.delayed.set(Double((try? row.decode(Int.self, at: 1)) ?? 0))
                 metrics.dead.set(Double((try? row.decode(Int.self, at: 2)) ?? 0))
