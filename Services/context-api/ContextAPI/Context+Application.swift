@@ -23,25 +23,28 @@ public func buildApplication(config: ContextConfig, logger: Logger,
                                   timeout: config.auth.verifyTimeout, logger: logger)
     let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
     let cache = ContextCache(nats: runtime.nats, maxBytes: config.cacheMaxBytes, logger: logger)
-    var env = EnvStore(postgres: runtime.postgres, outbox: runtime.outbox, keyring: config.keyring)
+    // Every tenant table is under row-level security: requests work through `db` in the caller's
+    // tenant, background work (replica, usage flush, provider audit) as the fleet.
+    let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
+    var env = EnvStore(db: db, keyring: config.keyring)
     env.cache = cache
     env.maxPerProject = config.limits.envVarsPerProject
-    var memories = MemoryStore(postgres: runtime.postgres, outbox: runtime.outbox)
+    var memories = MemoryStore(db: db)
     memories.cache = cache
     memories.maxPerProject = config.limits.memoriesPerProject
-    var mcp = MCPStore(postgres: runtime.postgres, outbox: runtime.outbox)
+    var mcp = MCPStore(db: db)
     mcp.cache = cache
-    let usage = UsageRecorder(postgres: runtime.postgres, maxInstallationsPerProject: config.limits.installationsPerProject,
+    let usage = UsageRecorder(db: db, maxInstallationsPerProject: config.limits.installationsPerProject,
                               logger: logger)
-    let routes = ContextRoutes(access: ProjectAccess(postgres: runtime.postgres),
-                               context: ContextStore(postgres: runtime.postgres, env: env), env: env,
+    let routes = ContextRoutes(access: ProjectAccess(db: db),
+                               context: ContextStore(db: db, env: env), env: env,
                                memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)
-    let replica = ReplicaConsumer(nats: runtime.nats, postgres: runtime.postgres, registry: runtime.registry, cache: cache,
+    let replica = ReplicaConsumer(nats: runtime.nats, db: db, registry: runtime.registry, cache: cache,
                                   maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
-    let providers = ProviderStore(postgres: runtime.postgres)
+    let providers = ProviderStore(db: db)
     let auditor = ProviderAuditor(store: providers, policy: config.providerAuditPolicy, interval: config.providerAuditInterval,
                                   timeout: config.providerAuditTimeout, maxBytes: config.providerAuditMaxBytes, logger: logger)
-    let admin = ContextAdminRoutes(access: ProjectAccess(postgres: runtime.postgres),
+    let admin = ContextAdminRoutes(access: ProjectAccess(db: db),
                                    mcp: mcp,
                                    providers: providers, auditor: auditor, usage: usage)
     let register = { (r: inout RouteRecorder) in

@@ -235,5 +235,33 @@ public enum ContextMigrations {
             """),
         // Events the replica consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
         PostgresMigration("0004_dead_letters", DeadLetters.tableSQL(schema: "context")),
+        // Row-level security on every table holding tenants' rows, forced so that not even a role
+        // owning the table escapes it: the service's role sees a tenant's rows only inside a
+        // transaction that set app.tenant_id (a request) or app.system (the fleet's background
+        // work), and nothing otherwise. The fleet's own tables (processed_events, dead_letters,
+        // outbox, provider_audit_lease, mcp_plugins, schema_migrations) hold no tenant's data.
+        PostgresMigration("0005_row_level_security", tenantTables.map { TenantDatabase.policySQL(table: $0) }.joined(separator: "\n") + """
+
+            -- The provider registry mixes the fleet's entries (tenant_id NULL), which every tenant
+            -- reads, with tenants' own: anyone may read the fleet's, but only the fleet itself
+            -- (app.system) may write them, and a tenant writes only its own. Permissive policies
+            -- add up per command, so the SELECT-only policy widens reads and nothing else.
+            ALTER TABLE context.ai_providers ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE context.ai_providers FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON context.ai_providers
+                USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+                       OR current_setting('app.system', true) = 'on')
+                WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+                            OR current_setting('app.system', true) = 'on');
+            CREATE POLICY fleet_entries_readable ON context.ai_providers FOR SELECT USING (tenant_id IS NULL);
+            """),
+    ]
+
+    /// Tables with a `tenant_id` column whose rows all belong to one tenant each (ai_providers,
+    /// which also holds the fleet's entries, has its own policies).
+    static let tenantTables = [
+        "context.projects", "context.team_members", "context.milestones", "context.env_vars", "context.env_access_log",
+        "context.memories", "context.memory_conflicts", "context.mcp_configurations", "context.changes",
+        "context.mcp_presets", "context.installations", "context.usage_daily",
     ]
 }

@@ -7,8 +7,7 @@ import Foundation
 /// associated data, so a value copied to another row does not open). Secret values leave only for
 /// callers holding `secrets:read`, and every such read is logged.
 struct EnvStore: Sendable {
-    let postgres: PostgresClient
-    let outbox: Outbox
+    let db: TenantDatabase
     let keyring: Keyring
     /// Told after each committed change, so cached contexts of the project are dropped.
     var cache: ContextCache?
@@ -44,7 +43,7 @@ struct EnvStore: Sendable {
         async throws -> ([EnvVar], [(String, String)]) {
         let query = Self.query(project.id, tenant: p.tenantID, environment: environment)
         let rows: PostgresRows
-        if let tx { rows = try await tx.query(query) } else { rows = try await postgres.query(query) }
+        if let tx { rows = try await tx.query(query) } else { rows = try await db.read(p, query)[0] }
         return try decode(rows, project: project.id, reveal: reveal)
     }
 
@@ -76,7 +75,7 @@ struct EnvStore: Sendable {
     }
 
     func logAccess(_ project: ProjectInfo, _ reads: [(String, String)], by p: Principal, via: String) async throws {
-        try await postgres.query("""
+        _ = try await db.read(p, """
             INSERT INTO context.env_access_log (project_id, tenant_id, environment, key, actor_user_id, actor_token_id, via)
             SELECT \(project.id), \(p.tenantID), e, k, \(p.userID), \(p.tokenID), \(via)
             FROM unnest(\(reads.map(\.0))::text[], \(reads.map(\.1))::text[]) AS r(e, k)
@@ -88,71 +87,67 @@ struct EnvStore: Sendable {
         async throws -> (EnvVar, created: Bool) {
         let (keyID, sealed) = try keyring.seal(value, context: Self.aad(project.id, environment, key))
         defer { cache?.invalidate(project.id) }
-        return try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                // Counted under the project's lock, so concurrent writers cannot both pass at the limit.
-                let counts = try await tx.query("""
-                    SELECT count(*), count(*) FILTER (WHERE environment = \(environment.rawValue) AND key = \(key))
-                    FROM context.env_vars WHERE project_id = \(project.id)
-                    """).first!
-                if try counts.decode(Int.self, at: 1) == 0, try counts.decode(Int.self, at: 0) >= maxPerProject {
-                    throw LimitReached("environment variables", of: "project", limit: maxPerProject,
-                                       variable: "CONTEXT_MAX_ENV_VARS_PER_PROJECT")
-                }
-                let row = try await tx.query("""
-                    INSERT INTO context.env_vars (project_id, tenant_id, environment, key, secret, key_id, sealed, updated_by)
-                    VALUES (\(project.id), \(p.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(p.userID))
-                    ON CONFLICT (project_id, environment, key) DO UPDATE SET secret = EXCLUDED.secret,
-                        key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed, updated_by = EXCLUDED.updated_by,
-                        version = context.env_vars.version + 1, updated_at = now()
-                    RETURNING version, updated_at, (xmax = 0) AS created
-                    """).first!
-                let env = EnvVar(key: key, environment: environment, secret: secret, value: secret ? nil : value,
-                                 masked: secret, version: try row.decode(Int.self, at: 0), updatedAt: try row.decode(Date.self, at: 1))
-                var data = try JSONValue(encoding: env)
-                if case .object(var o) = data {
-                    o.removeValue(forKey: "masked")
-                    if secret { o["value"] = nil } else { o["value"] = .string(value) }
-                    o["project_id"] = .string(project.id.lowercased)
-                    data = .object(o)
-                }
-                try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
-                                           op: "upsert", data: data, on: tx)
-                try await outbox.enqueue(CloudEvent(source: "context-api", type: .envUpdated, tenantID: p.tenantID.lowercased,
-                                                    projectID: project.id.lowercased, data: data), on: tx)
-                var shown = env
-                if secret { shown.masked = false; shown.value = value }
-                return (shown, try row.decode(Bool.self, at: 2))
+        return try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            // Counted under the project's lock, so concurrent writers cannot both pass at the limit.
+            let counts = try await tx.query("""
+                SELECT count(*), count(*) FILTER (WHERE environment = \(environment.rawValue) AND key = \(key))
+                FROM context.env_vars WHERE project_id = \(project.id)
+                """).first!
+            if try counts.decode(Int.self, at: 1) == 0, try counts.decode(Int.self, at: 0) >= maxPerProject {
+                throw LimitReached("environment variables", of: "project", limit: maxPerProject,
+                                   variable: "CONTEXT_MAX_ENV_VARS_PER_PROJECT")
             }
+            let row = try await tx.query("""
+                INSERT INTO context.env_vars (project_id, tenant_id, environment, key, secret, key_id, sealed, updated_by)
+                VALUES (\(project.id), \(p.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(p.userID))
+                ON CONFLICT (project_id, environment, key) DO UPDATE SET secret = EXCLUDED.secret,
+                    key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed, updated_by = EXCLUDED.updated_by,
+                    version = context.env_vars.version + 1, updated_at = now()
+                RETURNING version, updated_at, (xmax = 0) AS created
+                """).first!
+            let env = EnvVar(key: key, environment: environment, secret: secret, value: secret ? nil : value,
+                             masked: secret, version: try row.decode(Int.self, at: 0), updatedAt: try row.decode(Date.self, at: 1))
+            var data = try JSONValue(encoding: env)
+            if case .object(var o) = data {
+                o.removeValue(forKey: "masked")
+                if secret { o["value"] = nil } else { o["value"] = .string(value) }
+                o["project_id"] = .string(project.id.lowercased)
+                data = .object(o)
+            }
+            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                       op: "upsert", data: data, on: tx)
+            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .envUpdated, tenantID: p.tenantID.lowercased,
+                                                projectID: project.id.lowercased, data: data), on: tx)
+            var shown = env
+            if secret { shown.masked = false; shown.value = value }
+            return (shown, try row.decode(Bool.self, at: 2))
         }
     }
 
     func delete(_ project: ProjectInfo, key: String, environment: Environment, by p: Principal) async throws {
         defer { cache?.invalidate(project.id) }
-        try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                guard try await tx.query("""
-                    DELETE FROM context.env_vars
-                    WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
-                    """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
-                let data: JSONValue = .object(["key": .string(key), "environment": .string(environment.rawValue),
-                                               "project_id": .string(project.id.lowercased)])
-                try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
-                                           op: "delete", data: data, on: tx)
-                try await outbox.enqueue(CloudEvent(source: "context-api", type: .envDeleted, tenantID: p.tenantID.lowercased,
-                                                    projectID: project.id.lowercased, data: data), on: tx)
-            }
+        try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            guard try await tx.query("""
+                DELETE FROM context.env_vars
+                WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
+                """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
+            let data: JSONValue = .object(["key": .string(key), "environment": .string(environment.rawValue),
+                                           "project_id": .string(project.id.lowercased)])
+            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                       op: "delete", data: data, on: tx)
+            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .envDeleted, tenantID: p.tenantID.lowercased,
+                                                projectID: project.id.lowercased, data: data), on: tx)
         }
     }
 
     func accessLog(_ project: ProjectInfo, p: Principal, before: Int?, limit: Int) async throws -> ([EnvAccess], Int?) {
-        let rows = try await postgres.query("""
+        let rows = try await db.read(p, """
             SELECT id, key, environment, actor_user_id, actor_token_id, via, at FROM context.env_access_log
             WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
             ORDER BY id DESC LIMIT \(limit)
-            """)
+            """)[0]
         let items = try rows.map { row in
             EnvAccess(key: try row.decode(String.self, at: 1),
                       environment: Environment(rawValue: try row.decode(String.self, at: 2)) ?? .development,

@@ -28,8 +28,7 @@ public struct MCPPreset: Codable, Sendable {
 /// Every change to a project's configuration emits `mcp.config_changed` and enters the changes
 /// feed, which is how connected tools learn to reconfigure.
 struct MCPStore: Sendable {
-    let postgres: PostgresClient
-    let outbox: Outbox
+    let db: TenantDatabase
     var cache: ContextCache?
 
     static func query(_ project: UUID, tenant: UUID) -> PostgresQuery {
@@ -51,7 +50,8 @@ struct MCPStore: Sendable {
     }
 
     func plugins() async throws -> [MCPPlugin] {
-        try await postgres.query("SELECT name, description, settings_schema::text FROM context.mcp_plugins ORDER BY name").map {
+        // The registry is the fleet's, the same for every tenant: no tenant setting needed.
+        try await db.postgres.query("SELECT name, description, settings_schema::text FROM context.mcp_plugins ORDER BY name").map {
             MCPPlugin(name: try $0.decode(String.self, at: 0), description: try $0.decode(String.self, at: 1),
                       settingsSchema: try FleetJSON.decode(JSONValue.self, from: Data(try $0.decode(String.self, at: 2).utf8)))
         }
@@ -78,33 +78,31 @@ struct MCPStore: Sendable {
     }
 
     func get(_ project: ProjectInfo, p: Principal) async throws -> MCPConfiguration {
-        try await postgres.withConnection { try await Self.configuration(project.id, tenant: p.tenantID, on: $0) }
+        try Self.decode(try await db.read(p, Self.query(project.id, tenant: p.tenantID))[0])
     }
 
     func put(_ project: ProjectInfo, _ config: MCPConfiguration, p: Principal) async throws -> MCPConfiguration {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
         defer { cache?.invalidate(project.id) }
-        return try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                try await tx.query("""
-                    INSERT INTO context.mcp_configurations (project_id, tenant_id, preset, enabled_plugins, context_level,
-                                                            plugin_settings, updated_by)
-                    VALUES (\(project.id), \(p.tenantID), \(config.preset), \(config.enabledPlugins)::text[],
-                            \(config.contextLevel.rawValue), \(settings)::jsonb, \(p.userID))
-                    ON CONFLICT (project_id) DO UPDATE SET preset = EXCLUDED.preset, enabled_plugins = EXCLUDED.enabled_plugins,
-                        context_level = EXCLUDED.context_level, plugin_settings = EXCLUDED.plugin_settings,
-                        updated_by = EXCLUDED.updated_by, version = context.mcp_configurations.version + 1, updated_at = now()
-                    """)
-                var data = try JSONValue(encoding: config)
-                if case .object(var o) = data { o["project_id"] = .string(project.id.lowercased); data = .object(o) }
-                try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "mcp_configuration", id: project.id.lowercased,
-                                           op: "upsert", data: data, on: tx)
-                try await outbox.enqueue(CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: p.tenantID.lowercased,
-                                                    projectID: project.id.lowercased, data: data), on: tx)
-                return config
-            }
+        return try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            try await tx.query("""
+                INSERT INTO context.mcp_configurations (project_id, tenant_id, preset, enabled_plugins, context_level,
+                                                        plugin_settings, updated_by)
+                VALUES (\(project.id), \(p.tenantID), \(config.preset), \(config.enabledPlugins)::text[],
+                        \(config.contextLevel.rawValue), \(settings)::jsonb, \(p.userID))
+                ON CONFLICT (project_id) DO UPDATE SET preset = EXCLUDED.preset, enabled_plugins = EXCLUDED.enabled_plugins,
+                    context_level = EXCLUDED.context_level, plugin_settings = EXCLUDED.plugin_settings,
+                    updated_by = EXCLUDED.updated_by, version = context.mcp_configurations.version + 1, updated_at = now()
+                """)
+            var data = try JSONValue(encoding: config)
+            if case .object(var o) = data { o["project_id"] = .string(project.id.lowercased); data = .object(o) }
+            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "mcp_configuration", id: project.id.lowercased,
+                                       op: "upsert", data: data, on: tx)
+            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: p.tenantID.lowercased,
+                                                projectID: project.id.lowercased, data: data), on: tx)
+            return config
         }
     }
 
@@ -121,15 +119,15 @@ struct MCPStore: Sendable {
     static let presetColumns: StaticString = "id, name, enabled_plugins, context_level, plugin_settings::text, updated_at"
 
     func presets(p: Principal) async throws -> [MCPPreset] {
-        try await postgres.query("""
+        try await db.read(p, """
             SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE tenant_id = \(p.tenantID) ORDER BY name
-            """).map(Self.preset)
+            """)[0].map(Self.preset)
     }
 
     func preset(_ id: UUID, p: Principal) async throws -> MCPPreset {
-        guard let row = try await postgres.query("""
+        guard let row = try await db.read(p, """
             SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
-            """).first else { throw Problem.notFound("no such preset") }
+            """)[0].first else { throw Problem.notFound("no such preset") }
         return try Self.preset(row)
     }
 
@@ -138,20 +136,20 @@ struct MCPStore: Sendable {
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
         do {
             if let id {
-                guard let row = try await postgres.query("""
+                guard let row = try await db.read(p, """
                     UPDATE context.mcp_presets SET name = \(name), enabled_plugins = \(config.enabledPlugins)::text[],
                         context_level = \(config.contextLevel.rawValue), plugin_settings = \(settings)::jsonb, updated_at = now()
                     WHERE id = \(id) AND tenant_id = \(p.tenantID)
                     RETURNING \(sql: Self.presetColumns)
-                    """).first else { throw Problem.notFound("no such preset") }
+                    """)[0].first else { throw Problem.notFound("no such preset") }
                 return (try Self.preset(row), false)
             }
-            let row = try await postgres.query("""
+            let row = try await db.read(p, """
                 INSERT INTO context.mcp_presets (id, tenant_id, name, enabled_plugins, context_level, plugin_settings)
                 VALUES (\(UUID()), \(p.tenantID), \(name), \(config.enabledPlugins)::text[], \(config.contextLevel.rawValue),
                         \(settings)::jsonb)
                 RETURNING \(sql: Self.presetColumns)
-                """).first!
+                """)[0].first!
             return (try Self.preset(row), true)
         } catch let error as PostgresError where error.sqlState == "23505" {
             throw Problem(.conflict, detail: "a preset named \(name) already exists", field: "name")
@@ -159,8 +157,8 @@ struct MCPStore: Sendable {
     }
 
     func deletePreset(_ id: UUID, p: Principal) async throws {
-        guard try await postgres.query("""
+        guard try await db.read(p, """
             DELETE FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
-            """).affectedRows == 1 else { throw Problem.notFound("no such preset") }
+            """)[0].affectedRows == 1 else { throw Problem.notFound("no such preset") }
     }
 }

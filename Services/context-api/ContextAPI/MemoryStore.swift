@@ -11,8 +11,7 @@ import Foundation
 /// `updated_at` wins (the client's, from the body, against the stored one); on a tie the server's
 /// copy wins. The losing copy is kept in `memory_conflicts`.
 struct MemoryStore: Sendable {
-    let postgres: PostgresClient
-    let outbox: Outbox
+    let db: TenantDatabase
     var cache: ContextCache?
     /// Memories a project may hold (tombstones not counted).
     var maxPerProject = ContextLimits().memoriesPerProject
@@ -46,42 +45,40 @@ struct MemoryStore: Sendable {
         ])
         try await ChangeLog.append(m.projectID, tenant: tenant, entity: "memory", id: m.id.lowercased,
                                    op: deleted ? "delete" : "upsert", data: deleted ? data : try JSONValue(encoding: m), on: tx)
-        try await outbox.enqueue(CloudEvent(source: "context-api", type: .memorySynced, tenantID: tenant.lowercased,
+        try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .memorySynced, tenantID: tenant.lowercased,
                                             projectID: m.projectID.lowercased, data: data), on: tx)
     }
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).
     func create(_ project: ProjectInfo, _ input: Input, by p: Principal) async throws -> (Memory, created: Bool) {
         defer { cache?.invalidate(project.id) }
-        return try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                if let existing = try await tx.query("""
-                    SELECT \(sql: Self.columns), deleted_at IS NOT NULL AS deleted FROM context.memories
-                    WHERE project_id = \(project.id) AND external_id = \(input.externalID!)
-                    """).first {
-                    guard try !existing.decode(Bool.self, "deleted") else {
-                        throw Problem(.conflict, detail: "the memory with this external_id was deleted", field: "external_id")
-                    }
-                    return (try Self.memory(existing), false)
+        return try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            if let existing = try await tx.query("""
+                SELECT \(sql: Self.columns), deleted_at IS NOT NULL AS deleted FROM context.memories
+                WHERE project_id = \(project.id) AND external_id = \(input.externalID!)
+                """).first {
+                guard try !existing.decode(Bool.self, "deleted") else {
+                    throw Problem(.conflict, detail: "the memory with this external_id was deleted", field: "external_id")
                 }
-                // Counted under the project's lock, so concurrent creators cannot both pass at the limit.
-                let live = try await tx.query("""
-                    SELECT count(*) FROM context.memories WHERE project_id = \(project.id) AND deleted_at IS NULL
-                    """).first!.decode(Int.self, at: 0)
-                guard live < maxPerProject else {
-                    throw LimitReached("memories", of: "project", limit: maxPerProject, variable: "CONTEXT_MAX_MEMORIES_PER_PROJECT")
-                }
-                let m = try Self.memory(try await tx.query("""
-                    INSERT INTO context.memories (id, project_id, tenant_id, external_id, memory_type, content, tags,
-                                                  created_by, updated_at)
-                    VALUES (\(UUID()), \(project.id), \(p.tenantID), \(input.externalID!), \(input.memoryType!.rawValue),
-                            \(input.content!), \(input.tags ?? [])::text[], \(p.userID), \(input.updatedAt ?? Date()))
-                    RETURNING \(sql: Self.columns)
-                    """).first!)
-                try await record(m, deleted: false, tenant: p.tenantID, on: tx)
-                return (m, true)
+                return (try Self.memory(existing), false)
             }
+            // Counted under the project's lock, so concurrent creators cannot both pass at the limit.
+            let live = try await tx.query("""
+                SELECT count(*) FROM context.memories WHERE project_id = \(project.id) AND deleted_at IS NULL
+                """).first!.decode(Int.self, at: 0)
+            guard live < maxPerProject else {
+                throw LimitReached("memories", of: "project", limit: maxPerProject, variable: "CONTEXT_MAX_MEMORIES_PER_PROJECT")
+            }
+            let m = try Self.memory(try await tx.query("""
+                INSERT INTO context.memories (id, project_id, tenant_id, external_id, memory_type, content, tags,
+                                              created_by, updated_at)
+                VALUES (\(UUID()), \(project.id), \(p.tenantID), \(input.externalID!), \(input.memoryType!.rawValue),
+                        \(input.content!), \(input.tags ?? [])::text[], \(p.userID), \(input.updatedAt ?? Date()))
+                RETURNING \(sql: Self.columns)
+                """).first!)
+            try await record(m, deleted: false, tenant: p.tenantID, on: tx)
+            return (m, true)
         }
     }
 
@@ -94,7 +91,7 @@ struct MemoryStore: Sendable {
     func list(_ project: ProjectInfo, filter: Filter, after: Int?, limit: Int, p: Principal) async throws -> ([Memory], Int?) {
         let pattern = filter.query.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
-        let rows = try await postgres.query("""
+        let rows = try await db.read(p, """
             SELECT \(sql: Self.columns), seq FROM context.memories
             WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
               AND (\(filter.memoryType?.rawValue)::text IS NULL OR memory_type = \(filter.memoryType?.rawValue)::text)
@@ -102,15 +99,15 @@ struct MemoryStore: Sendable {
               AND (\(pattern)::text IS NULL OR content ILIKE \(pattern)::text)
               AND (\(after)::bigint IS NULL OR seq > \(after)::bigint)
             ORDER BY seq LIMIT \(limit)
-            """)
+            """)[0]
         return (try rows.map(Self.memory), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
     }
 
     func get(_ project: ProjectInfo, _ id: UUID, p: Principal) async throws -> Memory {
-        guard let row = try await postgres.query("""
+        guard let row = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM context.memories
             WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-            """).first else { throw Problem.notFound("no such memory") }
+            """)[0].first else { throw Problem.notFound("no such memory") }
         return try Self.memory(row)
     }
 
@@ -122,42 +119,40 @@ struct MemoryStore: Sendable {
 
     func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by p: Principal) async throws -> Updated {
         defer { cache?.invalidate(project.id) }
-        return try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
-                let proposed = Memory(
-                    id: current.id, externalID: current.externalID, projectID: current.projectID,
-                    memoryType: input.memoryType ?? current.memoryType, content: input.content ?? current.content,
-                    tags: input.tags ?? current.tags, createdBy: current.createdBy, createdAt: current.createdAt,
-                    updatedAt: input.updatedAt ?? Date(), version: current.version, syncedAt: current.syncedAt)
-                let base = ifMatch ?? input.baseVersion
-                var conflict: (UUID, String)?
-                var winner = proposed
-                if base != current.version {
-                    // No (or a stale) base version: newest updated_at wins; ties keep the server's copy.
-                    let clientWins = proposed.updatedAt > current.updatedAt
-                    winner = clientWins ? proposed : current
-                    let loser = clientWins ? current : proposed
-                    let conflictID = UUID()
-                    try await tx.query("""
-                        INSERT INTO context.memory_conflicts (id, memory_id, project_id, tenant_id, winner, losing_memory_type,
-                            losing_content, losing_tags, losing_updated_at, losing_version, base_version, resolved_version, created_by)
-                        VALUES (\(conflictID), \(id), \(project.id), \(p.tenantID), \(clientWins ? "client" : "server"),
-                                \(loser.memoryType.rawValue), \(loser.content), \(loser.tags)::text[], \(loser.updatedAt),
-                                \(loser.version), \(base), \(current.version + (clientWins ? 1 : 0)), \(p.userID))
-                        """)
-                    conflict = (conflictID, clientWins ? "client" : "server")
-                    if !clientWins { return Updated(memory: current, conflict: conflict) }
-                }
-                let m = try Self.memory(try await tx.query("""
-                    UPDATE context.memories SET memory_type = \(winner.memoryType.rawValue), content = \(winner.content),
-                        tags = \(winner.tags)::text[], updated_at = \(winner.updatedAt), version = version + 1, synced_at = now()
-                    WHERE id = \(id) RETURNING \(sql: Self.columns)
-                    """).first!)
-                try await record(m, deleted: false, tenant: p.tenantID, on: tx)
-                return Updated(memory: m, conflict: conflict)
+        return try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
+            let proposed = Memory(
+                id: current.id, externalID: current.externalID, projectID: current.projectID,
+                memoryType: input.memoryType ?? current.memoryType, content: input.content ?? current.content,
+                tags: input.tags ?? current.tags, createdBy: current.createdBy, createdAt: current.createdAt,
+                updatedAt: input.updatedAt ?? Date(), version: current.version, syncedAt: current.syncedAt)
+            let base = ifMatch ?? input.baseVersion
+            var conflict: (UUID, String)?
+            var winner = proposed
+            if base != current.version {
+                // No (or a stale) base version: newest updated_at wins; ties keep the server's copy.
+                let clientWins = proposed.updatedAt > current.updatedAt
+                winner = clientWins ? proposed : current
+                let loser = clientWins ? current : proposed
+                let conflictID = UUID()
+                try await tx.query("""
+                    INSERT INTO context.memory_conflicts (id, memory_id, project_id, tenant_id, winner, losing_memory_type,
+                        losing_content, losing_tags, losing_updated_at, losing_version, base_version, resolved_version, created_by)
+                    VALUES (\(conflictID), \(id), \(project.id), \(p.tenantID), \(clientWins ? "client" : "server"),
+                            \(loser.memoryType.rawValue), \(loser.content), \(loser.tags)::text[], \(loser.updatedAt),
+                            \(loser.version), \(base), \(current.version + (clientWins ? 1 : 0)), \(p.userID))
+                    """)
+                conflict = (conflictID, clientWins ? "client" : "server")
+                if !clientWins { return Updated(memory: current, conflict: conflict) }
             }
+            let m = try Self.memory(try await tx.query("""
+                UPDATE context.memories SET memory_type = \(winner.memoryType.rawValue), content = \(winner.content),
+                    tags = \(winner.tags)::text[], updated_at = \(winner.updatedAt), version = version + 1, synced_at = now()
+                WHERE id = \(id) RETURNING \(sql: Self.columns)
+                """).first!)
+            try await record(m, deleted: false, tenant: p.tenantID, on: tx)
+            return Updated(memory: m, conflict: conflict)
         }
     }
 
@@ -179,26 +174,24 @@ struct MemoryStore: Sendable {
 
     func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
         defer { cache?.invalidate(project.id) }
-        try await outbox.notifyingAfter {
-            try await postgres.withTransaction { tx in
-                try await ChangeLog.lock(project.id, on: tx)
-                var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
-                try await tx.query("""
-                    UPDATE context.memories SET deleted_at = now(), version = version + 1, synced_at = now() WHERE id = \(id)
-                    """)
-                m.version += 1
-                try await record(m, deleted: true, tenant: p.tenantID, on: tx)
-            }
+        try await db.inTenant(of: p) { tx in
+            try await ChangeLog.lock(project.id, on: tx)
+            var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
+            try await tx.query("""
+                UPDATE context.memories SET deleted_at = now(), version = version + 1, synced_at = now() WHERE id = \(id)
+                """)
+            m.version += 1
+            try await record(m, deleted: true, tenant: p.tenantID, on: tx)
         }
     }
 
     func conflicts(_ project: ProjectInfo, p: Principal, limit: Int) async throws -> [MemoryConflict] {
-        try await postgres.query("""
+        try await db.read(p, """
             SELECT id, memory_id, winner, losing_memory_type, losing_content, losing_tags, losing_updated_at, losing_version,
                    base_version, resolved_version, created_at
             FROM context.memory_conflicts WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
             ORDER BY created_at DESC, id LIMIT \(limit)
-            """).map { row in
+            """)[0].map { row in
             MemoryConflict(id: try row.decode(UUID.self, at: 0), memoryID: try row.decode(UUID.self, at: 1),
                            winner: try row.decode(String.self, at: 2),
                            losing: .init(memoryType: try row.decode(String.self, at: 3), content: try row.decode(String.self, at: 4),

@@ -7,13 +7,13 @@ import Foundation
 /// the replica, in the caller's tenant, not deleted, and the token's own project when the token
 /// is bound to one. Anything else is 404, so another tenant's or project's ids reveal nothing.
 struct ProjectAccess: Sendable {
-    let postgres: PostgresClient
+    let db: TenantDatabase
 
     func project(_ id: UUID, for p: Principal) async throws -> ProjectInfo {
-        guard p.canSee(project: id), let row = try await postgres.query("""
+        guard p.canSee(project: id), let row = try await db.read(p, """
             SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
             WHERE id = \(id) AND tenant_id = \(p.tenantID) AND NOT deleted
-            """).first else { throw Problem.notFound("no such project") }
+            """)[0].first else { throw Problem.notFound("no such project") }
         return ProjectInfo(id: try row.decode(UUID.self, at: 0), tenantID: try row.decode(UUID.self, at: 1),
                            name: try row.decode(String.self, at: 2), description: try row.decode(String.self, at: 3),
                            stage: try row.decode(String.self, at: 4), repositoryURL: try row.decode(String?.self, at: 5))

@@ -14,20 +14,20 @@ import ServiceLifecycle
 final class ReplicaConsumer: Service, Sendable {
     static let durable = "context_api_replica"
     let nats: NATSClient
-    let postgres: PostgresClient
+    let db: TenantDatabase
     let logger: Logger
     let cache: ContextCache?
     let applied: Counter
     let failed: Counter
     let deadLetters: DeadLetters
 
-    init(nats: NATSClient, postgres: PostgresClient, registry: PrometheusCollectorRegistry, cache: ContextCache? = nil,
+    init(nats: NATSClient, db: TenantDatabase, registry: PrometheusCollectorRegistry, cache: ContextCache? = nil,
          maxDeliveries: Int, logger: Logger) {
         deadLetters = DeadLetters(schema: "context", consumer: Self.durable, maxDeliveries: maxDeliveries,
-                                  postgres: postgres, registry: registry, logger: logger)
+                                  postgres: db.postgres, registry: registry, logger: logger)
         self.cache = cache
         self.nats = nats
-        self.postgres = postgres
+        self.db = db
         self.logger = logger
         applied = registry.makeCounter(name: "context_replica_events_applied_total")
         failed = registry.makeCounter(name: "context_replica_events_failed_total")
@@ -84,7 +84,9 @@ final class ReplicaConsumer: Service, Sendable {
               let project = event.projectid.flatMap(UUID.init(uuidString:)) else { return }
         let d = event.data
         defer { cache?.announce(project) }
-        try await postgres.withTransaction { tx in
+        // As the fleet: the consumer applies every tenant's events, and an event's tenant is
+        // project-manager's word, written into the row it applies.
+        try await db.asSystem { tx in
             guard try await tx.query("""
                 INSERT INTO context.processed_events (event_id) VALUES (\(eventID)) ON CONFLICT DO NOTHING
                 """).affectedRows == 1 else { return }

@@ -47,16 +47,16 @@ final class UsageRecorder: Service, Sendable {
         mutating func record(_ change: (inout Tally) -> Void) { change(&self) }
     }
     private let pending = Mutex<[Key: Tally]>([:])
-    let postgres: PostgresClient
+    let db: TenantDatabase
     let interval: Duration
     /// Installations recorded per project: the client id is the caller's choice, so without a
     /// bound one token could fill the table. Beyond it a client is counted only in the daily totals.
     let maxInstallationsPerProject: Int
     let logger: Logger
 
-    init(postgres: PostgresClient, interval: Duration = .seconds(2),
+    init(db: TenantDatabase, interval: Duration = .seconds(2),
          maxInstallationsPerProject: Int = ContextLimits().installationsPerProject, logger: Logger) {
-        self.postgres = postgres
+        self.db = db
         self.interval = interval
         self.maxInstallationsPerProject = maxInstallationsPerProject
         self.logger = logger
@@ -115,12 +115,13 @@ final class UsageRecorder: Service, Sendable {
         do { try await flush() } catch { logger.warning("could not write usage; will retry", metadata: ["error": "\(error)"]) }
     }
 
-    /// Writes what was counted since the last flush.
+    /// Writes what was counted since the last flush: one batch spans tenants, so it is written as
+    /// the fleet (each row still carries the tenant the request was counted in).
     func flush() async throws {
         let batch = pending.withLock { p in defer { p.removeAll() }; return p }
         guard !batch.isEmpty else { return }
         do {
-            let unrecorded = try await postgres.withTransaction { tx -> Int in
+            let unrecorded = try await db.asSystem { tx -> Int in
                 // One writer per project at a time (in a fixed order: no deadlock between
                 // replicas), so the count below holds until commit.
                 for project in Set(batch.keys.map(\.project)).map(\.lowercased).sorted() {
@@ -184,20 +185,20 @@ final class UsageRecorder: Service, Sendable {
     }
 
     func installations(_ project: ProjectInfo, p: Principal, activeOnly: Bool) async throws -> [Installation] {
-        try await postgres.query("""
+        try await db.read(p, """
             SELECT \(sql: Self.installationColumns) FROM context.installations
             WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
               AND (NOT \(activeOnly) OR last_seen > now() - interval '24 hours')
             ORDER BY last_seen DESC, client_id
-            """).map(Self.installation)
+            """)[0].map(Self.installation)
     }
 
     func usage(_ project: ProjectInfo, p: Principal) async throws -> Usage {
-        let days = try await postgres.query("""
+        let days = try await db.read(p, """
             SELECT day::text, context_fetches, memory_syncs FROM context.usage_daily
             WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND day > (now() AT TIME ZONE 'UTC')::date - 30
             ORDER BY day DESC
-            """).map { UsageDay(day: try $0.decode(String.self, at: 0), contextFetches: try $0.decode(Int.self, at: 1),
+            """)[0].map { UsageDay(day: try $0.decode(String.self, at: 0), contextFetches: try $0.decode(Int.self, at: 1),
                                 memorySyncs: try $0.decode(Int.self, at: 2)) }
         return Usage(projectID: project.id, days: days, installations: try await installations(project, p: p, activeOnly: false))
     }
