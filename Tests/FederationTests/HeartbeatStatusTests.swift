@@ -13,10 +13,12 @@ struct HeartbeatStatusTests {
         try await harness.run { client, _ in
             #expect(try await client.status(of: "alpha") == "UNKNOWN")
             let nats = try await harness.natsClient()
-            try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
             // Read from the history, not caught live: on a loaded machine ONLINE may already have
-            // turned OFFLINE (after 1.5 s) by the time a request looks.
-            try await eventually(timeout: .seconds(10), "alpha ONLINE with its instance") {
+            // turned OFFLINE (after 1.5 s) by the time a request looks. Sent again until seen: the
+            // silence below is timed from the last one the server recorded.
+            try await eventually(timeout: .seconds(30), "alpha ONLINE with its instance") {
+                try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
+                try await Task.sleep(for: .milliseconds(200))
                 let (_, detail) = try await client.getJSON("/api/fed/projects/alpha")
                 let history = (detail["history"] as? [[String: Any]])?.map { "\($0["from"]!)->\($0["to"]!)" } ?? []
                 let instances = detail["instances"] as? [[String: Any]]
@@ -26,7 +28,7 @@ struct HeartbeatStatusTests {
 
             // Silence: OFFLINE no sooner than the TTL and no later than TTL + one check (+ slack),
             // judged by the server's own timestamps rather than by when a request saw it.
-            try await eventually(timeout: .seconds(10), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
+            try await eventually(timeout: .seconds(30), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
             let (_, offline) = try await client.getJSON("/api/fed/projects/alpha")
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -37,8 +39,9 @@ struct HeartbeatStatusTests {
             #expect(took >= 1.45, "went OFFLINE \(took) s after the heartbeat, before the TTL")
             #expect(took <= 1.5 + 0.25 + 1.2, "went OFFLINE \(took) s after the heartbeat")
 
-            try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha", instance: "i-2"))
-            try await eventually(timeout: .seconds(10), "alpha ONLINE again") {
+            try await eventually(timeout: .seconds(30), "alpha ONLINE again") {
+                try await nats.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha", instance: "i-2"))
+                try await Task.sleep(for: .milliseconds(200))
                 let (_, detail) = try await client.getJSON("/api/fed/projects/alpha")
                 return (detail["history"] as? [[String: Any]])?.contains { $0["from"] as? String == "OFFLINE" && $0["to"] as? String == "ONLINE" } == true
             }

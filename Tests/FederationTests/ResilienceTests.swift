@@ -15,15 +15,17 @@ struct ResilienceTests {
         let nats = harness.nats
         try await harness.run { client, parts in
             let sender = try await harness.natsClient()
-            try await sender.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
-            try await eventually("alpha ONLINE") { try await client.status(of: "alpha") == "ONLINE" }
+            try await eventually(timeout: .seconds(30), "alpha ONLINE") {
+                try await sender.publish("fluke.federation.heartbeat.alpha", payload: heartbeat("alpha"))
+                return try await client.status(of: "alpha") == "ONLINE"
+            }
 
             try nats.stop()
             try await eventually("NATS seen down") { parts.runtime.nats.state != .connected }
             #expect(try await client.execute(uri: "/ready", method: .get).status == .serviceUnavailable)
             // While NATS is down alpha falls silent: the OFFLINE change is committed with its
             // event in the outbox, waiting for NATS.
-            try await eventually(timeout: .seconds(5), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
+            try await eventually(timeout: .seconds(20), "alpha OFFLINE") { try await client.status(of: "alpha") == "OFFLINE" }
             try nats.start()
             try await eventually(timeout: .seconds(10), "NATS reconnected") { parts.runtime.nats.state == .connected }
             try await eventually(timeout: .seconds(10), "sender reconnected") { sender.state == .connected }
@@ -58,7 +60,7 @@ struct ResilienceTests {
             try await eventually("gamma ONLINE") { try await client.status(of: "gamma") == "ONLINE" }
 
             try postgres.stop()
-            try await eventually(timeout: .seconds(5), "/ready 503") {
+            try await eventually(timeout: .seconds(20), "/ready 503") {
                 let response = try await client.execute(uri: "/ready", method: .get)
                 let body = String(buffer: response.body)
                 return response.status == .serviceUnavailable && body.contains("postgres")
@@ -70,7 +72,7 @@ struct ResilienceTests {
                 try await client.execute(uri: "/ready", method: .get).status == .ok
             }
             #expect(try await client.status(of: "gamma") == "ONLINE")
-            try await eventually(timeout: .seconds(5), "beta ONLINE from the heartbeat sent during the outage") {
+            try await eventually(timeout: .seconds(20), "beta ONLINE from the heartbeat sent during the outage") {
                 try await client.status(of: "beta") == "ONLINE"
             }
             await sender.shutdown()
@@ -108,14 +110,14 @@ struct ResilienceTests {
                 try await sender.flush()
                 // The queue group split the heartbeats between the replicas, each taken once.
                 var a = 0.0, b = 0.0
-                try await eventually(timeout: .seconds(5), "every heartbeat counted once") {
+                try await eventually(timeout: .seconds(20), "every heartbeat counted once") {
                     a = try await clientA.metric("federation_heartbeats_received_total") ?? 0
                     b = try await clientB.metric("federation_heartbeats_received_total") ?? 0
                     return Int(a + b) == sent
                 }
                 #expect(Int(a + b) == sent)
                 #expect(a > 0 && b > 0, "queue group should spread heartbeats: \(a) vs \(b)")
-                try await eventually(timeout: .seconds(5), "all OFFLINE") {
+                try await eventually(timeout: .seconds(20), "all OFFLINE") {
                     for slug in ["alpha", "beta", "gamma"] where try await clientA.status(of: slug) != "OFFLINE" {
                         return false
                     }
