@@ -97,7 +97,7 @@ struct ResilienceTests {
                 }
                 for _ in 0..<20 { try await round() }
                 // Heartbeats keep coming while we look: under load the look may take longer than the TTL.
-                try await eventually("all ONLINE on both") {
+                try await eventually(timeout: .seconds(30), "all ONLINE on both") {
                     for slug in ["alpha", "beta", "gamma"] {
                         guard try await clientA.status(of: slug) == "ONLINE",
                               try await clientB.status(of: slug) == "ONLINE" else {
