@@ -1,3 +1,4 @@
+import FlukePostgres
 import FlukeTestSupport
 import Foundation
 import Testing
@@ -128,6 +129,20 @@ struct MakeRunTests {
         let fleetEnv = try String(contentsOfFile: runDir + "/fleet.env", encoding: .utf8)
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_USER=heartbeat"))
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_PASSWORD=p"))
+        // Its Postgres asks every role for its own password.
+        let secrets = try String(contentsOfFile: runDir + "/secrets.env", encoding: .utf8)
+        let pmPassword = try #require(secrets.split(separator: "\n").first { $0.hasPrefix("FLUKE_DB_PM_PASSWORD=") }?
+            .split(separator: "=", maxSplits: 1).last.map(String.init))
+        for (url, accepted) in [("postgres://fluke_pm@127.0.0.1:\(pgPort)/fluke", false),
+                                ("postgres://fluke_pm:wrong@127.0.0.1:\(pgPort)/fluke", false),
+                                ("postgres://postgres@127.0.0.1:\(pgPort)/fluke", false),
+                                ("postgres://fluke_pm:\(pmPassword)@127.0.0.1:\(pgPort)/fluke", true)] {
+            let client = PostgresClient(configuration: .init(url: url, applicationName: "make-run-test", maxConnections: 1),
+                                        logger: TestEnvironment.logger)
+            let ok = (try? await client.ping()) != nil
+            #expect(ok == accepted, "\(url.replacingOccurrences(of: pmPassword, with: "…"))")
+            await client.shutdown()
+        }
 
         let second = try Run(runDir: runDir, pgPort: freePort(), natsPort: freePort())
         #expect(try await second.waitForExit(timeout: .seconds(60)) != 0)

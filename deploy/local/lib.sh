@@ -48,13 +48,39 @@ fleet_pg_start() {
       || { cat "$dir/initdb.log" >&2; return 1; }
   fi
   "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c shared_buffers=256MB" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c unix_socket_permissions=0700 -c fsync=off -c max_connections=300 -c shared_buffers=256MB" \
     start >/dev/null || { tail -20 "$dir/postgres.log" >&2; return 1; }
   "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'fluke'" | grep -q 1 \
     || "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE fluke" >/dev/null
   PGOPTIONS="-c client_min_messages=warning" "$bin/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d fluke \
     -f "$(dirname "${BASH_SOURCE[0]}")/../postgres/init.sql" >/dev/null
+}
+
+# fleet_pg_secure DIR PORT: passwords for the cluster fleet_pg_start made (make run's; the test
+# clusters stay on trust): the superuser's from POSTGRES_PASSWORD, every fleet role's from its own
+# FLUKE_DB_<KEY>[_OWNER]_PASSWORD (deploy/postgres/set-passwords.sh), then scram-sha-256 for every
+# TCP connection. The Unix socket, in DIR and open to its owner only, stays trusted for the
+# postgres OS user. Idempotent; on a cluster already secured, PGPASSWORD must be the superuser's.
+fleet_pg_secure() {
+  local dir=$1 port=$2 bin owner=()
+  bin=$(fleet_pg_bin) || return 1
+  [ "$(id -u)" = 0 ] && owner=(runuser -u postgres --)
+  PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=fluke PGPASSWORD=${PGPASSWORD:-} \
+    sh "$(dirname "${BASH_SOURCE[0]}")/../postgres/set-passwords.sh" >/dev/null || return 1
+  PGPASSWORD=${PGPASSWORD:-} "$bin/psql" -q -v ON_ERROR_STOP=1 -v pw="$POSTGRES_PASSWORD" -h 127.0.0.1 -p "$port" \
+    -U postgres -d postgres <<'SQL' >/dev/null || return 1
+ALTER ROLE postgres PASSWORD :'pw';
+SQL
+  cat >"$dir/data/pg_hba.conf.new" <<'HBA'
+# Written by deploy/local/lib.sh (fleet_pg_secure): passwords over TCP, the socket for its owner.
+local all postgres             trust
+host  all all      127.0.0.1/32 scram-sha-256
+host  all all      ::1/128      scram-sha-256
+HBA
+  mv "$dir/data/pg_hba.conf.new" "$dir/data/pg_hba.conf"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir/data/pg_hba.conf"
+  "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
 }
 
 fleet_pg_stop() {

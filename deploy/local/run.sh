@@ -262,6 +262,13 @@ add_secret FLUKE_ENCRYPTION_KEY "k1:$(head -c 32 /dev/urandom | base64 | tr -d '
 add_secret FLUKE_WEBHOOKS_ENCRYPTION_KEY "w1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 # One NATS password per user of deploy/nats/auth.conf (FLUKE_NATS_<KEY>_PASSWORD).
 for entry in $FLEET_NATS_USERS; do add_secret "FLUKE_NATS_${entry#*:}_PASSWORD" "p$(random_hex 18)"; done
+# Postgres: the superuser's password and one per fleet role (service and owner), hex so that they
+# go into URLs as they are.
+add_secret POSTGRES_PASSWORD "$(random_hex 18)"
+for key in PM CONTEXT WEBHOOKS DEPLOY LOGS FEDERATION; do
+  add_secret "FLUKE_DB_${key}_PASSWORD" "$(random_hex 18)"
+  add_secret "FLUKE_DB_${key}_OWNER_PASSWORD" "$(random_hex 18)"
+done
 source "$SECRETS"   # not exported: each service gets only the credentials it needs
 # The caller may choose project-manager's signing keys; the other services learn the public halves
 # from its key set.
@@ -270,7 +277,22 @@ JWT_KEYS=${CALLER_JWT_KEYS:-$PM_JWT_PRIVATE_KEYS}
 # ---- Postgres and NATS ------------------------------------------------------------------------
 infra=1
 say "starting Postgres on 127.0.0.1:$PG_PORT (data in .run/pg)"
-PGOPTIONS="-c client_min_messages=warning" detached fleet_pg_start "$RUN/pg" "$PG_PORT" || die "Postgres did not start; see $RUN/pg/postgres.log"
+PGPASSWORD="$POSTGRES_PASSWORD" PGOPTIONS="-c client_min_messages=warning" detached fleet_pg_start "$RUN/pg" "$PG_PORT" \
+  || die "Postgres did not start; see $RUN/pg/postgres.log"
+db_passwords=(POSTGRES_PASSWORD="$POSTGRES_PASSWORD" PGPASSWORD="$POSTGRES_PASSWORD")
+for key in PM CONTEXT WEBHOOKS DEPLOY LOGS FEDERATION; do
+  var="FLUKE_DB_${key}_PASSWORD"; db_passwords+=("$var=${!var}")
+  var="FLUKE_DB_${key}_OWNER_PASSWORD"; db_passwords+=("$var=${!var}")
+done
+env "${db_passwords[@]}" bash -c 'source "$0"; fleet_pg_secure "$1" "$2"' "$LIB" "$RUN/pg" "$PG_PORT" \
+  || die "could not set the Postgres passwords (if .run/secrets.env no longer matches .run/pg, remove .run to start over)"
+# A role's URL, with its password: db_url ROLE
+db_url() {
+  local key var
+  key=${1#fluke_}; key=${key%_owner}; key=$(echo "$key" | tr 'a-z' 'A-Z')
+  case $1 in *_owner) var="FLUKE_DB_${key}_OWNER_PASSWORD" ;; *) var="FLUKE_DB_${key}_PASSWORD" ;; esac
+  echo "postgres://$1:${!var}@127.0.0.1:$PG_PORT/fluke"
+}
 say "starting NATS on 127.0.0.1:$NATS_PORT (JetStream in .run/nats)"
 # nats-server alone reads every user's password (deploy/nats/auth.conf takes them from its environment).
 nats_passwords=()
@@ -282,7 +304,7 @@ NATS_URL_LOCAL="nats://127.0.0.1:$NATS_PORT"
 # ---- migrations: each schema's owner applies them; the services' own roles cannot --------------
 for line in "${enabled[@]}"; do
   read -r name _ schema <<<"$line"
-  DATABASE_URL="postgres://fluke_${schema}_owner@127.0.0.1:$PG_PORT/fluke" LOG_FORMAT=text \
+  DATABASE_URL="$(db_url "fluke_${schema}_owner")" LOG_FORMAT=text \
     "$BIN/$name" migrate >/dev/null 2>>"$RUN/logs/migrate.log" ||
     die "$name migrate failed; see $RUN/logs/migrate.log"
 done
@@ -291,7 +313,7 @@ done
 ADMIN_TOKEN=""
 if [ -x "$BIN/project-manager" ]; then
   say "bootstrapping the admin ($FLUKE_ADMIN_EMAIL)"
-  boot=$(DATABASE_URL="postgres://fluke_pm@127.0.0.1:$PG_PORT/fluke" PM_JWT_PRIVATE_KEYS="$JWT_KEYS" \
+  boot=$(DATABASE_URL="$(db_url fluke_pm)" PM_JWT_PRIVATE_KEYS="$JWT_KEYS" \
     PM_BOOTSTRAP_PASSWORD="$FLUKE_ADMIN_PASSWORD" \
     "$BIN/project-manager" bootstrap --email "$FLUKE_ADMIN_EMAIL" \
     --tenant "FlukeBase" --name "Administrator" --token-name "make run $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -316,7 +338,7 @@ for line in "${enabled[@]}"; do
   [ -f "$log" ] && mv "$log" "$log.1"   # this run's log starts empty; the previous one is kept
   while IFS= read -r kv; do extra+=("$kv"); done < <(fleet_nats_credentials "$name")
   setsid env \
-    DATABASE_URL="postgres://fluke_$schema@127.0.0.1:$PG_PORT/fluke" \
+    DATABASE_URL="$(db_url "fluke_$schema")" \
     NATS_URL="$NATS_URL_LOCAL" \
     HTTP_PORT="$port" \
     "${extra[@]}" \
@@ -343,7 +365,7 @@ for i in "${!names[@]}"; do
 done
 
 # ---- .run/fleet.env and the banner ------------------------------------------------------------
-ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/fluke"
+ADMIN_URL="postgres://postgres:$POSTGRES_PASSWORD@127.0.0.1:$PG_PORT/fluke"
 {
   echo "NATS_URL=$NATS_URL_LOCAL"
   echo "DATABASE_URL=$ADMIN_URL"

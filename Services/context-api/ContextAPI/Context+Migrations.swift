@@ -234,7 +234,7 @@ public enum ContextMigrations {
             INSERT INTO context.provider_audit_lease (id, holder, leased_until) VALUES (1, NULL, '-infinity');
             """),
         // Events the replica consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
-        PostgresMigration("0004_dead_letters", DeadLetters.tableSQL(schema: "context")),
+        PostgresMigration("0003_dead_letters", DeadLetters.tableSQL(schema: "context")),
         // Row-level security on every table holding tenants' rows, forced so that not even a role
         // owning the table escapes it: the service's role sees a tenant's rows only inside a
         // transaction that set app.tenant_id (a request) or app.system (the fleet's background
