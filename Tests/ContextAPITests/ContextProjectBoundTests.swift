@@ -24,6 +24,8 @@ struct ContextProjectBoundTests {
                     ("PUT", "/api/v1/ai_providers/escape", ["docs_url": "https://example.com/docs"]),
                     ("DELETE", "/api/v1/ai_providers/escape", nil),
                     ("POST", "/api/v1/ai_providers/audit", nil),
+                    ("GET", "/api/v1/ai_providers", nil),
+                    ("GET", "/api/v1/ai_providers/status", nil),
                 ]
                 for (method, uri, body) in routes {
                     let r = try await api.call(.init(method)!, uri, token: w.token, json: body)
@@ -34,7 +36,7 @@ struct ContextProjectBoundTests {
                 // Nothing changed: the preset is as it was and the registry has no new entry.
                 let presets = try await api.call(.get, "/api/v1/mcp/presets", token: w.ownerToken)
                 #expect(presets.items.count == 1 && presets.items.first?["context_level"] as? String == "standard")
-                let providers = try await api.call(.get, "/api/v1/ai_providers", token: w.token)
+                let providers = try await api.call(.get, "/api/v1/ai_providers", token: w.ownerToken)
                 #expect(providers.status == 200 && !providers.items.contains { $0["name"] as? String == "escape" })
                 // Its project stays open, including applying a preset to it.
                 #expect(try await api.call(.get, "/api/v1/mcp/plugins", token: w.token).status == 200)

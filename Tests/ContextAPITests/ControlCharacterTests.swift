@@ -25,7 +25,7 @@ struct ControlCharacterTests {
                                              json: ["tools": ["acme\u{1B}[31m"], "docs_url": docs]), "tools[0]")
                 expect422(try await api.call(.put, "/api/v1/ai_providers/acme", token: w.ownerToken,
                                              json: ["display_name": "Acme\u{7F}", "docs_url": docs]), "display_name")
-                let providers = try await api.call(.get, "/api/v1/ai_providers", token: w.token)
+                let providers = try await api.call(.get, "/api/v1/ai_providers", token: w.ownerToken)
                 #expect(!providers.items.contains { $0["name"] as? String == "acme" })
 
                 // Memories: free text keeps tab, CR and LF; anything else is refused, tags included.

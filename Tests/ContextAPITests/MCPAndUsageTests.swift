@@ -103,7 +103,7 @@ struct MCPAndUsageTests {
                 let w = try await ContextHarness.world(pm)
                 try await h.withContextAPI { api, _ in
                     _ = try await api.context(w.token)
-                    let seeded = try await api.call(.get, "/api/v1/ai_providers", token: w.token)
+                    let seeded = try await api.call(.get, "/api/v1/ai_providers", token: w.ownerToken)
                     let anthropic = try #require(seeded.items.first { $0["name"] as? String == "anthropic" })
                     #expect(anthropic["tools"] as? [String] == ["claude-code", "claude-desktop"])
                     #expect(try await api.call(.put, "/api/v1/ai_providers/acme", token: w.token,
@@ -121,7 +121,7 @@ struct MCPAndUsageTests {
                     try await eventually(timeout: .seconds(60), "a requested audit that ran") {
                         try await api.call(.post, "/api/v1/ai_providers/audit", token: w.ownerToken).status == 200
                     }
-                    let status = try await api.call(.get, "/api/v1/ai_providers/status", token: w.token)
+                    let status = try await api.call(.get, "/api/v1/ai_providers/status", token: w.ownerToken)
                     let acme = try #require(status.items.first { $0["name"] as? String == "acme" })
                     let broken = try #require(status.items.first { $0["name"] as? String == "broken" })
                     #expect(acme["status"] as? String == "ok" && acme["last_audit"] as? String != nil)

@@ -63,7 +63,7 @@ struct RoundTripTests {
                 // AI provider (admins).
                 #expect(try await api.call(.put, "/api/v1/ai_providers/acme", token: w.ownerToken,
                                            json: ["display_name": "Acme", "tools": ["acme-cli"], "docs_url": "https://docs.example.com/acme"]).status == 201)
-                let provider = try #require(try await api.call(.get, "/api/v1/ai_providers", token: w.token).items
+                let provider = try #require(try await api.call(.get, "/api/v1/ai_providers", token: w.ownerToken).items
                     .first { $0["name"] as? String == "acme" })
                 let providerPut = try await api.call(.put, "/api/v1/ai_providers/acme", token: w.ownerToken,
                                                      json: Self.modified(provider, ["display_name": "Acme AI"]))

@@ -100,12 +100,14 @@ struct ContextAdminRoutes: Sendable {
     }
 
     private func registerProviders(_ r: inout RouteRecorder) {
+        // The registry is tenant-wide (fleet entries and the tenant's own): not for a token bound
+        // to one project.
         r.on(.get, "/api/v1/ai_providers") { _, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
+            let p = try ctx.tenantWidePrincipal(requiring: .contextRead)
             return Page(items: try await providers.all(for: p.tenantID), nextCursor: nil)
         }
         r.on(.get, "/api/v1/ai_providers/status") { _, ctx in
-            statuses(try await providers.all(for: try ctx.principal(requiring: .contextRead).tenantID))
+            statuses(try await providers.all(for: try ctx.tenantWidePrincipal(requiring: .contextRead).tenantID))
         }
         r.on(.post, "/api/v1/ai_providers/audit") { request, ctx in
             let p = try ctx.tenantWidePrincipal(requiring: .admin)
