@@ -8,14 +8,12 @@ import Testing
 
 @Suite("transactional outbox")
 struct OutboxTests {
-    @Test("an event committed while NATS is down is published once NATS returns, exactly once")
-    func publishesAfterOutage() async throws {
-        let server = try NATSServer()
-        let database = try await TestDatabase.create()
+    /// A runtime on `database`'s `logs` schema, which holds just an outbox.
+    static func runtime(_ database: TestDatabase, natsURL: String) async throws -> FleetRuntime {
         let reader = ConfigReader(environment: [
-            "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": server.url, "HTTP_PORT": "0",
+            "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": natsURL, "HTTP_PORT": "0",
         ].merging(TestEnvironment.natsUser("admin")) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
-        let runtime = try await FleetRuntime.start(
+        return try await FleetRuntime.start(
             config: try FleetConfig(serviceName: "outbox-test", reader: reader),
             migrator: try await database.migrated(PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
                 CREATE TABLE logs.outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
@@ -23,6 +21,13 @@ struct OutboxTests {
                     published_at timestamptz);
                 """)])),
             logger: TestEnvironment.logger)
+    }
+
+    @Test("an event committed while NATS is down is published once NATS returns, exactly once")
+    func publishesAfterOutage() async throws {
+        let server = try NATSServer()
+        let database = try await TestDatabase.create()
+        let runtime = try await Self.runtime(database, natsURL: server.url)
         let relay = runtime.relay
         let relayTask = Task { try await relay.run() }
 
@@ -64,17 +69,7 @@ struct OutboxTests {
     @Test("outbox_pending is the number of rows still unpublished when a batch stops at a failed publish")
     func pendingGauge() async throws {
         let database = try await TestDatabase.create()
-        let reader = ConfigReader(environment: [
-            "DATABASE_URL": database.url(role: "fluke_logs"), "NATS_URL": TestEnvironment.natsURL, "HTTP_PORT": "0",
-        ].merging(TestEnvironment.natsUser("admin")) { _, b in b }, variables: FleetConfig.variables(defaultPort: 0))
-        let runtime = try await FleetRuntime.start(
-            config: try FleetConfig(serviceName: "outbox-test", reader: reader),
-            migrator: try await database.migrated(PostgresMigrator(schema: "logs", migrations: [PostgresMigration("0001", """
-                CREATE TABLE logs.outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
-                    subject text NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
-                    published_at timestamptz);
-                """)])),
-            logger: TestEnvironment.logger)
+        let runtime = try await Self.runtime(database, natsURL: TestEnvironment.natsURL)
         func enqueue(_ count: Int) async throws {
             for n in 0..<count {
                 let event = CloudEvent(source: "outbox-test", type: "test.pending", data: .object(["n": .number(Double(n))]))
