@@ -64,11 +64,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             // Fetches project-manager's JWKS (FLUKE_JWKS_URL).
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], path: "Shared/FlukeRuntime"),
+        ], path: "Shared/FlukeRuntime",
+        // The OpenAPI parts every service's document shares (see OpenAPIDocument).
+        resources: [.embedInCode("Resources/openapi-common.json")]),
 
         // project-manager: tenants, identity and tokens for the fleet, projects, team, milestones, tasks.
         .target(name: "ProjectManager", dependencies: ["FlukeRuntime"],
-                path: "Services/project-manager/ProjectManager"),
+                path: "Services/project-manager/ProjectManager", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "project-manager", dependencies: ["ProjectManager"],
                           path: "Services/project-manager/Main"),
 
@@ -76,14 +78,14 @@ let package = Package(
         .target(name: "ContextAPI", dependencies: [
             "FlukeRuntime",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], path: "Services/context-api/ContextAPI"),
+        ], path: "Services/context-api/ContextAPI", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "context-api", dependencies: ["ContextAPI"], path: "Services/context-api/Main"),
 
         // webhook-dispatcher: Standard Webhooks delivery of fleet events to subscribers' URLs.
         .target(name: "WebhookDispatcher", dependencies: [
             "FlukeRuntime",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], path: "Services/webhook-dispatcher/WebhookDispatcher"),
+        ], path: "Services/webhook-dispatcher/WebhookDispatcher", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "webhook-dispatcher", dependencies: ["WebhookDispatcher"],
                           path: "Services/webhook-dispatcher/Main"),
 
@@ -92,7 +94,7 @@ let package = Package(
             "FlukeRuntime",
             .product(name: "Yams", package: "Yams"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ], path: "Services/federation/Federation"),
+        ], path: "Services/federation/Federation", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "federation", dependencies: ["Federation"],
                           path: "Services/federation/Main"),
 

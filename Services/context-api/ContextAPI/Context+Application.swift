@@ -53,10 +53,14 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     }
     onParts(ContextParts(
         runtime: runtime,
-        routes: FleetApplication.record(runtime: runtime, openAPI: ContextOpenAPI.document, routes: register).table,
+        routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         replica: replica, usage: usage))
     let fastPath = ContextFastPath(authenticator: authenticator, cache: cache, usage: usage, registry: runtime.registry,
                                    logger: logger)
-    return FleetApplication.build(runtime: runtime, openAPI: ContextOpenAPI.document, workers: [identity, replica, usage, auditor, cache, config.retention.job(runtime)],
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument, workers: [identity, replica, usage, auditor, cache, config.retention.job(runtime)],
                                   authenticator: authenticator, channelHandlers: { [fastPath.handler()] }, routes: register)
 }
+
+/// The OpenAPI document served at `/openapi.json`: `openapi.json` in this folder, completed with
+/// the parts every service shares.
+let openAPIDocument = OpenAPIDocument.merged(PackageResources.openapi_json)

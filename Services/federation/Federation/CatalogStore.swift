@@ -8,12 +8,12 @@ import UnixSignals
 /// (invalid → the old catalog stays, the reason is logged and counted).
 public final class CatalogStore: Sendable {
     let path: String
-    let repository: any FederationRepository
+    let repository: StatusStore
     let metrics: FederationMetrics
     let logger: Logger
     private let current: Mutex<(projects: [CatalogProject], bySlug: [String: CatalogProject])>
 
-    init(path: String, initial: [CatalogProject], repository: any FederationRepository, metrics: FederationMetrics,
+    init(path: String, initial: [CatalogProject], repository: StatusStore, metrics: FederationMetrics,
          logger: Logger) {
         self.path = path
         self.repository = repository

@@ -26,7 +26,7 @@ public func buildApplication(
         config: config.common, migrator: FederationMigrations.migrator,
         logger: logger)
     let metrics = FederationMetrics(registry: runtime.registry)
-    let repository = PostgresFederationRepository(db: runtime.postgres, outbox: runtime.outbox)
+    let repository = StatusStore(db: runtime.postgres, outbox: runtime.outbox)
     try await repository.syncCatalog(projects)
     let catalog = CatalogStore(path: config.catalogPath, initial: projects, repository: repository, metrics: metrics,
                                logger: logger)
@@ -42,8 +42,12 @@ public func buildApplication(
     let register = { (r: inout RouteRecorder) in routes.register(&r) }
     onParts(FederationParts(
         runtime: runtime, catalog: catalog,
-        routes: FleetApplication.record(runtime: runtime, openAPI: FederationOpenAPI.document, routes: register).table,
+        routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         processor: processor, checker: checker))
-    return FleetApplication.build(runtime: runtime, openAPI: FederationOpenAPI.document,
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [view, CatalogReloader(store: catalog), checker, processor], routes: register)
 }
+
+/// The OpenAPI document served at `/openapi.json`: `openapi.json` in this folder, completed with
+/// the parts every service shares.
+let openAPIDocument = OpenAPIDocument.merged(PackageResources.openapi_json)

@@ -5,7 +5,7 @@ import Hummingbird
 
 /// `/api/fed/*`: the catalog with live status, for people and tools holding an API key.
 struct FederationRoutes: Sendable {
-    let repository: any FederationRepository
+    let repository: StatusStore
     let catalog: CatalogStore
     let view: LiveStatusView
     let apiKeys: APIKeySet

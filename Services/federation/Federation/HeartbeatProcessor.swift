@@ -16,7 +16,7 @@ final class HeartbeatProcessor: Service, Sendable {
     static let queueGroup = "federation"
 
     let nats: NATSClient
-    let repository: any FederationRepository
+    let repository: StatusStore
     let catalog: CatalogStore
     let view: LiveStatusView
     let metrics: FederationMetrics
@@ -27,7 +27,7 @@ final class HeartbeatProcessor: Service, Sendable {
     private let flushNow = WakeSignal()
     private let subscription = Mutex<NATSHandlerSubscription?>(nil)
 
-    init(nats: NATSClient, repository: any FederationRepository, catalog: CatalogStore, view: LiveStatusView,
+    init(nats: NATSClient, repository: StatusStore, catalog: CatalogStore, view: LiveStatusView,
          metrics: FederationMetrics, flushInterval: Duration, logger: Logger) {
         self.nats = nats
         self.repository = repository
@@ -186,7 +186,7 @@ struct InstanceKey: Hashable {
 /// Marks silent projects OFFLINE every `FEDERATION_CHECK_INTERVAL`. With several replicas, an
 /// advisory lock lets one check at a time.
 struct StaleChecker: Service {
-    let repository: any FederationRepository
+    let repository: StatusStore
     let processor: HeartbeatProcessor
     let view: LiveStatusView
     let metrics: FederationMetrics

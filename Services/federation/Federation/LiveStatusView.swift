@@ -15,7 +15,7 @@ import Synchronization
 /// History changes only with the status: a refresh brings it along for projects whose status
 /// changed, and it is kept per project until `status_changed_at` moves again.
 final class LiveStatusView: Service, Sendable {
-    let repository: any FederationRepository
+    let repository: StatusStore
     let ttl: Duration
     let interval: Duration
     let logger: Logger
@@ -26,7 +26,7 @@ final class LiveStatusView: Service, Sendable {
     /// Longer than any transaction that writes `federation.projects`.
     static let lookback: TimeInterval = 2
 
-    init(repository: any FederationRepository, ttl: Duration, interval: Duration, logger: Logger) {
+    init(repository: StatusStore, ttl: Duration, interval: Duration, logger: Logger) {
         self.repository = repository
         self.ttl = ttl
         self.interval = max(interval, .milliseconds(100))

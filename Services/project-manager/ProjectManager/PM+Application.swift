@@ -23,7 +23,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
     let cache = TokenCache(ttl: config.auth.cacheTTL)
     let nats = runtime.nats
-    let tokens = APITokenService(db: db, cache: cache, generation: { nats.generation })
+    let tokens = APITokenStore(db: db, cache: cache, generation: { nats.generation })
     let authenticator = config.authenticator(resolver: tokens)
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger,
                                        registry: runtime.registry)
@@ -34,9 +34,9 @@ public func buildApplication(config: PMConfig, logger: Logger,
                                     registry: runtime.registry, logger: logger)
     let register = { (r: inout RouteRecorder) in routes.register(&r) }
     onParts(ProjectManagerParts(
-        runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: PMOpenAPI.document, routes: register).table,
+        runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
-    return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [responder, projectCache, config.retentionJob(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
@@ -101,7 +101,7 @@ public enum Bootstrap {
         }
         try await FleetRuntime.requireMigrations(PMMigrations.migrator, postgres: postgres, service: "project-manager")
         let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
-        let tokens = APITokenService(db: db, cache: TokenCache(), generation: { 0 })
+        let tokens = APITokenStore(db: db, cache: TokenCache(), generation: { 0 })
         let authenticator = config.authenticator(resolver: tokens)
         let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)
         defer { Task { await identity.shutdown() } }
@@ -132,3 +132,7 @@ public enum Bootstrap {
         return String(decoding: try FleetJSON.encoder.encode(out), as: UTF8.self)
     }
 }
+
+/// The OpenAPI document served at `/openapi.json`: `openapi.json` in this folder, completed with
+/// the parts every service shares.
+let openAPIDocument = OpenAPIDocument.merged(PackageResources.openapi_json)

@@ -226,7 +226,7 @@ public enum PMMigrations {
             """),
         PostgresMigration("0002_minted_tokens", """
             -- The token that minted a token, when one did: the child cannot outlive it and is
-            -- revoked with it (the whole subtree, see APITokenService.revoke).
+            -- revoked with it (the whole subtree, see APITokenStore.revoke).
             ALTER TABLE pm.api_tokens ADD COLUMN parent_token_id uuid REFERENCES pm.api_tokens(id) ON DELETE SET NULL;
             CREATE INDEX api_tokens_parent ON pm.api_tokens (parent_token_id) WHERE parent_token_id IS NOT NULL;
             """),

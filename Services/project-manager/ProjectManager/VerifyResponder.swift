@@ -14,13 +14,13 @@ import ServiceLifecycle
 /// header `Fluke-Error: unavailable`, so callers answer 503 instead of calling the token invalid.
 final class VerifyResponder: Service, Sendable {
     let nats: NATSClient
-    let tokens: APITokenService
+    let tokens: APITokenStore
     let authenticator: Authenticator
     let logger: Logger
     let served: Counter
     let misses: Counter
 
-    init(nats: NATSClient, tokens: APITokenService, authenticator: Authenticator, registry: PrometheusCollectorRegistry,
+    init(nats: NATSClient, tokens: APITokenStore, authenticator: Authenticator, registry: PrometheusCollectorRegistry,
          logger: Logger) {
         self.nats = nats
         self.tokens = tokens

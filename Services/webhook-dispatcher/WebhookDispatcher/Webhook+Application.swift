@@ -53,11 +53,15 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
                                resolver: sender)
     onParts(WebhookParts(
         runtime: runtime,
-        routes: FleetApplication.record(runtime: runtime, openAPI: WebhookOpenAPI.document, routes: routes.register).table,
+        routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: routes.register).table,
         replica: replica))
     // Shutdown runs in reverse: the intake and dispatcher stop before the sender's pools close.
-    return FleetApplication.build(runtime: runtime, openAPI: WebhookOpenAPI.document,
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [identity, SenderShutdown(sender: sender), listener, sampler, dispatcher, intake,
                                             config.retention.job(runtime)],
                                   authenticator: authenticator, routes: routes.register)
 }
+
+/// The OpenAPI document served at `/openapi.json`: `openapi.json` in this folder, completed with
+/// the parts every service shares.
+let openAPIDocument = OpenAPIDocument.merged(PackageResources.openapi_json)

@@ -3,7 +3,7 @@ import FlukePostgres
 import FlukeRuntime
 import Foundation
 
-extension APITokenService {
+extension APITokenStore {
     /// Revokes a token of the caller's (or, for admins, of the tenant's), and every token minted
     /// from it, at any depth: a token handed to a tool must not survive the one it came from.
     /// Each revoked token gets its own `token.revoked`, so every service's cache drops it.

@@ -67,3 +67,28 @@ public struct FederationStats: Codable, Sendable {
     public var byStatus: [String: Int]
     enum CodingKeys: String, CodingKey { case total, byStatus = "by_status" }
 }
+
+/// One heartbeat, accepted and ready to be stored.
+public struct HeartbeatRecord: Sendable {
+    public var slug: String
+    public var instanceID: String
+    public var version: String
+    public var sentAt: Date
+    public var receivedAt: Date
+    /// The heartbeat's `metadata` as JSON text (`{}` when absent).
+    public var metadataJSON: String
+    /// Flushes on which Postgres refused this record (it is dropped at the second).
+    var refusedFlushes = 0
+}
+
+/// A project's live state as the read model keeps it.
+public struct LiveStatus: Sendable, Equatable {
+    /// Status changes shown by `GET /api/fed/projects/{slug}`.
+    public static let historyLimit = 50
+    public var status: ProjectStatus
+    public var statusChangedAt: Date?
+    public var lastHeartbeatAt: Date?
+    public var instances: [ProjectInstance]
+    /// The newest status changes, present when the status changed in the refreshed window.
+    public var history: [StatusChange]?
+}

@@ -10,7 +10,7 @@ import Logging
 ///
 /// It is also project-manager's own ``APITokenResolver``: the same lookup answers
 /// `fluke.rpc.identity.verify` and this service's bearer authentication.
-final class APITokenService: APITokenResolver, Sendable {
+final class APITokenStore: APITokenResolver, Sendable {
     let db: TenantDatabase
     let cache: TokenCache
     let generation: @Sendable () -> Int
