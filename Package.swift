@@ -1,10 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// FlukeBase Fleet: six services over one shared runtime (libpq, libnats, Hummingbird).
+/// FlukeBase Fleet: services over one shared runtime (libpq, libnats, Hummingbird).
 ///
+/// Four services exist: project-manager, context-api, webhook-dispatcher and federation;
+/// deploy-tracker and log-streamer are planned (docs/architecture.md, "Who owns what").
 /// Each service is a library target holding its `buildApplication(...)` plus a thin executable,
-/// so the tests exercise exactly what runs in production.
+/// so the tests exercise exactly what runs in production. A service's OpenAPI document is its
+/// `openapi.json`, compiled in (`.embedInCode`) and served completed with the shared parts.
 let package = Package(
     name: "fluke-fleet",
     platforms: [.macOS(.v14)],

@@ -25,10 +25,7 @@ public struct TenantDatabase: Sendable {
         try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
                 // One round trip for both settings.
-                try await tx.query("""
-                    SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true),
-                           set_config('app.user_id', \(user?.uuidString.lowercased() ?? ""), true)
-                    """)
+                try await tx.query(Self.setting(tenant: tenant, user: user))
                 return try await body(tx)
             }
         }
@@ -47,11 +44,7 @@ public struct TenantDatabase: Sendable {
 
     /// Reads in `tenant`'s rows, in one transaction and one hop.
     public func read(tenant: UUID, user: UUID? = nil, _ statements: [PostgresQuery]) async throws -> [PostgresRows] {
-        let setting: PostgresQuery = """
-            SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true),
-                   set_config('app.user_id', \(user?.uuidString.lowercased() ?? ""), true)
-            """
-        return Array(try await postgres.transaction([setting] + statements).dropFirst())
+        Array(try await postgres.transaction([Self.setting(tenant: tenant, user: user)] + statements).dropFirst())
     }
 
     /// `body` in one transaction over every tenant's rows: for the fleet's own background work,
@@ -59,7 +52,7 @@ public struct TenantDatabase: Sendable {
     public func asSystem<T: Sendable>(_ body: (PostgresHandle) async throws -> T) async throws -> T {
         try await outbox.notifyingAfter {
             try await postgres.withTransaction { tx in
-                try await tx.query("SELECT set_config('app.system', 'on', true)")
+                try await tx.query(Self.systemSetting)
                 return try await body(tx)
             }
         }
@@ -67,8 +60,33 @@ public struct TenantDatabase: Sendable {
 
     /// Reads over every tenant's rows in one transaction and one hop (background work only).
     public func readAsSystem(_ statements: PostgresQuery...) async throws -> [PostgresRows] {
-        Array(try await postgres.transaction(["SELECT set_config('app.system', 'on', true)"] + statements).dropFirst())
+        try await pipelineAsSystem(statements)
     }
+
+    /// `statements` in one transaction in the principal's tenant, in one hop; returns each
+    /// statement's rows. The same mechanism as ``read(_:_:)``; the name says the statements write.
+    public func pipeline(_ principal: Principal, _ statements: [PostgresQuery]) async throws -> [PostgresRows] {
+        try await read(tenant: principal.tenantID, user: principal.userID, statements)
+    }
+
+    /// `statements` in one transaction over every tenant's rows (the fleet's own work only): the
+    /// setting costs no round trip, which matters on hot paths such as the dispatcher's claims.
+    public func pipelineAsSystem(_ statements: [PostgresQuery]) async throws -> [PostgresRows] {
+        Array(try await postgres.transaction([Self.systemSetting] + statements).dropFirst())
+    }
+
+    /// The statement that puts a transaction in `tenant`'s rows, as `user`: first in every tenant
+    /// transaction (put it first yourself in a pipelined one that must begin otherwise, e.g. with
+    /// `SET TRANSACTION ISOLATION LEVEL`, which Postgres accepts only before any query).
+    public static func setting(tenant: UUID, user: UUID?) -> PostgresQuery {
+        """
+        SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true),
+               set_config('app.user_id', \(user?.uuidString.lowercased() ?? ""), true)
+        """
+    }
+
+    /// The statement that lets a transaction see every tenant's rows.
+    public static let systemSetting: PostgresQuery = "SELECT set_config('app.system', 'on', true)"
 
     /// What a migration runs for a table holding several tenants' rows in a `tenant_id uuid` column.
     public static func policySQL(table: String) -> String {

@@ -39,7 +39,7 @@ struct ContextStore: Sendable {
             // The isolation level must come before any query, the tenant setting included; the
             // setting then comes before every read, and lasts until this transaction ends.
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-            TenantDatabase.setting(p),
+            TenantDatabase.setting(tenant: p.tenantID, user: p.userID),
             """
             SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
             WHERE id = \(projectID) AND tenant_id = \(tenant) AND NOT deleted
