@@ -108,7 +108,11 @@ final class Dispatcher: Service, Sendable {
         var discoveryEvery = Self.poll
         while !Task.isCancelled {
             var claimedAll = false
-            let room = state.withLock { settings.concurrency * 2 - $0.inFlight - $0.waiting }
+            // Outcomes not yet recorded count too: if Postgres records them slower than they
+            // come, claiming stops until it catches up, so the backlog stays bounded and is
+            // recorded well within the lease (and within SHUTDOWN_TIMEOUT) instead of growing
+            // until leases run out and deliveries are sent twice.
+            let room = state.withLock { settings.concurrency * 2 - $0.inFlight - $0.waiting - $0.outcomes.count }
             if room > 0 {
                 let (hinted, forced) = state.withLock { s in
                     defer { s.hinted.removeAll(); s.discoverNow = false }
@@ -280,6 +284,7 @@ final class Dispatcher: Service, Sendable {
                 for id in disabled { logger.notice("subscription disabled", metadata: ["subscription_id": "\(id.lowercased)"]) }
                 metrics.record(held)
                 delay = .milliseconds(100)
+                wake.signal()  // room for claims again
             } catch {
                 // Postgres is away: keep the outcomes and try again (the leases cover them meanwhile).
                 logger.warning("recording delivery outcomes failed; retrying", metadata: ["error": "\(error)"])
