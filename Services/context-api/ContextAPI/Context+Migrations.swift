@@ -139,15 +139,7 @@ public enum ContextMigrations {
             );
             CREATE INDEX changes_project ON context.changes (project_id, seq);
 
-            CREATE TABLE context.outbox (
-                seq bigserial PRIMARY KEY,
-                event_id uuid NOT NULL UNIQUE,
-                subject text NOT NULL,
-                payload text NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                published_at timestamptz
-            );
-            CREATE INDEX outbox_pending ON context.outbox (seq) WHERE published_at IS NULL;
+            \(Outbox.tableSQL(schema: "context"))
             """),
         PostgresMigration("0002_mcp_providers_usage", """
             -- The MCP plugin registry: each plugin's settings are validated against its schema.

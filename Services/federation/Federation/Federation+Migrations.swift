@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeRuntime
 
 /// The `federation` schema, in order. Never edit an applied migration: add the next one.
 public enum FederationMigrations {
@@ -42,15 +43,7 @@ public enum FederationMigrations {
             );
             CREATE INDEX status_history_slug_idx ON federation.status_history (slug, id DESC);
 
-            CREATE TABLE federation.outbox (
-                seq bigserial PRIMARY KEY,
-                event_id uuid NOT NULL UNIQUE,
-                subject text NOT NULL,
-                payload text NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                published_at timestamptz
-            );
-            CREATE INDEX outbox_pending_idx ON federation.outbox (seq) WHERE published_at IS NULL;
+            \(Outbox.tableSQL(schema: "federation"))
             """),
         // The read model reloads only what changed: every write stamps changed_at.
         PostgresMigration("0002_projects_changed_at", """

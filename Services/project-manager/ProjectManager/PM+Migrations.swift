@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeRuntime
 
 /// The `pm` schema. Tables that hold tenant data have row-level security forced on them; the
 /// service's login role (`fluke_pm`) owns none of them, so every query passes the policies, which
@@ -154,15 +155,7 @@ public enum PMMigrations {
                 failures integer NOT NULL
             );
 
-            CREATE TABLE pm.outbox (
-                seq bigserial PRIMARY KEY,
-                event_id uuid NOT NULL UNIQUE,
-                subject text NOT NULL,
-                payload text NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                published_at timestamptz
-            );
-            CREATE INDEX outbox_pending ON pm.outbox (seq) WHERE published_at IS NULL;
+            \(Outbox.tableSQL(schema: "pm"))
 
             -- Row-level security, enforced even for the owner.
             ALTER TABLE pm.tenants ENABLE ROW LEVEL SECURITY;

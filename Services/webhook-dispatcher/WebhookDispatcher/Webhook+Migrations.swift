@@ -99,15 +99,7 @@ public enum WebhookMigrations {
             );
             CREATE INDEX attempts_delivery ON webhooks.attempts (delivery_id, id);
 
-            CREATE TABLE webhooks.outbox (
-                seq bigserial PRIMARY KEY,
-                event_id uuid NOT NULL UNIQUE,
-                subject text NOT NULL,
-                payload text NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                published_at timestamptz
-            );
-            CREATE INDEX outbox_pending ON webhooks.outbox (seq) WHERE published_at IS NULL;
+            \(Outbox.tableSQL(schema: "webhooks"))
             """),
         // Claims go lane by lane: a subscription's pending deliveries in seq order. No index may
         // lead with seq alone or with next_attempt_at alone, or the planner, misled by a queue
