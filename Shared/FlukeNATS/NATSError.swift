@@ -23,6 +23,14 @@ public struct NATSError: Error, CustomStringConvertible, Sendable {
     public var isTimeout: Bool { status == NATS_TIMEOUT.rawValue }
     /// A request found nobody subscribed to answer it.
     public var isNoResponders: Bool { status == NATS_NO_RESPONDERS.rawValue }
+    /// JetStream could not place the copies asked for: replicas above 1 on a single server, or
+    /// more than the cluster has servers for.
+    public var isReplicaPlacement: Bool {
+        [JSStreamReplicasNotSupportedErr, JSInsufficientResourcesErr, JSClusterNoPeersErr]
+            .contains { Int($0.rawValue) == jetStreamCode }
+    }
+    /// Replicas above 1 asked of a server that is not in a cluster: retrying cannot help.
+    public var isReplicasOnSingleServer: Bool { jetStreamCode == Int(JSStreamReplicasNotSupportedErr.rawValue) }
     /// The connection is closed or currently reconnecting.
     public var isDisconnected: Bool {
         status == NATS_CONNECTION_CLOSED.rawValue || status == NATS_CONNECTION_DISCONNECTED.rawValue

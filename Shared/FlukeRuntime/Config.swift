@@ -124,6 +124,10 @@ public struct FleetConfig: Sendable {
     public var databasePoolSize: Int
     /// `FLUKE_EVENTS_MAX_BYTES`: the `FLUKE_EVENTS` stream's size limit.
     public var eventsMaxBytes: Int64
+    /// `FLUKE_EVENTS_REPLICAS`: copies of the `FLUKE_EVENTS` stream, one per NATS server (1 on a
+    /// single server, 3 on a 3-node cluster). Raising it scales an existing stream up; a lower
+    /// value never scales it down (``NATSClient/ensureStream(_:)``).
+    public var eventsReplicas: Int
     /// `FLUKE_CONSUMER_MAX_DELIVERIES`: attempts at one JetStream message before it is a dead letter.
     public var consumerMaxDeliveries: Int
     /// `RETENTION_INTERVAL`: time between retention rounds (``RetentionJob``).
@@ -161,6 +165,8 @@ public struct FleetConfig: Sendable {
             ConfigVariable("DATABASE_POOL_SIZE", default: "10", "maximum Postgres connections of this process"),
             ConfigVariable("FLUKE_EVENTS_MAX_BYTES", default: "1073741824",
                            "bytes the FLUKE_EVENTS stream may hold (oldest events dropped first beyond it; also 7 days at most)"),
+            ConfigVariable("FLUKE_EVENTS_REPLICAS", default: "1",
+                           "copies of the FLUKE_EVENTS stream, each on its own NATS server (1 to 5, at most the cluster's servers; 3 on a 3-node cluster); an existing stream with fewer is scaled up at startup, never down"),
             ConfigVariable("FLUKE_CONSUMER_MAX_DELIVERIES", default: "5",
                            "times an event consumer tries one message before recording it as a dead letter and moving on"),
             ConfigVariable("RETENTION_INTERVAL", default: "3600",
@@ -195,6 +201,7 @@ public struct FleetConfig: Sendable {
         startupDelay = try reader.seconds("STARTUP_RETRY_DELAY")
         databasePoolSize = try reader.int("DATABASE_POOL_SIZE", in: 1...1000)
         eventsMaxBytes = Int64(try reader.int("FLUKE_EVENTS_MAX_BYTES", in: 1_048_576...Int(Int64.max)))
+        eventsReplicas = try reader.int("FLUKE_EVENTS_REPLICAS", in: 1...5)
         consumerMaxDeliveries = try reader.int("FLUKE_CONSUMER_MAX_DELIVERIES", in: 1...1000)
         retentionInterval = try reader.seconds("RETENTION_INTERVAL", minimum: 0.01)
         deadLetterRetention = try reader.seconds("DEAD_LETTER_RETENTION", minimum: 1)

@@ -22,10 +22,38 @@ public struct FleetRuntime: Sendable {
     public static let eventRetention: Duration = .seconds(7 * 86_400)
 
     /// The stream every domain event is kept in: `fluke.events.>`, on disk, for
-    /// ``eventRetention`` and at most `maxBytes` (`FLUKE_EVENTS_MAX_BYTES`), oldest dropped first.
-    public static func eventStream(maxBytes: Int64) -> JetStreamStreamConfig {
+    /// ``eventRetention`` and at most `maxBytes` (`FLUKE_EVENTS_MAX_BYTES`), oldest dropped first,
+    /// in `replicas` copies (`FLUKE_EVENTS_REPLICAS`), each on its own server of a NATS cluster.
+    public static func eventStream(maxBytes: Int64, replicas: Int = 1) -> JetStreamStreamConfig {
         JetStreamStreamConfig(name: EventType.streamName, subjects: [EventType.subjectPrefix + ">"], maxAge: eventRetention,
-                              duplicateWindow: .seconds(120), fileStorage: true, maxBytes: maxBytes)
+                              duplicateWindow: .seconds(120), fileStorage: true, maxBytes: maxBytes, replicas: replicas)
+    }
+
+    /// Creates or updates `FLUKE_EVENTS` as ``eventStream(maxBytes:replicas:)`` from `config`: what
+    /// every service does at startup. Retried like the connections (`STARTUP_ATTEMPTS`, `STARTUP_RETRY_DELAY`):
+    /// a NATS cluster starting alongside the services may answer before all its servers have
+    /// joined ("no suitable peers"). Copies that nats-server still cannot place then (replicas on
+    /// a single server at once, more than the cluster's servers after the attempts) are a
+    /// configuration error naming `FLUKE_EVENTS_REPLICAS`.
+    public static func ensureEventStream(_ nats: NATSClient, config: FleetConfig, logger: Logger) async throws {
+        let stream = eventStream(maxBytes: config.eventsMaxBytes, replicas: config.eventsReplicas)
+        var attempt = 1
+        while true {
+            do {
+                try await nats.ensureStream(stream)
+                return
+            } catch let error as NATSError where error.isReplicaPlacement && config.eventsReplicas > 1
+                && (attempt >= config.startupAttempts || error.isReplicasOnSingleServer) {
+                throw ConfigError("FLUKE_EVENTS_REPLICAS", "is \(config.eventsReplicas), more copies than the NATS servers can hold (\(error.message)): set it to at most the number of servers in the cluster")
+            } catch {
+                guard attempt < config.startupAttempts else { throw error }
+                logger.warning("waiting for NATS to take stream FLUKE_EVENTS", metadata: [
+                    "attempt": "\(attempt)", "of": "\(config.startupAttempts)", "replicas": "\(config.eventsReplicas)",
+                    "error": "\(error)"])
+                attempt += 1
+                try await Task.sleep(for: config.startupDelay)
+            }
+        }
     }
 
     public static func start(config: FleetConfig, migrator: PostgresMigrator, logger: Logger) async throws -> FleetRuntime {
@@ -54,7 +82,7 @@ public struct FleetRuntime: Sendable {
                 attempts: config.startupAttempts, delay: config.startupDelay,
                 onStateChange: { natsUp.set(Double($0 == .connected ? 1 : 0)) })
             natsUp.set(Double(1))
-            try await nats.ensureStream(eventStream(maxBytes: config.eventsMaxBytes))
+            try await ensureEventStream(nats, config: config, logger: logger)
         } catch {
             await postgres.shutdown()
             throw error

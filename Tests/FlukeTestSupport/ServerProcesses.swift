@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a helper from deploy/local/lib.sh, the same code `make run` and `make test` use.
 ///
@@ -87,4 +90,63 @@ func waitForPortClosed(_ port: Int) {
         if rc != 0 { return }
         usleep(50_000)
     }
+}
+
+/// A private JetStream cluster of `size` nats-servers on loopback (`fleet_nats_start` with
+/// cluster flags), each with its own store directory, the fleet's users (deploy/nats/auth.conf),
+/// and routes that log in as user `route` with a password of its own, as the prod overlay's do.
+public final class NATSCluster: @unchecked Sendable {
+    public struct Node: Sendable {
+        public let name: String
+        public let port: Int
+        public let clusterPort: Int
+        public let directory: String
+        public var url: String { "nats://127.0.0.1:\(port)" }
+    }
+
+    public let nodes: [Node]
+    public let directory: String
+    /// Every node's client URL, comma-separated: what NATS_URL lists.
+    public var url: String { nodes.map(\.url).joined(separator: ",") }
+
+    public init(size: Int = 3) throws {
+        let directory = TestEnvironment.workDir + "/nats-cluster-" + UUID().uuidString.prefix(8)
+        self.directory = directory
+        nodes = (0..<size).map { i in
+            Node(name: "n\(i)", port: freePort(), clusterPort: freePort(), directory: directory + "/n\(i)")
+        }
+        let routePassword = "p" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let routes = nodes.map { "nats://route:\(routePassword)@127.0.0.1:\($0.clusterPort)" }.joined(separator: ",")
+        do {
+            for node in nodes {
+                try runLib("""
+                    fleet_nats_start '\(node.directory)' \(node.port) --server_name \(node.name) \
+                    --cluster_name fluke-test --cluster nats://route:\(routePassword)@127.0.0.1:\(node.clusterPort) \
+                    --routes '\(routes)'
+                    """)
+            }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// SIGKILL: the node is gone at once, as a crashed machine is (no lame duck, no flush).
+    public func kill(_ name: String) throws {
+        guard let node = nodes.first(where: { $0.name == name }) else { throw TestFailure("no node \(name)") }
+        let text = (try? String(contentsOfFile: node.directory + "/nats.pid", encoding: .utf8)) ?? ""
+        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"))?
+                .hasSuffix("nats-server") == true else {
+            throw TestFailure("node \(name) is not running")
+        }
+        _ = Glibc.kill(pid, SIGKILL)
+        waitForPortClosed(node.port)
+    }
+
+    public func stop() {
+        for node in nodes { try? runLib("fleet_nats_stop '\(node.directory)'") }
+    }
+
+    deinit { stop() }
 }

@@ -119,15 +119,17 @@ fleet_nats_credentials() {
   return 1
 }
 
-# fleet_nats_start DIR PORT: nats-server with JetStream on 127.0.0.1:PORT, storage in DIR, with
-# the fleet's users and permissions (deploy/nats/auth.conf; the FLUKE_NATS_*_PASSWORD variables
-# must be set, see fleet_nats_passwords). FLEET_NATS_AUTH=off starts it without (make bench).
+# fleet_nats_start DIR PORT [ARG...]: nats-server with JetStream on 127.0.0.1:PORT, storage in DIR,
+# with the fleet's users and permissions (deploy/nats/auth.conf; the FLUKE_NATS_*_PASSWORD variables
+# must be set, see fleet_nats_passwords). FLEET_NATS_AUTH=off starts it without (make bench). ARGs
+# go to nats-server as they are (a cluster node's --server_name, --cluster and --routes, in tests).
 fleet_nats_start() {
   local dir=$1 port=$2 auth=()
+  shift 2
   mkdir -p "$dir/js"
   : >"$dir/nats.log"
   [ "${FLEET_NATS_AUTH:-on}" = off ] || auth=(-c "$FLEET_NATS_AUTH_CONF")
-  nats-server "${auth[@]}" -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" &
+  nats-server "${auth[@]}" -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -l "$dir/nats.log" -P "$dir/nats.pid" "$@" &
   local pid=$!
   # Ready means this server says so: an open port could belong to someone else.
   for _ in $(seq 1 100); do
