@@ -52,7 +52,7 @@ struct ResilienceTests {
         let postgres = try PostgresServer()
         try await TestDatabase.on(postgres).migrate(FederationMigrations.migrator)
         var configured = try await FederationHarness(ttl: 30, checkInterval: 0.25)
-        configured.environment["DATABASE_URL"] = postgres.url(role: "fluke_federation")
+        configured.overrides["DATABASE_URL"] = postgres.url(role: "fluke_federation")
         let harness = configured
         try await harness.run { client, _ in
             let sender = try await harness.natsClient()
