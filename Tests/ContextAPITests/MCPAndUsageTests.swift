@@ -8,7 +8,7 @@ import Hummingbird
 import Logging
 import Testing
 
-@Suite("context-api: MCP configuration, AI providers, usage")
+@Suite("context-api: MCP configuration, AI providers, usage", .needsPostgresAndNATS)
 struct MCPAndUsageTests {
     @Test("MCP configuration is validated against each plugin's schema, changes the context, and emits mcp.config_changed")
     func mcpConfiguration() async throws {

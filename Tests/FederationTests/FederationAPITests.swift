@@ -7,7 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-@Suite("federation REST API")
+@Suite("federation REST API", .needsPostgresAndNATS)
 struct FederationAPITests {
     @Test("every /api/fed route needs a valid X-API-Key: none or a wrong one gets 401 problem+json")
     func apiKeys() async throws {

@@ -4,7 +4,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("federation status from heartbeats")
+@Suite("federation status from heartbeats", .needsPostgresAndNATS)
 struct HeartbeatStatusTests {
     @Test("a heartbeat makes a project ONLINE; silence makes it OFFLINE within TTL + one interval; a new heartbeat brings it back")
     func lifecycle() async throws {

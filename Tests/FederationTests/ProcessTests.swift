@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The federation executable, run as a real process.
-@Suite("federation process")
+@Suite("federation process", .needsPostgresAndNATS)
 struct ProcessTests {
     @Test("an invalid catalog stops startup with a non-zero exit and a line naming the file, entry and field")
     func invalidCatalog() async throws {

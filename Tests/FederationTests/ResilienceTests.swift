@@ -7,7 +7,7 @@ import Foundation
 import HummingbirdTesting
 import Testing
 
-@Suite("federation survives its dependencies")
+@Suite("federation survives its dependencies", .needsPostgresAndNATS)
 struct ResilienceTests {
     @Test("nats-server restarted mid-test: heartbeats flow again and no transition is lost")
     func natsRestart() async throws {

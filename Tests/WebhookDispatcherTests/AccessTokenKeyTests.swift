@@ -12,7 +12,7 @@ import Testing
 /// Only project-manager holds the private key: project-manager, context-api (keys fetched from
 /// the JWKS URL) and webhook-dispatcher (keys configured) accept its access tokens and refuse
 /// every token made any other way.
-@Suite("access tokens: EdDSA signed by project-manager only")
+@Suite("access tokens: EdDSA signed by project-manager only", .needsPostgresAndNATS)
 struct AccessTokenKeyTests {
     @Test("every service accepts project-manager's token and refuses tokens signed with anything else; JWKS is published")
     func onlyProjectManagerSigns() async throws {

@@ -9,7 +9,7 @@ import Synchronization
 import Testing
 @testable import WebhookDispatcher
 
-@Suite("webhook delivery")
+@Suite("webhook delivery", .needsPostgresAndNATS)
 struct DeliveryTests {
     @Test("an env.updated from context-api reaches the receiver, signed as the standardwebhooks reference library verifies")
     func endToEndFromContextAPI() async throws {
