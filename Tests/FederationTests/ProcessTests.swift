@@ -66,10 +66,8 @@ struct ProcessTests {
         }
         #expect(try await HTTP.get(base + "/api/fed/projects/alpha", headers: key).status == 200)
 
-        let start = ContinuousClock.now
         process.signal(SIGTERM)
         let status = await process.waitForExit(timeout: .seconds(10))
         #expect(status == 0, "exit status \(String(describing: status)); log:\n\(process.log.suffix(2000))")
-        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }
