@@ -8,54 +8,51 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ProjectManager
-import Synchronization
 import Testing
 
+extension ServiceUnderTest<PMConfig, ProjectManagerParts> {
+    static var projectManager: Self {
+        .init(natsUser: "project-manager", databaseRole: "fluke_pm", migrator: PMMigrations.migrator,
+              environment: ServiceSettings.projectManager, variables: PMConfig.variables, config: PMConfig.init(reader:),
+              build: { try await ProjectManager.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
+
+extension ServiceUnderTest<ContextConfig, ContextParts> {
+    static var contextAPI: Self {
+        .init(natsUser: "context-api", databaseRole: "fluke_context", migrator: ContextMigrations.migrator,
+              environment: ["FLUKE_ENCRYPTION_KEY": ServiceSettings.encryptionKey, "FLUKE_IDENTITY_CACHE_TTL": "30",
+                            // Test documentation servers listen on loopback, over http.
+                            "CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP": "true", "CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS": "127.0.0.1"],
+              variables: ContextConfig.variables, config: ContextConfig.init(reader:),
+              build: { try await ContextAPI.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
+
 /// project-manager and context-api against one database and one nats-server, as in production.
-struct ContextHarness {
-    static let encryptionKey = "k1:" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
-    let database: TestDatabase
-    let nats: NATSServer
-    var common: [String: String]
-    /// Added to (or replacing) context-api's environment.
+struct ContextHarness: ServiceHarnessWrapping {
+    var fleet: ServiceHarness
+    /// Added to (or replacing) context-api's settings.
     var contextOverrides: [String: String] = [:]
 
     init() async throws {
-        database = try await TestDatabase.create()
-        try await database.migrate(PMMigrations.migrator, ContextMigrations.migrator)
-        nats = try NATSServer()
-        common = ["NATS_URL": nats.url, "HTTP_PORT": "0", "FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys,
-                  "STARTUP_ATTEMPTS": "3", "STARTUP_RETRY_DELAY": "0.2"]
+        fleet = try await ServiceHarness(migrating: [PMMigrations.migrator, ContextMigrations.migrator],
+                                         fleetSettings: ["FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys])
     }
 
-    var pmEnvironment: [String: String] {
-        common.merging(TestEnvironment.natsUser("project-manager")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_pm"), "PM_JWT_PRIVATE_KEYS": TestKeys.jwtPrivateKeys, "PM_SIGNUP_ENABLED": "true", "PM_SCRYPT_LOG_N": "10"]) { _, b in b }
-    }
-
-    var contextEnvironment: [String: String] {
-        common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }.merging(["DATABASE_URL": database.url(role: "fluke_context"), "FLUKE_ENCRYPTION_KEY": Self.encryptionKey,
-                        "FLUKE_IDENTITY_CACHE_TTL": "30",
-                        // Test documentation servers listen on loopback, over http.
-                        "CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP": "true", "CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS": "127.0.0.1"]) { _, b in b }
-            .merging(contextOverrides) { _, b in b }
-    }
+    var contextEnvironment: [String: String] { fleet.environment(for: .contextAPI, contextOverrides) }
 
     /// Runs project-manager while `body` runs.
     func withProjectManager<T: Sendable>(_ body: @escaping @Sendable (Client) async throws -> T) async throws -> T {
-        let config = try PMConfig(reader: ConfigReader(environment: pmEnvironment, variables: PMConfig.variables))
-        let app = try await ProjectManager.buildApplication(config: config, logger: TestEnvironment.logger)
-        return try await app.test(.live) { client in try await body(Client(client: client)) }
+        try await fleet.run(.projectManager) { client, _ in try await body(Client(client: client)) }
     }
 
     /// Runs context-api while `body` runs.
     func withContextAPI<T: Sendable>(_ overrides: [String: String] = [:],
                                      _ body: @escaping @Sendable (Client, ContextParts) async throws -> T) async throws -> T {
-        let environment = contextEnvironment.merging(overrides) { _, b in b }
-        let config = try ContextConfig(reader: ConfigReader(environment: environment, variables: ContextConfig.variables))
-        let parts = Mutex<ContextParts?>(nil)
-        let app = try await ContextAPI.buildApplication(config: config, logger: TestEnvironment.logger) { p in parts.withLock { $0 = p } }
-        let captured = parts.withLock { $0 }!
-        return try await app.test(.live) { client in try await body(Client(client: client), captured) }
+        try await fleet.run(.contextAPI, contextOverrides.merging(overrides) { _, new in new }) { client, parts in
+            try await body(Client(client: client), parts)
+        }
     }
 
     /// A tenant with an owner session, a project with a member and a milestone, and an `fbk_`

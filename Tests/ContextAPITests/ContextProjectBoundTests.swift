@@ -3,7 +3,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("context-api: a token bound to a project reaches only that project")
+@Suite("context-api: a token bound to a project reaches only that project", .needsPostgresAndNATS)
 struct ContextProjectBoundTests {
     @Test("a project-bound admin token gets 403 on tenant presets and registry edits, and keeps its project's routes")
     func tenantWideRoutes() async throws {

@@ -6,7 +6,7 @@ import Foundation
 import HTTPTypes
 import Testing
 
-@Suite("context-api: the context, env vars, memories, changes")
+@Suite("context-api: the context, env vars, memories, changes", .needsPostgresAndNATS)
 struct ContextTests {
     @Test("the context carries project, team, milestones, env vars and MCP configuration from the replica; ETag gives 304")
     func contextAndETag() async throws {
@@ -279,7 +279,7 @@ struct ContextTests {
     }
 }
 
-@Suite("context-api replicas")
+@Suite("context-api replicas", .needsPostgresAndNATS)
 struct ContextReplicaTests {
     @Test("a context cached by one replica follows a change made through another, well before its 5 s lifetime")
     func cacheFollowsOtherReplica() async throws {

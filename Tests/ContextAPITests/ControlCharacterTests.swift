@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Testing
 
-@Suite("context-api: control characters in input")
+@Suite("context-api: control characters in input", .needsPostgresAndNATS)
 struct ControlCharacterTests {
     @Test("a NUL or other control character in any string, array element, nested value or query parameter is 422 naming the field, and changes nothing")
     func refused() async throws {

@@ -7,7 +7,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("JetStream consumers set poison events aside")
+@Suite("JetStream consumers set poison events aside", .needsPostgresAndNATS)
 struct DeadLetterTests {
     static func count(_ h: ContextHarness, _ sql: PostgresQuery) async throws -> Int {
         try await h.database.withAdminClient { try await $0.query(sql).first?.decode(Int.self, at: 0) ?? -1 }

@@ -6,7 +6,7 @@ import Foundation
 import HTTPTypes
 import Testing
 
-@Suite("context-api: the cached context answered before the router")
+@Suite("context-api: the cached context answered before the router", .needsPostgresAndNATS)
 struct ContextFastPathTests {
     @Test("a cached context is answered before the router exactly as the router answers it; writes, secrets and queries still go through the router")
     func fastPath() async throws {

@@ -7,7 +7,7 @@ import HTTPTypes
 import NIOCore
 import Testing
 
-@Suite("context-api: per-project limits")
+@Suite("context-api: per-project limits", .needsPostgresAndNATS)
 struct LimitTests {
     @Test("env vars, memories and client installations stop at their per-project limits with a clear 409; what exists still changes")
     func perProject() async throws {

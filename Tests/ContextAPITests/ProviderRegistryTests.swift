@@ -11,7 +11,7 @@ import NIOPosix
 import Synchronization
 import Testing
 
-@Suite("context-api: AI provider registry tenancy and the documentation audit")
+@Suite("context-api: AI provider registry tenancy and the documentation audit", .needsPostgresAndNATS)
 struct ProviderRegistryTests {
     @Test("fleet entries are read-only to tenants; a tenant's admin adds and overrides entries for their tenant only")
     func tenancy() async throws {

@@ -7,7 +7,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("context-api reliability")
+@Suite("context-api reliability", .needsPostgresAndNATS)
 struct ReliabilityTests {
     @Test("kill -9 during a burst of writes: after a restart every write that got a 2xx has its event on FLUKE_EVENTS, exactly once")
     func killDuringBurst() async throws {

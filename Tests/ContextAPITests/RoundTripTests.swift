@@ -5,7 +5,7 @@ import Testing
 
 /// Read, modify, write back: every PUT accepts the object exactly as its GET returned it, with
 /// the fields a client cannot change left as they were; a changed one is 422 naming it.
-@Suite("context-api: PUT round trips")
+@Suite("context-api: PUT round trips", .needsPostgresAndNATS)
 struct RoundTripTests {
     /// `object` as the GET returned it, with `changes` applied.
     static func modified(_ object: [String: Any], _ changes: [String: Any]) -> [String: Any] {

@@ -6,7 +6,7 @@ import Foundation
 import HTTPTypes
 import Testing
 
-@Suite("context-api tenancy: enforced by Postgres row-level security")
+@Suite("context-api tenancy: enforced by Postgres row-level security", .needsPostgresAndNATS)
 struct ContextTenancyTests {
     /// One row of every kind context-api keeps for a tenant, made through the API: the replica
     /// (project, team, milestone), an env var and its access log entry, a memory with a conflict,

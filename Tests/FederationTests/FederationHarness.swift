@@ -8,15 +8,22 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import Synchronization
+
+extension ServiceUnderTest<FederationConfig, FederationParts> {
+    static var federation: Self {
+        .init(natsUser: "federation", databaseRole: "fluke_federation", migrator: FederationMigrations.migrator,
+              variables: FederationConfig.variables, config: FederationConfig.init(reader:),
+              build: { try await Federation.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
 
 /// A federation instance against its own database and (unless given) its own nats-server.
-struct FederationHarness {
+struct FederationHarness: ServiceHarnessWrapping {
     static let apiKey = "test-key-0123456789"
-    let database: TestDatabase
-    let nats: NATSServer
+    var fleet: ServiceHarness
     let catalogPath: String
-    var environment: [String: String]
+    /// federation's settings on top of the harness's: its catalog, keys and timings.
+    var overrides: [String: String]
 
     static let sampleCatalog = """
         projects:
@@ -34,43 +41,25 @@ struct FederationHarness {
 
     init(catalog: String = sampleCatalog, ttl: Double = 1.5, checkInterval: Double = 0.25,
          database: TestDatabase? = nil, nats: NATSServer? = nil) async throws {
-        if let database { self.database = database } else { self.database = try await TestDatabase.create() }
-        try await self.database.migrate(FederationMigrations.migrator)
-        self.nats = try nats ?? NATSServer()
+        fleet = try await ServiceHarness(migrating: [FederationMigrations.migrator], database: database, nats: nats)
         catalogPath = TestEnvironment.workDir + "/catalog-" + UUID().uuidString.prefix(8) + ".yaml"
         try catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)
-        environment = [
-            "DATABASE_URL": self.database.url(role: "fluke_federation"),
-            "NATS_URL": self.nats.url,
-            "HTTP_PORT": "0",
+        overrides = [
             "FEDERATION_CATALOG": catalogPath,
             "FEDERATION_API_KEYS": "other-key-abcdefgh,\(Self.apiKey)",
             "FEDERATION_HEARTBEAT_TTL": String(ttl),
             "FEDERATION_CHECK_INTERVAL": String(checkInterval),
             "FEDERATION_FLUSH_INTERVAL": "0.1",
-            "STARTUP_ATTEMPTS": "3",
-            "STARTUP_RETRY_DELAY": "0.2",
-        ].merging(TestEnvironment.natsUser("federation")) { _, b in b }
+        ]
     }
 
-    func config() throws -> FederationConfig {
-        try FederationConfig(reader: ConfigReader(environment: environment, variables: FederationConfig.variables))
-    }
+    var environment: [String: String] { fleet.environment(for: .federation, overrides) }
+    func config() throws -> FederationConfig { try fleet.config(for: .federation, overrides) }
 
     /// Builds the app and runs `body` against it over real HTTP.
     func run<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol, FederationParts) async throws -> T)
         async throws -> T {
-        let parts = Mutex<FederationParts?>(nil)
-        let app = try await buildApplication(config: try config(), logger: TestEnvironment.logger) { p in
-            parts.withLock { $0 = p }
-        }
-        let captured = parts.withLock { $0 }!
-        return try await app.test(.live) { client in try await body(client, captured) }
-    }
-
-    /// A NATS client for sending heartbeats.
-    func natsClient() async throws -> NATSClient {
-        try await NATSClient.connect(.admin(url: nats.url, name: "test-sender"), logger: TestEnvironment.logger)
+        try await fleet.run(.federation, overrides, body)
     }
 }
 

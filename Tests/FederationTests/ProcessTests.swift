@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The federation executable, run as a real process.
-@Suite("federation process")
+@Suite("federation process", .needsPostgresAndNATS)
 struct ProcessTests {
     @Test("an invalid catalog stops startup with a non-zero exit and a line naming the file, entry and field")
     func invalidCatalog() async throws {
@@ -66,10 +66,8 @@ struct ProcessTests {
         }
         #expect(try await HTTP.get(base + "/api/fed/projects/alpha", headers: key).status == 200)
 
-        let start = ContinuousClock.now
         process.signal(SIGTERM)
         let status = await process.waitForExit(timeout: .seconds(10))
         #expect(status == 0, "exit status \(String(describing: status)); log:\n\(process.log.suffix(2000))")
-        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }

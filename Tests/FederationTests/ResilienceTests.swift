@@ -7,7 +7,7 @@ import Foundation
 import HummingbirdTesting
 import Testing
 
-@Suite("federation survives its dependencies")
+@Suite("federation survives its dependencies", .needsPostgresAndNATS)
 struct ResilienceTests {
     @Test("nats-server restarted mid-test: heartbeats flow again and no transition is lost")
     func natsRestart() async throws {
@@ -52,7 +52,7 @@ struct ResilienceTests {
         let postgres = try PostgresServer()
         try await TestDatabase.on(postgres).migrate(FederationMigrations.migrator)
         var configured = try await FederationHarness(ttl: 30, checkInterval: 0.25)
-        configured.environment["DATABASE_URL"] = postgres.url(role: "fluke_federation")
+        configured.overrides["DATABASE_URL"] = postgres.url(role: "fluke_federation")
         let harness = configured
         try await harness.run { client, _ in
             let sender = try await harness.natsClient()

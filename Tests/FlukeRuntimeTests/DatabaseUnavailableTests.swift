@@ -8,7 +8,7 @@ import Testing
 
 /// A database that is slow or gone is the caller's reason to retry, not a server error: every
 /// service answers 503 with `Retry-After`, and each connection carries the configured timeouts.
-@Suite("Postgres timeouts and outages at the HTTP edge")
+@Suite("Postgres timeouts and outages at the HTTP edge", .needsPostgresAndNATS)
 struct DatabaseUnavailableTests {
     @Test("a statement past DATABASE_STATEMENT_TIMEOUT and an unreachable Postgres both get 503 with Retry-After, never 500")
     func unavailableIs503() async throws {

@@ -40,7 +40,7 @@ func makeTestApp(maxBody: Int = 2048, extra: [String: String] = [:]) async throw
     return (app, database)
 }
 
-@Suite("HTTP conventions of every service")
+@Suite("HTTP conventions of every service", .needsPostgresAndNATS)
 struct HTTPConventionTests {
     func problem(_ response: TestResponse) throws -> [String: Any] {
         #expect(response.headers[.contentType] == "application/problem+json")

@@ -6,7 +6,7 @@ import Testing
 /// `make run` itself (deploy/local/run.sh, with the executables `make test` built and a state
 /// directory of its own): a second run leaves the first alone, a run killed with -9 does not stop
 /// the next, and SIGTERM leaves no process behind.
-@Suite("make run")
+@Suite("make run", .needsPostgresAndNATS)
 struct MakeRunTests {
     static let servicePorts = [8000, 8001, 8080, 8082]
 

@@ -8,7 +8,7 @@ import Testing
 /// The fleet's nats-server runs with `deploy/nats/auth.conf` (as `make test` starts it): these
 /// tests act as the attacker the file keeps out, each beside the legitimate user it lets in, so
 /// that a test passing because nothing works at all is impossible.
-@Suite("NATS users and permissions (deploy/nats/auth.conf)")
+@Suite("NATS users and permissions (deploy/nats/auth.conf)", .needsPostgresAndNATS)
 struct NATSAuthorizationTests {
     static func connect(_ user: String, url: String = TestEnvironment.natsURL) async throws -> NATSClient {
         try await NATSClient.connect(

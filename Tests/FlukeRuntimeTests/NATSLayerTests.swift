@@ -4,7 +4,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("NATS layer over libnats")
+@Suite("NATS layer over libnats", .needsPostgresAndNATS)
 struct NATSLayerTests {
     func connect(_ url: String = TestEnvironment.natsURL) async throws -> NATSClient {
         try await NATSClient.connect(.admin(url: url, name: "t"), logger: TestEnvironment.logger)

@@ -8,7 +8,7 @@ import Testing
 /// `NATS_NKEY_SEED_FILE`: a user nkey instead of a password, against a nats-server that knows the
 /// public key only. The key pair is made here with FlukeCrypto's Ed25519, encoded as the NATS
 /// tools write it (base32 of prefix, key and CRC-16), since no `nk` tool is installed.
-@Suite("NATS nkey users")
+@Suite("NATS nkey users", .needsPostgresAndNATS)
 struct NATSNkeyTests {
     static func crc16(_ bytes: [UInt8]) -> UInt16 {
         var crc: UInt16 = 0

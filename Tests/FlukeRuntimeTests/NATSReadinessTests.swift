@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-@Suite("/ready and NATS credentials")
+@Suite("/ready and NATS credentials", .needsPostgresAndNATS)
 struct NATSReadinessTests {
     @Test("when nats-server stops accepting a service's password, /ready says so: 503 naming the Authorization Violation")
     func readyNamesAuthFailure() async throws {

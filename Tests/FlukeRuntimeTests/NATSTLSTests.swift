@@ -6,7 +6,7 @@ import Testing
 
 /// `NATS_TLS_CA`: the connection is encrypted and the server's certificate verified, against a
 /// nats-server that requires TLS (and the fleet's users), with certificates made here by openssl.
-@Suite("NATS over TLS")
+@Suite("NATS over TLS", .needsPostgresAndNATS)
 struct NATSTLSTests {
     static func run(_ executable: String, _ arguments: [String], in directory: String) throws {
         let process = Process()

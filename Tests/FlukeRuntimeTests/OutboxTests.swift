@@ -6,7 +6,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("transactional outbox")
+@Suite("transactional outbox", .needsPostgresAndNATS)
 struct OutboxTests {
     /// A runtime on `database`'s `logs` schema, which holds just an outbox.
     static func runtime(_ database: TestDatabase, natsURL: String) async throws -> FleetRuntime {

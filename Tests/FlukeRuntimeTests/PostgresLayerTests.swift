@@ -3,7 +3,7 @@ import FlukeTestSupport
 import Foundation
 import Testing
 
-@Suite("Postgres layer over libpq")
+@Suite("Postgres layer over libpq", .needsPostgresAndNATS)
 struct PostgresLayerTests {
     @Test("interpolations are bind parameters: hostile text round-trips and never runs as SQL")
     func parameters() async throws {
@@ -153,7 +153,7 @@ struct PostgresLayerTests {
     }
 }
 
-@Suite("Postgres LISTEN/NOTIFY")
+@Suite("Postgres LISTEN/NOTIFY", .needsPostgresAndNATS)
 struct PostgresListenerTests {
     @Test("a listener receives NOTIFY payloads in order, from committed transactions only, and says when it (re)connected")
     func listen() async throws {

@@ -5,7 +5,7 @@ import Foundation
 import Prometheus
 import Testing
 
-@Suite("RetentionJob")
+@Suite("RetentionJob", .needsPostgresAndNATS)
 struct RetentionJobTests {
     @Test("rows past their retention go in batches, the rest stay, extra conditions hold, one replica at a time")
     func purges() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// deploy/postgres/init.sql as the services meet it: each logs in as a role that cannot become
 /// its schema's owner, cannot change the schema, and cannot reach another service's schema.
-@Suite("Postgres roles (deploy/postgres/init.sql)")
+@Suite("Postgres roles (deploy/postgres/init.sql)", .needsPostgresAndNATS)
 struct RoleIsolationTests {
     static let schemas = ["pm", "context", "webhooks", "deploy", "logs", "federation"]
 

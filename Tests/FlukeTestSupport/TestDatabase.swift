@@ -11,14 +11,14 @@ public struct TestDatabase: Sendable {
     public static func create() async throws -> TestDatabase {
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let admin = TestEnvironment.adminDatabaseURL
-        let client = PostgresClient(configuration: .init(url: admin, applicationName: "tests", maxConnections: 1),
+        let client = PostgresClient(configuration: .testClient(url: admin, applicationName: "tests"),
                                     logger: TestEnvironment.logger)
         try await client.query("CREATE DATABASE \(identifier: String(name))")
         await client.shutdown()
         let db = TestDatabase(name: String(name), admin: admin)
         let init_ = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("deploy/postgres/init.sql"),
                                encoding: .utf8)
-        let setup = PostgresClient(configuration: .init(url: db.adminURL, applicationName: "tests", maxConnections: 1),
+        let setup = PostgresClient(configuration: .testClient(url: db.adminURL, applicationName: "tests"),
                                    logger: TestEnvironment.logger)
         try await setup.withConnection { try await $0.executeScript(init_) }
         await setup.shutdown()
@@ -47,8 +47,8 @@ public struct TestDatabase: Sendable {
     /// starts (a service's own role cannot).
     public func migrate(_ migrators: PostgresMigrator...) async throws {
         for migrator in migrators {
-            let client = PostgresClient(configuration: .init(url: url(role: migrator.ownerRole), applicationName: "migrate",
-                                                             maxConnections: 1), logger: TestEnvironment.logger)
+            let client = PostgresClient(configuration: .testClient(url: url(role: migrator.ownerRole),
+                                                                   applicationName: "migrate"), logger: TestEnvironment.logger)
             do {
                 try await migrator.migrate(client, logger: TestEnvironment.logger)
                 await client.shutdown()
@@ -67,7 +67,7 @@ public struct TestDatabase: Sendable {
 
     /// Lends `body` a client on this database as the superuser, closed afterwards.
     public func withAdminClient<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: .init(url: adminURL, applicationName: "tests", maxConnections: 2),
+        let client = PostgresClient(configuration: .testClient(url: adminURL, applicationName: "tests", maxConnections: 2),
                                     logger: TestEnvironment.logger)
         do {
             let value = try await body(client)
@@ -77,5 +77,14 @@ public struct TestDatabase: Sendable {
             await client.shutdown()
             throw error
         }
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// A test's own connections. Patient: several suites and builds share two cores, and a
+    /// backend that takes over libpq's default 5 s to start must not fail the test.
+    static func testClient(url: String, applicationName: String, maxConnections: Int = 1) -> Self {
+        .init(url: url, applicationName: applicationName, maxConnections: maxConnections, acquireTimeout: .seconds(60),
+              connectTimeoutSeconds: 30)
     }
 }

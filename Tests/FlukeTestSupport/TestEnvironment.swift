@@ -4,13 +4,22 @@ import Foundation
 import Logging
 
 /// What `make test` provides: a Postgres cluster and a nats-server on free ports, and where the
-/// built executables are. Tests fail with a clear message when run without it.
+/// built executables are. Suites that need it carry ``Testing/Trait/needsPostgresAndNATS`` and
+/// are skipped, with a message, without it.
 public enum TestEnvironment {
     static let env = ProcessInfo.processInfo.environment
 
+    /// The variables `make test` (deploy/local/test.sh) always exports.
+    static let required = ["FLUKE_TEST_ADMIN_DATABASE_URL", "FLUKE_TEST_NATS_URL", "FLUKE_TEST_PG_BIN", "FLUKE_BIN_DIR"]
+
+    /// Whether the tests run under `make test`, with Postgres and NATS to use.
+    public static var isAvailable: Bool { required.allSatisfy { env[$0].map { !$0.isEmpty } ?? false } }
+
     static func require(_ name: String) -> String {
         guard let v = env[name], !v.isEmpty else {
-            fatalError("\(name) is not set: run the tests with `make test`, which starts Postgres and NATS")
+            // Reached only by a suite that needs the environment but lacks the trait that skips it.
+            fatalError("\(name) is not set: run the tests with `make test`, which starts Postgres and NATS "
+                       + "(and mark the suite `.needsPostgresAndNATS`)")
         }
         return v
     }

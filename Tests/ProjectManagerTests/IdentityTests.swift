@@ -7,7 +7,7 @@ import HTTPTypes
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager identity")
+@Suite("project-manager identity", .needsPostgresAndNATS)
 struct IdentityTests {
     @Test("signup creates a tenant and its owner; the access token is a 15-minute EdDSA JWT that /api/v1/me accepts")
     func signupAndLogin() async throws {

@@ -7,7 +7,7 @@ import NIOCore
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager: login lockout")
+@Suite("project-manager: login lockout", .needsPostgresAndNATS)
 struct LoginLockoutTests {
     @Test("200 parallel wrong passwords for one account make at most PM_LOGIN_MAX_FAILURES scrypt checks; the rest get 429")
     func parallelGuessing() async throws {

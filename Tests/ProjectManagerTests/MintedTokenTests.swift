@@ -4,7 +4,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager: tokens minted by tokens")
+@Suite("project-manager: tokens minted by tokens", .needsPostgresAndNATS)
 struct MintedTokenTests {
     @Test("a token minted by a token expires no later than it, with or without an expiry of its own")
     func childCannotOutliveParent() async throws {

@@ -7,48 +7,32 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 @testable import ProjectManager
-import Synchronization
 import Testing
 
+extension ServiceUnderTest<PMConfig, ProjectManagerParts> {
+    static var projectManager: Self {
+        .init(natsUser: "project-manager", databaseRole: "fluke_pm", migrator: PMMigrations.migrator,
+              environment: ServiceSettings.projectManager, variables: PMConfig.variables, config: PMConfig.init(reader:),
+              build: { try await ProjectManager.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
+
 /// A project-manager instance against its own database and nats-server.
-struct PMHarness {
-    let database: TestDatabase
-    let nats: NATSServer
-    var environment: [String: String]
+struct PMHarness: ServiceHarnessWrapping {
+    var fleet: ServiceHarness
+    /// Added to (or replacing) project-manager's settings.
+    var overrides: [String: String]
 
     init(_ overrides: [String: String] = [:]) async throws {
-        database = try await TestDatabase.create()
-        try await database.migrate(PMMigrations.migrator)
-        nats = try NATSServer()
-        environment = [
-            "DATABASE_URL": database.url(role: "fluke_pm"),
-            "NATS_URL": nats.url,
-            "HTTP_PORT": "0",
-            "PM_JWT_PRIVATE_KEYS": TestKeys.jwtPrivateKeys,
-            "PM_SIGNUP_ENABLED": "true",
-            // Cheap hashes keep the suite fast; the bench measures the production cost (2^15).
-            "PM_SCRYPT_LOG_N": "10",
-            "STARTUP_ATTEMPTS": "3",
-            "STARTUP_RETRY_DELAY": "0.2",
-        ].merging(TestEnvironment.natsUser("project-manager")) { _, b in b }
-        environment.merge(overrides) { _, new in new }
+        fleet = try await ServiceHarness(migrating: [PMMigrations.migrator])
+        self.overrides = overrides
     }
 
-    func config() throws -> PMConfig {
-        try PMConfig(reader: ConfigReader(environment: environment, variables: PMConfig.variables))
-    }
+    var environment: [String: String] { fleet.environment(for: .projectManager, overrides) }
+    func config() throws -> PMConfig { try fleet.config(for: .projectManager, overrides) }
 
     func run<T: Sendable>(_ body: @escaping @Sendable (PMClient, ProjectManagerParts) async throws -> T) async throws -> T {
-        let parts = Mutex<ProjectManagerParts?>(nil)
-        let app = try await buildApplication(config: try config(), logger: TestEnvironment.logger) { p in
-            parts.withLock { $0 = p }
-        }
-        let captured = parts.withLock { $0 }!
-        return try await app.test(.live) { client in try await body(PMClient(client: client), captured) }
-    }
-
-    func natsClient() async throws -> NATSClient {
-        try await NATSClient.connect(.admin(url: nats.url, name: "test-client"), logger: TestEnvironment.logger)
+        try await fleet.run(.projectManager, overrides) { client, parts in try await body(PMClient(client: client), parts) }
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager: a token bound to a project reaches only that project")
+@Suite("project-manager: a token bound to a project reaches only that project", .needsPostgresAndNATS)
 struct ProjectBoundTokenTests {
     @Test("a project-bound admin token gets 403 on every tenant-wide route and changes nothing there")
     func tenantWideRoutes() async throws {

@@ -5,7 +5,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager projects, team, milestones, tasks, audit")
+@Suite("project-manager projects, team, milestones, tasks, audit", .needsPostgresAndNATS)
 struct ProjectTests {
     @Test("project CRUD, team, milestones and tasks work and each write emits its event with tenantid and projectid")
     func crudAndEvents() async throws {
@@ -168,7 +168,7 @@ struct ProjectTests {
     }
 }
 
-@Suite("project-manager replicas")
+@Suite("project-manager replicas", .needsPostgresAndNATS)
 struct ReplicaTests {
     @Test("a project read through one replica's cache follows a change made on another (its event invalidates the entry)")
     func cacheFollowsOtherReplica() async throws {

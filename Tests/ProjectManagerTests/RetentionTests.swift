@@ -6,7 +6,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager retention")
+@Suite("project-manager retention", .needsPostgresAndNATS)
 struct PMRetentionTests {
     @Test("the retention job deletes expired refresh tokens and stale login-failure counters through RLS, and nothing else")
     func expiredGo() async throws {

@@ -5,7 +5,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager tenancy: enforced in code and by Postgres row-level security")
+@Suite("project-manager tenancy: enforced in code and by Postgres row-level security", .needsPostgresAndNATS)
 struct TenancyTests {
     /// Tenant B's objects, one of each kind.
     struct World: Sendable {

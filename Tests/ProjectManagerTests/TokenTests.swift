@@ -7,7 +7,7 @@ import Foundation
 @testable import ProjectManager
 import Testing
 
-@Suite("project-manager API tokens and fluke.rpc.identity.verify")
+@Suite("project-manager API tokens and fluke.rpc.identity.verify", .needsPostgresAndNATS)
 struct TokenTests {
     @Test("a token is fbk_ + 43 base62 characters, shown once, stored only as its SHA-256, listed without its secret")
     func tokenLifecycle() async throws {

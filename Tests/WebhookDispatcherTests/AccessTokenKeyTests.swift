@@ -12,7 +12,7 @@ import Testing
 /// Only project-manager holds the private key: project-manager, context-api (keys fetched from
 /// the JWKS URL) and webhook-dispatcher (keys configured) accept its access tokens and refuse
 /// every token made any other way.
-@Suite("access tokens: EdDSA signed by project-manager only")
+@Suite("access tokens: EdDSA signed by project-manager only", .needsPostgresAndNATS)
 struct AccessTokenKeyTests {
     @Test("every service accepts project-manager's token and refuses tokens signed with anything else; JWKS is published")
     func onlyProjectManagerSigns() async throws {
@@ -34,13 +34,8 @@ struct AccessTokenKeyTests {
             let forged = try TestKeys.forgedTokens(claims)
 
             // context-api has no key configured: it learns project-manager's from the JWKS URL.
-            var contextEnv = h.common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }
-            contextEnv["FLUKE_JWT_PUBLIC_KEYS"] = nil
-            contextEnv.merge(["DATABASE_URL": h.database.url(role: "fluke_context"), "FLUKE_JWKS_URL": jwksURL]) { _, b in b }
-            let contextConfig = try ContextConfig(reader: ConfigReader(environment: contextEnv, variables: ContextConfig.variables))
-            let contextApp = try await ContextAPI.buildApplication(config: contextConfig, logger: TestEnvironment.logger)
-            try await contextApp.test(.live) { client in
-                let context = JSONClient(client: client)
+            // (An empty FLUKE_JWT_PUBLIC_KEYS is an unset one.)
+            try await h.withContextAPI(["FLUKE_JWT_PUBLIC_KEYS": "", "FLUKE_JWKS_URL": jwksURL]) { context in
                 try await h.withDispatcher { hooks, _ in
                     let routes: [(String, JSONClient, String)] = [
                         ("project-manager", pm, "/api/v1/me"),

@@ -9,7 +9,7 @@ import Synchronization
 import Testing
 @testable import WebhookDispatcher
 
-@Suite("webhook delivery")
+@Suite("webhook delivery", .needsPostgresAndNATS)
 struct DeliveryTests {
     @Test("an env.updated from context-api reaches the receiver, signed as the standardwebhooks reference library verifies")
     func endToEndFromContextAPI() async throws {
@@ -23,13 +23,10 @@ struct DeliveryTests {
                                                         events: ["env.*"], extra: ["headers": ["X-Team": "core"]])
                     try #require(sub.status == 201, "\(sub.json)")
                     let secret = try #require(sub.string("secret"))
-                    let contextEnv = h.common.merging(TestEnvironment.natsUser("context-api")) { _, b in b }.merging(["DATABASE_URL": h.database.url(role: "fluke_context")]) { _, b in b }
-                    let config = try ContextConfig(reader: ConfigReader(environment: contextEnv, variables: ContextConfig.variables))
-                    let context = try await ContextAPI.buildApplication(config: config, logger: TestEnvironment.logger)
-                    try await context.test(.live) { ctx in
+                    try await h.withContextAPI { context in
                         // context-api knows the project once its replica has applied project.created.
                         try await eventually(timeout: .seconds(10), "context-api accepted the variable") {
-                            let put = try await JSONClient(client: ctx).call(
+                            let put = try await context.call(
                                 .put, "/api/v1/projects/\(world.projectID)/env/API_URL", token: world.token,
                                 json: ["value": "https://api.example.com", "environment": "staging"])
                             return put.status == 201

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 @testable import WebhookDispatcher
 
-@Suite("webhook delivery policy")
+@Suite("webhook delivery policy", .needsPostgresAndNATS)
 struct WebhookPolicyTests {
     @Test("rate_limit_per_second spaces a subscription's deliveries; WEBHOOK_SUBSCRIPTION_CONCURRENCY caps its attempts in flight")
     func rateAndConcurrency() async throws {

@@ -6,7 +6,7 @@ import HTTPTypes
 import Testing
 @testable import WebhookDispatcher
 
-@Suite("webhook subscriptions")
+@Suite("webhook subscriptions", .needsPostgresAndNATS)
 struct SubscriptionTests {
     @Test("create shows the secret once; get, list, patch and delete; bad input is 422 naming the field and changes nothing")
     func crud() async throws {

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 @testable import WebhookDispatcher
 
-@Suite("webhook-dispatcher tenancy: enforced by Postgres row-level security")
+@Suite("webhook-dispatcher tenancy: enforced by Postgres row-level security", .needsPostgresAndNATS)
 struct WebhookTenancyTests {
     @Test("as fluke_webhooks with no tenant set, every table of schema webhooks with a tenant_id shows zero rows and changes none; with tenant A set, only A's rows")
     func rowLevelSecurity() async throws {
