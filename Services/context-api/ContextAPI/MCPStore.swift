@@ -96,12 +96,14 @@ struct MCPStore: Sendable {
                     context_level = EXCLUDED.context_level, plugin_settings = EXCLUDED.plugin_settings,
                     updated_by = EXCLUDED.updated_by, version = context.mcp_configurations.version + 1, updated_at = now()
                 """)
-            var data = try JSONValue(encoding: config)
-            if case .object(var o) = data { o["project_id"] = .string(project.id.lowercased); data = .object(o) }
+            let payload = MCPConfigChangedPayload(preset: config.preset, enabledPlugins: config.enabledPlugins,
+                                                  pluginSettings: config.pluginSettings,
+                                                  contextLevel: config.contextLevel.rawValue, projectID: project.id)
+            let event = try CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: p.tenantID.lowercased,
+                                       projectID: project.id.lowercased, payload: payload)
             try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "mcp_configuration", id: project.id.lowercased,
-                                       op: "upsert", data: data, on: tx)
-            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: p.tenantID.lowercased,
-                                                projectID: project.id.lowercased, data: data), on: tx)
+                                       op: "upsert", data: event.data, on: tx)
+            try await db.outbox.enqueue(event, on: tx)
             return config
         }
     }

@@ -99,8 +99,7 @@ struct DeliveryQueue: Sendable {
         let eventID = UUID()
         let now = Date()
         let body = try Self.body(type: EventType.webhookTest.rawValue, time: now, project: subscription.projectID,
-                                 data: .object(["subscription_id": .string(subscription.id.lowercased),
-                                                "message": .string("a test event from FlukeBase")]))
+                                 data: try JSONValue(encoding: WebhookTestPayload(subscriptionID: subscription.id)))
         let rows = try await db.pipeline(p, [
             """
             INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body, max_attempts)
@@ -373,12 +372,12 @@ struct DeliveryQueue: Sendable {
                 for row in rows {
                     let id = try row.decode(UUID.self, at: 0)
                     disabled.append(id)
-                    try await outbox.enqueue(CloudEvent(
+                    let payload = WebhookEndpointDisabledPayload(subscriptionID: id, callbackURL: try row.decode(String.self, at: 3),
+                                                                 reason: try row.decode(String.self, at: 4))
+                    try await outbox.enqueue(try CloudEvent(
                         source: "webhook-dispatcher", type: .webhookEndpointDisabled,
                         tenantID: try row.decode(UUID.self, at: 1).lowercased, projectID: try row.decode(UUID.self, at: 2).lowercased,
-                        data: .object(["subscription_id": .string(id.lowercased),
-                                       "callback_url": .string(try row.decode(String.self, at: 3)),
-                                       "reason": .string(try row.decode(String.self, at: 4))])), on: tx)
+                        payload: payload), on: tx)
                 }
             }
             return (disabled, outcomes.filter { held.contains($0.delivery.id) })
