@@ -78,7 +78,7 @@ struct WebhookRoutes: Sendable {
         r.on(.post, "/api/v1/webhooks/subscriptions/{id}/test") { request, ctx in
             let p = try ctx.principal(requiring: .webhooksManage)
             let subscription = try await subscriptions.get(try Parameters.uuid(ctx, "id"), p: p)
-            let id = try await queue.recordTest(subscription: subscription, p: p)
+            let id = try await queue.recordTest(subscription: subscription, principal: p)
             return try await deliveries.get(id, p: p).response(from: request, context: ctx).withStatus(.accepted)
         }
         r.on(.post, "/api/v1/webhooks/subscriptions/{id}/rotate-secret") { request, ctx in
