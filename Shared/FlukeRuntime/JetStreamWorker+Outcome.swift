@@ -31,8 +31,6 @@ public struct JetStreamRejection: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         /// The payload is not what the subject promises (not a CloudEvent, or bad data).
         case malformed
-        /// Well-formed, but this consumer cannot take it.
-        case unsupported
     }
 
     public var code: Code
