@@ -60,10 +60,3 @@ extension FleetJSON {
     /// The encoder for every JSON body and event the fleet writes: sorted keys, RFC 3339 dates.
     public static let encoder: JSONEncoder = CloudEvent.encoder()
 }
-
-extension JSONValue {
-    /// The JSON form of any encodable value, as the fleet encodes it (event payloads).
-    public init(encoding value: some Encodable) throws {
-        self = try FleetJSON.decode(JSONValue.self, from: FleetJSON.encoder.encode(value))
-    }
-}

@@ -54,7 +54,7 @@ struct ContextAdminRoutes: Sendable {
             let f = try await RequestFields.read(request, context: ctx)
             // PUT replaces: what is left out takes the defaults.
             let config = try Self.configuration(f, base: .standard, allowPreset: true)
-            return try await mcp.put(project, config, p: p)
+            return try await mcp.put(project, config, principal: p)
         }
         r.on(.get, "/api/v1/mcp/presets") { _, ctx in
             Page(items: try await mcp.presets(p: try ctx.tenantWidePrincipal(requiring: .contextRead)), nextCursor: nil)
@@ -90,7 +90,7 @@ struct ContextAdminRoutes: Sendable {
             let project = try await access.project(try f.uuid("project_id", required: true)!, for: p)
             return try await mcp.put(project, MCPConfiguration(preset: preset.name, enabledPlugins: preset.enabledPlugins,
                                                                pluginSettings: preset.pluginSettings,
-                                                               contextLevel: preset.contextLevel), p: p)
+                                                               contextLevel: preset.contextLevel), principal: p)
         }
     }
 

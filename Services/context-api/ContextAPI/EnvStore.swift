@@ -83,11 +83,11 @@ struct EnvStore: Sendable {
     }
 
     /// Sets a variable; the event and the changes feed never carry a secret's value.
-    func put(_ project: ProjectInfo, key: String, environment: Environment, value: String, secret: Bool, by p: Principal)
+    func put(_ project: ProjectInfo, key: String, environment: Environment, value: String, secret: Bool, by principal: Principal)
         async throws -> (EnvVar, created: Bool) {
         let (keyID, sealed) = try keyring.seal(value, context: Self.aad(project.id, environment, key))
         defer { cache?.invalidate(project.id) }
-        return try await db.inTenant(of: p) { tx in
+        return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             // Counted under the project's lock, so concurrent writers cannot both pass at the limit.
             let counts = try await tx.query("""
@@ -100,7 +100,7 @@ struct EnvStore: Sendable {
             }
             let row = try await tx.query("""
                 INSERT INTO context.env_vars (project_id, tenant_id, environment, key, secret, key_id, sealed, updated_by)
-                VALUES (\(project.id), \(p.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(p.userID))
+                VALUES (\(project.id), \(principal.tenantID), \(environment.rawValue), \(key), \(secret), \(keyID), \(sealed), \(principal.userID))
                 ON CONFLICT (project_id, environment, key) DO UPDATE SET secret = EXCLUDED.secret,
                     key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed, updated_by = EXCLUDED.updated_by,
                     version = context.env_vars.version + 1, updated_at = now()
@@ -108,37 +108,35 @@ struct EnvStore: Sendable {
                 """).first!
             let env = EnvVar(key: key, environment: environment, secret: secret, value: secret ? nil : value,
                              masked: secret, version: try row.decode(Int.self, at: 0), updatedAt: try row.decode(Date.self, at: 1))
-            var data = try JSONValue(encoding: env)
-            if case .object(var o) = data {
-                o.removeValue(forKey: "masked")
-                if secret { o["value"] = nil } else { o["value"] = .string(value) }
-                o["project_id"] = .string(project.id.lowercased)
-                data = .object(o)
-            }
-            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
-                                       op: "upsert", data: data, on: tx)
-            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .envUpdated, tenantID: p.tenantID.lowercased,
-                                                projectID: project.id.lowercased, data: data), on: tx)
+            let event = try CloudEvent(source: "context-api", type: .envUpdated, tenantID: principal.tenantID.lowercased,
+                                       projectID: project.id.lowercased,
+                                       payload: EnvUpdatedPayload(key: key, environment: environment.rawValue, secret: secret,
+                                                                  value: value, version: env.version,
+                                                                  updatedAt: env.updatedAt, projectID: project.id))
+            try await ChangeLog.append(project.id, tenant: principal.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                       op: "upsert", data: event.data, on: tx)
+            try await db.outbox.enqueue(event, on: tx)
             var shown = env
             if secret { shown.masked = false; shown.value = value }
             return (shown, try row.decode(Bool.self, at: 2))
         }
     }
 
-    func delete(_ project: ProjectInfo, key: String, environment: Environment, by p: Principal) async throws {
+    func delete(_ project: ProjectInfo, key: String, environment: Environment, by principal: Principal) async throws {
         defer { cache?.invalidate(project.id) }
-        try await db.inTenant(of: p) { tx in
+        try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             guard try await tx.query("""
                 DELETE FROM context.env_vars
-                WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
+                WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
                 """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
-            let data: JSONValue = .object(["key": .string(key), "environment": .string(environment.rawValue),
-                                           "project_id": .string(project.id.lowercased)])
-            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
-                                       op: "delete", data: data, on: tx)
-            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .envDeleted, tenantID: p.tenantID.lowercased,
-                                                projectID: project.id.lowercased, data: data), on: tx)
+            let event = try CloudEvent(source: "context-api", type: .envDeleted, tenantID: principal.tenantID.lowercased,
+                                       projectID: project.id.lowercased,
+                                       payload: EnvDeletedPayload(key: key, environment: environment.rawValue,
+                                                                  projectID: project.id))
+            try await ChangeLog.append(project.id, tenant: principal.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",
+                                       op: "delete", data: event.data, on: tx)
+            try await db.outbox.enqueue(event, on: tx)
         }
     }
 

@@ -81,27 +81,29 @@ struct MCPStore: Sendable {
         try Self.decode(try await db.read(p, Self.query(project.id, tenant: p.tenantID))[0])
     }
 
-    func put(_ project: ProjectInfo, _ config: MCPConfiguration, p: Principal) async throws -> MCPConfiguration {
+    func put(_ project: ProjectInfo, _ config: MCPConfiguration, principal: Principal) async throws -> MCPConfiguration {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
         defer { cache?.invalidate(project.id) }
-        return try await db.inTenant(of: p) { tx in
+        return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             try await tx.query("""
                 INSERT INTO context.mcp_configurations (project_id, tenant_id, preset, enabled_plugins, context_level,
                                                         plugin_settings, updated_by)
-                VALUES (\(project.id), \(p.tenantID), \(config.preset), \(config.enabledPlugins)::text[],
-                        \(config.contextLevel.rawValue), \(settings)::jsonb, \(p.userID))
+                VALUES (\(project.id), \(principal.tenantID), \(config.preset), \(config.enabledPlugins)::text[],
+                        \(config.contextLevel.rawValue), \(settings)::jsonb, \(principal.userID))
                 ON CONFLICT (project_id) DO UPDATE SET preset = EXCLUDED.preset, enabled_plugins = EXCLUDED.enabled_plugins,
                     context_level = EXCLUDED.context_level, plugin_settings = EXCLUDED.plugin_settings,
                     updated_by = EXCLUDED.updated_by, version = context.mcp_configurations.version + 1, updated_at = now()
                 """)
-            var data = try JSONValue(encoding: config)
-            if case .object(var o) = data { o["project_id"] = .string(project.id.lowercased); data = .object(o) }
-            try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "mcp_configuration", id: project.id.lowercased,
-                                       op: "upsert", data: data, on: tx)
-            try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: p.tenantID.lowercased,
-                                                projectID: project.id.lowercased, data: data), on: tx)
+            let payload = MCPConfigChangedPayload(preset: config.preset, enabledPlugins: config.enabledPlugins,
+                                                  pluginSettings: config.pluginSettings,
+                                                  contextLevel: config.contextLevel.rawValue, projectID: project.id)
+            let event = try CloudEvent(source: "context-api", type: .mcpConfigChanged, tenantID: principal.tenantID.lowercased,
+                                       projectID: project.id.lowercased, payload: payload)
+            try await ChangeLog.append(project.id, tenant: principal.tenantID, entity: "mcp_configuration", id: project.id.lowercased,
+                                       op: "upsert", data: event.data, on: tx)
+            try await db.outbox.enqueue(event, on: tx)
             return config
         }
     }

@@ -39,14 +39,15 @@ struct MemoryStore: Sendable {
     }
 
     private func record(_ m: Memory, deleted: Bool, tenant: UUID, on tx: PostgresHandle) async throws {
-        let data: JSONValue = .object([
-            "id": .string(m.id.lowercased), "external_id": .string(m.externalID.lowercased),
-            "memory_type": .string(m.memoryType.rawValue), "version": .number(Double(m.version)), "deleted": .bool(deleted),
-        ])
+        let event = try CloudEvent(source: "context-api", type: .memorySynced, tenantID: tenant.lowercased,
+                                   projectID: m.projectID.lowercased,
+                                   payload: MemorySyncedPayload(id: m.id, externalID: m.externalID,
+                                                                memoryType: m.memoryType.rawValue, version: m.version,
+                                                                deleted: deleted))
         try await ChangeLog.append(m.projectID, tenant: tenant, entity: "memory", id: m.id.lowercased,
-                                   op: deleted ? "delete" : "upsert", data: deleted ? data : try JSONValue(encoding: m), on: tx)
-        try await db.outbox.enqueue(CloudEvent(source: "context-api", type: .memorySynced, tenantID: tenant.lowercased,
-                                            projectID: m.projectID.lowercased, data: data), on: tx)
+                                   op: deleted ? "delete" : "upsert", data: deleted ? event.data : try JSONValue(encoding: m),
+                                   on: tx)
+        try await db.outbox.enqueue(event, on: tx)
     }
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).

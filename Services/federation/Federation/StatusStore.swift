@@ -120,15 +120,12 @@ public struct StatusStore: Sendable {
             INSERT INTO federation.status_history (slug, from_status, to_status, changed_at, reason)
             VALUES (\(slug), \(from.rawValue), \(to.rawValue), \(now), \(reason))
             """)
-        var data: [String: JSONValue] = [
-            "slug": .string(slug), "name": .string(name), "status": .string(to.rawValue),
-            "previous_status": .string(from.rawValue), "changed_at": .string(RFC3339.format(now)),
-        ]
-        if let lastHeartbeat { data["last_heartbeat_at"] = .string(RFC3339.format(lastHeartbeat)) }
-        if let projectID { data["project_id"] = .string(projectID) }
-        let event = CloudEvent(source: "federation",
-                               type: to == .online ? .federationProjectOnline : .federationProjectOffline,
-                               time: now, projectID: projectID, data: .object(data))
+        let payload = FederationProjectStatusPayload(slug: slug, name: name, status: to.rawValue,
+                                                     previousStatus: from.rawValue, changedAt: now,
+                                                     lastHeartbeatAt: lastHeartbeat, projectID: projectID)
+        let event = try CloudEvent(source: "federation",
+                                   type: to == .online ? .federationProjectOnline : .federationProjectOffline,
+                                   time: now, projectID: projectID, payload: payload)
         try await outbox.enqueue(event, on: tx)
     }
 }

@@ -45,14 +45,13 @@ extension APITokenStore {
                 let token = try row.decode(UUID.self, at: 0)
                 let user = try row.decode(UUID.self, at: 1)
                 let tokenProject = try row.decode(UUID?.self, at: 2)
-                var data: [String: JSONValue] = ["token_id": .string(token.lowercased), "user_id": .string(user.lowercased)]
-                if let tokenProject { data["project_id"] = .string(tokenProject.lowercased) }
                 var details: [String: JSONValue] = [:]
                 if i > 0 || own.rows.isEmpty { details["revoked_with"] = .string(id.lowercased) }
                 try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
                     .record(on: tx, AuditRecord(action: "token.revoked", objectType: "api_token", objectID: token.lowercased,
                                                 details: .object(details)),
-                            event: .tokenRevoked, projectID: tokenProject, data: .object(data))
+                            event: .tokenRevoked, projectID: tokenProject,
+                            payload: TokenRevokedPayload(tokenID: token, userID: user, projectID: tokenProject))
                 ids.append(token)
             }
             return ids

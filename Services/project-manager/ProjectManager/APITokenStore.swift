@@ -69,8 +69,7 @@ final class APITokenStore: APITokenResolver, Sendable {
                 """).first!
             try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
                 .record(on: tx, AuditRecord(action: "token.created", objectType: "api_token", objectID: id.lowercased,
-                                            details: .object(["scopes": .array(scopeNames.map { .string($0) })])),
-                        event: nil, projectID: projectID, data: .null)
+                                            details: .object(["scopes": .array(scopeNames.map { .string($0) })])))
             return try Self.view(row)
         }
         view.token = secret

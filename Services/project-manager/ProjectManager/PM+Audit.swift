@@ -27,13 +27,15 @@ struct Change: Sendable {
     let requestID: String
     let outbox: Outbox
 
-    func record(on tx: PostgresHandle, _ audit: AuditRecord, event: EventType?, projectID: UUID?, data: JSONValue)
-        async throws {
+    /// A change without an event.
+    func record(on tx: PostgresHandle, _ audit: AuditRecord) async throws {
         try await audit.write(on: tx, tenant: principal.tenantID, actor: principal, requestID: requestID)
-        if let event {
-            try await outbox.enqueue(CloudEvent(source: "project-manager", type: event,
-                                                tenantID: principal.tenantID.uuidString.lowercased(),
-                                                projectID: projectID?.uuidString.lowercased(), data: data), on: tx)
-        }
+    }
+
+    func record(on tx: PostgresHandle, _ audit: AuditRecord, event: EventType, projectID: UUID?,
+                payload: some EventPayload) async throws {
+        try await record(on: tx, audit)
+        try await outbox.enqueue(CloudEvent(source: "project-manager", type: event, tenantID: principal.tenantID.lowercased,
+                                            projectID: projectID?.lowercased, payload: payload), on: tx)
     }
 }

@@ -53,54 +53,54 @@ struct ProjectStore: Sendable {
         return project
     }
 
-    func create(_ p: Principal, requestID: String, name: String, description: String, stage: ProjectStage,
+    func create(_ principal: Principal, requestID: String, name: String, description: String, stage: ProjectStage,
                 repositoryURL: String?) async throws -> Project {
-        guard p.projectID == nil else { throw PMError.forbidden("a token bound to a project cannot create projects") }
+        guard principal.projectID == nil else { throw PMError.forbidden("a token bound to a project cannot create projects") }
         let id = UUID()
-        return try await db.inTenant(of: p) { tx in
+        return try await db.inTenant(of: principal) { tx in
             let project = try Self.project(try await tx.query("""
                 INSERT INTO pm.projects (id, tenant_id, name, description, stage, repository_url, created_by)
-                VALUES (\(id), \(p.tenantID), \(name), \(description), \(stage.rawValue), \(repositoryURL), \(p.userID))
+                VALUES (\(id), \(principal.tenantID), \(name), \(description), \(stage.rawValue), \(repositoryURL), \(principal.userID))
                 RETURNING \(sql: Self.projectColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "project.created", objectType: "project", objectID: id.lowercased),
-                event: .projectCreated, projectID: id, data: try JSONValue(encoding: project))
+                event: .projectCreated, projectID: id, payload: ProjectPayload(project))
             return project
         }
     }
 
-    func update(_ id: UUID, _ p: Principal, requestID: String, name: String?, description: String?, stage: ProjectStage?,
+    func update(_ id: UUID, _ principal: Principal, requestID: String, name: String?, description: String?, stage: ProjectStage?,
                 repositoryURL: String??) async throws -> Project {
         // Dropped before and after: a reader between the two cannot cache the old row for long.
         cache?.remove(id)
         defer { cache?.remove(id) }
-        return try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(id, p, on: tx)
+        return try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(id, principal, on: tx)
             let project = try Self.project(try await tx.query("""
                 UPDATE pm.projects SET name = COALESCE(\(name), name), description = COALESCE(\(description), description),
                     stage = COALESCE(\(stage?.rawValue), stage),
                     repository_url = CASE WHEN \(repositoryURL != nil) THEN \(repositoryURL ?? nil) ELSE repository_url END,
                     updated_at = now()
-                WHERE id = \(id) AND tenant_id = \(p.tenantID)
+                WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                 RETURNING \(sql: Self.projectColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "project.updated", objectType: "project", objectID: id.lowercased),
-                event: .projectUpdated, projectID: id, data: try JSONValue(encoding: project))
+                event: .projectUpdated, projectID: id, payload: ProjectPayload(project))
             return project
         }
     }
 
-    func delete(_ id: UUID, _ p: Principal, requestID: String) async throws {
+    func delete(_ id: UUID, _ principal: Principal, requestID: String) async throws {
         cache?.remove(id)
         defer { cache?.remove(id) }
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(id, p, on: tx)
-            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)")
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(id, principal, on: tx)
+            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "project.deleted", objectType: "project", objectID: id.lowercased),
-                event: .projectDeleted, projectID: id, data: .object(["id": .string(id.lowercased), "deleted": .bool(true)]))
+                event: .projectDeleted, projectID: id, payload: ProjectDeletedPayload(id: id))
         }
     }
 
@@ -147,17 +147,17 @@ struct ProjectStore: Sendable {
     }
 
     /// Adds a tenant user to the team, or changes their project role.
-    func setMember(_ project: UUID, user: UUID, role: ProjectRole, _ p: Principal, requestID: String, isNew: Bool)
+    func setMember(_ project: UUID, user: UUID, role: ProjectRole, _ principal: Principal, requestID: String, isNew: Bool)
         async throws -> ProjectMember {
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(project, p, on: tx)
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(project, principal, on: tx)
             if isNew {
                 guard try await !tx.query("""
-                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
+                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND user_id = \(user)
                     """).isEmpty else { throw Problem.invalid("user_id", "no such user in this tenant") }
                 let inserted = try await tx.query("""
                     INSERT INTO pm.project_members (tenant_id, project_id, user_id, role)
-                    VALUES (\(p.tenantID), \(project), \(user), \(role.rawValue)) ON CONFLICT DO NOTHING
+                    VALUES (\(principal.tenantID), \(project), \(user), \(role.rawValue)) ON CONFLICT DO NOTHING
                     """)
                 guard inserted.affectedRows == 1 else {
                     throw PMError.conflict(field: "user_id", "the user is already a member of this project")
@@ -165,31 +165,30 @@ struct ProjectStore: Sendable {
             } else {
                 guard try await tx.query("""
                     UPDATE pm.project_members SET role = \(role.rawValue)
-                    WHERE project_id = \(project) AND user_id = \(user) AND tenant_id = \(p.tenantID)
+                    WHERE project_id = \(project) AND user_id = \(user) AND tenant_id = \(principal.tenantID)
                     """).affectedRows == 1 else { throw PMError.notFound("member") }
             }
             let member = try Self.member(try await tx.query("""
                 \(sql: Self.memberSelect) WHERE pmb.project_id = \(project) AND pmb.user_id = \(user)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: isNew ? "member.added" : "member.updated", objectType: "project_member",
                                     objectID: user.lowercased, details: .object(["project_id": .string(project.lowercased)])),
-                event: .memberAdded, projectID: project, data: try JSONValue(encoding: member))
+                event: .memberAdded, projectID: project, payload: MemberAddedPayload(member))
             return member
         }
     }
 
-    func removeMember(_ project: UUID, user: UUID, _ p: Principal, requestID: String) async throws {
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(project, p, on: tx)
+    func removeMember(_ project: UUID, user: UUID, _ principal: Principal, requestID: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(project, principal, on: tx)
             guard try await tx.query("""
-                DELETE FROM pm.project_members WHERE project_id = \(project) AND user_id = \(user) AND tenant_id = \(p.tenantID)
+                DELETE FROM pm.project_members WHERE project_id = \(project) AND user_id = \(user) AND tenant_id = \(principal.tenantID)
                 """).affectedRows == 1 else { throw PMError.notFound("member") }
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "member.removed", objectType: "project_member", objectID: user.lowercased,
                                     details: .object(["project_id": .string(project.lowercased)])),
-                event: .memberRemoved, projectID: project,
-                data: .object(["project_id": .string(project.lowercased), "user_id": .string(user.lowercased)]))
+                event: .memberRemoved, projectID: project, payload: MemberRemovedPayload(projectID: project, userID: user))
         }
     }
 }

@@ -20,12 +20,6 @@ struct WorkStore: Sendable {
                   createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
-    private func milestoneEvent(_ m: Milestone, deleted: Bool) throws -> JSONValue {
-        guard case .object(var o) = try JSONValue(encoding: m) else { return .null }
-        o["deleted"] = .bool(deleted)
-        return .object(o)
-    }
-
     func milestones(_ project: UUID, _ p: Principal, after: Int?, limit: Int) async throws -> ([Milestone], Int?) {
         try await db.inTenant(of: p) { tx in
             _ = try await ProjectStore.requireProject(project, p, on: tx)
@@ -53,50 +47,50 @@ struct WorkStore: Sendable {
         return try Self.milestone(row)
     }
 
-    func createMilestone(_ project: UUID, _ p: Principal, requestID: String, title: String, description: String,
+    func createMilestone(_ project: UUID, _ principal: Principal, requestID: String, title: String, description: String,
                          dueDate: String?, status: MilestoneStatus) async throws -> Milestone {
-        try await db.inTenant(of: p) { tx in
-            _ = try await ProjectStore.requireProject(project, p, on: tx)
+        try await db.inTenant(of: principal) { tx in
+            _ = try await ProjectStore.requireProject(project, principal, on: tx)
             let m = try Self.milestone(try await tx.query("""
                 INSERT INTO pm.milestones (id, tenant_id, project_id, title, description, due_date, status)
-                VALUES (\(UUID()), \(p.tenantID), \(project), \(title), \(description), \(dueDate)::date, \(status.rawValue))
+                VALUES (\(UUID()), \(principal.tenantID), \(project), \(title), \(description), \(dueDate)::date, \(status.rawValue))
                 RETURNING \(sql: Self.milestoneColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "milestone.created", objectType: "milestone", objectID: m.id.lowercased),
-                event: .milestoneUpdated, projectID: project, data: try milestoneEvent(m, deleted: false))
+                event: .milestoneUpdated, projectID: project, payload: MilestonePayload(m, deleted: false))
             return m
         }
     }
 
-    func updateMilestone(_ project: UUID, _ id: UUID, _ p: Principal, requestID: String, title: String?,
+    func updateMilestone(_ project: UUID, _ id: UUID, _ principal: Principal, requestID: String, title: String?,
                          description: String?, dueDate: String??, status: MilestoneStatus?) async throws -> Milestone {
-        try await db.inTenant(of: p) { tx in
-            _ = try await ProjectStore.requireProject(project, p, on: tx)
-            _ = try await requireMilestone(project, id, p, tx)
+        try await db.inTenant(of: principal) { tx in
+            _ = try await ProjectStore.requireProject(project, principal, on: tx)
+            _ = try await requireMilestone(project, id, principal, tx)
             let m = try Self.milestone(try await tx.query("""
                 UPDATE pm.milestones SET title = COALESCE(\(title), title),
                     description = COALESCE(\(description), description), status = COALESCE(\(status?.rawValue), status),
                     due_date = CASE WHEN \(dueDate != nil) THEN \(dueDate ?? nil)::date ELSE due_date END,
                     updated_at = now()
-                WHERE id = \(id) AND tenant_id = \(p.tenantID)
+                WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                 RETURNING \(sql: Self.milestoneColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "milestone.updated", objectType: "milestone", objectID: id.lowercased),
-                event: .milestoneUpdated, projectID: project, data: try milestoneEvent(m, deleted: false))
+                event: .milestoneUpdated, projectID: project, payload: MilestonePayload(m, deleted: false))
             return m
         }
     }
 
-    func deleteMilestone(_ project: UUID, _ id: UUID, _ p: Principal, requestID: String) async throws {
-        try await db.inTenant(of: p) { tx in
-            _ = try await ProjectStore.requireProject(project, p, on: tx)
-            let m = try await requireMilestone(project, id, p, tx)
-            try await tx.query("DELETE FROM pm.milestones WHERE id = \(id) AND tenant_id = \(p.tenantID)")
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+    func deleteMilestone(_ project: UUID, _ id: UUID, _ principal: Principal, requestID: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await ProjectStore.requireProject(project, principal, on: tx)
+            let m = try await requireMilestone(project, id, principal, tx)
+            try await tx.query("DELETE FROM pm.milestones WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "milestone.deleted", objectType: "milestone", objectID: id.lowercased),
-                event: .milestoneUpdated, projectID: project, data: try milestoneEvent(m, deleted: true))
+                event: .milestoneUpdated, projectID: project, payload: MilestonePayload(m, deleted: true))
         }
     }
 
@@ -162,12 +156,6 @@ struct WorkStore: Sendable {
             """).isEmpty else { throw Problem.invalid("assignee_id", "no such user in this tenant") }
     }
 
-    private func taskEvent(_ t: WorkTask, deleted: Bool) throws -> JSONValue {
-        guard case .object(var o) = try JSONValue(encoding: t) else { return .null }
-        o["deleted"] = .bool(deleted)
-        return .object(o)
-    }
-
     struct TaskInput: Sendable {
         var title: String?
         var description: String?
@@ -178,30 +166,30 @@ struct WorkStore: Sendable {
         var source: TaskSource?
     }
 
-    func createTask(project: UUID, _ p: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
-        try await db.inTenant(of: p) { tx in
-            guard p.canSee(project: project), try await !tx.query("""
-                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(p.tenantID)
+    func createTask(project: UUID, _ principal: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
+        try await db.inTenant(of: principal) { tx in
+            guard principal.canSee(project: project), try await !tx.query("""
+                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(principal.tenantID)
                 """).isEmpty else { throw Problem.invalid("project_id", "no such project") }
-            try await requireAssignee(input.assignee ?? nil, p, tx)
+            try await requireAssignee(input.assignee ?? nil, principal, tx)
             let t = try Self.task(try await tx.query("""
                 INSERT INTO pm.tasks (id, tenant_id, project_id, title, description, status, assignee_id, due_date, labels, source)
-                VALUES (\(UUID()), \(p.tenantID), \(project), \(input.title ?? ""), \(input.description ?? ""),
+                VALUES (\(UUID()), \(principal.tenantID), \(project), \(input.title ?? ""), \(input.description ?? ""),
                         \((input.status ?? .todo).rawValue), \(input.assignee ?? nil), \(input.dueDate ?? nil)::date,
                         \(input.labels ?? [])::text[], \((input.source ?? .manual).rawValue))
                 RETURNING \(sql: Self.taskColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "task.created", objectType: "task", objectID: t.id.lowercased),
-                event: .taskCreated, projectID: project, data: try taskEvent(t, deleted: false))
+                event: .taskCreated, projectID: project, payload: TaskPayload(t, deleted: false))
             return t
         }
     }
 
-    func updateTask(_ id: UUID, _ p: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
-        try await db.inTenant(of: p) { tx in
-            _ = try await requireTask(id, p, tx)
-            if let assignee = input.assignee { try await requireAssignee(assignee, p, tx) }
+    func updateTask(_ id: UUID, _ principal: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await requireTask(id, principal, tx)
+            if let assignee = input.assignee { try await requireAssignee(assignee, principal, tx) }
             let t = try Self.task(try await tx.query("""
                 UPDATE pm.tasks SET title = COALESCE(\(input.title), title),
                     description = COALESCE(\(input.description), description),
@@ -210,23 +198,23 @@ struct WorkStore: Sendable {
                     assignee_id = CASE WHEN \(input.assignee != nil) THEN \(input.assignee ?? nil)::uuid ELSE assignee_id END,
                     due_date = CASE WHEN \(input.dueDate != nil) THEN \(input.dueDate ?? nil)::date ELSE due_date END,
                     updated_at = now()
-                WHERE id = \(id) AND tenant_id = \(p.tenantID)
+                WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                 RETURNING \(sql: Self.taskColumns)
                 """).first!)
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "task.updated", objectType: "task", objectID: id.lowercased),
-                event: .taskUpdated, projectID: t.projectID, data: try taskEvent(t, deleted: false))
+                event: .taskUpdated, projectID: t.projectID, payload: TaskPayload(t, deleted: false))
             return t
         }
     }
 
-    func deleteTask(_ id: UUID, _ p: Principal, requestID: String) async throws {
-        try await db.inTenant(of: p) { tx in
-            let t = try await requireTask(id, p, tx)
-            try await tx.query("DELETE FROM pm.tasks WHERE id = \(id) AND tenant_id = \(p.tenantID)")
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+    func deleteTask(_ id: UUID, _ principal: Principal, requestID: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            let t = try await requireTask(id, principal, tx)
+            try await tx.query("DELETE FROM pm.tasks WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "task.deleted", objectType: "task", objectID: id.lowercased),
-                event: .taskUpdated, projectID: t.projectID, data: try taskEvent(t, deleted: true))
+                event: .taskUpdated, projectID: t.projectID, payload: TaskPayload(t, deleted: true))
         }
     }
 }

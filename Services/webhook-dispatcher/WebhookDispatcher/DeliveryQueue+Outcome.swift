@@ -130,12 +130,12 @@ extension DeliveryQueue {
             for row in rows {
                 let id = try row.decode(UUID.self, at: 0)
                 disabled.append(id)
-                try await outbox.enqueue(CloudEvent(
+                let payload = WebhookEndpointDisabledPayload(subscriptionID: id, callbackURL: try row.decode(String.self, at: 3),
+                                                             reason: try row.decode(String.self, at: 4))
+                try await outbox.enqueue(try CloudEvent(
                     source: "webhook-dispatcher", type: .webhookEndpointDisabled,
                     tenantID: try row.decode(UUID.self, at: 1).lowercased, projectID: try row.decode(UUID.self, at: 2).lowercased,
-                    data: .object(["subscription_id": .string(id.lowercased),
-                                   "callback_url": .string(try row.decode(String.self, at: 3)),
-                                   "reason": .string(try row.decode(String.self, at: 4))])), on: tx)
+                    payload: payload), on: tx)
             }
         }
         return disabled

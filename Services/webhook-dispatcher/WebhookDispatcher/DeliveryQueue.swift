@@ -95,16 +95,15 @@ struct DeliveryQueue: Sendable {
     }
 
     /// A `webhook.test` delivery for one subscription (not through NATS).
-    func recordTest(subscription: Subscription, p: Principal) async throws -> UUID {
+    func recordTest(subscription: Subscription, principal: Principal) async throws -> UUID {
         let eventID = UUID()
         let now = Date()
         let body = try Self.body(type: EventType.webhookTest.rawValue, time: now, project: subscription.projectID,
-                                 data: .object(["subscription_id": .string(subscription.id.lowercased),
-                                                "message": .string("a test event from FlukeBase")]))
-        let rows = try await db.pipeline(p, [
+                                 data: try JSONValue(encoding: WebhookTestPayload(subscriptionID: subscription.id)))
+        let rows = try await db.pipeline(principal, [
             """
             INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body, max_attempts)
-            VALUES (gen_random_uuid(), \(subscription.id), \(p.tenantID), \(eventID), \(EventType.webhookTest.rawValue),
+            VALUES (gen_random_uuid(), \(subscription.id), \(principal.tenantID), \(eventID), \(EventType.webhookTest.rawValue),
                     \(RFC3339.format(now))::timestamptz, \(body), \(settings.schedule.count))
             RETURNING id
             """,

@@ -6,8 +6,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Turns every fleet event into deliveries: a durable JetStream pull consumer on
-/// `fluke.events.>`; each fetched batch is recorded in one transaction, then acknowledged. A
+/// Turns every fleet event into deliveries: a durable JetStream consumer on `fluke.events.>`
+/// (``JetStreamWorker``); each fetched batch is recorded in one transaction, then acknowledged. A
 /// crash before the acknowledgement means redelivery, which the queue's uniqueness on
 /// (event id, subscription) turns into nothing new.
 ///
@@ -33,27 +33,13 @@ final class Intake: Service, Sendable {
     }
 
     func run() async throws {
-        let consumer = nats.pullConsumer(stream: EventType.streamName, durable: Self.durable,
-                                         filterSubject: EventType.subjectPrefix + ">", ackWait: .seconds(30),
-                                         maxAckPending: Self.batch)
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    guard try await self.holdLease() else {
-                        try await Task.sleep(for: .milliseconds(500))
-                        continue
-                    }
-                    let batch = try await consumer.fetch(batch: Self.batch, timeout: .milliseconds(500))
-                    if !batch.isEmpty { await self.handle(batch) }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    // NATS down or reconnecting: the pull subscription is made again on the next fetch.
-                    self.logger.debug("intake fetch failed; retrying", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .milliseconds(500))
-                }
-            }
-        }
+        let worker = JetStreamWorker(nats: nats,
+                                     configuration: .init(durable: Self.durable, batchSize: Self.batch,
+                                                          maxAckPending: Self.batch),
+                                     deadLetters: deadLetters, logger: logger,
+                                     mayFetch: { [self] in try await holdLease() },
+                                     handleBatch: { [self] batch in await handle(batch) })
+        try await worker.run()
         // Another replica (or this one's successor) takes over at once, not when the lease lapses.
         try? await queue.postgres.query("DELETE FROM webhooks.intake_lease WHERE owner = \(queue.replica)")
     }
@@ -68,44 +54,49 @@ final class Intake: Service, Sendable {
             """).first != nil
     }
 
-    private func handle(_ batch: [JetStreamMessage]) async {
-        var events: [(message: JetStreamMessage, event: DeliveryQueue.IncomingEvent?)] = []
-        let decoder = CloudEvent.decoder()
-        for message in batch {
-            guard let event = try? decoder.decode(CloudEvent.self, from: message.message.payload),
-                  let id = UUID(uuidString: event.id) else {
-                await deadLetters.bury(message, reason: "not a CloudEvent with a UUID id")
-                continue
+    /// Records the batch's deliveries; a message that is no event with a UUID id is rejected.
+    private func handle(_ batch: [JetStreamMessage]) async -> [JetStreamWorker.Outcome] {
+        var outcomes: [JetStreamWorker.Outcome] = []
+        var events: [(index: Int, event: DeliveryQueue.IncomingEvent)] = []
+        for (index, message) in batch.enumerated() {
+            switch Self.incoming(message) {
+            case .failure(let rejection):
+                outcomes.append(.reject(rejection))
+            case .success(let event):
+                outcomes.append(.done)
+                if let event { events.append((index, event)) }
             }
-            // Subscriptions belong to a tenant's project: events without both reach nobody.
-            guard let tenant = event.tenantid.flatMap(UUID.init(uuidString:)),
-                  let project = event.projectid.flatMap(UUID.init(uuidString:)),
-                  let body = try? DeliveryQueue.body(type: event.type, time: event.time, project: project, data: event.data)
-            else {
-                events.append((message, nil))
-                continue
-            }
-            events.append((message, .init(id: id, type: event.type, tenant: tenant, project: project, time: event.time,
-                                          body: body)))
         }
         metrics.eventsReceived.increment(by: Int64(batch.count))
         do {
-            try await record(events.compactMap(\.event))
-            for entry in events { try? await entry.message.ack() }
+            try await record(events.map(\.event))
         } catch {
             // One bad event must not hold back the batch: each is tried alone, and the one that
             // keeps failing becomes a dead letter after its attempts.
             logger.warning("could not record a batch of deliveries; recording its events one by one",
                            metadata: ["events": "\(events.count)", "error": "\(error)"])
-            for entry in events {
+            for (index, event) in events {
                 do {
-                    if let event = entry.event { try await record([event]) }
-                    try? await entry.message.ack()
+                    try await record([event])
                 } catch {
-                    await deadLetters.failed(entry.message, reason: "\(error)")
+                    outcomes[index] = .retry(reason: "\(error)")
                 }
             }
         }
+        return outcomes
+    }
+
+    /// The event `message` carries, nil when it reaches no subscription.
+    private static func incoming(_ message: JetStreamMessage) -> Result<DeliveryQueue.IncomingEvent?, JetStreamRejection> {
+        guard let event = try? message.cloudEvent(), let id = UUID(uuidString: event.id) else {
+            return .failure(JetStreamRejection(.malformed, "not a CloudEvent with a UUID id"))
+        }
+        // Subscriptions belong to a tenant's project: events without both reach nobody.
+        guard let tenant = event.tenantid.flatMap(UUID.init(uuidString:)),
+              let project = event.projectid.flatMap(UUID.init(uuidString:)),
+              let body = try? DeliveryQueue.body(type: event.type, time: event.time, project: project, data: event.data)
+        else { return .success(nil) }
+        return .success(.init(id: id, type: event.type, tenant: tenant, project: project, time: event.time, body: body))
     }
 
     private func record(_ events: [DeliveryQueue.IncomingEvent]) async throws {

@@ -63,7 +63,7 @@ extension WebhookRoutes {
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/test") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
             let subscription = try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), p: principal)
-            let id = try await queue.recordTest(subscription: subscription, p: principal)
+            let id = try await queue.recordTest(subscription: subscription, principal: principal)
             return try await deliveries.get(id, p: principal).response(from: request, context: context).withStatus(.accepted)
         }
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/rotate-secret") { request, context in

@@ -62,13 +62,9 @@ public struct RevocationListener: Sendable {
 
     public init(nats: NATSClient, cache: TokenCache, logger: Logger) throws {
         subscription = try nats.subscribe(EventType.tokenRevoked.subject) { message in
-            struct Revoked: Decodable {
-                struct Data: Decodable { var token_id: UUID }
-                var data: Data
-            }
-            let data = Data(message.payload)
-            if let event = try? JSONDecoder().decode(Revoked.self, from: data) {
-                cache.revoke(tokenID: event.data.token_id)
+            if let revoked = try? FleetJSON.decoder.decode(CloudEvent.self, from: Data(message.payload))
+                .payload(as: TokenRevokedPayload.self) {
+                cache.revoke(tokenID: revoked.tokenID)
             } else {
                 logger.warning("ignoring a malformed token.revoked event")
             }

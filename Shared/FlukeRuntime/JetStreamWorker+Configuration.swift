@@ -1,0 +1,41 @@
+import FlukeModels
+
+extension JetStreamWorker {
+    /// Which durable consumer a worker reads, and how much at a time.
+    public struct Configuration: Sendable {
+        /// The durable consumer's name: unique per service, shared by its replicas.
+        public var durable: String
+        /// The subjects it takes, as one NATS wildcard subject (libnats 3.4.1 consumers have one filter).
+        public var filterSubject: String
+        public var stream: String
+        /// The most messages one fetch returns.
+        public var batchSize: Int
+        /// How long a fetch waits for messages before it returns what it has.
+        public var fetchTimeout: Duration
+        /// How long the server waits for an acknowledgement before it redelivers.
+        public var ackWait: Duration
+        /// The most unacknowledged messages the server hands this consumer.
+        public var maxAckPending: Int
+        /// How long a failed message waits before it is redelivered.
+        public var retryDelay: Duration
+        /// The wait after a failed fetch, or while the fetch gate is shut.
+        public var pause: Duration
+
+        /// Every fleet event by default (`fluke.events.>` in `FLUKE_EVENTS`).
+        public init(durable: String, filterSubject: String = EventType.subjectPrefix + ">",
+                    stream: String = EventType.streamName, batchSize: Int = 128,
+                    fetchTimeout: Duration = .milliseconds(500), ackWait: Duration = .seconds(30),
+                    maxAckPending: Int = 10_000, retryDelay: Duration = .seconds(1),
+                    pause: Duration = .milliseconds(500)) {
+            self.durable = durable
+            self.filterSubject = filterSubject
+            self.stream = stream
+            self.batchSize = batchSize
+            self.fetchTimeout = fetchTimeout
+            self.ackWait = ackWait
+            self.maxAckPending = maxAckPending
+            self.retryDelay = retryDelay
+            self.pause = pause
+        }
+    }
+}
