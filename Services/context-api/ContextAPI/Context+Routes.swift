@@ -37,16 +37,16 @@ struct ContextRoutes: Sendable {
             }
             let environment = try Self.environment(q["environment"].map(String.init), field: "environment")
             guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
-            let key = ContextCache.Key(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
-                                       level: level, environment: environment)
+            let key = ContextCacheKey(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+                                      level: level, environment: environment)
             let project: ProjectInfo
             let snapshot: ContextStore.Snapshot
             if let hit = cache.get(key) {
                 (project, snapshot) = hit
             } else {
-                let epoch = cache.epoch(projectID)
+                let epoch = cache.epoch()
                 (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
-                cache.put(key, project, snapshot, readAt: epoch)
+                cache.put((project, snapshot), for: key, readAt: epoch)
             }
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
             let answer = snapshot.answer(ifNoneMatch: request.headers[.ifNoneMatch])

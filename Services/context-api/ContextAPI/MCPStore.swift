@@ -29,7 +29,8 @@ public struct MCPPreset: Codable, Sendable {
 /// feed, which is how connected tools learn to reconfigure.
 struct MCPStore: Sendable {
     let db: TenantDatabase
-    var cache: ContextCache?
+    /// Told after each committed change, so cached contexts of the project are dropped.
+    let cache: ContextCache
 
     static func query(_ project: UUID, tenant: UUID) -> PostgresQuery {
         """
@@ -84,7 +85,7 @@ struct MCPStore: Sendable {
     func put(_ project: ProjectInfo, _ config: MCPConfiguration, p: Principal) async throws -> MCPConfiguration {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             try await tx.query("""

@@ -12,9 +12,10 @@ import Foundation
 /// copy wins. The losing copy is kept in `memory_conflicts`.
 struct MemoryStore: Sendable {
     let db: TenantDatabase
-    var cache: ContextCache?
+    /// Told after each committed change, so cached contexts of the project are dropped.
+    let cache: ContextCache
     /// Memories a project may hold (tombstones not counted).
-    var maxPerProject = ContextLimits().memoriesPerProject
+    let maxPerProject: Int
 
     static let columns: StaticString =
         "id, external_id, project_id, memory_type, content, tags, created_by, created_at, updated_at, version, synced_at"
@@ -51,7 +52,7 @@ struct MemoryStore: Sendable {
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).
     func create(_ project: ProjectInfo, _ input: Input, by p: Principal) async throws -> (Memory, created: Bool) {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             if let existing = try await tx.query("""
@@ -118,7 +119,7 @@ struct MemoryStore: Sendable {
     }
 
     func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by p: Principal) async throws -> Updated {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
@@ -173,7 +174,7 @@ struct MemoryStore: Sendable {
     }
 
     func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)

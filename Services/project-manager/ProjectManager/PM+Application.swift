@@ -27,7 +27,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let authenticator = config.authenticator(resolver: tokens)
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger,
                                        registry: runtime.registry)
-    let projectCache = ProjectCache(nats: nats, logger: logger)
+    let projectCache = ProjectCache(nats: nats, maxBytes: config.projectCacheMaxBytes, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
                           tenant: TenantStore(db: db), config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
