@@ -132,7 +132,7 @@ struct EnvStore: Sendable {
             guard try await tx.query("""
                 DELETE FROM context.env_vars
                 WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
-                """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
+                """).affectedRows == 1 else { throw ContextError.noVariable(key: key, environment: environment) }
             let data: JSONValue = .object(["key": .string(key), "environment": .string(environment.rawValue),
                                            "project_id": .string(project.id.lowercased)])
             try await ChangeLog.append(project.id, tenant: p.tenantID, entity: "env", id: "\(environment.rawValue)/\(key)",

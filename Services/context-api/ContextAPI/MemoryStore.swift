@@ -60,7 +60,7 @@ struct MemoryStore: Sendable {
                 WHERE project_id = \(project.id) AND external_id = \(input.externalID!)
                 """).first {
                 guard try !existing.decode(Bool.self, "deleted") else {
-                    throw Problem(.conflict, detail: "the memory with this external_id was deleted", field: "external_id")
+                    throw ContextError.conflict(field: "external_id", "the memory with this external_id was deleted")
                 }
                 return (try Self.memory(existing), false)
             }
@@ -108,7 +108,7 @@ struct MemoryStore: Sendable {
         guard let row = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM context.memories
             WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-            """)[0].first else { throw Problem.notFound("no such memory") }
+            """)[0].first else { throw ContextError.notFound("memory") }
         return try Self.memory(row)
     }
 
@@ -164,11 +164,10 @@ struct MemoryStore: Sendable {
             SELECT \(sql: Self.columns) FROM context.memories
             WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
             FOR UPDATE
-            """).first else { throw Problem.notFound("no such memory") }
+            """).first else { throw ContextError.notFound("memory") }
         let m = try Self.memory(row)
         if let ifMatch, ifMatch != m.version {
-            throw Problem(.preconditionFailed, detail: "the memory is at version \(m.version), not \(ifMatch)",
-                          field: "If-Match", headers: [.eTag: "\"\(m.version)\""])
+            throw ContextError.staleVersion(current: m.version, presented: ifMatch)
         }
         return m
     }

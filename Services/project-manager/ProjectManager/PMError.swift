@@ -6,6 +6,8 @@ import Hummingbird
 enum PMError: Error, ProblemConvertible {
     case notFound(String)
     case conflict(field: String, String)
+    /// The input at `field` is not acceptable, for the reason given.
+    case invalid(field: String, String)
     case invalidCredentials
     case tooManyAttempts(retryAfter: Int)
     case signupDisabled
@@ -16,6 +18,7 @@ enum PMError: Error, ProblemConvertible {
         switch self {
         case .notFound(let what): Problem.notFound("no such \(what)")
         case .conflict(let field, let detail): Problem(.conflict, detail: detail, field: field)
+        case .invalid(let field, let detail): Problem.invalid(field, detail)
         case .invalidCredentials:
             Problem(.unauthorized, "Invalid credentials", detail: "the e-mail address or password is wrong")
         case .tooManyAttempts(let seconds):

@@ -155,7 +155,7 @@ struct ProjectStore: Sendable {
             if isNew {
                 guard try await !tx.query("""
                     SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
-                    """).isEmpty else { throw Problem.invalid("user_id", "no such user in this tenant") }
+                    """).isEmpty else { throw PMError.invalid(field: "user_id", "no such user in this tenant") }
                 let inserted = try await tx.query("""
                     INSERT INTO pm.project_members (tenant_id, project_id, user_id, role)
                     VALUES (\(p.tenantID), \(project), \(user), \(role.rawValue)) ON CONFLICT DO NOTHING

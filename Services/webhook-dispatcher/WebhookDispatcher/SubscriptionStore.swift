@@ -97,9 +97,9 @@ struct SubscriptionStore: Sendable {
         let rows = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)
             """)[0]
-        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         let s = try Self.decode(row)
-        guard p.canSee(project: s.projectID) else { throw Problem.notFound("no such subscription") }
+        guard p.canSee(project: s.projectID) else { throw WebhookError.notFound("subscription") }
         return s
     }
 
@@ -140,7 +140,7 @@ struct SubscriptionStore: Sendable {
             WHERE id = \(id) AND tenant_id = \(p.tenantID)
             RETURNING \(sql: Self.columns)
             """])[0]
-        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         return try Self.decode(row)
     }
 
