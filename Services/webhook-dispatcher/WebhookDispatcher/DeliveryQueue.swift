@@ -71,7 +71,7 @@ struct DeliveryQueue: Sendable {
                 INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body,
                                                  max_attempts, next_attempt_at)
                 SELECT gen_random_uuid(), s.id, s.tenant_id, ev.event_id::uuid, ev.event_type, ev.event_time::timestamptz,
-                       ev.body, \(settings.schedule.count), now() + \(Self.milliseconds(settings.schedule[0])) * interval '1 millisecond'
+                       ev.body, \(settings.schedule.count), now() + \(Int(settings.schedule[0].wholeMilliseconds)) * interval '1 millisecond'
                 FROM ev JOIN webhooks.subscriptions s
                   ON s.tenant_id = ev.tenant_id::uuid AND s.project_id = ev.project_id::uuid AND s.enabled
                 WHERE EXISTS (SELECT 1 FROM unnest(s.events) p
@@ -118,10 +118,6 @@ struct DeliveryQueue: Sendable {
     /// A delivery `d` that may be claimed now: pending, due, and not leased.
     static let claimable: StaticString = "d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())"
 
-    static func milliseconds(_ d: Duration) -> Int {
-        Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
-    }
-
     /// A claimed delivery with what sending it needs.
     struct Claimed: Sendable {
         var seq: Int
@@ -153,8 +149,8 @@ struct DeliveryQueue: Sendable {
     /// coming due, lanes of a replica that died) and idle lanes are given back; that visits every
     /// subscription with pending deliveries, so the dispatcher does it a few times a second.
     func claim(limit: Int, budgets: [UUID: Int], defaultBudget: Int, hinted: Set<UUID>, discover: Bool) async throws -> [Claimed] {
-        let lease = Self.milliseconds(settings.lease)
-        let laneLease = Self.milliseconds(Self.laneLease)
+        let lease = Int(settings.lease.wholeMilliseconds)
+        let laneLease = Int(Self.laneLease.wholeMilliseconds)
         let inHand = Array(budgets)
         let subs = inHand.map(\.key.lowercased)
         let amounts = inHand.map { String($0.value) }
@@ -294,11 +290,11 @@ struct DeliveryQueue: Sendable {
             } else {
                 var delay = settings.delay(afterFailures: o.delivery.attempt) ?? .zero
                 if let retryAfter = o.retryAfter, retryAfter > delay { delay = min(retryAfter, Self.maxRetryAfter) }
-                statuses.append("pending"); delays.append(String(Self.milliseconds(delay)))
+                statuses.append("pending"); delays.append(String(Int(delay.wholeMilliseconds)))
             }
         }
         let headers = outcomes.map { o in o.responseHeaders.map(SubscriptionStore.headersJSON) }
-        let disableAfter = Self.milliseconds(settings.disableAfter)
+        let disableAfter = Int(settings.disableAfter.wholeMilliseconds)
         // As the fleet (outcomes of every tenant's deliveries), with webhook.endpoint.disabled
         // enqueued in the same transaction; asSystem wakes the outbox relay after commit.
         return try await db.asSystem { tx in

@@ -153,7 +153,7 @@ struct SubscriptionStore: Sendable {
     func rotate(_ id: UUID, secret: String, p: Principal) async throws -> Subscription {
         _ = try await get(id, p: p)
         let (keyID, sealed) = try seal(secret, for: id)
-        let graceMs = DeliveryQueue.milliseconds(secretGrace)
+        let graceMs = Int(secretGrace.wholeMilliseconds)
         _ = try await db.pipeline(p, [
             """
             UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')
