@@ -1,4 +1,3 @@
-import FlukePostgres
 import FlukeRuntime
 import Hummingbird
 
@@ -31,11 +30,4 @@ enum PMError: Error, ProblemConvertible {
                     field: "refresh_token")
         }
     }
-}
-
-extension PostgresError {
-    /// `23505`: a unique constraint refused the row.
-    var isUniqueViolation: Bool { sqlState == "23505" }
-    /// `23503`: a foreign key names a row that does not exist (or is not visible).
-    var isForeignKeyViolation: Bool { sqlState == "23503" }
 }
