@@ -4,7 +4,6 @@ import FlukeRuntime
 import Foundation
 import Hummingbird
 import Logging
-import ServiceLifecycle
 
 /// What a project-manager process runs, for tests that reach inside.
 public struct ProjectManagerParts: Sendable {
@@ -46,16 +45,6 @@ extension PMConfig {
     /// project-manager signs with its first key and verifies with all of its own.
     func authenticator(resolver: any APITokenResolver) -> Authenticator {
         Authenticator(signer: signingKeys.signer, keys: JWTKeySource(keys: signingKeys.publicKeys), resolver: resolver)
-    }
-}
-
-/// Runs `action` at graceful shutdown.
-struct ShutdownHook: Service {
-    let action: @Sendable () async -> Void
-    init(_ action: @escaping @Sendable () async -> Void) { self.action = action }
-    func run() async throws {
-        try? await gracefulShutdown()
-        await action()
     }
 }
 
