@@ -36,7 +36,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: PMOpenAPI.document, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: PMOpenAPI.document,
-                                  workers: [responder, projectCache, config.retentionJob(runtime),
+                                  workers: [responder, projectCache, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }
