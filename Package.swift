@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Shared/FlukePostgres"),
         .target(name: "FlukeNATS", dependencies: [
-            "CNats",
+            "CNats", "FlukeModels",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

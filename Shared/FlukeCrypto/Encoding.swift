@@ -2,6 +2,7 @@ import Foundation
 
 /// Base64url without padding (RFC 4648 §5), as JWTs use it.
 public enum Base64URL {
+    /// `data` in base64url without padding.
     public static func encode<D: ContiguousBytes>(_ data: D) -> String {
         let bytes = data.withUnsafeBytes { Data($0) }
         return bytes.base64EncodedString()
@@ -9,8 +10,15 @@ public enum Base64URL {
             .replacingOccurrences(of: "=", with: "")
     }
 
+    /// The bytes `text` encodes; nil when it is not unpadded base64url (JWTs have no padding).
     public static func decode(_ text: some StringProtocol) -> Data? {
+        decode(text, allowingPadding: false)
+    }
+
+    /// The bytes `text` encodes; nil when it is not base64url, or is padded and `allowingPadding` is false.
+    public static func decode(_ text: some StringProtocol, allowingPadding: Bool) -> Data? {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        if allowingPadding, base64.count % 4 == 0, let data = Data(base64Encoded: base64) { return data }
         guard !base64.contains("=") else { return nil }
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64)

@@ -1,4 +1,5 @@
 import CNats
+import FlukeModels
 import Foundation
 import Logging
 import Synchronization
@@ -52,13 +53,6 @@ public struct JetStreamPubAck: Sendable {
     public var duplicate: Bool
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
-    }
-}
-
 extension NATSClient {
     /// Creates the stream, or updates it to `config` when it exists: safe for every replica of
     /// every service to call at startup.
@@ -83,9 +77,9 @@ extension NATSClient {
             jsStreamConfig_Init(&cfg)
             cfg.Name = UnsafePointer(name)
             cfg.Storage = config.fileStorage ? js_FileStorage : js_MemoryStorage
-            cfg.MaxAge = config.maxAge.nanoseconds
+            cfg.MaxAge = config.maxAge.nanosecondsValue
             cfg.MaxBytes = config.maxBytes
-            cfg.Duplicates = config.duplicateWindow.nanoseconds
+            cfg.Duplicates = config.duplicateWindow.nanosecondsValue
             cfg.Replicas = Int64(config.replicas)
             var subjectArray = subjects
             try subjectArray.withUnsafeMutableBufferPointer { buffer in
@@ -165,7 +159,7 @@ extension NATSClient {
             defer { natsMsg_Destroy(msg) }
             var options = jsPubOptions()
             jsPubOptions_Init(&options)
-            options.MaxWait = timeout.milliseconds
+            options.MaxWait = timeout.wholeMilliseconds
             let id = messageID.map { strdup($0)! }
             defer { free(id) }
             options.MsgId = UnsafePointer(id)
@@ -235,7 +229,7 @@ public final class JetStreamMessage: @unchecked Sendable {
     public func nak(delay: Duration = .zero) async throws {
         try await client.threadPool.runIfActive {
             let msg = self.msg
-            try natsCheck(delay == .zero ? natsMsg_Nak(msg, nil) : natsMsg_NakWithDelay(msg, delay.milliseconds, nil),
+            try natsCheck(delay == .zero ? natsMsg_Nak(msg, nil) : natsMsg_NakWithDelay(msg, delay.wholeMilliseconds, nil),
                           "nak")
         }
     }
@@ -286,7 +280,7 @@ public final class JetStreamPullConsumer: Sendable {
             let sub = try self.subscription().pointer
             var list = natsMsgList()
             var code = jsErrCode(0)
-            let status = natsSubscription_Fetch(&list, sub, Int32(batch), timeout.milliseconds, &code)
+            let status = natsSubscription_Fetch(&list, sub, Int32(batch), timeout.wholeMilliseconds, &code)
             defer { natsMsgList_Destroy(&list) }
             if status == NATS_TIMEOUT { return [] }
             if status != NATS_OK {
@@ -326,7 +320,7 @@ public final class JetStreamPullConsumer: Sendable {
             options.Stream = UnsafePointer(cStream)
             options.Config.Durable = UnsafePointer(cDurable)
             options.Config.AckPolicy = js_AckExplicit
-            options.Config.AckWait = ackWait.nanoseconds
+            options.Config.AckWait = ackWait.nanosecondsValue
             options.Config.MaxDeliver = Int64(maxDeliver)
             options.Config.MaxAckPending = Int64(maxAckPending)
             options.Config.DeliverPolicy = js_DeliverAll

@@ -1,4 +1,5 @@
 import CNats
+import FlukeModels
 import Foundation
 import Logging
 import NIOPosix
@@ -225,6 +226,6 @@ extension NATSClient {
     /// Releases libnats' global resources (`nats_CloseAndWait`). Call once, at process exit,
     /// after every client has shut down.
     public static func releaseLibrary(timeout: Duration = .seconds(2)) {
-        _ = nats_CloseAndWait(timeout.milliseconds)
+        _ = nats_CloseAndWait(timeout.wholeMilliseconds)
     }
 }

@@ -1,4 +1,5 @@
 import CNats
+import FlukeModels
 import Foundation
 import Synchronization
 
@@ -95,9 +96,9 @@ final class NATSConnection: @unchecked Sendable {
             try natsCheck(natsOptions_SetSendAsap(opts, sendAsap), "send asap")
             // Endless reconnect, jittered so a fleet does not stampede a restarted server.
             try natsCheck(natsOptions_SetMaxReconnect(opts, -1), "max reconnect")
-            try natsCheck(natsOptions_SetReconnectWait(opts, reconnectWait.milliseconds), "reconnect wait")
-            try natsCheck(natsOptions_SetReconnectJitter(opts, reconnectJitter.milliseconds,
-                                                         reconnectJitter.milliseconds), "reconnect jitter")
+            try natsCheck(natsOptions_SetReconnectWait(opts, reconnectWait.wholeMilliseconds), "reconnect wait")
+            try natsCheck(natsOptions_SetReconnectJitter(opts, reconnectJitter.wholeMilliseconds,
+                                                         reconnectJitter.wholeMilliseconds), "reconnect jitter")
             try natsCheck(natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024), "reconnect buffer")
             try natsCheck(natsOptions_SetDisconnectedCB(opts, { nc, closure in
                 guard let events = natsEventsBox(closure) else { return }
@@ -202,12 +203,5 @@ final class NATSConnection: @unchecked Sendable {
             guard let at = server.lastIndex(of: "@"), let scheme = server.range(of: "://") else { return server }
             return String(server[..<scheme.upperBound]) + "***@" + String(server[server.index(after: at)...])
         }.joined(separator: ",")
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 import CNats
+import FlukeModels
 import Foundation
 import Synchronization
 
@@ -132,7 +133,7 @@ final class NATSPublisher: @unchecked Sendable {
                     publish(messages)
                 case .flush(let timeout, let continuation):
                     do {
-                        try natsCheck(natsConnection_FlushTimeout(connection.nc, timeout.milliseconds), "flush")
+                        try natsCheck(natsConnection_FlushTimeout(connection.nc, timeout.wholeMilliseconds), "flush")
                         continuation.resume()
                     } catch {
                         continuation.resume(throwing: error)

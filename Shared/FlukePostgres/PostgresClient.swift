@@ -1,3 +1,4 @@
+import FlukeModels
 import Foundation
 import Logging
 import NIOPosix
@@ -177,13 +178,5 @@ extension PostgresClient.Configuration {
             settings["idle_in_transaction_session_timeout"] = "\(idleInTransactionTimeout.wholeMilliseconds)"
         }
         return settings
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, as Postgres' time settings take them.
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

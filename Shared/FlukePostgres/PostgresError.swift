@@ -37,7 +37,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         return "postgres \(code): \(message)"
     }
 
-    /// True when the statement failed on a unique constraint.
+    /// True when the statement failed on a unique constraint (SQLSTATE 23505).
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// True when the database could not do the work now, whatever the statement: unreachable,
     /// restarting, out of connections, or the statement ran past `statement_timeout` (57014) or sat

@@ -1,3 +1,4 @@
+import FlukeModels
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -66,8 +67,4 @@ public final class PostgresListener: Service, Sendable {
             }
         }
     }
-}
-
-extension Duration {
-    fileprivate var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

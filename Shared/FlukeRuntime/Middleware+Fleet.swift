@@ -175,19 +175,6 @@ public final class HTTPMetrics: Sendable {
                                       .seconds(2.5), .seconds(5)]
 }
 
-extension Duration {
-    /// Whole nanoseconds (saturating), for histograms.
-    public var nanosecondsValue: Int64 {
-        let (s, atto) = components
-        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : s * 1_000_000_000 + atto / 1_000_000_000
-    }
-
-    /// Seconds as a Double.
-    public var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
 /// Request ids made without a system call each: UUIDs (version 8, RFC 9562 §5.8) whose first
 /// half is random per process (unique across processes and restarts) and second half a counter
 /// (unique within the process). They name requests; they are not secrets.

@@ -1,3 +1,4 @@
+import FlukeCrypto
 import FlukeModels
 import Foundation
 import Hummingbird
@@ -18,17 +19,14 @@ public enum Pagination {
 
     /// An opaque cursor for a sort key (base64url).
     public static func cursor(_ key: String) -> String {
-        Data(key.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Data(key.utf8))
     }
 
     /// The sort key inside a cursor; 422 naming `cursor` when it is not one of ours.
     public static func decodeCursor(_ raw: String?) throws -> String? {
         guard let raw else { return nil }
-        var base64 = raw.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard raw.count <= 512, let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8),
+        guard raw.count <= 512, let data = Base64URL.decode(raw, allowingPadding: true),
+              let key = String(data: data, encoding: .utf8),
               !key.isEmpty else {
             throw Problem.invalid("cursor", "is not a cursor returned by this API")
         }

@@ -178,4 +178,16 @@ public enum Parameters {
         guard let id = UUID(uuidString: raw) else { throw Problem.invalid(name, "must be a UUID") }
         return id
     }
+
+    /// A query parameter holding one of an enum's raw values (after `normalise`, e.g. upper-casing);
+    /// 422 naming the parameter and listing the values when it holds another.
+    public static func enumQuery<E: RawRepresentable & CaseIterable>(
+        _ request: Request, _ name: String, as type: E.Type, normalise: (String) -> String = { $0 }
+    ) throws -> E? where E.RawValue == String {
+        guard let raw = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let value = E(rawValue: normalise(raw)) else {
+            throw Problem.invalid(name, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
 }

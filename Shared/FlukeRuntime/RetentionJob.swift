@@ -1,3 +1,4 @@
+import FlukeModels
 import FlukePostgres
 import Foundation
 import Logging
@@ -110,7 +111,7 @@ public final class RetentionJob: Service, Sendable {
     private func purge(_ rule: RetentionRule, on conn: PostgresHandle) async throws -> Int {
         let parts = rule.table.split(separator: ".").map(String.init)
         let (schema, table, column) = (parts[0], parts[1], rule.column)
-        let seconds = Double(rule.keep.components.seconds) + Double(rule.keep.components.attoseconds) / 1e18
+        let seconds = rule.keep.secondsValue
         var total = 0
         while true {
             try await conn.query("BEGIN")

@@ -81,22 +81,31 @@ public func runService<App: ApplicationProtocol>(
 }
 
 private func runMigrate(_ description: ServiceDescription) async -> Never {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = .info
-        return handler
-    }
-    let logger = Logger(label: description.name + " migrate")
-    do {
+    await runCommand(description.name + " migrate", logLevel: .info) { logger in
         let applied = try await FleetRuntime.migrate(description.migrator,
                                                      reader: ConfigReader(variables: description.variables), logger: logger)
-        print(String(decoding: try JSONEncoder().encode(applied), as: UTF8.self))
+        return String(decoding: try JSONEncoder().encode(applied), as: UTF8.self)
+    }
+}
+
+/// Runs one of a service's commands (`migrate`, `project-manager bootstrap`) to its end: logs go
+/// to stderr at `logLevel` (stdout carries only the result, for scripts), what `body` returns is
+/// printed and the process exits 0; on an error one line `<name>: <error>` goes to stderr and the
+/// exit status is 78 for a ``ConfigError``, 1 for anything else.
+public func runCommand(_ name: String, logLevel: Logger.Level, _ body: (Logger) async throws -> String) async -> Never {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = logLevel
+        return handler
+    }
+    do {
+        print(try await body(Logger(label: name)))
         exit(0)
     } catch let error as ConfigError {
-        FileHandle.standardError.write(Data("\(description.name) migrate: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
         exit(78)
     } catch {
-        FileHandle.standardError.write(Data("\(description.name) migrate: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
         exit(1)
     }
 }

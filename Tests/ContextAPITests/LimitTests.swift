@@ -66,13 +66,13 @@ struct LimitTests {
         let nats = try await NATSClient.connect(.admin(url: TestEnvironment.natsURL, name: "cache-test"), logger: TestEnvironment.logger)
         let cache = ContextCache(nats: nats, maxBytes: 40_000, logger: TestEnvironment.logger)
         let tenant = UUID()
-        var keys: [ContextCache.Key] = []
+        var keys: [ContextCacheKey] = []
         for i in 0..<20 {
             let project = ProjectInfo(id: UUID(), tenantID: tenant, name: "p\(i)", description: "", stage: "mvp")
-            let key = ContextCache.Key(project: project.id, tenant: tenant, reveal: false)
+            let key = ContextCacheKey(project: project.id, tenant: tenant, reveal: false)
             let snapshot = ContextStore.Snapshot(buffer: ByteBuffer(repeating: UInt8(ascii: "x"), count: 5_000),
                                                  etag: "\"\(i)\"", revealed: [])
-            cache.put(key, project, snapshot, readAt: cache.epoch(project.id))
+            cache.put((project, snapshot), for: key, readAt: cache.epoch())
             keys.append(key)
             #expect(cache.bytes <= 40_000, "\(cache.bytes) bytes held after \(i + 1) entries")
         }
@@ -81,9 +81,9 @@ struct LimitTests {
         #expect(cache.get(keys[0]) == nil)
         // One entry larger than the whole budget is not kept at all.
         let huge = ProjectInfo(id: UUID(), tenantID: tenant, name: "huge", description: "", stage: "mvp")
-        let hugeKey = ContextCache.Key(project: huge.id, tenant: tenant, reveal: false)
-        cache.put(hugeKey, huge, ContextStore.Snapshot(buffer: ByteBuffer(repeating: 0x78, count: 50_000), etag: "\"h\"", revealed: []),
-                  readAt: cache.epoch(huge.id))
+        let hugeKey = ContextCacheKey(project: huge.id, tenant: tenant, reveal: false)
+        cache.put((huge, ContextStore.Snapshot(buffer: ByteBuffer(repeating: 0x78, count: 50_000), etag: "\"h\"", revealed: [])),
+                  for: hugeKey, readAt: cache.epoch())
         #expect(cache.get(hugeKey) == nil && cache.bytes <= 40_000)
         // Invalidation gives the bytes back.
         for key in keys { cache.invalidate(key.project) }

@@ -30,7 +30,7 @@ struct PMRetentionTests {
                         ('account:old', now() - interval '1 hour', 3), ('account:new', now(), 1)
                     """)
             }
-            let deleted = try await h.config().retentionJob(parts.runtime).runOnce()
+            let deleted = try await h.config().retention.job(parts.runtime).runOnce()
             #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1])
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens") == live)
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens WHERE token_hash = 'expired-hash'") == 0)

@@ -26,14 +26,9 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     // Every tenant table is under row-level security: requests work through `db` in the caller's
     // tenant, background work (replica, usage flush, provider audit) as the fleet.
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
-    var env = EnvStore(db: db, keyring: config.keyring)
-    env.cache = cache
-    env.maxPerProject = config.limits.envVarsPerProject
-    var memories = MemoryStore(db: db)
-    memories.cache = cache
-    memories.maxPerProject = config.limits.memoriesPerProject
-    var mcp = MCPStore(db: db)
-    mcp.cache = cache
+    let env = EnvStore(db: db, keyring: config.keyring, cache: cache, maxPerProject: config.limits.envVarsPerProject)
+    let memories = MemoryStore(db: db, cache: cache, maxPerProject: config.limits.memoriesPerProject)
+    let mcp = MCPStore(db: db, cache: cache)
     let usage = UsageRecorder(db: db, maxInstallationsPerProject: config.limits.installationsPerProject,
                               logger: logger)
     let routes = ContextRoutes(access: ProjectAccess(db: db),

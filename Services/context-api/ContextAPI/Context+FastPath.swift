@@ -43,8 +43,8 @@ struct ContextFastPath: Sendable {
               let p = authenticator.cachedPrincipal(token: token),
               p.scopes.contains(.contextRead), let projectID = p.projectID
         else { return nil }
-        let key = ContextCache.Key(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
-                                   level: nil, environment: nil)
+        let key = ContextCacheKey(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+                                  level: nil, environment: nil)
         // A context with revealed secrets logs each read in Postgres: the router does that.
         guard let (project, snapshot) = cache.get(key), snapshot.revealed.isEmpty else { return nil }
         usage.recordFetch(project: project.id, tenant: p.tenantID, headers: head.headerFields)

@@ -2,7 +2,7 @@ import FlukeRuntime
 
 /// How long context-api keeps what only grows: the secrets access log and the ids of events the
 /// replica has applied (needed only while the stream could still redeliver them).
-public struct ContextRetention: Sendable {
+public struct ContextRetention: RetentionPolicy {
     public var accessLog: Duration
 
     public static let variables: [ConfigVariable] = [
@@ -14,12 +14,14 @@ public struct ContextRetention: Sendable {
         accessLog = try reader.seconds("CONTEXT_ACCESS_LOG_RETENTION", minimum: 1)
     }
 
-    func job(_ runtime: FleetRuntime) -> RetentionJob {
-        RetentionJob(runtime: runtime, rules: [
+    public var rules: [RetentionRule] {
+        [
             RetentionRule(table: "context.env_access_log", column: "at", keep: accessLog),
             // A day past the stream's own retention: no redelivery can still bring these back.
             RetentionRule(table: "context.processed_events", column: "processed_at",
                           keep: FleetRuntime.eventRetention + .seconds(86_400)),
-        ], deadLetters: true)
+        ]
     }
+
+    public var includesDeadLetters: Bool { true }
 }

@@ -27,26 +27,19 @@ struct ContextRoutes: Sendable {
         r.on(.get, "/api/v1/flukebase_connect/context") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)
             let projectID = try access.connectProjectID(request, for: p)
-            let q = request.uri.queryParameters
-            var level: ContextLevel?
-            if let raw = q["context_level"].map(String.init) {
-                guard let l = ContextLevel(rawValue: raw) else {
-                    throw Problem.invalid("context_level", "must be one of minimal, standard, full")
-                }
-                level = l
-            }
-            let environment = try Self.environment(q["environment"].map(String.init), field: "environment")
+            let level = try Parameters.enumQuery(request, "context_level", as: ContextLevel.self)
+            let environment = try Parameters.enumQuery(request, "environment", as: Environment.self)
             guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
-            let key = ContextCache.Key(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
-                                       level: level, environment: environment)
+            let key = ContextCacheKey(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+                                      level: level, environment: environment)
             let project: ProjectInfo
             let snapshot: ContextStore.Snapshot
             if let hit = cache.get(key) {
                 (project, snapshot) = hit
             } else {
-                let epoch = cache.epoch(projectID)
+                let epoch = cache.epoch()
                 (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
-                cache.put(key, project, snapshot, readAt: epoch)
+                cache.put((project, snapshot), for: key, readAt: epoch)
             }
             usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
             let answer = snapshot.answer(ifNoneMatch: request.headers[.ifNoneMatch])
@@ -64,21 +57,13 @@ struct ContextRoutes: Sendable {
         }
     }
 
-    static func environment(_ raw: String?, field: String) throws -> Environment? {
-        guard let raw else { return nil }
-        guard let e = Environment(rawValue: raw) else {
-            throw Problem.invalid(field, "must be one of development, staging, production")
-        }
-        return e
-    }
-
     // MARK: env
 
     private func registerEnv(_ r: inout RouteRecorder) {
         r.on(.get, "/api/v1/projects/{project_id}/env") { request, ctx in
             let p = try ctx.principal(requiring: .contextRead)
             let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
-            let environment = try Self.environment(request.uri.queryParameters["environment"].map(String.init), field: "environment")
+            let environment = try Parameters.enumQuery(request, "environment", as: Environment.self)
             let vars = try await env.list(project, environment: environment, reveal: p.scopes.contains(.secretsRead), by: p,
                                           via: "env")
             return Page(items: vars, nextCursor: nil)
@@ -121,8 +106,7 @@ struct ContextRoutes: Sendable {
             let p = try ctx.principal(requiring: .contextWrite)
             let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
             let key = try Self.envKey(ctx)
-            let environment = try Self.environment(request.uri.queryParameters["environment"].map(String.init),
-                                                   field: "environment") ?? .development
+            let environment = try Parameters.enumQuery(request, "environment", as: Environment.self) ?? .development
             try await env.delete(project, key: key, environment: environment, by: p)
             return Response(status: .noContent)
         }
@@ -191,12 +175,7 @@ struct ContextRoutes: Sendable {
             let project = try await access.connectProject(request, for: p)
             let q = request.uri.queryParameters
             var filter = MemoryStore.Filter()
-            if let raw = q["memory_type"].map(String.init) {
-                guard let t = MemoryType(rawValue: raw) else {
-                    throw Problem.invalid("memory_type", "must be one of fact, convention, gotcha, decision")
-                }
-                filter.memoryType = t
-            }
+            filter.memoryType = try Parameters.enumQuery(request, "memory_type", as: MemoryType.self)
             if let tag = q["tag"].map(String.init) {
                 guard !tag.isEmpty, tag.count <= 50 else { throw Problem.invalid("tag", "must have 1 to 50 characters") }
                 filter.tag = tag

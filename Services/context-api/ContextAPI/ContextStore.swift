@@ -33,7 +33,7 @@ struct ContextStore: Sendable {
     /// setting rides in the same pipeline, so row-level security costs no extra round trip.
     func snapshot(_ projectID: UUID, p: Principal, level override: ContextLevel?, environment: Environment?)
         async throws -> (ProjectInfo, Snapshot) {
-        guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
+        guard p.canSee(project: projectID) else { throw ContextError.notFound("project") }
         let tenant = p.tenantID
         let rows = try await db.postgres.transaction([
             // The isolation level must come before any query, the tenant setting included; the
@@ -62,7 +62,7 @@ struct ContextStore: Sendable {
             """,
             "SELECT max(seq) FROM context.changes WHERE project_id = \(projectID)",
         ])
-        guard let row = rows[2].first else { throw Problem.notFound("no such project") }
+        guard let row = rows[2].first else { throw ContextError.notFound("project") }
         let project = ProjectInfo(id: try row.decode(UUID.self, at: 0), tenantID: try row.decode(UUID.self, at: 1),
                                   name: try row.decode(String.self, at: 2), description: try row.decode(String.self, at: 3),
                                   stage: try row.decode(String.self, at: 4), repositoryURL: try row.decode(String?.self, at: 5))

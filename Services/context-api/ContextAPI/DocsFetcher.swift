@@ -48,17 +48,15 @@ struct DocsFetcher: Sendable {
         var current = start
         for hop in 0...Self.maxRedirects {
             let host: String
-            let addresses: [String]
+            let address: String
             do {
-                host = try policy.check(current).host
-                addresses = try await policy.validate(current, threadPool: threadPool)
+                let checked = try await policy.checkedAddresses(current, threadPool: threadPool)
+                (host, address) = (checked.host, checked.addresses[0])
             } catch let error as URLPolicyError {
                 return .failed(hop == 0 ? "refused: the URL \(error.reason)" : "refused: the redirect to \(current) \(error.reason)")
             } catch {
                 return .failed("refused: \(error)")
             }
-            // IPv4 first, as the webhook sender does: loopback-only hosts and most servers answer there.
-            let address = addresses.first { !$0.contains(":") } ?? addresses[0]
             let (status, location): (Int, String?)
             do {
                 (status, location) = try await fetch(current, method: method, host: host, address: address)
@@ -81,11 +79,8 @@ struct DocsFetcher: Sendable {
 
     /// One request to the checked address; the status and any `Location`.
     private func fetch(_ url: String, method: HTTPMethod, host: String, address: String) async throws -> (Int, String?) {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .seconds(5), read: .nanoseconds(timeout.nanosecondsValue)),
-                                                     decompression: .disabled)
-        if host != address { configuration.dnsOverride = [host: address] }
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let client = OutboundURLPolicy.pinnedClient(host: host, address: address, connectTimeout: .seconds(5),
+                                                    readTimeout: timeout)
         do {
             let answer = try await fetch(url, method: method, with: client)
             try? await client.shutdown()

@@ -10,9 +10,9 @@ struct EnvStore: Sendable {
     let db: TenantDatabase
     let keyring: Keyring
     /// Told after each committed change, so cached contexts of the project are dropped.
-    var cache: ContextCache?
+    let cache: ContextCache
     /// Variables a project may hold, all environments together.
-    var maxPerProject = ContextLimits().envVarsPerProject
+    let maxPerProject: Int
 
     /// `^[A-Z_][A-Z0-9_]{0,127}$`
     static func isValidKey(_ key: String) -> Bool {
@@ -86,7 +86,7 @@ struct EnvStore: Sendable {
     func put(_ project: ProjectInfo, key: String, environment: Environment, value: String, secret: Bool, by principal: Principal)
         async throws -> (EnvVar, created: Bool) {
         let (keyID, sealed) = try keyring.seal(value, context: Self.aad(project.id, environment, key))
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             // Counted under the project's lock, so concurrent writers cannot both pass at the limit.
@@ -123,13 +123,13 @@ struct EnvStore: Sendable {
     }
 
     func delete(_ project: ProjectInfo, key: String, environment: Environment, by principal: Principal) async throws {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             guard try await tx.query("""
                 DELETE FROM context.env_vars
                 WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND environment = \(environment.rawValue) AND key = \(key)
-                """).affectedRows == 1 else { throw Problem.notFound("no variable \(key) in \(environment.rawValue)") }
+                """).affectedRows == 1 else { throw ContextError.noVariable(key: key, environment: environment) }
             let event = try CloudEvent(source: "context-api", type: .envDeleted, tenantID: principal.tenantID.lowercased,
                                        projectID: project.id.lowercased,
                                        payload: EnvDeletedPayload(key: key, environment: environment.rawValue,

@@ -29,7 +29,8 @@ public struct MCPPreset: Codable, Sendable {
 /// feed, which is how connected tools learn to reconfigure.
 struct MCPStore: Sendable {
     let db: TenantDatabase
-    var cache: ContextCache?
+    /// Told after each committed change, so cached contexts of the project are dropped.
+    let cache: ContextCache
 
     static func query(_ project: UUID, tenant: UUID) -> PostgresQuery {
         """
@@ -61,17 +62,17 @@ struct MCPStore: Sendable {
     func validate(_ config: MCPConfiguration, fieldPrefix: String = "") async throws {
         let registry = Dictionary(uniqueKeysWithValues: try await plugins().map { ($0.name, $0) })
         for (i, name) in config.enabledPlugins.enumerated() where registry[name] == nil {
-            throw Problem.invalid("\(fieldPrefix)enabled_plugins[\(i)]", "no plugin named \(name) (see GET /api/v1/mcp/plugins)")
+            throw ContextError.invalid(field: "\(fieldPrefix)enabled_plugins[\(i)]", "no plugin named \(name) (see GET /api/v1/mcp/plugins)")
         }
         guard case .object(let settings) = config.pluginSettings else {
-            throw Problem.invalid("\(fieldPrefix)plugin_settings", "must be an object keyed by plugin name")
+            throw ContextError.invalid(field: "\(fieldPrefix)plugin_settings", "must be an object keyed by plugin name")
         }
         for name in settings.keys.sorted() {
             guard let plugin = registry[name] else {
-                throw Problem.invalid("\(fieldPrefix)plugin_settings.\(name)", "no plugin named \(name)")
+                throw ContextError.invalid(field: "\(fieldPrefix)plugin_settings.\(name)", "no plugin named \(name)")
             }
             guard config.enabledPlugins.contains(name) else {
-                throw Problem.invalid("\(fieldPrefix)plugin_settings.\(name)", "the plugin is not enabled")
+                throw ContextError.invalid(field: "\(fieldPrefix)plugin_settings.\(name)", "the plugin is not enabled")
             }
             try SettingsSchema(schema: plugin.settingsSchema).validate(settings[name]!, at: "\(fieldPrefix)plugin_settings.\(name)")
         }
@@ -84,7 +85,7 @@ struct MCPStore: Sendable {
     func put(_ project: ProjectInfo, _ config: MCPConfiguration, principal: Principal) async throws -> MCPConfiguration {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             try await tx.query("""
@@ -129,7 +130,7 @@ struct MCPStore: Sendable {
     func preset(_ id: UUID, p: Principal) async throws -> MCPPreset {
         guard let row = try await db.read(p, """
             SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
-            """)[0].first else { throw Problem.notFound("no such preset") }
+            """)[0].first else { throw ContextError.notFound("preset") }
         return try Self.preset(row)
     }
 
@@ -143,7 +144,7 @@ struct MCPStore: Sendable {
                         context_level = \(config.contextLevel.rawValue), plugin_settings = \(settings)::jsonb, updated_at = now()
                     WHERE id = \(id) AND tenant_id = \(p.tenantID)
                     RETURNING \(sql: Self.presetColumns)
-                    """)[0].first else { throw Problem.notFound("no such preset") }
+                    """)[0].first else { throw ContextError.notFound("preset") }
                 return (try Self.preset(row), false)
             }
             let row = try await db.read(p, """
@@ -153,14 +154,14 @@ struct MCPStore: Sendable {
                 RETURNING \(sql: Self.presetColumns)
                 """)[0].first!
             return (try Self.preset(row), true)
-        } catch let error as PostgresError where error.sqlState == "23505" {
-            throw Problem(.conflict, detail: "a preset named \(name) already exists", field: "name")
+        } catch let error as PostgresError where error.isUniqueViolation {
+            throw ContextError.conflict(field: "name", "a preset named \(name) already exists")
         }
     }
 
     func deletePreset(_ id: UUID, p: Principal) async throws {
         guard try await db.read(p, """
             DELETE FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
-            """)[0].affectedRows == 1 else { throw Problem.notFound("no such preset") }
+            """)[0].affectedRows == 1 else { throw ContextError.notFound("preset") }
     }
 }

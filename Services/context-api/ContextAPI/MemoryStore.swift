@@ -12,9 +12,10 @@ import Foundation
 /// copy wins. The losing copy is kept in `memory_conflicts`.
 struct MemoryStore: Sendable {
     let db: TenantDatabase
-    var cache: ContextCache?
+    /// Told after each committed change, so cached contexts of the project are dropped.
+    let cache: ContextCache
     /// Memories a project may hold (tombstones not counted).
-    var maxPerProject = ContextLimits().memoriesPerProject
+    let maxPerProject: Int
 
     static let columns: StaticString =
         "id, external_id, project_id, memory_type, content, tags, created_by, created_at, updated_at, version, synced_at"
@@ -52,7 +53,7 @@ struct MemoryStore: Sendable {
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).
     func create(_ project: ProjectInfo, _ input: Input, by p: Principal) async throws -> (Memory, created: Bool) {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             if let existing = try await tx.query("""
@@ -60,7 +61,7 @@ struct MemoryStore: Sendable {
                 WHERE project_id = \(project.id) AND external_id = \(input.externalID!)
                 """).first {
                 guard try !existing.decode(Bool.self, "deleted") else {
-                    throw Problem(.conflict, detail: "the memory with this external_id was deleted", field: "external_id")
+                    throw ContextError.conflict(field: "external_id", "the memory with this external_id was deleted")
                 }
                 return (try Self.memory(existing), false)
             }
@@ -108,7 +109,7 @@ struct MemoryStore: Sendable {
         guard let row = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM context.memories
             WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
-            """)[0].first else { throw Problem.notFound("no such memory") }
+            """)[0].first else { throw ContextError.notFound("memory") }
         return try Self.memory(row)
     }
 
@@ -119,7 +120,7 @@ struct MemoryStore: Sendable {
     }
 
     func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by p: Principal) async throws -> Updated {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         return try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
@@ -164,17 +165,16 @@ struct MemoryStore: Sendable {
             SELECT \(sql: Self.columns) FROM context.memories
             WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
             FOR UPDATE
-            """).first else { throw Problem.notFound("no such memory") }
+            """).first else { throw ContextError.notFound("memory") }
         let m = try Self.memory(row)
         if let ifMatch, ifMatch != m.version {
-            throw Problem(.preconditionFailed, detail: "the memory is at version \(m.version), not \(ifMatch)",
-                          field: "If-Match", headers: [.eTag: "\"\(m.version)\""])
+            throw ContextError.staleVersion(current: m.version, presented: ifMatch)
         }
         return m
     }
 
     func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
-        defer { cache?.invalidate(project.id) }
+        defer { cache.invalidate(project.id) }
         try await db.inTenant(of: p) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)

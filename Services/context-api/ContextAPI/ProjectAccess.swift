@@ -13,7 +13,7 @@ struct ProjectAccess: Sendable {
         guard p.canSee(project: id), let row = try await db.read(p, """
             SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
             WHERE id = \(id) AND tenant_id = \(p.tenantID) AND NOT deleted
-            """)[0].first else { throw Problem.notFound("no such project") }
+            """)[0].first else { throw ContextError.notFound("project") }
         return ProjectInfo(id: try row.decode(UUID.self, at: 0), tenantID: try row.decode(UUID.self, at: 1),
                            name: try row.decode(String.self, at: 2), description: try row.decode(String.self, at: 3),
                            stage: try row.decode(String.self, at: 4), repositoryURL: try row.decode(String?.self, at: 5))
@@ -29,7 +29,7 @@ struct ProjectAccess: Sendable {
     func connectProjectID(_ request: Hummingbird.Request, for p: Principal) throws -> UUID {
         if let id = try Parameters.uuidQuery(request, "project_id") { return id }
         guard let bound = p.projectID else {
-            throw Problem.invalid("project_id", "is required unless the token is bound to a project")
+            throw ContextError.invalid(field: "project_id", "is required unless the token is bound to a project")
         }
         return bound
     }

@@ -16,12 +16,13 @@ final class ReplicaConsumer: Service, Sendable {
     let nats: NATSClient
     let db: TenantDatabase
     let logger: Logger
-    let cache: ContextCache?
+    /// Told after each applied event, here and on the other replicas.
+    let cache: ContextCache
     let applied: Counter
     let failed: Counter
     let deadLetters: DeadLetters
 
-    init(nats: NATSClient, db: TenantDatabase, registry: PrometheusCollectorRegistry, cache: ContextCache? = nil,
+    init(nats: NATSClient, db: TenantDatabase, registry: PrometheusCollectorRegistry, cache: ContextCache,
          maxDeliveries: Int, logger: Logger) {
         deadLetters = DeadLetters(schema: "context", consumer: Self.durable, maxDeliveries: maxDeliveries,
                                   postgres: db.postgres, registry: registry, logger: logger)
@@ -71,7 +72,7 @@ final class ReplicaConsumer: Service, Sendable {
                            metadata: ["type": "\(event.type)", "id": "\(event.id)", "error": "\(error)"])
             return
         }
-        defer { cache?.announce(project) }
+        defer { cache.announce(project) }
         // As the fleet: the consumer applies every tenant's events, and an event's tenant is
         // project-manager's word, written into the row it applies.
         try await db.asSystem { tx in

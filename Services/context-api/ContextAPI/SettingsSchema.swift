@@ -23,10 +23,10 @@ struct SettingsSchema: Sendable {
             case ("null", .null): ok = true
             default: ok = false
             }
-            guard ok else { throw Problem.invalid(path, "must be \(type == "integer" || type == "array" || type == "object" ? "an" : "a") \(type)") }
+            guard ok else { throw ContextError.invalid(field: path, "must be \(type == "integer" || type == "array" || type == "object" ? "an" : "a") \(type)") }
         }
         if case .array(let allowed)? = s["enum"], !allowed.contains(value) {
-            throw Problem.invalid(path, "is not one of the allowed values")
+            throw ContextError.invalid(field: path, "is not one of the allowed values")
         }
         switch value {
         case .object(let object):
@@ -34,33 +34,33 @@ struct SettingsSchema: Sendable {
             if case .object(let p)? = s["properties"] { properties = p } else { properties = [:] }
             if case .array(let required)? = s["required"] {
                 for case .string(let name) in required where object[name] == nil {
-                    throw Problem.invalid(path + "." + name, "is required")
+                    throw ContextError.invalid(field: path + "." + name, "is required")
                 }
             }
             for key in object.keys.sorted() {
                 if let sub = properties[key] {
                     try check(object[key]!, against: sub, path: path + "." + key)
                 } else if s["additionalProperties"] == .bool(false) {
-                    throw Problem.invalid(path + "." + key, "is not a setting of this plugin")
+                    throw ContextError.invalid(field: path + "." + key, "is not a setting of this plugin")
                 }
             }
         case .array(let items):
             if case .number(let max)? = s["maxItems"], Double(items.count) > max {
-                throw Problem.invalid(path, "must have at most \(Int(max)) items")
+                throw ContextError.invalid(field: path, "must have at most \(Int(max)) items")
             }
             if let itemSchema = s["items"] {
                 for (i, item) in items.enumerated() { try check(item, against: itemSchema, path: "\(path)[\(i)]") }
             }
         case .string(let text):
             if case .number(let min)? = s["minLength"], Double(text.count) < min {
-                throw Problem.invalid(path, "must have at least \(Int(min)) characters")
+                throw ContextError.invalid(field: path, "must have at least \(Int(min)) characters")
             }
             if case .number(let max)? = s["maxLength"], Double(text.count) > max {
-                throw Problem.invalid(path, "must have at most \(Int(max)) characters")
+                throw ContextError.invalid(field: path, "must have at most \(Int(max)) characters")
             }
         case .number(let n):
-            if case .number(let min)? = s["minimum"], n < min { throw Problem.invalid(path, "must be at least \(min.formatted())") }
-            if case .number(let max)? = s["maximum"], n > max { throw Problem.invalid(path, "must be at most \(max.formatted())") }
+            if case .number(let min)? = s["minimum"], n < min { throw ContextError.invalid(field: path, "must be at least \(min.formatted())") }
+            if case .number(let max)? = s["maximum"], n > max { throw ContextError.invalid(field: path, "must be at most \(max.formatted())") }
         default:
             break
         }

@@ -41,13 +41,7 @@ struct FederationRoutes: Sendable {
 
     private func list(_ request: Request) async throws -> Page<ProjectView> {
         let query = request.uri.queryParameters
-        var status: ProjectStatus?
-        if let raw = query["status"].map(String.init) {
-            guard let s = ProjectStatus(rawValue: raw.uppercased()) else {
-                throw Problem.invalid("status", "must be one of UNKNOWN, ONLINE, OFFLINE")
-            }
-            status = s
-        }
+        let status = try Parameters.enumQuery(request, "status", as: ProjectStatus.self) { $0.uppercased() }
         let tag = query["tag"].map(String.init)
         let limit = try Pagination.limit(query["limit"].map(String.init))
         let after = try Pagination.decodeCursor(query["cursor"].map(String.init))

@@ -57,7 +57,7 @@ final class APITokenStore: APITokenResolver, Sendable {
             let expires = try await Self.lifetime(asked, mintedBy: principal, on: tx)
             if let projectID {
                 guard try await !tx.query("SELECT 1 FROM pm.projects WHERE id = \(projectID) AND tenant_id = \(principal.tenantID)").isEmpty else {
-                    throw Problem.invalid("project_id", "no such project")
+                    throw PMError.invalid(field: "project_id", "no such project")
                 }
             }
             let row = try await tx.query("""

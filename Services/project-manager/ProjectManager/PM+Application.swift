@@ -4,7 +4,6 @@ import FlukeRuntime
 import Foundation
 import Hummingbird
 import Logging
-import ServiceLifecycle
 
 /// What a project-manager process runs, for tests that reach inside.
 public struct ProjectManagerParts: Sendable {
@@ -27,7 +26,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let authenticator = config.authenticator(resolver: tokens)
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger,
                                        registry: runtime.registry)
-    let projectCache = ProjectCache(nats: nats, logger: logger)
+    let projectCache = ProjectCache(nats: nats, maxBytes: config.projectCacheMaxBytes, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
                           tenant: TenantStore(db: db), config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
@@ -37,7 +36,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [responder, projectCache, config.retentionJob(runtime),
+                                  workers: [responder, projectCache, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }
@@ -46,16 +45,6 @@ extension PMConfig {
     /// project-manager signs with its first key and verifies with all of its own.
     func authenticator(resolver: any APITokenResolver) -> Authenticator {
         Authenticator(signer: signingKeys.signer, keys: JWTKeySource(keys: signingKeys.publicKeys), resolver: resolver)
-    }
-}
-
-/// Runs `action` at graceful shutdown.
-struct ShutdownHook: Service {
-    let action: @Sendable () async -> Void
-    init(_ action: @escaping @Sendable () async -> Void) { self.action = action }
-    func run() async throws {
-        try? await gracefulShutdown()
-        await action()
     }
 }
 

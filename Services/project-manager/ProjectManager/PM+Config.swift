@@ -14,6 +14,8 @@ public struct PMConfig: Sendable {
     public var maxFailuresPerAccount: Int
     public var maxFailuresPerAddress: Int
     public var failureWindow: Duration
+    /// Bytes of projects the project cache may hold.
+    public var projectCacheMaxBytes: Int
     var trustedProxies: TrustedProxies
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
@@ -29,6 +31,7 @@ public struct PMConfig: Sendable {
         ConfigVariable("PM_LOGIN_FAILURE_WINDOW", default: "900", "seconds over which failed logins are counted"),
         ConfigVariable("PM_TRUSTED_PROXIES", default: "", "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For entries are believed; the header is read from the right"),
         ConfigVariable("PM_TRUST_FORWARDED_FOR", default: "false", "deprecated: true adds loopback (127.0.0.0/8, ::1) to PM_TRUSTED_PROXIES"),
+        ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
 
     public init(reader: ConfigReader) throws {
@@ -42,6 +45,7 @@ public struct PMConfig: Sendable {
         maxFailuresPerAccount = try reader.int("PM_LOGIN_MAX_FAILURES", in: 1...1000)
         maxFailuresPerAddress = try reader.int("PM_LOGIN_MAX_FAILURES_PER_ADDRESS", in: 1...100_000)
         failureWindow = try reader.seconds("PM_LOGIN_FAILURE_WINDOW", minimum: 1)
+        projectCacheMaxBytes = try reader.int("PM_PROJECT_CACHE_MAX_BYTES", in: 0...(1 << 40))
         trustedProxies = try TrustedProxies.parse(try reader.string("PM_TRUSTED_PROXIES"),
                                                   trustLoopback: try reader.bool("PM_TRUST_FORWARDED_FOR"))
     }

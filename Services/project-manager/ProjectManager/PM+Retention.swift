@@ -1,12 +1,22 @@
 import FlukeRuntime
 
-extension PMConfig {
-    /// Expired refresh tokens (a day after expiry, so a late presentation still finds its family)
-    /// and login-failure counters older than the window they count in.
-    func retentionJob(_ runtime: FleetRuntime) -> RetentionJob {
-        RetentionJob(runtime: runtime, rules: [
+/// Expired refresh tokens (a day after expiry, so a late presentation still finds its family)
+/// and login-failure counters older than the window they count in. project-manager consumes no
+/// events, so it has no dead letters.
+public struct PMRetention: RetentionPolicy {
+    public var failureWindow: Duration
+
+    public var rules: [RetentionRule] {
+        [
             RetentionRule(table: "pm.refresh_tokens", column: "expires_at", keep: .seconds(86_400)),
             RetentionRule(table: "pm.login_failures", column: "window_start", keep: failureWindow),
-        ], deadLetters: false)
+        ]
     }
+
+    public var includesDeadLetters: Bool { false }
+}
+
+extension PMConfig {
+    /// Its retention, from `PM_LOGIN_FAILURE_WINDOW`.
+    public var retention: PMRetention { PMRetention(failureWindow: failureWindow) }
 }

@@ -24,12 +24,7 @@ extension PMRoutes {
             var filter = WorkStore.TaskFilter()
             filter.project = try Parameters.uuidQuery(request, "project_id")
             filter.assignee = try Parameters.uuidQuery(request, "assignee_id")
-            if let raw = q["status"].map(String.init) {
-                guard let s = TaskStatus(rawValue: raw) else {
-                    throw Problem.invalid("status", "must be one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                filter.status = s
-            }
+            filter.status = try Parameters.enumQuery(request, "status", as: TaskStatus.self)
             if let label = q["label"].map(String.init) {
                 guard !label.isEmpty, label.count <= 50 else { throw Problem.invalid("label", "must have 1 to 50 characters") }
                 filter.label = label

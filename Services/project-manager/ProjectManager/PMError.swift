@@ -1,4 +1,3 @@
-import FlukePostgres
 import FlukeRuntime
 import Hummingbird
 
@@ -6,6 +5,8 @@ import Hummingbird
 enum PMError: Error, ProblemConvertible {
     case notFound(String)
     case conflict(field: String, String)
+    /// The input at `field` is not acceptable, for the reason given.
+    case invalid(field: String, String)
     case invalidCredentials
     case tooManyAttempts(retryAfter: Int)
     case signupDisabled
@@ -16,6 +17,7 @@ enum PMError: Error, ProblemConvertible {
         switch self {
         case .notFound(let what): Problem.notFound("no such \(what)")
         case .conflict(let field, let detail): Problem(.conflict, detail: detail, field: field)
+        case .invalid(let field, let detail): Problem.invalid(field, detail)
         case .invalidCredentials:
             Problem(.unauthorized, "Invalid credentials", detail: "the e-mail address or password is wrong")
         case .tooManyAttempts(let seconds):
@@ -28,11 +30,4 @@ enum PMError: Error, ProblemConvertible {
                     field: "refresh_token")
         }
     }
-}
-
-extension PostgresError {
-    /// `23505`: a unique constraint refused the row.
-    var isUniqueViolation: Bool { sqlState == "23505" }
-    /// `23503`: a foreign key names a row that does not exist (or is not visible).
-    var isForeignKeyViolation: Bool { sqlState == "23503" }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// security) and is also filtered by it in SQL, and a token bound to a project sees only that one.
 struct ProjectStore: Sendable {
     let db: TenantDatabase
-    let cache: ProjectCache?
+    let cache: ProjectCache
 
     static let projectColumns: StaticString =
         "id, tenant_id, name, description, stage, repository_url, created_by, created_at, updated_at"
@@ -42,14 +42,15 @@ struct ProjectStore: Sendable {
 
     func get(_ id: UUID, _ p: Principal) async throws -> Project {
         guard p.canSee(project: id) else { throw PMError.notFound("project") }
-        if let hit = cache?.get(id, tenant: p.tenantID) { return hit }
-        let epoch = cache?.epoch ?? 0
+        let key = ProjectCacheKey(project: id, tenant: p.tenantID)
+        if let hit = cache.get(key) { return hit }
+        let epoch = cache.epoch()
         let rows = try await db.read(p, """
             SELECT \(sql: Self.projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)
             """)
         guard let row = rows[0].first else { throw PMError.notFound("project") }
         let project = try Self.project(row)
-        cache?.put(project, readAt: epoch)
+        cache.put(project, for: key, readAt: epoch)
         return project
     }
 
@@ -73,10 +74,10 @@ struct ProjectStore: Sendable {
     func update(_ id: UUID, _ principal: Principal, requestID: String, name: String?, description: String?, stage: ProjectStage?,
                 repositoryURL: String??) async throws -> Project {
         // Dropped before and after: a reader between the two cannot cache the old row for long.
-        cache?.remove(id)
-        defer { cache?.remove(id) }
-        return try await db.inTenant(of: principal) { tx in
-            _ = try await Self.requireProject(id, principal, on: tx)
+        cache.invalidate(id)
+        defer { cache.invalidate(id) }
+        return try await db.inTenant(of: p) { tx in
+            _ = try await Self.requireProject(id, p, on: tx)
             let project = try Self.project(try await tx.query("""
                 UPDATE pm.projects SET name = COALESCE(\(name), name), description = COALESCE(\(description), description),
                     stage = COALESCE(\(stage?.rawValue), stage),
@@ -92,13 +93,13 @@ struct ProjectStore: Sendable {
         }
     }
 
-    func delete(_ id: UUID, _ principal: Principal, requestID: String) async throws {
-        cache?.remove(id)
-        defer { cache?.remove(id) }
-        try await db.inTenant(of: principal) { tx in
-            _ = try await Self.requireProject(id, principal, on: tx)
-            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
-            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
+    func delete(_ id: UUID, _ p: Principal, requestID: String) async throws {
+        cache.invalidate(id)
+        defer { cache.invalidate(id) }
+        try await db.inTenant(of: p) { tx in
+            _ = try await Self.requireProject(id, p, on: tx)
+            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)")
+            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "project.deleted", objectType: "project", objectID: id.lowercased),
                 event: .projectDeleted, projectID: id, payload: ProjectDeletedPayload(id: id))
         }
@@ -153,8 +154,8 @@ struct ProjectStore: Sendable {
             _ = try await Self.requireProject(project, principal, on: tx)
             if isNew {
                 guard try await !tx.query("""
-                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND user_id = \(user)
-                    """).isEmpty else { throw Problem.invalid("user_id", "no such user in this tenant") }
+                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
+                    """).isEmpty else { throw PMError.invalid(field: "user_id", "no such user in this tenant") }
                 let inserted = try await tx.query("""
                     INSERT INTO pm.project_members (tenant_id, project_id, user_id, role)
                     VALUES (\(principal.tenantID), \(project), \(user), \(role.rawValue)) ON CONFLICT DO NOTHING

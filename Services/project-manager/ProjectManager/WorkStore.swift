@@ -153,7 +153,7 @@ struct WorkStore: Sendable {
         guard let user else { return }
         guard try await !tx.query("""
             SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
-            """).isEmpty else { throw Problem.invalid("assignee_id", "no such user in this tenant") }
+            """).isEmpty else { throw PMError.invalid(field: "assignee_id", "no such user in this tenant") }
     }
 
     struct TaskInput: Sendable {
@@ -166,12 +166,12 @@ struct WorkStore: Sendable {
         var source: TaskSource?
     }
 
-    func createTask(project: UUID, _ principal: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
-        try await db.inTenant(of: principal) { tx in
-            guard principal.canSee(project: project), try await !tx.query("""
-                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(principal.tenantID)
-                """).isEmpty else { throw Problem.invalid("project_id", "no such project") }
-            try await requireAssignee(input.assignee ?? nil, principal, tx)
+    func createTask(project: UUID, _ p: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
+        try await db.inTenant(of: p) { tx in
+            guard p.canSee(project: project), try await !tx.query("""
+                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(p.tenantID)
+                """).isEmpty else { throw PMError.invalid(field: "project_id", "no such project") }
+            try await requireAssignee(input.assignee ?? nil, p, tx)
             let t = try Self.task(try await tx.query("""
                 INSERT INTO pm.tasks (id, tenant_id, project_id, title, description, status, assignee_id, due_date, labels, source)
                 VALUES (\(UUID()), \(principal.tenantID), \(project), \(input.title ?? ""), \(input.description ?? ""),

@@ -10,10 +10,6 @@ extension DeliveryQueue {
     /// A delivery `d` that may be claimed now: pending, due, and not leased.
     static let claimable: StaticString = "d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())"
 
-    static func milliseconds(_ d: Duration) -> Int {
-        Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
-    }
-
     /// A claimed delivery with what sending it needs.
     struct Claimed: Sendable {
         var seq: Int
@@ -61,7 +57,7 @@ extension DeliveryQueue {
     /// subscription with due work whose lane is free or lapsed; always renew the lanes in hand and
     /// take the hinted ones.
     private func laneStatements(inHand subs: [String], wanted: [String], discover: Bool) -> [PostgresQuery] {
-        let laneLease = Self.milliseconds(Self.laneLease)
+        let laneLease = Int(Self.laneLease.wholeMilliseconds)
         var lanes: [PostgresQuery] = []
         if discover {
             lanes.append("""
@@ -103,7 +99,7 @@ extension DeliveryQueue {
     /// Claims due deliveries from this replica's live lanes, within each lane's budget, and
     /// returns them with their subscription's callback, headers and signing secrets.
     private func claimStatement(inHand subs: [String], amounts: [String], defaultBudget: Int, limit: Int) -> PostgresQuery {
-        let lease = Self.milliseconds(settings.lease)
+        let lease = Int(settings.lease.wholeMilliseconds)
         return """
             WITH mine AS (
                 SELECT l.subscription_id,

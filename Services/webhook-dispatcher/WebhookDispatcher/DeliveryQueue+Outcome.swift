@@ -101,7 +101,7 @@ extension DeliveryQueue {
     /// that failed, and disables (with `webhook.endpoint.disabled`) those answering 410 or failing
     /// for longer than `disableAfter`. Returns the subscriptions disabled.
     private func updateFailureStreaks(_ outcomes: [Outcome], on tx: PostgresHandle) async throws -> [UUID] {
-        let disableAfter = Self.milliseconds(settings.disableAfter)
+        let disableAfter = Int(settings.disableAfter.wholeMilliseconds)
         // Failure streaks: a success ends one, a failure starts one if none is running.
         let ok = Array(Set(outcomes.filter(\.succeeded).map(\.delivery.subscriptionID.lowercased)))
         let failed = Array(Set(outcomes.filter { !$0.succeeded }.map(\.delivery.subscriptionID.lowercased)))
@@ -163,7 +163,7 @@ struct OutcomeColumns {
                 if let retryAfter = outcome.retryAfter, retryAfter > delay {
                     delay = min(retryAfter, DeliveryQueue.maxRetryAfter)
                 }
-                statuses.append("pending"); delays.append(String(DeliveryQueue.milliseconds(delay)))
+                statuses.append("pending"); delays.append(String(Int(delay.wholeMilliseconds)))
             }
         }
     }

@@ -71,7 +71,7 @@ struct DeliveryQueue: Sendable {
                 INSERT INTO webhooks.deliveries (id, subscription_id, tenant_id, event_id, event_type, event_time, body,
                                                  max_attempts, next_attempt_at)
                 SELECT gen_random_uuid(), s.id, s.tenant_id, ev.event_id::uuid, ev.event_type, ev.event_time::timestamptz,
-                       ev.body, \(settings.schedule.count), now() + \(Self.milliseconds(settings.schedule[0])) * interval '1 millisecond'
+                       ev.body, \(settings.schedule.count), now() + \(Int(settings.schedule[0].wholeMilliseconds)) * interval '1 millisecond'
                 FROM ev JOIN webhooks.subscriptions s
                   ON s.tenant_id = ev.tenant_id::uuid AND s.project_id = ev.project_id::uuid AND s.enabled
                 WHERE EXISTS (SELECT 1 FROM unnest(s.events) p

@@ -39,7 +39,7 @@ struct DeliveryStore: Sendable {
         }
         let results = try await db.read(tenant: p.tenantID, user: p.userID, statements)
         guard let row = results[0].first, p.canSee(project: try row.decode(UUID.self, at: 14)) else {
-            throw Problem.notFound("no such delivery")
+            throw WebhookError.notFound("delivery")
         }
         var delivery = try Self.decode(row)
         if withAttempts {
@@ -72,7 +72,7 @@ struct DeliveryStore: Sendable {
     func retry(_ id: UUID, p: Principal) async throws {
         let delivery = try await get(id, p: p)
         guard delivery.status != "pending" else {
-            throw Problem(.conflict, detail: "the delivery is still pending; it will be attempted at next_attempt_at")
+            throw WebhookError.deliveryPending
         }
         _ = try await db.pipeline(p, [
             """

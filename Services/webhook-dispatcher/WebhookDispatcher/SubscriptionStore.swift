@@ -97,9 +97,9 @@ struct SubscriptionStore: Sendable {
         let rows = try await db.read(p, """
             SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)
             """)[0]
-        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         let s = try Self.decode(row)
-        guard p.canSee(project: s.projectID) else { throw Problem.notFound("no such subscription") }
+        guard p.canSee(project: s.projectID) else { throw WebhookError.notFound("subscription") }
         return s
     }
 
@@ -140,7 +140,7 @@ struct SubscriptionStore: Sendable {
             WHERE id = \(id) AND tenant_id = \(p.tenantID)
             RETURNING \(sql: Self.columns)
             """])[0]
-        guard let row = rows.first else { throw Problem.notFound("no such subscription") }
+        guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         return try Self.decode(row)
     }
 
@@ -153,7 +153,7 @@ struct SubscriptionStore: Sendable {
     func rotate(_ id: UUID, secret: String, p: Principal) async throws -> Subscription {
         _ = try await get(id, p: p)
         let (keyID, sealed) = try seal(secret, for: id)
-        let graceMs = DeliveryQueue.milliseconds(secretGrace)
+        let graceMs = Int(secretGrace.wholeMilliseconds)
         _ = try await db.pipeline(p, [
             """
             UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')

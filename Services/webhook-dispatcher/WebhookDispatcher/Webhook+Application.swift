@@ -4,7 +4,6 @@ import FlukeRuntime
 import Foundation
 import Hummingbird
 import Logging
-import ServiceLifecycle
 
 /// What a webhook-dispatcher process runs, for tests that reach inside.
 public struct WebhookParts: Sendable {
@@ -12,15 +11,6 @@ public struct WebhookParts: Sendable {
     public let routes: RouteTable
     /// This replica's name in the queue's leases.
     public let replica: String
-}
-
-/// Stops the sender's connection pools after the dispatcher has stopped.
-struct SenderShutdown: Service {
-    let sender: WebhookSender
-    func run() async throws {
-        try? await gracefulShutdown()
-        await sender.shutdown()
-    }
 }
 
 /// Builds webhook-dispatcher: connects, migrates, and assembles the intake, the dispatcher, the
@@ -57,7 +47,7 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
         replica: replica))
     // Shutdown runs in reverse: the intake and dispatcher stop before the sender's pools close.
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [identity, SenderShutdown(sender: sender), listener, sampler, dispatcher, intake,
+                                  workers: [identity, ShutdownHook { await sender.shutdown() }, listener, sampler, dispatcher, intake,
                                             config.retention.job(runtime)],
                                   authenticator: authenticator, routes: routes.register)
 }

@@ -2,7 +2,7 @@ import FlukeRuntime
 
 /// How long the delivery log is kept: finished deliveries (and, by cascade, their attempts) go
 /// once older than `deliveries`; pending ones stay until they finish.
-public struct WebhookRetention: Sendable {
+public struct WebhookRetention: RetentionPolicy {
     public var deliveries: Duration
 
     public static let variables: [ConfigVariable] = [
@@ -14,10 +14,12 @@ public struct WebhookRetention: Sendable {
         deliveries = try reader.seconds("WEBHOOK_DELIVERY_RETENTION", minimum: 1)
     }
 
-    func job(_ runtime: FleetRuntime) -> RetentionJob {
-        RetentionJob(runtime: runtime, rules: [
+    public var rules: [RetentionRule] {
+        [
             RetentionRule(table: "webhooks.deliveries", column: "created_at", keep: deliveries,
                           extraCondition: "status <> 'pending'"),
-        ], deadLetters: true)
+        ]
     }
+
+    public var includesDeadLetters: Bool { true }
 }

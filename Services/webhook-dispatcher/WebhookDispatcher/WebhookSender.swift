@@ -145,9 +145,7 @@ final class WebhookSender: Sendable {
         if let hit = resolved.withLock({ $0[host] }), now - hit.at < Self.resolutionTTL, let first = hit.addresses.first {
             return (host, first, normalised)
         }
-        let addresses = try await policy.validate(url, threadPool: threadPool)
-        // IPv4 first: loopback-only test hosts and most receivers answer there.
-        let ordered = addresses.filter { !$0.contains(":") } + addresses.filter { $0.contains(":") }
+        let ordered = try await policy.checkedAddresses(url, threadPool: threadPool).addresses
         resolved.withLock { r in
             if r.count > 10_000 { r.removeAll() }
             r[host] = (ordered, now)
@@ -166,15 +164,9 @@ final class WebhookSender: Sendable {
                 c[key] = hit
                 return hit.client
             }
-            var configuration = HTTPClient.Configuration(
-                redirectConfiguration: .disallow,
-                timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanosecondsValue),
-                               read: .nanoseconds(settings.requestTimeout.nanosecondsValue)),
-                decompression: .disabled)
-            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.concurrency
-            // The connection goes to the checked address; TLS still verifies `host`.
-            if host != address { configuration.dnsOverride = [host: address] }
-            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            let made = OutboundURLPolicy.pinnedClient(host: host, address: address, connectTimeout: settings.connectTimeout,
+                                                      readTimeout: settings.requestTimeout,
+                                                      connectionsPerHost: settings.concurrency)
             if c.count >= Self.maxClients, let oldest = c.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
                 evicted.append(oldest.value.client)
                 c.removeValue(forKey: oldest.key)
