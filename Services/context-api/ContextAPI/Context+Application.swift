@@ -32,7 +32,7 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     let usage = UsageRecorder(db: db, maxInstallationsPerProject: config.limits.installationsPerProject,
                               logger: logger)
     let routes = ContextRoutes(access: ProjectAccess(db: db),
-                               context: ContextStore(db: db, env: env), env: env,
+                               contexts: ContextStore(db: db, env: env), env: env,
                                memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)
     let replica = ReplicaConsumer(nats: runtime.nats, db: db, registry: runtime.registry, cache: cache,
                                   maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
@@ -42,9 +42,9 @@ public func buildApplication(config: ContextConfig, logger: Logger,
     let admin = ContextAdminRoutes(access: ProjectAccess(db: db),
                                    mcp: mcp,
                                    providers: providers, auditor: auditor, usage: usage)
-    let register = { (r: inout RouteRecorder) in
-        routes.register(&r)
-        admin.register(&r)
+    let register = { (recorder: inout RouteRecorder) in
+        routes.register(&recorder)
+        admin.register(&recorder)
     }
     onParts(ContextParts(
         runtime: runtime,

@@ -40,14 +40,14 @@ struct ContextFastPath: Sendable {
         guard head.method == .get, head.path == Self.path,
               let authorization = head.headerFields[.authorization],
               let token = AuthMiddleware.bearerToken(authorization),
-              let p = authenticator.cachedPrincipal(token: token),
-              p.scopes.contains(.contextRead), let projectID = p.projectID
+              let principal = authenticator.cachedPrincipal(token: token),
+              principal.scopes.contains(.contextRead), let projectID = principal.projectID
         else { return nil }
-        let key = ContextCacheKey(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+        let key = ContextCacheKey(project: projectID, tenant: principal.tenantID, reveal: principal.scopes.contains(.secretsRead),
                                   level: nil, environment: nil)
         // A context with revealed secrets logs each read in Postgres: the router does that.
         guard let (project, snapshot) = cache.get(key), snapshot.revealed.isEmpty else { return nil }
-        usage.recordFetch(project: project.id, tenant: p.tenantID, headers: head.headerFields)
+        usage.recordFetch(project: project.id, tenant: principal.tenantID, headers: head.headerFields)
         let requestID = RequestIDs.id(for: head.headerFields)
         let answer = snapshot.answer(ifNoneMatch: head.headerFields[.ifNoneMatch])
         var response = HTTPResponse(status: answer.status, headerFields: answer.headers)

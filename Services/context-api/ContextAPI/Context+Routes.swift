@@ -8,29 +8,29 @@ import Hummingbird
 /// `memories:write`, secret values and their access log `secrets:read`.
 struct ContextRoutes: Sendable {
     let access: ProjectAccess
-    let context: ContextStore
+    let contexts: ContextStore
     let env: EnvStore
     let memories: MemoryStore
     let usage: UsageRecorder
     let cache: ContextCache
     let maxMemoryBytes: Int
 
-    func register(_ r: inout RouteRecorder) {
-        registerConnect(&r)
-        registerEnv(&r)
-        registerMemories(&r)
+    func register(_ routes: inout RouteRecorder) {
+        registerConnect(&routes)
+        registerEnv(&routes)
+        registerMemories(&routes)
     }
 
     // MARK: the context and its changes
 
-    private func registerConnect(_ r: inout RouteRecorder) {
-        r.on(.get, "/api/v1/flukebase_connect/context") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let projectID = try access.connectProjectID(request, for: p)
+    private func registerConnect(_ routes: inout RouteRecorder) {
+        routes.on(.get, "/api/v1/flukebase_connect/context") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let projectID = try access.connectProjectID(request, for: principal)
             let level = try Parameters.enumQuery(request, "context_level", as: ContextLevel.self)
             let environment = try Parameters.enumQuery(request, "environment", as: Environment.self)
-            guard p.canSee(project: projectID) else { throw Problem.notFound("no such project") }
-            let key = ContextCacheKey(project: projectID, tenant: p.tenantID, reveal: p.scopes.contains(.secretsRead),
+            guard principal.canSee(project: projectID) else { throw Problem.notFound("no such project") }
+            let key = ContextCacheKey(project: projectID, tenant: principal.tenantID, reveal: principal.scopes.contains(.secretsRead),
                                       level: level, environment: environment)
             let project: ProjectInfo
             let snapshot: ContextStore.Snapshot
@@ -38,20 +38,20 @@ struct ContextRoutes: Sendable {
                 (project, snapshot) = hit
             } else {
                 let epoch = cache.epoch()
-                (project, snapshot) = try await context.snapshot(projectID, p: p, level: level, environment: environment)
+                (project, snapshot) = try await contexts.snapshot(projectID, principal: principal, level: level, environment: environment)
                 cache.put((project, snapshot), for: key, readAt: epoch)
             }
-            usage.recordFetch(project: project.id, tenant: p.tenantID, request: request)
+            usage.recordFetch(project: project.id, tenant: principal.tenantID, request: request)
             let answer = snapshot.answer(ifNoneMatch: request.headers[.ifNoneMatch])
             guard let body = answer.body else { return Response(status: answer.status, headers: answer.headers) }
-            if !snapshot.revealed.isEmpty { try await env.logAccess(project, snapshot.revealed, by: p, via: "context") }
+            if !snapshot.revealed.isEmpty { try await env.logAccess(project, snapshot.revealed, by: principal, via: "context") }
             return Response(status: answer.status, headers: answer.headers, body: .init(byteBuffer: body))
         }
-        r.on(.get, "/api/v1/flukebase_connect/changes") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.connectProject(request, for: p)
+        routes.on(.get, "/api/v1/flukebase_connect/changes") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.connectProject(request, for: principal)
             let (since, limit) = try Pagination.sequence(request, cursor: "since")
-            let items = try await context.changes(project, p: p, since: since ?? 0, limit: limit)
+            let items = try await contexts.changes(project, principal: principal, since: since ?? 0, limit: limit)
             // The cursor to resume from is always given, also at the end of the feed.
             return Page(items: items, nextCursor: items.last?.cursor ?? Pagination.cursor(String(since ?? 0)))
         }
@@ -59,61 +59,61 @@ struct ContextRoutes: Sendable {
 
     // MARK: env
 
-    private func registerEnv(_ r: inout RouteRecorder) {
-        r.on(.get, "/api/v1/projects/{project_id}/env") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
+    private func registerEnv(_ routes: inout RouteRecorder) {
+        routes.on(.get, "/api/v1/projects/{project_id}/env") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
             let environment = try Parameters.enumQuery(request, "environment", as: Environment.self)
-            let vars = try await env.list(project, environment: environment, reveal: p.scopes.contains(.secretsRead), by: p,
+            let vars = try await env.list(project, environment: environment, reveal: principal.scopes.contains(.secretsRead), by: principal,
                                           via: "env")
             return Page(items: vars, nextCursor: nil)
         }
         // Before /env/{key}: a literal segment, listed first so that it is matched first.
-        r.on(.get, "/api/v1/projects/{project_id}/env/access-log") { request, ctx in
-            let p = try ctx.principal(requiring: .secretsRead)
-            let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
+        routes.on(.get, "/api/v1/projects/{project_id}/env/access-log") { request, context in
+            let principal = try context.principal(requiring: .secretsRead)
+            let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
             let (before, limit) = try Pagination.sequence(request)
-            let (items, last) = try await env.accessLog(project, p: p, before: before, limit: limit)
+            let (items, last) = try await env.accessLog(project, principal: principal, before: before, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
         }
-        r.on(.put, "/api/v1/projects/{project_id}/env/{key}") { request, ctx in
-            let p = try ctx.principal(requiring: .contextWrite)
-            let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
-            let key = try Self.envKey(ctx)
-            let f = try await RequestFields.read(request, context: ctx)
+        routes.on(.put, "/api/v1/projects/{project_id}/env/{key}") { request, context in
+            let principal = try context.principal(requiring: .contextWrite)
+            let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
+            let key = try Self.envKey(context)
+            let fields = try await RequestFields.read(request, context: context)
             // The rest of a variable as GET shows it may come back too (a round trip): the key
             // must be this one and the value not masked; version and updated_at are the
             // server's to set, so they are accepted and ignored.
-            try f.allowOnly(["value", "secret", "environment", "key", "masked", "version", "updated_at"])
-            try f.unchanged("key", .string(key))
-            try f.unchanged("masked", .bool(false))
-            guard case .string(let value)? = f.values["value"] else {
-                throw Problem.invalid("value", f.has("value") ? "must be a string" : "is required")
+            try fields.allowOnly(["value", "secret", "environment", "key", "masked", "version", "updated_at"])
+            try fields.unchanged("key", .string(key))
+            try fields.unchanged("masked", .bool(false))
+            guard case .string(let value)? = fields.values["value"] else {
+                throw Problem.invalid("value", fields.has("value") ? "must be a string" : "is required")
             }
             guard value.utf8.count <= EnvStore.maxValueBytes else {
                 throw Problem.invalid("value", "must be at most \(EnvStore.maxValueBytes) bytes")
             }
             var secret = false
-            if let raw = f.values["secret"] {
+            if let raw = fields.values["secret"] {
                 guard case .bool(let b) = raw else { throw Problem.invalid("secret", "must be a boolean") }
                 secret = b
             }
-            let environment = try f.oneOf("environment", Environment.self) ?? .development
-            let (v, created) = try await env.put(project, key: key, environment: environment, value: value, secret: secret, by: p)
-            return try v.response(from: request, context: ctx).withStatus(created ? .created : .ok)
+            let environment = try fields.oneOf("environment", Environment.self) ?? .development
+            let (v, created) = try await env.put(project, key: key, environment: environment, value: value, secret: secret, by: principal)
+            return try v.response(from: request, context: context).withStatus(created ? .created : .ok)
         }
-        r.on(.delete, "/api/v1/projects/{project_id}/env/{key}") { request, ctx in
-            let p = try ctx.principal(requiring: .contextWrite)
-            let project = try await access.project(try Parameters.uuid(ctx, "project_id"), for: p)
-            let key = try Self.envKey(ctx)
+        routes.on(.delete, "/api/v1/projects/{project_id}/env/{key}") { request, context in
+            let principal = try context.principal(requiring: .contextWrite)
+            let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
+            let key = try Self.envKey(context)
             let environment = try Parameters.enumQuery(request, "environment", as: Environment.self) ?? .development
-            try await env.delete(project, key: key, environment: environment, by: p)
+            try await env.delete(project, key: key, environment: environment, by: principal)
             return Response(status: .noContent)
         }
     }
 
-    static func envKey(_ ctx: FleetRequestContext) throws -> String {
-        let key = ctx.parameters.get("key") ?? ""
+    static func envKey(_ context: FleetRequestContext) throws -> String {
+        let key = context.parameters.get("key") ?? ""
         guard EnvStore.isValidKey(key) else {
             throw Problem.invalid("key", "must match ^[A-Z_][A-Z0-9_]{0,127}$")
         }
@@ -127,25 +127,25 @@ struct ContextRoutes: Sendable {
     /// is ignored (the conflict rule decides between copies, not this field).
     static let memoryReadOnly = ["id", "external_id", "project_id", "created_by", "created_at"]
 
-    private func memoryInput(_ f: RequestFields, creating: Bool) throws -> MemoryStore.Input {
-        try f.allowOnly(Set(["external_id", "memory_type", "content", "tags", "updated_at", "version"]
+    private func memoryInput(_ fields: RequestFields, creating: Bool) throws -> MemoryStore.Input {
+        try fields.allowOnly(Set(["external_id", "memory_type", "content", "tags", "updated_at", "version"]
                             + (creating ? [] : Self.memoryReadOnly + ["synced_at"])))
         var input = MemoryStore.Input()
-        if creating { input.externalID = try f.uuid("external_id", required: true) }
-        input.memoryType = try f.oneOf("memory_type", MemoryType.self, required: creating)
-        if let content = try f.string("content", required: creating, maxLength: maxMemoryBytes) {
+        if creating { input.externalID = try fields.uuid("external_id", required: true) }
+        input.memoryType = try fields.oneOf("memory_type", MemoryType.self, required: creating)
+        if let content = try fields.string("content", required: creating, maxLength: maxMemoryBytes) {
             guard content.utf8.count <= maxMemoryBytes else {
                 throw Problem.invalid("content", "must be at most \(maxMemoryBytes) bytes")
             }
             input.content = content
         }
-        input.tags = try f.strings("tags", maxCount: 20, maxLength: 50)
-        if let raw = try f.string("updated_at", maxLength: 40) {
+        input.tags = try fields.strings("tags", maxCount: 20, maxLength: 50)
+        if let raw = try fields.string("updated_at", maxLength: 40) {
             guard let date = RFC3339.parse(raw) else { throw Problem.invalid("updated_at", "must be an RFC 3339 time") }
             // A client clock far in the future would win every conflict: clamp it to now.
             input.updatedAt = min(date, Date().addingTimeInterval(5))
         }
-        input.baseVersion = try f.int("version", in: 1...Int(Int32.max))
+        input.baseVersion = try fields.int("version", in: 1...Int(Int32.max))
         return input
     }
 
@@ -159,20 +159,20 @@ struct ContextRoutes: Sendable {
         return v
     }
 
-    private func registerMemories(_ r: inout RouteRecorder) {
-        r.on(.post, "/api/v1/flukebase_connect/memories") { request, ctx in
-            let p = try ctx.principal(requiring: .memoriesWrite)
-            let project = try await access.connectProject(request, for: p)
-            let input = try memoryInput(try await RequestFields.read(request, context: ctx), creating: true)
-            let (m, created) = try await memories.create(project, input, by: p)
-            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
-            var response = try m.response(from: request, context: ctx).withStatus(created ? .created : .ok)
+    private func registerMemories(_ routes: inout RouteRecorder) {
+        routes.on(.post, "/api/v1/flukebase_connect/memories") { request, context in
+            let principal = try context.principal(requiring: .memoriesWrite)
+            let project = try await access.connectProject(request, for: principal)
+            let input = try memoryInput(try await RequestFields.read(request, context: context), creating: true)
+            let (m, created) = try await memories.create(project, input, by: principal)
+            usage.recordSync(project: project.id, tenant: principal.tenantID, request: request)
+            var response = try m.response(from: request, context: context).withStatus(created ? .created : .ok)
             response.headers[.eTag] = "\"\(m.version)\""
             return response
         }
-        r.on(.get, "/api/v1/flukebase_connect/memories") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.connectProject(request, for: p)
+        routes.on(.get, "/api/v1/flukebase_connect/memories") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.connectProject(request, for: principal)
             let q = request.uri.queryParameters
             var filter = MemoryStore.Filter()
             filter.memoryType = try Parameters.enumQuery(request, "memory_type", as: MemoryType.self)
@@ -185,47 +185,47 @@ struct ContextRoutes: Sendable {
                 filter.query = text
             }
             let (after, limit) = try Pagination.sequence(request)
-            let (items, last) = try await memories.list(project, filter: filter, after: after, limit: limit, p: p)
+            let (items, last) = try await memories.list(project, filter: filter, after: after, limit: limit, principal: principal)
             return Page(items: items, lastSequence: last, limit: limit)
         }
-        r.on(.get, "/api/v1/flukebase_connect/memories/conflicts") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.connectProject(request, for: p)
+        routes.on(.get, "/api/v1/flukebase_connect/memories/conflicts") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.connectProject(request, for: principal)
             let limit = try Pagination.limit(request.uri.queryParameters["limit"].map(String.init))
-            return Page(items: try await memories.conflicts(project, p: p, limit: limit), nextCursor: nil)
+            return Page(items: try await memories.conflicts(project, principal: principal, limit: limit), nextCursor: nil)
         }
-        r.on(.get, "/api/v1/flukebase_connect/memories/{memory_id}") { request, ctx in
-            let p = try ctx.principal(requiring: .contextRead)
-            let project = try await access.connectProject(request, for: p)
-            let m = try await memories.get(project, try Parameters.uuid(ctx, "memory_id"), p: p)
-            var response = try m.response(from: request, context: ctx)
+        routes.on(.get, "/api/v1/flukebase_connect/memories/{memory_id}") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.connectProject(request, for: principal)
+            let m = try await memories.get(project, try Parameters.uuid(context, "memory_id"), principal: principal)
+            var response = try m.response(from: request, context: context)
             response.headers[.eTag] = "\"\(m.version)\""
             return response
         }
-        r.on(.put, "/api/v1/flukebase_connect/memories/{memory_id}") { request, ctx in
-            let p = try ctx.principal(requiring: .memoriesWrite)
-            let project = try await access.connectProject(request, for: p)
-            let id = try Parameters.uuid(ctx, "memory_id")
+        routes.on(.put, "/api/v1/flukebase_connect/memories/{memory_id}") { request, context in
+            let principal = try context.principal(requiring: .memoriesWrite)
+            let project = try await access.connectProject(request, for: principal)
+            let id = try Parameters.uuid(context, "memory_id")
             let ifMatch = try Self.ifMatch(request)
-            let f = try await RequestFields.read(request, context: ctx)
-            let input = try memoryInput(f, creating: false)
-            if Self.memoryReadOnly.contains(where: f.has) {
-                try f.unchanged(Self.memoryReadOnly, in: try await memories.get(project, id, p: p))
+            let fields = try await RequestFields.read(request, context: context)
+            let input = try memoryInput(fields, creating: false)
+            if Self.memoryReadOnly.contains(where: fields.has) {
+                try fields.unchanged(Self.memoryReadOnly, in: try await memories.get(project, id, principal: principal))
             }
-            let updated = try await memories.update(project, id, input, ifMatch: ifMatch, by: p)
-            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
-            var response = try updated.memory.response(from: request, context: ctx)
+            let updated = try await memories.update(project, id, input, ifMatch: ifMatch, by: principal)
+            usage.recordSync(project: project.id, tenant: principal.tenantID, request: request)
+            var response = try updated.memory.response(from: request, context: context)
             response.headers[.eTag] = "\"\(updated.memory.version)\""
             if let conflict = updated.conflict {
                 response.headers[HTTPField.Name("Fluke-Conflict")!] = "\(conflict.winner)-won; id=\(conflict.id.lowercased)"
             }
             return response
         }
-        r.on(.delete, "/api/v1/flukebase_connect/memories/{memory_id}") { request, ctx in
-            let p = try ctx.principal(requiring: .memoriesWrite)
-            let project = try await access.connectProject(request, for: p)
-            try await memories.delete(project, try Parameters.uuid(ctx, "memory_id"), ifMatch: try Self.ifMatch(request), by: p)
-            usage.recordSync(project: project.id, tenant: p.tenantID, request: request)
+        routes.on(.delete, "/api/v1/flukebase_connect/memories/{memory_id}") { request, context in
+            let principal = try context.principal(requiring: .memoriesWrite)
+            let project = try await access.connectProject(request, for: principal)
+            try await memories.delete(project, try Parameters.uuid(context, "memory_id"), ifMatch: try Self.ifMatch(request), by: principal)
+            usage.recordSync(project: project.id, tenant: principal.tenantID, request: request)
             return Response(status: .noContent)
         }
     }

@@ -31,15 +31,15 @@ struct ContextStore: Sendable {
     /// independent reads under repeatable read, so every part is from the same instant); the
     /// context level then decides what is kept. `project` nil means "the token's own". The tenant
     /// setting rides in the same pipeline, so row-level security costs no extra round trip.
-    func snapshot(_ projectID: UUID, p: Principal, level override: ContextLevel?, environment: Environment?)
+    func snapshot(_ projectID: UUID, principal: Principal, level override: ContextLevel?, environment: Environment?)
         async throws -> (ProjectInfo, Snapshot) {
-        guard p.canSee(project: projectID) else { throw ContextError.notFound("project") }
-        let tenant = p.tenantID
+        guard principal.canSee(project: projectID) else { throw ContextError.notFound("project") }
+        let tenant = principal.tenantID
         let rows = try await db.postgres.transaction([
             // The isolation level must come before any query, the tenant setting included; the
             // setting then comes before every read, and lasts until this transaction ends.
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-            TenantDatabase.setting(tenant: p.tenantID, user: p.userID),
+            TenantDatabase.setting(tenant: principal.tenantID, user: principal.userID),
             """
             SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
             WHERE id = \(projectID) AND tenant_id = \(tenant) AND NOT deleted
@@ -73,7 +73,7 @@ struct ContextStore: Sendable {
             mcpConfiguration: mcp)
         var revealed: [(String, String)] = []
         if level != .minimal {
-            let (vars, shown) = try env.decode(rows[4], project: project.id, reveal: p.scopes.contains(.secretsRead))
+            let (vars, shown) = try env.decode(rows[4], project: project.id, reveal: principal.scopes.contains(.secretsRead))
             context.environmentVariables = vars
             revealed = shown
             context.teamMembers = try rows[5].map {
@@ -95,10 +95,10 @@ struct ContextStore: Sendable {
     }
 
     /// Changes after `since` (exclusive), oldest first.
-    func changes(_ project: ProjectInfo, p: Principal, since: Int, limit: Int) async throws -> [Change] {
-        try await db.read(p, """
+    func changes(_ project: ProjectInfo, principal: Principal, since: Int, limit: Int) async throws -> [Change] {
+        try await db.read(principal, """
             SELECT seq, entity, entity_id, op, data::text, at FROM context.changes
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND seq > \(since)
+            WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND seq > \(since)
             ORDER BY seq LIMIT \(limit)
             """)[0].map { row in
             Change(cursor: Pagination.cursor(String(try row.decode(Int.self, at: 0))), entity: try row.decode(String.self, at: 1),

@@ -30,20 +30,20 @@ struct EnvStore: Sendable {
 
     /// Every variable of the project (optionally one environment), secrets masked unless `reveal`;
     /// revealed secrets are logged as read `via`.
-    func list(_ project: ProjectInfo, environment: Environment?, reveal: Bool, by p: Principal, via: String)
+    func list(_ project: ProjectInfo, environment: Environment?, reveal: Bool, by principal: Principal, via: String)
         async throws -> [EnvVar] {
-        let (vars, revealed) = try await read(project, environment: environment, reveal: reveal, p: p, on: nil)
-        if !revealed.isEmpty { try await logAccess(project, revealed, by: p, via: via) }
+        let (vars, revealed) = try await read(project, environment: environment, reveal: reveal, principal: principal, on: nil)
+        if !revealed.isEmpty { try await logAccess(project, revealed, by: principal, via: via) }
         return vars
     }
 
     /// The variables and which secrets were revealed, without logging (the caller logs once it
     /// knows the values leave, e.g. not on a 304).
-    func read(_ project: ProjectInfo, environment: Environment?, reveal: Bool, p: Principal, on tx: PostgresHandle?)
+    func read(_ project: ProjectInfo, environment: Environment?, reveal: Bool, principal: Principal, on tx: PostgresHandle?)
         async throws -> ([EnvVar], [(String, String)]) {
-        let query = Self.query(project.id, tenant: p.tenantID, environment: environment)
+        let query = Self.query(project.id, tenant: principal.tenantID, environment: environment)
         let rows: PostgresRows
-        if let tx { rows = try await tx.query(query) } else { rows = try await db.read(p, query)[0] }
+        if let tx { rows = try await tx.query(query) } else { rows = try await db.read(principal, query)[0] }
         return try decode(rows, project: project.id, reveal: reveal)
     }
 
@@ -74,10 +74,10 @@ struct EnvStore: Sendable {
         return (vars, revealed)
     }
 
-    func logAccess(_ project: ProjectInfo, _ reads: [(String, String)], by p: Principal, via: String) async throws {
-        _ = try await db.read(p, """
+    func logAccess(_ project: ProjectInfo, _ reads: [(String, String)], by principal: Principal, via: String) async throws {
+        _ = try await db.read(principal, """
             INSERT INTO context.env_access_log (project_id, tenant_id, environment, key, actor_user_id, actor_token_id, via)
-            SELECT \(project.id), \(p.tenantID), e, k, \(p.userID), \(p.tokenID), \(via)
+            SELECT \(project.id), \(principal.tenantID), e, k, \(principal.userID), \(principal.tokenID), \(via)
             FROM unnest(\(reads.map(\.0))::text[], \(reads.map(\.1))::text[]) AS r(e, k)
             """)
     }
@@ -140,10 +140,10 @@ struct EnvStore: Sendable {
         }
     }
 
-    func accessLog(_ project: ProjectInfo, p: Principal, before: Int?, limit: Int) async throws -> ([EnvAccess], Int?) {
-        let rows = try await db.read(p, """
+    func accessLog(_ project: ProjectInfo, principal: Principal, before: Int?, limit: Int) async throws -> ([EnvAccess], Int?) {
+        let rows = try await db.read(principal, """
             SELECT id, key, environment, actor_user_id, actor_token_id, via, at FROM context.env_access_log
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
+            WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
             ORDER BY id DESC LIMIT \(limit)
             """)[0]
         let items = try rows.map { row in

@@ -78,8 +78,8 @@ struct MCPStore: Sendable {
         }
     }
 
-    func get(_ project: ProjectInfo, p: Principal) async throws -> MCPConfiguration {
-        try Self.decode(try await db.read(p, Self.query(project.id, tenant: p.tenantID))[0])
+    func get(_ project: ProjectInfo, principal: Principal) async throws -> MCPConfiguration {
+        try Self.decode(try await db.read(principal, Self.query(project.id, tenant: principal.tenantID))[0])
     }
 
     func put(_ project: ProjectInfo, _ config: MCPConfiguration, principal: Principal) async throws -> MCPConfiguration {
@@ -121,35 +121,35 @@ struct MCPStore: Sendable {
 
     static let presetColumns: StaticString = "id, name, enabled_plugins, context_level, plugin_settings::text, updated_at"
 
-    func presets(p: Principal) async throws -> [MCPPreset] {
-        try await db.read(p, """
-            SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE tenant_id = \(p.tenantID) ORDER BY name
+    func presets(principal: Principal) async throws -> [MCPPreset] {
+        try await db.read(principal, """
+            SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE tenant_id = \(principal.tenantID) ORDER BY name
             """)[0].map(Self.preset)
     }
 
-    func preset(_ id: UUID, p: Principal) async throws -> MCPPreset {
-        guard let row = try await db.read(p, """
-            SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
+    func preset(_ id: UUID, principal: Principal) async throws -> MCPPreset {
+        guard let row = try await db.read(principal, """
+            SELECT \(sql: Self.presetColumns) FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """)[0].first else { throw ContextError.notFound("preset") }
         return try Self.preset(row)
     }
 
-    func savePreset(_ id: UUID?, name: String, config: MCPConfiguration, p: Principal) async throws -> (MCPPreset, created: Bool) {
+    func savePreset(_ id: UUID?, name: String, config: MCPConfiguration, principal: Principal) async throws -> (MCPPreset, created: Bool) {
         try await validate(config)
         let settings = String(decoding: try FleetJSON.encoder.encode(config.pluginSettings), as: UTF8.self)
         do {
             if let id {
-                guard let row = try await db.read(p, """
+                guard let row = try await db.read(principal, """
                     UPDATE context.mcp_presets SET name = \(name), enabled_plugins = \(config.enabledPlugins)::text[],
                         context_level = \(config.contextLevel.rawValue), plugin_settings = \(settings)::jsonb, updated_at = now()
-                    WHERE id = \(id) AND tenant_id = \(p.tenantID)
+                    WHERE id = \(id) AND tenant_id = \(principal.tenantID)
                     RETURNING \(sql: Self.presetColumns)
                     """)[0].first else { throw ContextError.notFound("preset") }
                 return (try Self.preset(row), false)
             }
-            let row = try await db.read(p, """
+            let row = try await db.read(principal, """
                 INSERT INTO context.mcp_presets (id, tenant_id, name, enabled_plugins, context_level, plugin_settings)
-                VALUES (\(UUID()), \(p.tenantID), \(name), \(config.enabledPlugins)::text[], \(config.contextLevel.rawValue),
+                VALUES (\(UUID()), \(principal.tenantID), \(name), \(config.enabledPlugins)::text[], \(config.contextLevel.rawValue),
                         \(settings)::jsonb)
                 RETURNING \(sql: Self.presetColumns)
                 """)[0].first!
@@ -159,9 +159,9 @@ struct MCPStore: Sendable {
         }
     }
 
-    func deletePreset(_ id: UUID, p: Principal) async throws {
-        guard try await db.read(p, """
-            DELETE FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(p.tenantID)
+    func deletePreset(_ id: UUID, principal: Principal) async throws {
+        guard try await db.read(principal, """
+            DELETE FROM context.mcp_presets WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """)[0].affectedRows == 1 else { throw ContextError.notFound("preset") }
     }
 }

@@ -52,9 +52,9 @@ struct MemoryStore: Sendable {
     }
 
     /// Creates a memory, or returns the one already created with this `external_id` (`created` false).
-    func create(_ project: ProjectInfo, _ input: Input, by p: Principal) async throws -> (Memory, created: Bool) {
+    func create(_ project: ProjectInfo, _ input: Input, by principal: Principal) async throws -> (Memory, created: Bool) {
         defer { cache.invalidate(project.id) }
-        return try await db.inTenant(of: p) { tx in
+        return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
             if let existing = try await tx.query("""
                 SELECT \(sql: Self.columns), deleted_at IS NOT NULL AS deleted FROM context.memories
@@ -75,11 +75,11 @@ struct MemoryStore: Sendable {
             let m = try Self.memory(try await tx.query("""
                 INSERT INTO context.memories (id, project_id, tenant_id, external_id, memory_type, content, tags,
                                               created_by, updated_at)
-                VALUES (\(UUID()), \(project.id), \(p.tenantID), \(input.externalID!), \(input.memoryType!.rawValue),
-                        \(input.content!), \(input.tags ?? [])::text[], \(p.userID), \(input.updatedAt ?? Date()))
+                VALUES (\(UUID()), \(project.id), \(principal.tenantID), \(input.externalID!), \(input.memoryType!.rawValue),
+                        \(input.content!), \(input.tags ?? [])::text[], \(principal.userID), \(input.updatedAt ?? Date()))
                 RETURNING \(sql: Self.columns)
                 """).first!)
-            try await record(m, deleted: false, tenant: p.tenantID, on: tx)
+            try await record(m, deleted: false, tenant: principal.tenantID, on: tx)
             return (m, true)
         }
     }
@@ -90,12 +90,12 @@ struct MemoryStore: Sendable {
         var query: String?
     }
 
-    func list(_ project: ProjectInfo, filter: Filter, after: Int?, limit: Int, p: Principal) async throws -> ([Memory], Int?) {
+    func list(_ project: ProjectInfo, filter: Filter, after: Int?, limit: Int, principal: Principal) async throws -> ([Memory], Int?) {
         let pattern = filter.query.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
-        let rows = try await db.read(p, """
+        let rows = try await db.read(principal, """
             SELECT \(sql: Self.columns), seq FROM context.memories
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
+            WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND deleted_at IS NULL
               AND (\(filter.memoryType?.rawValue)::text IS NULL OR memory_type = \(filter.memoryType?.rawValue)::text)
               AND (\(filter.tag)::text IS NULL OR tags @> ARRAY[\(filter.tag)::text])
               AND (\(pattern)::text IS NULL OR content ILIKE \(pattern)::text)
@@ -105,10 +105,10 @@ struct MemoryStore: Sendable {
         return (try rows.map(Self.memory), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
     }
 
-    func get(_ project: ProjectInfo, _ id: UUID, p: Principal) async throws -> Memory {
-        guard let row = try await db.read(p, """
+    func get(_ project: ProjectInfo, _ id: UUID, principal: Principal) async throws -> Memory {
+        guard let row = try await db.read(principal, """
             SELECT \(sql: Self.columns) FROM context.memories
-            WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
+            WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND deleted_at IS NULL
             """)[0].first else { throw ContextError.notFound("memory") }
         return try Self.memory(row)
     }
@@ -119,11 +119,11 @@ struct MemoryStore: Sendable {
         var conflict: (id: UUID, winner: String)?
     }
 
-    func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by p: Principal) async throws -> Updated {
+    func update(_ project: ProjectInfo, _ id: UUID, _ input: Input, ifMatch: Int?, by principal: Principal) async throws -> Updated {
         defer { cache.invalidate(project.id) }
-        return try await db.inTenant(of: p) { tx in
+        return try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
-            let current = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
+            let current = try await locked(project, id, ifMatch: ifMatch, principal: principal, on: tx)
             let proposed = Memory(
                 id: current.id, externalID: current.externalID, projectID: current.projectID,
                 memoryType: input.memoryType ?? current.memoryType, content: input.content ?? current.content,
@@ -141,9 +141,9 @@ struct MemoryStore: Sendable {
                 try await tx.query("""
                     INSERT INTO context.memory_conflicts (id, memory_id, project_id, tenant_id, winner, losing_memory_type,
                         losing_content, losing_tags, losing_updated_at, losing_version, base_version, resolved_version, created_by)
-                    VALUES (\(conflictID), \(id), \(project.id), \(p.tenantID), \(clientWins ? "client" : "server"),
+                    VALUES (\(conflictID), \(id), \(project.id), \(principal.tenantID), \(clientWins ? "client" : "server"),
                             \(loser.memoryType.rawValue), \(loser.content), \(loser.tags)::text[], \(loser.updatedAt),
-                            \(loser.version), \(base), \(current.version + (clientWins ? 1 : 0)), \(p.userID))
+                            \(loser.version), \(base), \(current.version + (clientWins ? 1 : 0)), \(principal.userID))
                     """)
                 conflict = (conflictID, clientWins ? "client" : "server")
                 if !clientWins { return Updated(memory: current, conflict: conflict) }
@@ -153,17 +153,17 @@ struct MemoryStore: Sendable {
                     tags = \(winner.tags)::text[], updated_at = \(winner.updatedAt), version = version + 1, synced_at = now()
                 WHERE id = \(id) RETURNING \(sql: Self.columns)
                 """).first!)
-            try await record(m, deleted: false, tenant: p.tenantID, on: tx)
+            try await record(m, deleted: false, tenant: principal.tenantID, on: tx)
             return Updated(memory: m, conflict: conflict)
         }
     }
 
     /// The live memory, locked for this transaction; 404 when absent, 412 when `ifMatch` is stale.
-    private func locked(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, p: Principal, on tx: PostgresHandle)
+    private func locked(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, principal: Principal, on tx: PostgresHandle)
         async throws -> Memory {
         guard let row = try await tx.query("""
             SELECT \(sql: Self.columns) FROM context.memories
-            WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(p.tenantID) AND deleted_at IS NULL
+            WHERE id = \(id) AND project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND deleted_at IS NULL
             FOR UPDATE
             """).first else { throw ContextError.notFound("memory") }
         let m = try Self.memory(row)
@@ -173,24 +173,24 @@ struct MemoryStore: Sendable {
         return m
     }
 
-    func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by p: Principal) async throws {
+    func delete(_ project: ProjectInfo, _ id: UUID, ifMatch: Int?, by principal: Principal) async throws {
         defer { cache.invalidate(project.id) }
-        try await db.inTenant(of: p) { tx in
+        try await db.inTenant(of: principal) { tx in
             try await ChangeLog.lock(project.id, on: tx)
-            var m = try await locked(project, id, ifMatch: ifMatch, p: p, on: tx)
+            var m = try await locked(project, id, ifMatch: ifMatch, principal: principal, on: tx)
             try await tx.query("""
                 UPDATE context.memories SET deleted_at = now(), version = version + 1, synced_at = now() WHERE id = \(id)
                 """)
             m.version += 1
-            try await record(m, deleted: true, tenant: p.tenantID, on: tx)
+            try await record(m, deleted: true, tenant: principal.tenantID, on: tx)
         }
     }
 
-    func conflicts(_ project: ProjectInfo, p: Principal, limit: Int) async throws -> [MemoryConflict] {
-        try await db.read(p, """
+    func conflicts(_ project: ProjectInfo, principal: Principal, limit: Int) async throws -> [MemoryConflict] {
+        try await db.read(principal, """
             SELECT id, memory_id, winner, losing_memory_type, losing_content, losing_tags, losing_updated_at, losing_version,
                    base_version, resolved_version, created_at
-            FROM context.memory_conflicts WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
+            FROM context.memory_conflicts WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID)
             ORDER BY created_at DESC, id LIMIT \(limit)
             """)[0].map { row in
             MemoryConflict(id: try row.decode(UUID.self, at: 0), memoryID: try row.decode(UUID.self, at: 1),

@@ -9,10 +9,10 @@ import Foundation
 struct ProjectAccess: Sendable {
     let db: TenantDatabase
 
-    func project(_ id: UUID, for p: Principal) async throws -> ProjectInfo {
-        guard p.canSee(project: id), let row = try await db.read(p, """
+    func project(_ id: UUID, for principal: Principal) async throws -> ProjectInfo {
+        guard principal.canSee(project: id), let row = try await db.read(principal, """
             SELECT id, tenant_id, name, description, stage, repository_url FROM context.projects
-            WHERE id = \(id) AND tenant_id = \(p.tenantID) AND NOT deleted
+            WHERE id = \(id) AND tenant_id = \(principal.tenantID) AND NOT deleted
             """)[0].first else { throw ContextError.notFound("project") }
         return ProjectInfo(id: try row.decode(UUID.self, at: 0), tenantID: try row.decode(UUID.self, at: 1),
                            name: try row.decode(String.self, at: 2), description: try row.decode(String.self, at: 3),
@@ -21,14 +21,14 @@ struct ProjectAccess: Sendable {
 
     /// The flukebase_connect routes work on the token's project; a session (or an unbound token)
     /// names it with `?project_id=` (a bound token naming another project gets 404).
-    func connectProject(_ request: Hummingbird.Request, for p: Principal) async throws -> ProjectInfo {
-        try await project(try connectProjectID(request, for: p), for: p)
+    func connectProject(_ request: Hummingbird.Request, for principal: Principal) async throws -> ProjectInfo {
+        try await project(try connectProjectID(request, for: principal), for: principal)
     }
 
     /// The id ``connectProject(_:for:)`` resolves, without looking it up.
-    func connectProjectID(_ request: Hummingbird.Request, for p: Principal) throws -> UUID {
+    func connectProjectID(_ request: Hummingbird.Request, for principal: Principal) throws -> UUID {
         if let id = try Parameters.uuidQuery(request, "project_id") { return id }
-        guard let bound = p.projectID else {
+        guard let bound = principal.projectID else {
             throw ContextError.invalid(field: "project_id", "is required unless the token is bound to a project")
         }
         return bound

@@ -31,7 +31,7 @@ struct SettingsSchema: Sendable {
         switch value {
         case .object(let object):
             let properties: [String: JSONValue]
-            if case .object(let p)? = s["properties"] { properties = p } else { properties = [:] }
+            if case .object(let principal)? = s["properties"] { properties = principal } else { properties = [:] }
             if case .array(let required)? = s["required"] {
                 for case .string(let name) in required where object[name] == nil {
                     throw ContextError.invalid(field: path + "." + name, "is required")

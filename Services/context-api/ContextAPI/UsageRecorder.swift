@@ -81,9 +81,9 @@ final class UsageRecorder: Service, Sendable {
 
     func recordFetch(project: UUID, tenant: UUID, headers: HTTPFields) {
         let c = Self.client(headers)
-        pending.withLock { p in
+        pending.withLock { principal in
             let now = Date()
-            p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
+            principal[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
                 t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.fetches += 1; t.last = now
             }
         }
@@ -91,9 +91,9 @@ final class UsageRecorder: Service, Sendable {
 
     func recordSync(project: UUID, tenant: UUID, request: Hummingbird.Request) {
         let c = Self.client(request.headers)
-        pending.withLock { p in
+        pending.withLock { principal in
             let now = Date()
-            p[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
+            principal[Key(project: project, tenant: tenant, client: c.id), default: Tally()].record { t in
                 t.userAgent = c.userAgent; t.version = c.version ?? t.version; t.syncs += 1; t.last = now; t.lastSync = now
             }
         }
@@ -118,7 +118,7 @@ final class UsageRecorder: Service, Sendable {
     /// Writes what was counted since the last flush: one batch spans tenants, so it is written as
     /// the fleet (each row still carries the tenant the request was counted in).
     func flush() async throws {
-        let batch = pending.withLock { p in defer { p.removeAll() }; return p }
+        let batch = pending.withLock { principal in defer { principal.removeAll() }; return principal }
         guard !batch.isEmpty else { return }
         do {
             let unrecorded = try await db.asSystem { tx -> Int in
@@ -161,13 +161,13 @@ final class UsageRecorder: Service, Sendable {
             }
         } catch {
             // Put the counts back for the next attempt.
-            pending.withLock { p in
+            pending.withLock { principal in
                 for (key, t) in batch {
-                    var merged = p[key] ?? Tally()
+                    var merged = principal[key] ?? Tally()
                     merged.userAgent = t.userAgent; merged.version = merged.version ?? t.version
                     merged.fetches += t.fetches; merged.syncs += t.syncs; merged.first = min(merged.first, t.first)
                     merged.last = max(merged.last, t.last); merged.lastSync = merged.lastSync ?? t.lastSync
-                    p[key] = merged
+                    principal[key] = merged
                 }
             }
             throw error
@@ -184,23 +184,23 @@ final class UsageRecorder: Service, Sendable {
                      memorySyncs: try row.decode(Int.self, at: 6), lastSyncAt: try row.decode(Date?.self, at: 7))
     }
 
-    func installations(_ project: ProjectInfo, p: Principal, activeOnly: Bool) async throws -> [Installation] {
-        try await db.read(p, """
+    func installations(_ project: ProjectInfo, principal: Principal, activeOnly: Bool) async throws -> [Installation] {
+        try await db.read(principal, """
             SELECT \(sql: Self.installationColumns) FROM context.installations
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID)
+            WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID)
               AND (NOT \(activeOnly) OR last_seen > now() - interval '24 hours')
             ORDER BY last_seen DESC, client_id
             """)[0].map(Self.installation)
     }
 
-    func usage(_ project: ProjectInfo, p: Principal) async throws -> Usage {
-        let days = try await db.read(p, """
+    func usage(_ project: ProjectInfo, principal: Principal) async throws -> Usage {
+        let days = try await db.read(principal, """
             SELECT day::text, context_fetches, memory_syncs FROM context.usage_daily
-            WHERE project_id = \(project.id) AND tenant_id = \(p.tenantID) AND day > (now() AT TIME ZONE 'UTC')::date - 30
+            WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND day > (now() AT TIME ZONE 'UTC')::date - 30
             ORDER BY day DESC
             """)[0].map { UsageDay(day: try $0.decode(String.self, at: 0), contextFetches: try $0.decode(Int.self, at: 1),
                                 memorySyncs: try $0.decode(Int.self, at: 2)) }
-        return Usage(projectID: project.id, days: days, installations: try await installations(project, p: p, activeOnly: false))
+        return Usage(projectID: project.id, days: days, installations: try await installations(project, principal: principal, activeOnly: false))
     }
 }
 

@@ -39,7 +39,7 @@ public func buildApplication(
     let checker = StaleChecker(repository: repository, processor: processor, view: view, metrics: metrics,
                                ttl: config.heartbeatTTL, interval: config.checkInterval, logger: logger)
     let routes = FederationRoutes(repository: repository, catalog: catalog, view: view, apiKeys: APIKeySet(config.apiKeys), ttl: config.heartbeatTTL)
-    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    let register = { (recorder: inout RouteRecorder) in routes.register(&recorder) }
     onParts(FederationParts(
         runtime: runtime, catalog: catalog,
         routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,

@@ -11,12 +11,12 @@ struct FederationRoutes: Sendable {
     let apiKeys: APIKeySet
     let ttl: Duration
 
-    func register(_ r: inout RouteRecorder) {
-        r.on(.get, "/api/fed/projects") { request, context in
+    func register(_ routes: inout RouteRecorder) {
+        routes.on(.get, "/api/fed/projects") { request, context in
             try apiKeys.authorize(request)
             return try await list(request)
         }
-        r.on(.get, "/api/fed/projects/{slug}") { request, context in
+        routes.on(.get, "/api/fed/projects/{slug}") { request, context in
             try apiKeys.authorize(request)
             let slug = try context.parameters.require("slug")
             guard CatalogLoader.isValidSlug(slug), let entry = catalog.project(slug) else {
@@ -31,7 +31,7 @@ struct FederationRoutes: Sendable {
                 lastHeartbeatAt: live?.lastHeartbeatAt, instances: live?.instances ?? [],
                 history: try await view.history(slug, changedAt: live?.statusChangedAt, limit: LiveStatus.historyLimit))
         }
-        r.on(.get, "/api/fed/stats") { request, _ in
+        routes.on(.get, "/api/fed/stats") { request, _ in
             try apiKeys.authorize(request)
             return try await repository.stats()
         }

@@ -111,10 +111,10 @@ struct FlatHeartbeat {
             defer { i += 1 }
             return start..<i
         }
-        func equals(_ r: Range<Int>, _ key: StaticString) -> Bool {
-            guard r.count == key.utf8CodeUnitCount else { return false }
+        func equals(_ range: Range<Int>, _ key: StaticString) -> Bool {
+            guard range.count == key.utf8CodeUnitCount else { return false }
             let k = key.utf8Start
-            for j in 0..<r.count where b[r.lowerBound + j] != k[j] { return false }
+            for j in 0..<range.count where b[range.lowerBound + j] != k[j] { return false }
             return true
         }
         skipSpace()

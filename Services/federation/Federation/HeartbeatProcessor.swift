@@ -108,9 +108,9 @@ final class HeartbeatProcessor: Service, Sendable {
     /// heartbeat would be stored again: the records are then written one by one, and a record
     /// refused on two flushes is dropped and counted (`federation_heartbeats_dropped_total`).
     func flush() async throws {
-        let batch = pending.withLock { p -> [HeartbeatRecord] in
-            defer { p.removeAll(keepingCapacity: true) }
-            return Array(p.values)
+        let batch = pending.withLock { principal -> [HeartbeatRecord] in
+            defer { principal.removeAll(keepingCapacity: true) }
+            return Array(principal.values)
         }
         guard !batch.isEmpty else { return }
         do {
@@ -163,10 +163,10 @@ final class HeartbeatProcessor: Service, Sendable {
 
     /// Returns records to the queue unless a newer heartbeat of the same instance arrived meanwhile.
     private func putBack(_ records: [HeartbeatRecord]) {
-        pending.withLock { p in
+        pending.withLock { principal in
             for record in records {
                 let key = InstanceKey(slug: record.slug, instance: record.instanceID)
-                if p[key] == nil { p[key] = record }
+                if principal[key] == nil { principal[key] = record }
             }
         }
     }

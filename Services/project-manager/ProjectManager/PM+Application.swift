@@ -31,7 +31,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
                           tenant: TenantStore(db: db), config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
-    let register = { (r: inout RouteRecorder) in routes.register(&r) }
+    let register = { (recorder: inout RouteRecorder) in routes.register(&recorder) }
     onParts(ProjectManagerParts(
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
@@ -70,14 +70,14 @@ public enum Bootstrap {
         if options["password"] == nil, let password = environment["PM_BOOTSTRAP_PASSWORD"] {
             options["password"] = password
         }
-        let f = RequestFields(options.mapValues { .string($0) })
+        let fields = RequestFields(options.mapValues { .string($0) })
         let email: String
         let password: String
         let tenantName: String
         do {
-            email = try f.email("email")!
-            password = try f.password("password")
-            tenantName = try f.string("tenant", required: true, maxLength: PMRoutes.nameLimit)!
+            email = try fields.email("email")!
+            password = try fields.password("password")
+            tenantName = try fields.string("tenant", required: true, maxLength: PMRoutes.nameLimit)!
         } catch let problem as Problem {
             throw ConfigError("--" + (problem.field ?? "?"), problem.detail ?? "is invalid")
         }

@@ -5,39 +5,39 @@ import Hummingbird
 
 /// `/auth`: signing up, logging in and out, refreshing a session.
 extension PMRoutes {
-    func registerAuth(_ r: inout RouteRecorder) {
-        r.on(.post, "/auth/signup") { request, context in
+    func registerAuth(_ routes: inout RouteRecorder) {
+        routes.on(.post, "/auth/signup") { request, context in
             guard config.signupEnabled else { throw PMError.signupDisabled }
-            let f = try await RequestFields.read(request, context: context)
-            try f.allowOnly(["email", "password", "name", "tenant_name"])
-            let email = try f.email("email")!
-            let password = try f.password("password")
-            let name = try f.string("name", required: true, maxLength: Self.nameLimit)!
-            let tenantName = try f.string("tenant_name", required: true, maxLength: Self.nameLimit)!
+            let fields = try await RequestFields.read(request, context: context)
+            try fields.allowOnly(["email", "password", "name", "tenant_name"])
+            let email = try fields.email("email")!
+            let password = try fields.password("password")
+            let name = try fields.string("name", required: true, maxLength: Self.nameLimit)!
+            let tenantName = try fields.string("tenant_name", required: true, maxLength: Self.nameLimit)!
             let (tenant, user) = try await identity.signup(email: email, password: password, name: name,
                                                            tenantName: tenantName, requestID: context.requestID)
             return try created(SignupResult(tenant: tenant, user: user), request, context)
         }
-        r.on(.post, "/auth/login") { request, context in
-            let f = try await RequestFields.read(request, context: context)
-            try f.allowOnly(["email", "password", "tenant_id"])
-            let email = try f.email("email")!
-            guard case .string(let password)? = f.values["password"], !password.isEmpty, password.count <= 256 else {
+        routes.on(.post, "/auth/login") { request, context in
+            let fields = try await RequestFields.read(request, context: context)
+            try fields.allowOnly(["email", "password", "tenant_id"])
+            let email = try fields.email("email")!
+            guard case .string(let password)? = fields.values["password"], !password.isEmpty, password.count <= 256 else {
                 throw Problem.invalid("password", "is required (a string of at most 256 characters)")
             }
-            return try await identity.login(email: email, password: password, tenantID: try f.uuid("tenant_id"),
+            return try await identity.login(email: email, password: password, tenantID: try fields.uuid("tenant_id"),
                                             clientAddress: clientAddress(request, context), requestID: context.requestID)
         }
-        r.on(.post, "/auth/refresh") { request, context in
-            let f = try await RequestFields.read(request, context: context)
-            try f.allowOnly(["refresh_token"])
-            return try await identity.refresh(try f.string("refresh_token", required: true, maxLength: 128)!,
+        routes.on(.post, "/auth/refresh") { request, context in
+            let fields = try await RequestFields.read(request, context: context)
+            try fields.allowOnly(["refresh_token"])
+            return try await identity.refresh(try fields.string("refresh_token", required: true, maxLength: 128)!,
                                               requestID: context.requestID)
         }
-        r.on(.post, "/auth/logout") { request, context in
-            let f = try await RequestFields.read(request, context: context)
-            try f.allowOnly(["refresh_token"])
-            try await identity.logout(try f.string("refresh_token", required: true, maxLength: 128)!,
+        routes.on(.post, "/auth/logout") { request, context in
+            let fields = try await RequestFields.read(request, context: context)
+            try fields.allowOnly(["refresh_token"])
+            try await identity.logout(try fields.string("refresh_token", required: true, maxLength: 128)!,
                                       requestID: context.requestID)
             return Response(status: .noContent)
         }

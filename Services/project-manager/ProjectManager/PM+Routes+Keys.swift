@@ -6,9 +6,9 @@ extension PMRoutes {
     /// `GET /.well-known/jwks.json`: the public keys that access tokens are signed with (RFC 7517),
     /// for every other service to verify them (`FLUKE_JWKS_URL`). Public, cacheable for 5 minutes:
     /// a verifier that meets an unknown `kid` fetches again sooner.
-    func registerKeys(_ r: inout RouteRecorder) {
+    func registerKeys(_ routes: inout RouteRecorder) {
         let body = try! JSONEncoder().encode(config.signingKeys.jwks)
-        r.on(.get, "/.well-known/jwks.json") { _, _ -> Response in
+        routes.on(.get, "/.well-known/jwks.json") { _, _ -> Response in
             Response(status: .ok,
                      headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300"],
                      body: .init(byteBuffer: ByteBuffer(bytes: body)))

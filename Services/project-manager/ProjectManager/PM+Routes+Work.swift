@@ -5,21 +5,21 @@ import Hummingbird
 
 /// Tasks.
 extension PMRoutes {
-    func taskInput(_ f: RequestFields, creating: Bool) throws -> WorkStore.TaskInput {
-        try f.allowOnly(["title", "description", "status", "assignee_id", "project_id", "due_date", "labels", "source"])
+    func taskInput(_ fields: RequestFields, creating: Bool) throws -> WorkStore.TaskInput {
+        try fields.allowOnly(["title", "description", "status", "assignee_id", "project_id", "due_date", "labels", "source"])
         return WorkStore.TaskInput(
-            title: try f.string("title", required: creating, maxLength: Self.nameLimit),
-            description: try f.string("description", minLength: 0, maxLength: Self.descriptionLimit),
-            status: try f.oneOf("status", TaskStatus.self),
-            assignee: f.has("assignee_id") ? .some(try f.uuid("assignee_id", nullable: true)) : nil,
-            dueDate: f.has("due_date") ? .some(try f.date("due_date")) : nil,
-            labels: try f.strings("labels", maxCount: 20, maxLength: 50),
-            source: try f.oneOf("source", TaskSource.self))
+            title: try fields.string("title", required: creating, maxLength: Self.nameLimit),
+            description: try fields.string("description", minLength: 0, maxLength: Self.descriptionLimit),
+            status: try fields.oneOf("status", TaskStatus.self),
+            assignee: fields.has("assignee_id") ? .some(try fields.uuid("assignee_id", nullable: true)) : nil,
+            dueDate: fields.has("due_date") ? .some(try fields.date("due_date")) : nil,
+            labels: try fields.strings("labels", maxCount: 20, maxLength: 50),
+            source: try fields.oneOf("source", TaskSource.self))
     }
 
-    func registerWork(_ r: inout RouteRecorder) {
-        r.on(.get, "/api/v1/tasks") { request, context in
-            let p = try context.principal(requiring: .contextRead)
+    func registerWork(_ routes: inout RouteRecorder) {
+        routes.on(.get, "/api/v1/tasks") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
             let q = request.uri.queryParameters
             var filter = WorkStore.TaskFilter()
             filter.project = try Parameters.uuidQuery(request, "project_id")
@@ -30,32 +30,32 @@ extension PMRoutes {
                 filter.label = label
             }
             let (after, limit) = try Pagination.sequence(request)
-            let (items, last) = try await work.tasks(p, filter: filter, after: after, limit: limit)
+            let (items, last) = try await work.tasks(principal, filter: filter, after: after, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
         }
-        r.on(.post, "/api/v1/tasks") { request, context in
-            let p = try context.principal(requiring: .contextWrite)
-            let f = try await RequestFields.read(request, context: context)
-            let input = try taskInput(f, creating: true)
-            guard let project = try f.uuid("project_id", required: p.projectID == nil) ?? p.projectID else {
+        routes.on(.post, "/api/v1/tasks") { request, context in
+            let principal = try context.principal(requiring: .contextWrite)
+            let fields = try await RequestFields.read(request, context: context)
+            let input = try taskInput(fields, creating: true)
+            guard let project = try fields.uuid("project_id", required: principal.projectID == nil) ?? principal.projectID else {
                 throw Problem.invalid("project_id", "is required")
             }
-            return try created(try await work.createTask(project: project, p, requestID: context.requestID, input),
+            return try created(try await work.createTask(project: project, principal, requestID: context.requestID, input),
                                request, context)
         }
-        r.on(.get, "/api/v1/tasks/{task_id}") { _, context in
+        routes.on(.get, "/api/v1/tasks/{task_id}") { _, context in
             try await work.task(try Parameters.uuid(context, "task_id"), try context.principal(requiring: .contextRead))
         }
-        r.on(.patch, "/api/v1/tasks/{task_id}") { request, context in
-            let p = try context.principal(requiring: .contextWrite)
+        routes.on(.patch, "/api/v1/tasks/{task_id}") { request, context in
+            let principal = try context.principal(requiring: .contextWrite)
             let id = try Parameters.uuid(context, "task_id")
-            let f = try await RequestFields.read(request, context: context)
-            guard !f.has("project_id") else { throw Problem.invalid("project_id", "a task cannot move between projects") }
-            return try await work.updateTask(id, p, requestID: context.requestID, try taskInput(f, creating: false))
+            let fields = try await RequestFields.read(request, context: context)
+            guard !fields.has("project_id") else { throw Problem.invalid("project_id", "a task cannot move between projects") }
+            return try await work.updateTask(id, principal, requestID: context.requestID, try taskInput(fields, creating: false))
         }
-        r.on(.delete, "/api/v1/tasks/{task_id}") { _, context in
-            let p = try context.principal(requiring: .contextWrite)
-            try await work.deleteTask(try Parameters.uuid(context, "task_id"), p, requestID: context.requestID)
+        routes.on(.delete, "/api/v1/tasks/{task_id}") { _, context in
+            let principal = try context.principal(requiring: .contextWrite)
+            try await work.deleteTask(try Parameters.uuid(context, "task_id"), principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
     }

@@ -19,12 +19,12 @@ struct PMRoutes: Sendable {
     static let nameLimit = 200
     static let descriptionLimit = 10_000
 
-    func register(_ r: inout RouteRecorder) {
-        registerAuth(&r)
-        registerKeys(&r)
-        registerPeople(&r)
-        registerProjects(&r)
-        registerWork(&r)
+    func register(_ routes: inout RouteRecorder) {
+        registerAuth(&routes)
+        registerKeys(&routes)
+        registerPeople(&routes)
+        registerProjects(&routes)
+        registerWork(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

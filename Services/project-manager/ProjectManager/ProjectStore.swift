@@ -21,18 +21,18 @@ struct ProjectStore: Sendable {
     }
 
     /// 404 unless the project exists in the caller's tenant and the caller may see it.
-    static func requireProject(_ id: UUID, _ p: Principal, on tx: PostgresHandle) async throws -> Project {
-        guard p.canSee(project: id), let row = try await tx.query("""
-            SELECT \(sql: projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)
+    static func requireProject(_ id: UUID, _ principal: Principal, on tx: PostgresHandle) async throws -> Project {
+        guard principal.canSee(project: id), let row = try await tx.query("""
+            SELECT \(sql: projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """).first else { throw PMError.notFound("project") }
         return try project(row)
     }
 
-    func list(_ p: Principal, after: Int?, limit: Int) async throws -> ([Project], Int?) {
-        try await db.inTenant(of: p) { tx in
+    func list(_ principal: Principal, after: Int?, limit: Int) async throws -> ([Project], Int?) {
+        try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT \(sql: Self.projectColumns), seq FROM pm.projects
-                WHERE tenant_id = \(p.tenantID) AND (\(p.projectID)::uuid IS NULL OR id = \(p.projectID)::uuid)
+                WHERE tenant_id = \(principal.tenantID) AND (\(principal.projectID)::uuid IS NULL OR id = \(principal.projectID)::uuid)
                   AND (\(after)::bigint IS NULL OR seq > \(after)::bigint)
                 ORDER BY seq LIMIT \(limit)
                 """)
@@ -40,13 +40,13 @@ struct ProjectStore: Sendable {
         }
     }
 
-    func get(_ id: UUID, _ p: Principal) async throws -> Project {
-        guard p.canSee(project: id) else { throw PMError.notFound("project") }
-        let key = ProjectCacheKey(project: id, tenant: p.tenantID)
+    func get(_ id: UUID, _ principal: Principal) async throws -> Project {
+        guard principal.canSee(project: id) else { throw PMError.notFound("project") }
+        let key = ProjectCacheKey(project: id, tenant: principal.tenantID)
         if let hit = cache.get(key) { return hit }
         let epoch = cache.epoch()
-        let rows = try await db.read(p, """
-            SELECT \(sql: Self.projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)
+        let rows = try await db.read(principal, """
+            SELECT \(sql: Self.projectColumns) FROM pm.projects WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """)
         guard let row = rows[0].first else { throw PMError.notFound("project") }
         let project = try Self.project(row)
@@ -76,8 +76,8 @@ struct ProjectStore: Sendable {
         // Dropped before and after: a reader between the two cannot cache the old row for long.
         cache.invalidate(id)
         defer { cache.invalidate(id) }
-        return try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(id, p, on: tx)
+        return try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(id, principal, on: tx)
             let project = try Self.project(try await tx.query("""
                 UPDATE pm.projects SET name = COALESCE(\(name), name), description = COALESCE(\(description), description),
                     stage = COALESCE(\(stage?.rawValue), stage),
@@ -93,31 +93,31 @@ struct ProjectStore: Sendable {
         }
     }
 
-    func delete(_ id: UUID, _ p: Principal, requestID: String) async throws {
+    func delete(_ id: UUID, _ principal: Principal, requestID: String) async throws {
         cache.invalidate(id)
         defer { cache.invalidate(id) }
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(id, p, on: tx)
-            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(p.tenantID)")
-            try await Change(principal: p, requestID: requestID, outbox: db.outbox).record(
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(id, principal, on: tx)
+            try await tx.query("DELETE FROM pm.projects WHERE id = \(id) AND tenant_id = \(principal.tenantID)")
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox).record(
                 on: tx, AuditRecord(action: "project.deleted", objectType: "project", objectID: id.lowercased),
                 event: .projectDeleted, projectID: id, payload: ProjectDeletedPayload(id: id))
         }
     }
 
-    func status(_ id: UUID, _ p: Principal) async throws -> ProjectStatusSummary {
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(id, p, on: tx)
+    func status(_ id: UUID, _ principal: Principal) async throws -> ProjectStatusSummary {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(id, principal, on: tx)
             var tasks = Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, 0) })
             for row in try await tx.query("""
-                SELECT status, count(*) FROM pm.tasks WHERE project_id = \(id) AND tenant_id = \(p.tenantID) GROUP BY status
+                SELECT status, count(*) FROM pm.tasks WHERE project_id = \(id) AND tenant_id = \(principal.tenantID) GROUP BY status
                 """) { tasks[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1) }
             var milestones = Dictionary(uniqueKeysWithValues: MilestoneStatus.allCases.map { ($0.rawValue, 0) })
             for row in try await tx.query("""
-                SELECT status, count(*) FROM pm.milestones WHERE project_id = \(id) AND tenant_id = \(p.tenantID) GROUP BY status
+                SELECT status, count(*) FROM pm.milestones WHERE project_id = \(id) AND tenant_id = \(principal.tenantID) GROUP BY status
                 """) { milestones[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1) }
             let team = try await tx.query("""
-                SELECT count(*) FROM pm.project_members WHERE project_id = \(id) AND tenant_id = \(p.tenantID)
+                SELECT count(*) FROM pm.project_members WHERE project_id = \(id) AND tenant_id = \(principal.tenantID)
                 """).first!.decode(Int.self, at: 0)
             return ProjectStatusSummary(projectID: id, tasks: tasks, milestones: milestones, teamSize: team)
         }
@@ -137,11 +137,11 @@ struct ProjectStore: Sendable {
                       addedAt: try row.decode(Date.self, at: 5))
     }
 
-    func members(_ project: UUID, _ p: Principal) async throws -> [ProjectMember] {
-        try await db.inTenant(of: p) { tx in
-            _ = try await Self.requireProject(project, p, on: tx)
+    func members(_ project: UUID, _ principal: Principal) async throws -> [ProjectMember] {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await Self.requireProject(project, principal, on: tx)
             return try await tx.query("""
-                \(sql: Self.memberSelect) WHERE pmb.project_id = \(project) AND pmb.tenant_id = \(p.tenantID)
+                \(sql: Self.memberSelect) WHERE pmb.project_id = \(project) AND pmb.tenant_id = \(principal.tenantID)
                 ORDER BY pmb.added_at, pmb.user_id
                 """).map(Self.member)
         }
@@ -154,7 +154,7 @@ struct ProjectStore: Sendable {
             _ = try await Self.requireProject(project, principal, on: tx)
             if isNew {
                 guard try await !tx.query("""
-                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
+                    SELECT 1 FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND user_id = \(user)
                     """).isEmpty else { throw PMError.invalid(field: "user_id", "no such user in this tenant") }
                 let inserted = try await tx.query("""
                     INSERT INTO pm.project_members (tenant_id, project_id, user_id, role)

@@ -18,58 +18,58 @@ struct TenantStore: Sendable {
                  createdAt: try row.decode(Date.self, at: 4))
     }
 
-    func me(_ p: Principal) async throws -> (UserView, Tenant) {
-        try await db.inTenant(of: p) { tx in
+    func me(_ principal: Principal) async throws -> (UserView, Tenant) {
+        try await db.inTenant(of: principal) { tx in
             guard let u = try await tx.query("""
-                \(sql: Self.userSelect) WHERE m.tenant_id = \(p.tenantID) AND m.user_id = \(p.userID)
-                """).first, let t = try await tx.query("SELECT id, name, created_at FROM pm.tenants WHERE id = \(p.tenantID)").first
+                \(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) AND m.user_id = \(principal.userID)
+                """).first, let t = try await tx.query("SELECT id, name, created_at FROM pm.tenants WHERE id = \(principal.tenantID)").first
             else { throw PMError.notFound("user") }
             return (try Self.user(u), Tenant(id: try t.decode(UUID.self, at: 0), name: try t.decode(String.self, at: 1),
                                              createdAt: try t.decode(Date.self, at: 2)))
         }
     }
 
-    func users(_ p: Principal) async throws -> [UserView] {
-        try await db.inTenant(of: p) { tx in
-            try await tx.query("\(sql: Self.userSelect) WHERE m.tenant_id = \(p.tenantID) ORDER BY m.created_at, u.id")
+    func users(_ principal: Principal) async throws -> [UserView] {
+        try await db.inTenant(of: principal) { tx in
+            try await tx.query("\(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) ORDER BY m.created_at, u.id")
                 .map(Self.user)
         }
     }
 
-    func user(_ id: UUID, _ p: Principal) async throws -> UserView {
-        try await db.inTenant(of: p) { tx in
+    func user(_ id: UUID, _ principal: Principal) async throws -> UserView {
+        try await db.inTenant(of: principal) { tx in
             guard let row = try await tx.query("""
-                \(sql: Self.userSelect) WHERE m.tenant_id = \(p.tenantID) AND m.user_id = \(id)
+                \(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) AND m.user_id = \(id)
                 """).first else { throw PMError.notFound("user") }
             return try Self.user(row)
         }
     }
 
     /// Only an owner may make or unmake owners.
-    private func checkRoleChange(_ p: Principal, from old: TenantRole?, to new: TenantRole?) throws {
-        if (old == .owner || new == .owner) && p.role != .owner {
+    private func checkRoleChange(_ principal: Principal, from old: TenantRole?, to new: TenantRole?) throws {
+        if (old == .owner || new == .owner) && principal.role != .owner {
             throw PMError.forbidden("only an owner can grant or take the owner role")
         }
     }
 
     /// Creates a user in the caller's tenant (admins).
-    func createUser(_ p: Principal, requestID: String, email: String, name: String, passwordHash: String,
+    func createUser(_ principal: Principal, requestID: String, email: String, name: String, passwordHash: String,
                     role: TenantRole) async throws -> UserView {
-        try checkRoleChange(p, from: nil, to: role)
+        try checkRoleChange(principal, from: nil, to: role)
         let id = UUID()
         do {
-            return try await db.inTenant(of: p) { tx in
+            return try await db.inTenant(of: principal) { tx in
                 try await tx.query("""
                     INSERT INTO pm.users (id, email, name, password_hash) VALUES (\(id), \(email), \(name), \(passwordHash))
                     """)
                 try await tx.query("""
-                    INSERT INTO pm.memberships (tenant_id, user_id, role) VALUES (\(p.tenantID), \(id), \(role.rawValue))
+                    INSERT INTO pm.memberships (tenant_id, user_id, role) VALUES (\(principal.tenantID), \(id), \(role.rawValue))
                     """)
                 try await AuditRecord(action: "user.created", objectType: "user", objectID: id.lowercased,
                                       details: .object(["role": .string(role.rawValue)]))
-                    .write(on: tx, tenant: p.tenantID, actor: p, requestID: requestID)
+                    .write(on: tx, tenant: principal.tenantID, actor: principal, requestID: requestID)
                 return try Self.user(try await tx.query("""
-                    \(sql: Self.userSelect) WHERE m.tenant_id = \(p.tenantID) AND m.user_id = \(id)
+                    \(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) AND m.user_id = \(id)
                     """).first!)
             }
         } catch let error as PostgresError where error.isUniqueViolation {
@@ -77,58 +77,58 @@ struct TenantStore: Sendable {
         }
     }
 
-    func setRole(_ id: UUID, _ p: Principal, requestID: String, role: TenantRole) async throws -> UserView {
-        try await db.inTenant(of: p) { tx in
-            let current = try await user(id, p, tx)
-            try checkRoleChange(p, from: current.role, to: role)
-            if current.role == .owner && role != .owner { try await requireAnotherOwner(id, p, tx) }
+    func setRole(_ id: UUID, _ principal: Principal, requestID: String, role: TenantRole) async throws -> UserView {
+        try await db.inTenant(of: principal) { tx in
+            let current = try await user(id, principal, tx)
+            try checkRoleChange(principal, from: current.role, to: role)
+            if current.role == .owner && role != .owner { try await requireAnotherOwner(id, principal, tx) }
             try await tx.query("""
-                UPDATE pm.memberships SET role = \(role.rawValue) WHERE tenant_id = \(p.tenantID) AND user_id = \(id)
+                UPDATE pm.memberships SET role = \(role.rawValue) WHERE tenant_id = \(principal.tenantID) AND user_id = \(id)
                 """)
             try await AuditRecord(action: "user.role_changed", objectType: "user", objectID: id.lowercased,
                                   details: .object(["from": .string(current.role.rawValue), "to": .string(role.rawValue)]))
-                .write(on: tx, tenant: p.tenantID, actor: p, requestID: requestID)
+                .write(on: tx, tenant: principal.tenantID, actor: principal, requestID: requestID)
             var updated = current
             updated.role = role
             return updated
         }
     }
 
-    func removeUser(_ id: UUID, _ p: Principal, requestID: String) async throws {
-        try await db.inTenant(of: p) { tx in
-            let current = try await user(id, p, tx)
-            try checkRoleChange(p, from: current.role, to: nil)
-            if current.role == .owner { try await requireAnotherOwner(id, p, tx) }
-            try await tx.query("DELETE FROM pm.project_members WHERE tenant_id = \(p.tenantID) AND user_id = \(id)")
-            try await tx.query("DELETE FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(id)")
+    func removeUser(_ id: UUID, _ principal: Principal, requestID: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            let current = try await user(id, principal, tx)
+            try checkRoleChange(principal, from: current.role, to: nil)
+            if current.role == .owner { try await requireAnotherOwner(id, principal, tx) }
+            try await tx.query("DELETE FROM pm.project_members WHERE tenant_id = \(principal.tenantID) AND user_id = \(id)")
+            try await tx.query("DELETE FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND user_id = \(id)")
             try await tx.query("""
-                UPDATE pm.refresh_tokens SET revoked_at = now() WHERE tenant_id = \(p.tenantID) AND user_id = \(id)
+                UPDATE pm.refresh_tokens SET revoked_at = now() WHERE tenant_id = \(principal.tenantID) AND user_id = \(id)
                   AND revoked_at IS NULL
                 """)
             try await AuditRecord(action: "user.removed", objectType: "user", objectID: id.lowercased)
-                .write(on: tx, tenant: p.tenantID, actor: p, requestID: requestID)
+                .write(on: tx, tenant: principal.tenantID, actor: principal, requestID: requestID)
         }
     }
 
-    private func user(_ id: UUID, _ p: Principal, _ tx: PostgresHandle) async throws -> UserView {
+    private func user(_ id: UUID, _ principal: Principal, _ tx: PostgresHandle) async throws -> UserView {
         guard let row = try await tx.query("""
-            \(sql: Self.userSelect) WHERE m.tenant_id = \(p.tenantID) AND m.user_id = \(id)
+            \(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) AND m.user_id = \(id)
             """).first else { throw PMError.notFound("user") }
         return try Self.user(row)
     }
 
-    private func requireAnotherOwner(_ id: UUID, _ p: Principal, _ tx: PostgresHandle) async throws {
+    private func requireAnotherOwner(_ id: UUID, _ principal: Principal, _ tx: PostgresHandle) async throws {
         let owners = try await tx.query("""
-            SELECT count(*) FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND role = 'owner' AND user_id <> \(id)
+            SELECT count(*) FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND role = 'owner' AND user_id <> \(id)
             """).first!.decode(Int.self, at: 0)
         guard owners > 0 else { throw PMError.conflict(field: "role", "a tenant must keep at least one owner") }
     }
 
-    func audit(_ p: Principal, before: Int?, limit: Int) async throws -> ([AuditEntry], Int?) {
-        try await db.inTenant(of: p) { tx in
+    func audit(_ principal: Principal, before: Int?, limit: Int) async throws -> ([AuditEntry], Int?) {
+        try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT id, at, actor_user_id, actor_token_id, action, object_type, object_id, request_id, details::text
-                FROM pm.audit_log WHERE tenant_id = \(p.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
+                FROM pm.audit_log WHERE tenant_id = \(principal.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
                 ORDER BY id DESC LIMIT \(limit)
                 """)
             let entries = try rows.map { row in

@@ -20,29 +20,29 @@ struct WorkStore: Sendable {
                   createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
-    func milestones(_ project: UUID, _ p: Principal, after: Int?, limit: Int) async throws -> ([Milestone], Int?) {
-        try await db.inTenant(of: p) { tx in
-            _ = try await ProjectStore.requireProject(project, p, on: tx)
+    func milestones(_ project: UUID, _ principal: Principal, after: Int?, limit: Int) async throws -> ([Milestone], Int?) {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await ProjectStore.requireProject(project, principal, on: tx)
             let rows = try await tx.query("""
                 SELECT \(sql: Self.milestoneColumns), seq FROM pm.milestones
-                WHERE project_id = \(project) AND tenant_id = \(p.tenantID) AND (\(after)::bigint IS NULL OR seq > \(after)::bigint)
+                WHERE project_id = \(project) AND tenant_id = \(principal.tenantID) AND (\(after)::bigint IS NULL OR seq > \(after)::bigint)
                 ORDER BY seq LIMIT \(limit)
                 """)
             return (try rows.map(Self.milestone), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
         }
     }
 
-    func milestone(_ project: UUID, _ id: UUID, _ p: Principal) async throws -> Milestone {
-        try await db.inTenant(of: p) { tx in
-            _ = try await ProjectStore.requireProject(project, p, on: tx)
-            return try await requireMilestone(project, id, p, tx)
+    func milestone(_ project: UUID, _ id: UUID, _ principal: Principal) async throws -> Milestone {
+        try await db.inTenant(of: principal) { tx in
+            _ = try await ProjectStore.requireProject(project, principal, on: tx)
+            return try await requireMilestone(project, id, principal, tx)
         }
     }
 
-    private func requireMilestone(_ project: UUID, _ id: UUID, _ p: Principal, _ tx: PostgresHandle) async throws -> Milestone {
+    private func requireMilestone(_ project: UUID, _ id: UUID, _ principal: Principal, _ tx: PostgresHandle) async throws -> Milestone {
         guard let row = try await tx.query("""
             SELECT \(sql: Self.milestoneColumns) FROM pm.milestones
-            WHERE id = \(id) AND project_id = \(project) AND tenant_id = \(p.tenantID)
+            WHERE id = \(id) AND project_id = \(project) AND tenant_id = \(principal.tenantID)
             """).first else { throw PMError.notFound("milestone") }
         return try Self.milestone(row)
     }
@@ -118,13 +118,13 @@ struct WorkStore: Sendable {
         var label: String?
     }
 
-    func tasks(_ p: Principal, filter: TaskFilter, after: Int?, limit: Int) async throws -> ([WorkTask], Int?) {
-        if let project = filter.project, !p.canSee(project: project) { return ([], nil) }
-        let project = filter.project ?? p.projectID
-        return try await db.inTenant(of: p) { tx in
+    func tasks(_ principal: Principal, filter: TaskFilter, after: Int?, limit: Int) async throws -> ([WorkTask], Int?) {
+        if let project = filter.project, !principal.canSee(project: project) { return ([], nil) }
+        let project = filter.project ?? principal.projectID
+        return try await db.inTenant(of: principal) { tx in
             let rows = try await tx.query("""
                 SELECT \(sql: Self.taskColumns), seq FROM pm.tasks
-                WHERE tenant_id = \(p.tenantID)
+                WHERE tenant_id = \(principal.tenantID)
                   AND (\(project)::uuid IS NULL OR project_id = \(project)::uuid)
                   AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue)::text)
                   AND (\(filter.assignee)::uuid IS NULL OR assignee_id = \(filter.assignee)::uuid)
@@ -136,23 +136,23 @@ struct WorkStore: Sendable {
         }
     }
 
-    private func requireTask(_ id: UUID, _ p: Principal, _ tx: PostgresHandle) async throws -> WorkTask {
+    private func requireTask(_ id: UUID, _ principal: Principal, _ tx: PostgresHandle) async throws -> WorkTask {
         guard let row = try await tx.query("""
-            SELECT \(sql: Self.taskColumns) FROM pm.tasks WHERE id = \(id) AND tenant_id = \(p.tenantID)
+            SELECT \(sql: Self.taskColumns) FROM pm.tasks WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """).first else { throw PMError.notFound("task") }
         let task = try Self.task(row)
-        guard p.canSee(project: task.projectID) else { throw PMError.notFound("task") }
+        guard principal.canSee(project: task.projectID) else { throw PMError.notFound("task") }
         return task
     }
 
-    func task(_ id: UUID, _ p: Principal) async throws -> WorkTask {
-        try await db.inTenant(of: p) { try await requireTask(id, p, $0) }
+    func task(_ id: UUID, _ principal: Principal) async throws -> WorkTask {
+        try await db.inTenant(of: principal) { try await requireTask(id, principal, $0) }
     }
 
-    private func requireAssignee(_ user: UUID?, _ p: Principal, _ tx: PostgresHandle) async throws {
+    private func requireAssignee(_ user: UUID?, _ principal: Principal, _ tx: PostgresHandle) async throws {
         guard let user else { return }
         guard try await !tx.query("""
-            SELECT 1 FROM pm.memberships WHERE tenant_id = \(p.tenantID) AND user_id = \(user)
+            SELECT 1 FROM pm.memberships WHERE tenant_id = \(principal.tenantID) AND user_id = \(user)
             """).isEmpty else { throw PMError.invalid(field: "assignee_id", "no such user in this tenant") }
     }
 
@@ -166,12 +166,12 @@ struct WorkStore: Sendable {
         var source: TaskSource?
     }
 
-    func createTask(project: UUID, _ p: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
-        try await db.inTenant(of: p) { tx in
-            guard p.canSee(project: project), try await !tx.query("""
-                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(p.tenantID)
+    func createTask(project: UUID, _ principal: Principal, requestID: String, _ input: TaskInput) async throws -> WorkTask {
+        try await db.inTenant(of: principal) { tx in
+            guard principal.canSee(project: project), try await !tx.query("""
+                SELECT 1 FROM pm.projects WHERE id = \(project) AND tenant_id = \(principal.tenantID)
                 """).isEmpty else { throw PMError.invalid(field: "project_id", "no such project") }
-            try await requireAssignee(input.assignee ?? nil, p, tx)
+            try await requireAssignee(input.assignee ?? nil, principal, tx)
             let t = try Self.task(try await tx.query("""
                 INSERT INTO pm.tasks (id, tenant_id, project_id, title, description, status, assignee_id, due_date, labels, source)
                 VALUES (\(UUID()), \(principal.tenantID), \(project), \(input.title ?? ""), \(input.description ?? ""),

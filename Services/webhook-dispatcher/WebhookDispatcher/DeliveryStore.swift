@@ -24,21 +24,21 @@ struct DeliveryStore: Sendable {
     }
 
     /// A delivery of a subscription the caller may see, or 404.
-    func get(_ id: UUID, p: Principal, withAttempts: Bool = false) async throws -> Delivery {
+    func get(_ id: UUID, principal: Principal, withAttempts: Bool = false) async throws -> Delivery {
         var statements: [PostgresQuery] = ["""
             SELECT \(sql: Self.columns), s.project_id FROM webhooks.deliveries d
             JOIN webhooks.subscriptions s ON s.id = d.subscription_id
-            WHERE d.id = \(id) AND d.tenant_id = \(p.tenantID)
+            WHERE d.id = \(id) AND d.tenant_id = \(principal.tenantID)
             """]
         // The attempts in the same round trip; they are used only if the delivery may be seen.
         if withAttempts {
             statements.append("""
                 SELECT attempt, started_at, duration_ms, status_code, response_headers::text, response_body, error
-                FROM webhooks.attempts WHERE delivery_id = \(id) AND tenant_id = \(p.tenantID) ORDER BY id
+                FROM webhooks.attempts WHERE delivery_id = \(id) AND tenant_id = \(principal.tenantID) ORDER BY id
                 """)
         }
-        let results = try await db.read(tenant: p.tenantID, user: p.userID, statements)
-        guard let row = results[0].first, p.canSee(project: try row.decode(UUID.self, at: 14)) else {
+        let results = try await db.read(tenant: principal.tenantID, user: principal.userID, statements)
+        guard let row = results[0].first, principal.canSee(project: try row.decode(UUID.self, at: 14)) else {
             throw WebhookError.notFound("delivery")
         }
         var delivery = try Self.decode(row)
@@ -54,9 +54,9 @@ struct DeliveryStore: Sendable {
         return delivery
     }
 
-    func list(subscription: UUID, p: Principal, status: String?, eventType: String?, since: Date?, after: Int?, limit: Int)
+    func list(subscription: UUID, principal: Principal, status: String?, eventType: String?, since: Date?, after: Int?, limit: Int)
         async throws -> (items: [Delivery], last: Int?) {
-        let rows = try await db.read(p, """
+        let rows = try await db.read(principal, """
             SELECT \(sql: Self.columns) FROM webhooks.deliveries d
             WHERE d.subscription_id = \(subscription) AND d.seq > \(after ?? 0)
               AND (\(status)::text IS NULL OR d.status = \(status)::text)
@@ -69,12 +69,12 @@ struct DeliveryStore: Sendable {
 
     /// One more attempt for a finished delivery (a success may be sent again, too): due now,
     /// and failed again if that attempt fails. 409 while it is still pending.
-    func retry(_ id: UUID, p: Principal) async throws {
-        let delivery = try await get(id, p: p)
+    func retry(_ id: UUID, principal: Principal) async throws {
+        let delivery = try await get(id, principal: principal)
         guard delivery.status != "pending" else {
             throw WebhookError.deliveryPending
         }
-        _ = try await db.pipeline(p, [
+        _ = try await db.pipeline(principal, [
             """
             UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
                 finished_at = NULL
@@ -85,12 +85,12 @@ struct DeliveryStore: Sendable {
     }
 
     /// Queues every delivery of the subscription that failed since `since` for one more attempt.
-    func recover(subscription: UUID, since: Date, p: Principal) async throws -> Int {
-        let rows = try await db.pipeline(p, [
+    func recover(subscription: UUID, since: Date, principal: Principal) async throws -> Int {
+        let rows = try await db.pipeline(principal, [
             """
             UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(), max_attempts = attempts + 1,
                 finished_at = NULL
-            WHERE subscription_id = \(subscription) AND tenant_id = \(p.tenantID) AND status = 'failed'
+            WHERE subscription_id = \(subscription) AND tenant_id = \(principal.tenantID) AND status = 'failed'
               AND created_at >= \(RFC3339.format(since))::timestamptz
             """,
             "SELECT pg_notify(\(DeliveryQueue.channel), '')",

@@ -64,10 +64,10 @@ struct SubscriptionStore: Sendable {
         var secret: String
     }
 
-    func create(_ new: NewSubscription, by p: Principal) async throws -> Subscription {
+    func create(_ new: NewSubscription, by principal: Principal) async throws -> Subscription {
         let id = UUID()
         let (keyID, sealed) = try seal(new.secret, for: id)
-        let row = try await db.inTenant(of: p) { tx in
+        let row = try await db.inTenant(of: principal) { tx in
             // One creator per project at a time, so the count holds until commit.
             try await tx.query("SELECT pg_advisory_xact_lock(hashtext(\("fluke.webhooks.subscriptions." + new.projectID.lowercased)))")
             let count = try await tx.query("SELECT count(*) FROM webhooks.subscriptions WHERE project_id = \(new.projectID)")
@@ -79,11 +79,11 @@ struct SubscriptionStore: Sendable {
             try await tx.query("""
                 INSERT INTO webhooks.subscriptions (id, tenant_id, project_id, events, callback_url, description,
                     rate_limit_per_second, headers, created_by)
-                VALUES (\(id), \(p.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
-                    \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(p.userID))
+                VALUES (\(id), \(principal.tenantID), \(new.projectID), \(new.events), \(new.callbackURL), \(new.description),
+                    \(new.rateLimitPerSecond), \(Self.headersJSON(new.headers))::jsonb, \(principal.userID))
                 """)
             try await tx.query("""
-                INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(p.tenantID), \(keyID), \(sealed))
+                INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(principal.tenantID), \(keyID), \(sealed))
                 """)
             return try await tx.query("SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id)").first!
         }
@@ -93,21 +93,21 @@ struct SubscriptionStore: Sendable {
     }
 
     /// A subscription of the caller's tenant that the caller may see, or 404.
-    func get(_ id: UUID, p: Principal) async throws -> Subscription {
-        let rows = try await db.read(p, """
-            SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)
+    func get(_ id: UUID, principal: Principal) async throws -> Subscription {
+        let rows = try await db.read(principal, """
+            SELECT \(sql: Self.columns) FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             """)[0]
         guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         let s = try Self.decode(row)
-        guard p.canSee(project: s.projectID) else { throw WebhookError.notFound("subscription") }
+        guard principal.canSee(project: s.projectID) else { throw WebhookError.notFound("subscription") }
         return s
     }
 
-    func list(project: UUID?, p: Principal, after: Int?, limit: Int) async throws -> (items: [Subscription], last: Int?) {
-        let rows = try await db.read(p, """
+    func list(project: UUID?, principal: Principal, after: Int?, limit: Int) async throws -> (items: [Subscription], last: Int?) {
+        let rows = try await db.read(principal, """
             SELECT \(sql: Self.columns), seq FROM (
                 SELECT *, row_number() OVER (ORDER BY created_at, id) AS seq FROM webhooks.subscriptions
-                WHERE tenant_id = \(p.tenantID) AND (\(project)::uuid IS NULL OR project_id = \(project)::uuid)
+                WHERE tenant_id = \(principal.tenantID) AND (\(project)::uuid IS NULL OR project_id = \(project)::uuid)
             ) s WHERE seq > \(after ?? 0) ORDER BY seq LIMIT \(limit)
             """)[0]
         return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, at: 12) })
@@ -122,10 +122,10 @@ struct SubscriptionStore: Sendable {
         var enabled: Bool?
     }
 
-    func update(_ id: UUID, _ c: Changes, p: Principal) async throws -> Subscription {
-        _ = try await get(id, p: p)
+    func update(_ id: UUID, _ c: Changes, principal: Principal) async throws -> Subscription {
+        _ = try await get(id, principal: principal)
         let rate: Int? = c.rateLimit ?? nil
-        let rows = try await db.pipeline(p, ["""
+        let rows = try await db.pipeline(principal, ["""
             UPDATE webhooks.subscriptions SET
                 events = COALESCE(\(c.events)::text[], events),
                 callback_url = COALESCE(\(c.callbackURL)::text, callback_url),
@@ -137,32 +137,32 @@ struct SubscriptionStore: Sendable {
                                        WHEN \(c.enabled)::boolean THEN NULL ELSE 'disabled by a user' END,
                 failing_since = CASE WHEN \(c.enabled)::boolean THEN NULL ELSE failing_since END,
                 updated_at = now()
-            WHERE id = \(id) AND tenant_id = \(p.tenantID)
+            WHERE id = \(id) AND tenant_id = \(principal.tenantID)
             RETURNING \(sql: Self.columns)
             """])[0]
         guard let row = rows.first else { throw WebhookError.notFound("subscription") }
         return try Self.decode(row)
     }
 
-    func delete(_ id: UUID, p: Principal) async throws {
-        _ = try await get(id, p: p)
-        _ = try await db.pipeline(p, ["DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(p.tenantID)"])
+    func delete(_ id: UUID, principal: Principal) async throws {
+        _ = try await get(id, principal: principal)
+        _ = try await db.pipeline(principal, ["DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(principal.tenantID)"])
     }
 
     /// A new secret; the ones before it keep signing for the grace period.
-    func rotate(_ id: UUID, secret: String, p: Principal) async throws -> Subscription {
-        _ = try await get(id, p: p)
+    func rotate(_ id: UUID, secret: String, principal: Principal) async throws -> Subscription {
+        _ = try await get(id, principal: principal)
         let (keyID, sealed) = try seal(secret, for: id)
         let graceMs = Int(secretGrace.wholeMilliseconds)
-        _ = try await db.pipeline(p, [
+        _ = try await db.pipeline(principal, [
             """
             UPDATE webhooks.secrets SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + \(graceMs) * interval '1 millisecond')
             WHERE subscription_id = \(id)
             """,
-            "INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(p.tenantID), \(keyID), \(sealed))",
+            "INSERT INTO webhooks.secrets (subscription_id, tenant_id, key_id, sealed) VALUES (\(id), \(principal.tenantID), \(keyID), \(sealed))",
             "UPDATE webhooks.subscriptions SET updated_at = now() WHERE id = \(id)",
         ])
-        var subscription = try await get(id, p: p)
+        var subscription = try await get(id, principal: principal)
         subscription.secret = secret
         return subscription
     }

@@ -9,7 +9,7 @@ extension WebhookRoutes {
         routes.on(.get, "/api/v1/webhooks/subscriptions/{subscription_id}/deliveries") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
             let id = try Parameters.uuid(context, "subscription_id")
-            _ = try await subscriptions.get(id, p: principal)
+            _ = try await subscriptions.get(id, principal: principal)
             let query = request.uri.queryParameters
             var status: String?
             if let raw = query["status"].map(String.init) {
@@ -28,19 +28,19 @@ extension WebhookRoutes {
                 throw Problem.invalid("event_type", "must be an event type")
             }
             let (after, limit) = try Pagination.sequence(request)
-            let (items, last) = try await deliveries.list(subscription: id, p: principal, status: status, eventType: eventType, since: since,
+            let (items, last) = try await deliveries.list(subscription: id, principal: principal, status: status, eventType: eventType, since: since,
                                                           after: after, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
         }
         routes.on(.get, "/api/v1/webhooks/deliveries/{delivery_id}") { _, context in
             let principal = try context.principal(requiring: .webhooksManage)
-            return try await deliveries.get(try Parameters.uuid(context, "delivery_id"), p: principal, withAttempts: true)
+            return try await deliveries.get(try Parameters.uuid(context, "delivery_id"), principal: principal, withAttempts: true)
         }
         routes.on(.post, "/api/v1/webhooks/deliveries/{delivery_id}/retry") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
             let id = try Parameters.uuid(context, "delivery_id")
-            try await deliveries.retry(id, p: principal)
-            return try await deliveries.get(id, p: principal).response(from: request, context: context).withStatus(.accepted)
+            try await deliveries.retry(id, principal: principal)
+            return try await deliveries.get(id, principal: principal).response(from: request, context: context).withStatus(.accepted)
         }
     }
 }

@@ -29,12 +29,12 @@ extension WebhookRoutes {
             let project = try Parameters.uuidQuery(request, "project_id") ?? principal.projectID
             if let project, !principal.canSee(project: project) { throw Problem.notFound("no such project") }
             let (after, limit) = try Pagination.sequence(request)
-            let (items, last) = try await subscriptions.list(project: project, p: principal, after: after, limit: limit)
+            let (items, last) = try await subscriptions.list(project: project, principal: principal, after: after, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
         }
         routes.on(.get, "/api/v1/webhooks/subscriptions/{subscription_id}") { _, context in
             let principal = try context.principal(requiring: .webhooksManage)
-            return try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), p: principal)
+            return try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), principal: principal)
         }
         routes.on(.patch, "/api/v1/webhooks/subscriptions/{subscription_id}") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
@@ -53,18 +53,18 @@ extension WebhookRoutes {
                 guard case .bool(let enabled)? = fields.values["enabled"] else { throw Problem.invalid("enabled", "must be a boolean") }
                 changes.enabled = enabled
             }
-            return try await subscriptions.update(id, changes, p: principal)
+            return try await subscriptions.update(id, changes, principal: principal)
         }
         routes.on(.delete, "/api/v1/webhooks/subscriptions/{subscription_id}") { _, context in
             let principal = try context.principal(requiring: .webhooksManage)
-            try await subscriptions.delete(try Parameters.uuid(context, "subscription_id"), p: principal)
+            try await subscriptions.delete(try Parameters.uuid(context, "subscription_id"), principal: principal)
             return Response(status: .noContent)
         }
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/test") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
-            let subscription = try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), p: principal)
+            let subscription = try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), principal: principal)
             let id = try await queue.recordTest(subscription: subscription, principal: principal)
-            return try await deliveries.get(id, p: principal).response(from: request, context: context).withStatus(.accepted)
+            return try await deliveries.get(id, principal: principal).response(from: request, context: context).withStatus(.accepted)
         }
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/rotate-secret") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
@@ -75,7 +75,7 @@ extension WebhookRoutes {
                 try fields.allowOnly(["secret"])
                 secret = try Self.secret(fields)
             }
-            return try await subscriptions.rotate(id, secret: secret ?? StandardWebhooks.newSecret(), p: principal)
+            return try await subscriptions.rotate(id, secret: secret ?? StandardWebhooks.newSecret(), principal: principal)
         }
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/recover") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
@@ -85,8 +85,8 @@ extension WebhookRoutes {
             guard let raw = try fields.string("since", required: true, maxLength: 64), let since = RFC3339.parse(raw) else {
                 throw Problem.invalid("since", "must be an RFC 3339 time")
             }
-            _ = try await subscriptions.get(id, p: principal)
-            let count = try await deliveries.recover(subscription: id, since: since, p: principal)
+            _ = try await subscriptions.get(id, principal: principal)
+            let count = try await deliveries.recover(subscription: id, since: since, principal: principal)
             return try await Recovered(recovered: count).response(from: request, context: context).withStatus(.accepted)
         }
     }

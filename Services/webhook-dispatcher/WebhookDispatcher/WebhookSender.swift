@@ -44,26 +44,26 @@ final class WebhookSender: Sendable {
     }
 
     /// Signs and sends one delivery; never throws (failures are outcomes).
-    func send(_ d: DeliveryQueue.Claimed, keys: [[UInt8]]) async -> DeliveryQueue.Outcome {
+    func send(_ delivery: DeliveryQueue.Claimed, keys: [[UInt8]]) async -> DeliveryQueue.Outcome {
         let startedAt = Date()
         let start = ContinuousClock.now
         func failed(_ error: String) -> DeliveryQueue.Outcome {
-            DeliveryQueue.Outcome(delivery: d, startedAt: startedAt, duration: .now - start, error: error)
+            DeliveryQueue.Outcome(delivery: delivery, startedAt: startedAt, duration: .now - start, error: error)
         }
         let target: (host: String, address: String, url: String)
         do {
-            target = try await checkedAddress(d.callbackURL)
+            target = try await checkedAddress(delivery.callbackURL)
         } catch let error as URLPolicyError {
             return failed("refused: the callback URL \(error.reason)")
         } catch {
             return failed("refused: \(error)")
         }
         let timestamp = Int(Date().timeIntervalSince1970)
-        let body = Array(d.body.utf8)
-        let webhookID = d.eventID.lowercased
+        let body = Array(delivery.body.utf8)
+        let webhookID = delivery.eventID.lowercased
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
-        for (name, value) in d.headers { request.headers.add(name: name, value: value) }
+        for (name, value) in delivery.headers { request.headers.add(name: name, value: value) }
         request.headers.replaceOrAdd(name: "content-type", value: "application/json")
         request.headers.replaceOrAdd(name: "user-agent", value: Self.userAgent)
         request.headers.replaceOrAdd(name: "webhook-id", value: webhookID)
@@ -92,7 +92,7 @@ final class WebhookSender: Sendable {
             }
             let status = Int(response.status.code)
             return DeliveryQueue.Outcome(
-                delivery: d, startedAt: startedAt, duration: .now - start, statusCode: status,
+                delivery: delivery, startedAt: startedAt, duration: .now - start, statusCode: status,
                 responseHeaders: headers, responseBody: Self.storable(String(decoding: collected.readableBytesView, as: UTF8.self)),
                 error: (200..<300).contains(status) ? nil : Self.failureText(status),
                 retryAfter: status == 429 || status == 503 ? Self.retryAfter(response.headers.first(name: "retry-after")) : nil)
@@ -129,11 +129,11 @@ final class WebhookSender: Sendable {
     static func retryAfter(_ raw: String?) -> Duration? {
         guard let raw = raw?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
         if let seconds = Int(raw), seconds >= 0 { return .seconds(seconds) }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = f.date(from: raw) else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: raw) else { return nil }
         return .milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000)))
     }
 
@@ -146,9 +146,9 @@ final class WebhookSender: Sendable {
             return (host, first, normalised)
         }
         let ordered = try await policy.checkedAddresses(url, threadPool: threadPool).addresses
-        resolved.withLock { r in
-            if r.count > 10_000 { r.removeAll() }
-            r[host] = (ordered, now)
+        resolved.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[host] = (ordered, now)
         }
         guard let first = ordered.first else { throw URLPolicyError(reason: "has a host that does not resolve") }
         return (host, first, normalised)
