@@ -33,7 +33,8 @@ fleet_free_port() {
 }
 
 # fleet_pg_start DIR PORT: a new cluster in DIR listening on 127.0.0.1:PORT, trust auth, database
-# `fluke` with the fleet's roles and schemas (deploy/postgres/init.sql).
+# `fluke` with the fleet's roles and schemas (deploy/postgres/init.sql). FLEET_PG_MAX_CONNECTIONS
+# (default 300) sizes it: `make test` needs more.
 fleet_pg_start() {
   local dir=$1 port=$2 bin owner=()
   bin=$(fleet_pg_bin) || return 1
@@ -48,7 +49,7 @@ fleet_pg_start() {
       || { cat "$dir/initdb.log" >&2; return 1; }
   fi
   "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c unix_socket_permissions=0700 -c fsync=off -c max_connections=300 -c shared_buffers=256MB" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c unix_socket_permissions=0700 -c fsync=off -c max_connections=${FLEET_PG_MAX_CONNECTIONS:-300} -c shared_buffers=256MB" \
     start >/dev/null || { tail -20 "$dir/postgres.log" >&2; return 1; }
   "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'fluke'" | grep -q 1 \

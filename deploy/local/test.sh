@@ -27,6 +27,11 @@ trap cleanup EXIT INT TERM
 # passwords to connect as each service, and as admin for what tests themselves publish.
 fleet_nats_passwords
 
+# Every test starts its services with their own pools (DATABASE_POOL_SIZE, 10 by default), and
+# the suites start together: the whole run peaked at 298 connections, past 300 less the three
+# slots kept for superusers, so services and tests were refused ("remaining connection slots are
+# reserved"). The cluster is the tests' own; slots are cheap.
+export FLEET_PG_MAX_CONNECTIONS=1000
 pg_port=$(fleet_free_port)
 nats_port=$(fleet_free_port)
 fleet_pg_start "$work/pg" "$pg_port"
