@@ -124,11 +124,20 @@ struct NATSClusterTests {
                                           filterSubject: "fluke.events.federation.test.burst")
         var seen: [String: Int] = [:]
         let decoder = CloudEvent.decoder()
-        let deadline = ContinuousClock.now + .seconds(120)
+        let deadline = ContinuousClock.now + .seconds(180)
         var quietSince = ContinuousClock.now
         // Until every event came and then 3 s without anything more (a duplicate would show there).
+        // Creating the consumer and fetching may fail for a while after the loss (the cluster may
+        // be electing a new meta leader): the consumer makes its subscription again on the next
+        // fetch, as the fleet's consumers do.
         while ContinuousClock.now < deadline {
-            let messages = try await consumer.fetch(batch: 500, timeout: .seconds(1))
+            let messages: [JetStreamMessage]
+            do {
+                messages = try await consumer.fetch(batch: 500, timeout: .seconds(1))
+            } catch {
+                try await Task.sleep(for: .milliseconds(500))
+                continue
+            }
             if messages.isEmpty {
                 if seen.count >= Self.burst && ContinuousClock.now - quietSince > .seconds(3) { break }
                 continue
