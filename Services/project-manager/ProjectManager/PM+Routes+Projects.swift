@@ -44,7 +44,10 @@ extension PMRoutes {
         routes.on(.get, "/api/v1/projects/{project_id}/status") { _, context in
             try await projects.status(try Parameters.uuid(context, "project_id"), try context.principal(requiring: .contextRead))
         }
+    }
 
+    /// A project's team.
+    func registerMembers(_ routes: inout RouteRecorder) {
         routes.on(.get, "/api/v1/projects/{project_id}/members") { _, context in
             let members = try await projects.members(try Parameters.uuid(context, "project_id"),
                                                      try context.principal(requiring: .contextRead))
@@ -75,7 +78,10 @@ extension PMRoutes {
                                             principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
+    }
 
+    /// A project's milestones.
+    func registerMilestones(_ routes: inout RouteRecorder) {
         routes.on(.get, "/api/v1/projects/{project_id}/milestones") { request, context in
             let principal = try context.principal(requiring: .contextRead)
             let (after, limit) = try Pagination.sequence(request)

@@ -24,6 +24,8 @@ struct PMRoutes: Sendable {
         registerKeys(&routes)
         registerPeople(&routes)
         registerProjects(&routes)
+        registerMembers(&routes)
+        registerMilestones(&routes)
         registerWork(&routes)
     }
 

@@ -60,6 +60,10 @@ extension WebhookRoutes {
             try await subscriptions.delete(try Parameters.uuid(context, "subscription_id"), principal: principal)
             return Response(status: .noContent)
         }
+    }
+
+    /// What can be done to a subscription besides changing it: a test event, a new secret, recovery.
+    func registerSubscriptionActions(_ routes: inout RouteRecorder) {
         routes.on(.post, "/api/v1/webhooks/subscriptions/{subscription_id}/test") { request, context in
             let principal = try context.principal(requiring: .webhooksManage)
             let subscription = try await subscriptions.get(try Parameters.uuid(context, "subscription_id"), principal: principal)

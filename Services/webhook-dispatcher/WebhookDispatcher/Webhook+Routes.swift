@@ -22,6 +22,7 @@ struct WebhookRoutes: Sendable {
 
     func register(_ routes: inout RouteRecorder) {
         registerSubscriptions(&routes)
+        registerSubscriptionActions(&routes)
         registerDeliveries(&routes)
     }
 }
