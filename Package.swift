@@ -111,23 +111,31 @@ let package = Package(
             "FlukeRuntime",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeTestSupport"),
+        // Each service described once for the harness, for every service test target.
+        .target(name: "FleetTestServices", dependencies: [
+            "ProjectManager", "ContextAPI", "WebhookDispatcher", "Federation", "FlukeTestSupport",
+        ], path: "Tests/FleetTestServices"),
         .testTarget(name: "FlukeRuntimeTests", dependencies: [
             "FlukeRuntime", "FlukeCrypto", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeRuntimeTests"),
         .testTarget(name: "ProjectManagerTests", dependencies: [
+            "FleetTestServices",
             "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/ProjectManagerTests"),
         .testTarget(name: "ContextAPITests", dependencies: [
+            "FleetTestServices",
             "ContextAPI", "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/ContextAPITests"),
         .testTarget(name: "WebhookDispatcherTests", dependencies: [
+            "FleetTestServices",
             "WebhookDispatcher", "ContextAPI", "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/WebhookDispatcherTests"),
         .testTarget(name: "FederationTests", dependencies: [
+            "FleetTestServices",
             "Federation", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FederationTests"),

@@ -2,6 +2,7 @@
 import FlukeModels
 import FlukeNATS
 import FlukeRuntime
+import FleetTestServices
 import FlukeTestSupport
 import Foundation
 import HTTPTypes
@@ -9,25 +10,6 @@ import Hummingbird
 import HummingbirdTesting
 import ProjectManager
 import Testing
-
-extension ServiceUnderTest<PMConfig, ProjectManagerParts> {
-    static var projectManager: Self {
-        .init(natsUser: "project-manager", databaseRole: "fluke_pm", migrator: PMMigrations.migrator,
-              environment: ServiceSettings.projectManager, variables: PMConfig.variables, config: PMConfig.init(reader:),
-              build: { try await ProjectManager.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
-
-extension ServiceUnderTest<ContextConfig, ContextParts> {
-    static var contextAPI: Self {
-        .init(natsUser: "context-api", databaseRole: "fluke_context", migrator: ContextMigrations.migrator,
-              environment: ["FLUKE_ENCRYPTION_KEY": ServiceSettings.encryptionKey, "FLUKE_IDENTITY_CACHE_TTL": "30",
-                            // Test documentation servers listen on loopback, over http.
-                            "CONTEXT_PROVIDER_AUDIT_ALLOW_HTTP": "true", "CONTEXT_PROVIDER_AUDIT_ALLOWED_HOSTS": "127.0.0.1"],
-              variables: ContextConfig.variables, config: ContextConfig.init(reader:),
-              build: { try await ContextAPI.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
 
 /// project-manager and context-api against one database and one nats-server, as in production.
 struct ContextHarness: ServiceHarnessWrapping {

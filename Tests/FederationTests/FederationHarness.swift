@@ -2,20 +2,13 @@
 import FlukeModels
 import FlukeNATS
 import FlukeRuntime
+import FleetTestServices
 import FlukeTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-
-extension ServiceUnderTest<FederationConfig, FederationParts> {
-    static var federation: Self {
-        .init(natsUser: "federation", databaseRole: "fluke_federation", migrator: FederationMigrations.migrator,
-              variables: FederationConfig.variables, config: FederationConfig.init(reader:),
-              build: { try await Federation.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
 
 /// A federation instance against its own database and (unless given) its own nats-server.
 struct FederationHarness: ServiceHarnessWrapping {

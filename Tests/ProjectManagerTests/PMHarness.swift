@@ -1,6 +1,7 @@
 import FlukeModels
 import FlukeNATS
 import FlukeRuntime
+import FleetTestServices
 import FlukeTestSupport
 import Foundation
 import HTTPTypes
@@ -8,14 +9,6 @@ import Hummingbird
 import HummingbirdTesting
 @testable import ProjectManager
 import Testing
-
-extension ServiceUnderTest<PMConfig, ProjectManagerParts> {
-    static var projectManager: Self {
-        .init(natsUser: "project-manager", databaseRole: "fluke_pm", migrator: PMMigrations.migrator,
-              environment: ServiceSettings.projectManager, variables: PMConfig.variables, config: PMConfig.init(reader:),
-              build: { try await ProjectManager.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
 
 /// A project-manager instance against its own database and nats-server.
 struct PMHarness: ServiceHarnessWrapping {

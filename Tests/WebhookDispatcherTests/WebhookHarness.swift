@@ -2,6 +2,7 @@ import ContextAPI
 import FlukeModels
 import FlukeNATS
 import FlukeRuntime
+import FleetTestServices
 import FlukeTestSupport
 import Foundation
 import HTTPTypes
@@ -12,35 +13,6 @@ import ProjectManager
 import Synchronization
 import Testing
 @testable import WebhookDispatcher
-
-extension ServiceUnderTest<PMConfig, ProjectManagerParts> {
-    static var projectManager: Self {
-        .init(natsUser: "project-manager", databaseRole: "fluke_pm", migrator: PMMigrations.migrator,
-              environment: ServiceSettings.projectManager, variables: PMConfig.variables, config: PMConfig.init(reader:),
-              build: { try await ProjectManager.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
-
-extension ServiceUnderTest<ContextConfig, ContextParts> {
-    /// context-api with its defaults: here only a source of fleet events.
-    static var contextAPI: Self {
-        .init(natsUser: "context-api", databaseRole: "fluke_context", migrator: ContextMigrations.migrator,
-              variables: ContextConfig.variables, config: ContextConfig.init(reader:),
-              build: { try await ContextAPI.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
-
-extension ServiceUnderTest<WebhookConfig, WebhookParts> {
-    /// Local receivers are on 127.0.0.1 over http: allowed here as the tests do.
-    static var webhookDispatcher: Self {
-        .init(natsUser: "webhook-dispatcher", databaseRole: "fluke_webhooks", migrator: WebhookMigrations.migrator,
-              environment: ["WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-                            "WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.4,0.8", "WEBHOOK_REQUEST_TIMEOUT": "3",
-                            "WEBHOOK_CONNECT_TIMEOUT": "1", "WEBHOOK_LEASE": "5"],
-              variables: WebhookConfig.variables, config: WebhookConfig.init(reader:),
-              build: { try await WebhookDispatcher.buildApplication(config: $0, logger: $1, onParts: $2) })
-    }
-}
 
 /// project-manager and webhook-dispatcher (and context-api where a test needs it) against one
 /// database and one nats-server, as in production, plus local receivers.

@@ -23,6 +23,8 @@ final class Dispatcher: Service, Sendable {
     let metrics: WebhookMetrics
     let logger: Logger
     static let poll: Duration = .milliseconds(500)
+    /// Outcomes recorded in one transaction at most.
+    static let outcomeBatch = 1000
 
     struct Lane {
         var waiting: [DeliveryQueue.Claimed] = []
@@ -108,11 +110,14 @@ final class Dispatcher: Service, Sendable {
         var discoveryEvery = Self.poll
         while !Task.isCancelled {
             var claimedAll = false
-            // Outcomes not yet recorded count too: if Postgres records them slower than they
-            // come, claiming stops until it catches up, so the backlog stays bounded and is
-            // recorded well within the lease (and within SHUTDOWN_TIMEOUT) instead of growing
-            // until leases run out and deliveries are sent twice.
-            let room = state.withLock { settings.concurrency * 2 - $0.inFlight - $0.waiting - $0.outcomes.count }
+            // Outcomes not yet recorded count too, beyond one batch's worth (the writer records
+            // that much in one transaction): if Postgres records them slower than they come,
+            // claiming stops until it catches up, so the backlog stays bounded and is recorded
+            // well within the lease (and within SHUTDOWN_TIMEOUT) instead of growing until leases
+            // run out and deliveries are sent twice.
+            let room = state.withLock { s in
+                settings.concurrency * 2 - s.inFlight - s.waiting - max(0, s.outcomes.count - Self.outcomeBatch)
+            }
             if room > 0 {
                 let (hinted, forced) = state.withLock { s in
                     defer { s.hinted.removeAll(); s.discoverNow = false }
@@ -264,7 +269,7 @@ final class Dispatcher: Service, Sendable {
         while true {
             let finished = completed.isFinished
             let batch = state.withLock { s -> [DeliveryQueue.Outcome] in
-                let n = min(s.outcomes.count, 1000)
+                let n = min(s.outcomes.count, Self.outcomeBatch)
                 defer { s.outcomes.removeFirst(n) }
                 return Array(s.outcomes.prefix(n))
             }
