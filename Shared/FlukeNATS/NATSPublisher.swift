@@ -93,9 +93,9 @@ final class NATSPublisher: @unchecked Sendable {
                     subject = buffer[i].subject
                     cSubject = subject.utf8CString
                 }
-                let status = cSubject.withUnsafeBufferPointer { s in
-                    buffer[i].payload.withUnsafeBytes { p in
-                        natsConnection_Publish(nc, s.baseAddress, p.baseAddress, Int32(p.count))
+                let status = cSubject.withUnsafeBufferPointer { subject in
+                    buffer[i].payload.withUnsafeBytes { payload in
+                        natsConnection_Publish(nc, subject.baseAddress, payload.baseAddress, Int32(payload.count))
                     }
                 }
                 if status != NATS_OK { failures.add(1, ordering: .relaxed) }

@@ -19,9 +19,7 @@ public func buildApplication(config: ContextConfig, logger: Logger,
                              onParts: @Sendable (ContextParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
     let runtime = try await FleetRuntime.start(
         config: config.common, migrator: ContextMigrations.migrator, logger: logger)
-    let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
-                                  timeout: config.auth.verifyTimeout, logger: logger)
-    let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
+    let (identity, authenticator) = config.auth.authentication(nats: runtime.nats, logger: logger)
     let cache = ContextCache(nats: runtime.nats, maxBytes: config.cacheMaxBytes, logger: logger)
     // Every tenant table is under row-level security: requests work through `db` in the caller's
     // tenant, background work (replica, usage flush, provider audit) as the fleet.

@@ -19,9 +19,7 @@ public func buildApplication(config: WebhookConfig, logger: Logger,
                              onParts: @Sendable (WebhookParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
     let runtime = try await FleetRuntime.start(
         config: config.common, migrator: WebhookMigrations.migrator, logger: logger)
-    let identity = IdentityClient(nats: runtime.nats, cache: TokenCache(ttl: config.auth.cacheTTL),
-                                  timeout: config.auth.verifyTimeout, logger: logger)
-    let authenticator = Authenticator(keys: config.auth.keySource(logger: logger), resolver: identity)
+    let (identity, authenticator) = config.auth.authentication(nats: runtime.nats, logger: logger)
     let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
     let metrics = WebhookMetrics(registry: runtime.registry)
     // Requests work in their caller's tenant, background work as the fleet (row-level security).

@@ -124,4 +124,12 @@ public struct AuthConfig: Sendable {
     public func keySource(logger: Logger) -> JWTKeySource {
         JWTKeySource(keys: publicKeys, jwksURL: jwksURL, logger: logger)
     }
+
+    /// How a service other than project-manager accepts the fleet's tokens: access tokens checked
+    /// against the keys, `fbk_` tokens through the returned identity client, which must run among
+    /// the service's workers (it listens for `token.revoked` to drop cached answers at once).
+    public func authentication(nats: NATSClient, logger: Logger) -> (identity: IdentityClient, authenticator: Authenticator) {
+        let identity = IdentityClient(nats: nats, cache: TokenCache(ttl: cacheTTL), timeout: verifyTimeout, logger: logger)
+        return (identity, Authenticator(keys: keySource(logger: logger), resolver: identity))
+    }
 }

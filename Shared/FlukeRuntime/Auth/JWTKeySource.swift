@@ -48,7 +48,7 @@ public final class JWTKeySource: Sendable {
     /// Whether the fetched set is older than `maxAge` (or was never fetched).
     var isStale: Bool {
         guard canFetch else { return false }
-        return fetched.withLock { f in f.lastSuccess.map { ContinuousClock.now - $0 > maxAge } ?? true }
+        return fetched.withLock { fetch in fetch.lastSuccess.map { ContinuousClock.now - $0 > maxAge } ?? true }
     }
 
     /// Fetches the key set unless a fetch was tried within `minimumInterval`. Failures are logged
@@ -57,9 +57,9 @@ public final class JWTKeySource: Sendable {
         guard let jwksURL else { return }
         let task: Task<Void, Never>? = inFlight.withLock { current in
             if let current { return current }
-            let due = fetched.withLock { f in
-                guard let last = f.lastAttempt, ContinuousClock.now - last < minimumInterval else {
-                    f.lastAttempt = .now
+            let due = fetched.withLock { fetch in
+                guard let last = fetch.lastAttempt, ContinuousClock.now - last < minimumInterval else {
+                    fetch.lastAttempt = .now
                     return true
                 }
                 return false
@@ -87,9 +87,9 @@ public final class JWTKeySource: Sendable {
             let body = try await response.body.collect(upTo: 64 * 1024)
             let set = try JSONDecoder().decode(JWKSet.self, from: Data(buffer: body))
             let keys = set.ed25519Keys
-            fetched.withLock { f in
-                f.keys = keys
-                f.lastSuccess = .now
+            fetched.withLock { fetch in
+                fetch.keys = keys
+                fetch.lastSuccess = .now
             }
             logger.debug("JWKS fetched", metadata: ["keys": "\(keys.keys.sorted())"])
         } catch {
