@@ -106,9 +106,11 @@ struct JetStreamWorkerTests {
         try await eventually(timeout: .seconds(10)) { rig.nats.state == .connected }
         try await rig.publish("after")
         // Generous: on a loaded machine nats-server's JetStream takes a while to come back, and the
-        // worker re-makes its pull subscription only once it has.
+        // worker re-makes its pull subscription only once it has. A pull sent on the old
+        // subscription just before it was re-made may take the message to an inbox nobody reads;
+        // it then comes again after ackWait, as a second delivery: handled is what counts here.
         try await eventually(timeout: .seconds(45), "the message published after the reconnect handled") {
-            rig.attempts("after").first == 1
+            !rig.attempts("after").isEmpty
         }
         running.cancel()
         try await running.value

@@ -69,12 +69,29 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Waits for exit; returns the status, or nil if it is still running after `timeout`.
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        guard !process.isRunning else { return nil }
+        var exited: Int32?
+        while process.isRunning && ContinuousClock.now < deadline {
+            // Foundation can notice an exit late on a loaded machine; the kernel knows at once.
+            if let status = zombieStatus() { exited = status; break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard exited != nil || !process.isRunning else { return nil }
         // The process is gone: whatever it wrote last is still in the pipe.
         errorPipe.fileHandleForReading.readabilityHandler = nil
         append(errorPipe.fileHandleForReading.readDataToEndOfFile())
-        return process.terminationStatus
+        return exited ?? process.terminationStatus
+    }
+
+    /// The exit status of the process if it has exited but not been reaped yet (a zombie), read
+    /// from `/proc/<pid>/stat` without reaping it (Foundation still does): the state is field 3
+    /// and `exit_code` field 52, encoded as `waitpid` reports it. Signals come back as their
+    /// number, as `terminationStatus` reports them.
+    private func zombieStatus() -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let commEnd = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: commEnd)...].split(separator: " ")
+        guard fields.first == "Z", fields.count >= 50, let raw = Int32(fields[49]) else { return nil }
+        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
     }
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
