@@ -39,6 +39,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
     /// True when the statement failed on a unique constraint (SQLSTATE 23505).
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True when Postgres broke a deadlock by failing this transaction (SQLSTATE 40P01): it was
+    /// rolled back whole, so running it again is safe.
+    public var isDeadlock: Bool { sqlState == "40P01" }
     /// True when the database could not do the work now, whatever the statement: unreachable,
     /// restarting, out of connections, or the statement ran past `statement_timeout` (57014) or sat
     /// in a transaction past `idle_in_transaction_session_timeout` (25P03). Worth retrying later.

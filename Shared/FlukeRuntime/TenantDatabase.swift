@@ -88,6 +88,21 @@ public struct TenantDatabase: Sendable {
     /// The statement that lets a transaction see every tenant's rows.
     public static let systemSetting: PostgresQuery = "SELECT set_config('app.system', 'on', true)"
 
+    /// Runs `body` (one whole transaction) again when Postgres chose it to break a deadlock, up to
+    /// `attempts` times, a few milliseconds apart: for writes that contend with the fleet's
+    /// background work on the same rows (a subscription's delete cascading over deliveries the
+    /// dispatcher is claiming and settling), where a client should not see the deadlock as a 500.
+    public static func retryingDeadlocks<T: Sendable>(attempts: Int = 3, _ body: () async throws -> T) async throws -> T {
+        for attempt in 1... {
+            do {
+                return try await body()
+            } catch let error as PostgresError where error.isDeadlock && attempt < attempts {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            }
+        }
+        fatalError("unreachable")
+    }
+
     /// What a migration runs for a table holding several tenants' rows in a `tenant_id uuid` column.
     public static func policySQL(table: String) -> String {
         """

@@ -146,7 +146,11 @@ struct SubscriptionStore: Sendable {
 
     func delete(_ id: UUID, principal: Principal) async throws {
         _ = try await get(id, principal: principal)
-        _ = try await db.pipeline(principal, ["DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(principal.tenantID)"])
+        // The cascade over its deliveries meets the dispatcher's claims and outcome writes on the
+        // same rows, so Postgres may break a deadlock by failing it; it is simply run again.
+        try await TenantDatabase.retryingDeadlocks {
+            _ = try await db.pipeline(principal, ["DELETE FROM webhooks.subscriptions WHERE id = \(id) AND tenant_id = \(principal.tenantID)"])
+        }
     }
 
     /// A new secret; the ones before it keep signing for the grace period.
