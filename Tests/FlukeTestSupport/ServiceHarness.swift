@@ -44,6 +44,10 @@ public struct ServiceHarness: Sendable {
             // A few quick tries: a dependency that is down in a test stays down.
             "STARTUP_ATTEMPTS": "3",
             "STARTUP_RETRY_DELAY": "0.2",
+            // project-manager answers fluke.rpc.identity.verify in milliseconds, but on a machine
+            // busy with the whole suite (and a first build) a reply can take seconds; a test that
+            // wants it unreachable sets its own timeout.
+            "FLUKE_IDENTITY_TIMEOUT": "10",
         ].merging(fleetSettings) { _, new in new }
     }
 

@@ -9,6 +9,10 @@ import Testing
 
 @Suite("project-manager API tokens and fluke.rpc.identity.verify", .needsPostgresAndNATS)
 struct TokenTests {
+    /// How long the test's own identity requests wait: project-manager answers in milliseconds,
+    /// but on a machine busy with the whole suite (and a first build) a reply can take seconds.
+    static let loadedMachinePatience: Duration = .seconds(10)
+
     @Test("a token is fbk_ + 43 base62 characters, shown once, stored only as its SHA-256, listed without its secret")
     func tokenLifecycle() async throws {
         let h = try await PMHarness()
@@ -79,7 +83,8 @@ struct TokenTests {
                 .string("token")!
             let nats = try await h.natsClient()
             func verify(_ t: String) async throws -> [String: Any] {
-                let reply = try await nats.request(IdentityRPC.verifySubject, payload: Data(#"{"token":"\#(t)"}"#.utf8))
+                let reply = try await nats.request(IdentityRPC.verifySubject, payload: Data(#"{"token":"\#(t)"}"#.utf8),
+                                                  timeout: Self.loadedMachinePatience)
                 return try JSONSerialization.jsonObject(with: reply.payload) as! [String: Any]
             }
             let ok = try await verify(token)
@@ -93,7 +98,8 @@ struct TokenTests {
             #expect(jwt["expires_at"] as? String != nil)
             let unknown = try await verify("fbk_" + Base62.encode(Crypto.randomBytes(32)))
             #expect(unknown["valid"] as? Bool == false && (unknown["error"] as? String)?.isEmpty == false)
-            let garbage = try await nats.request(IdentityRPC.verifySubject, payload: Data("nope".utf8))
+            let garbage = try await nats.request(IdentityRPC.verifySubject, payload: Data("nope".utf8),
+                                                 timeout: Self.loadedMachinePatience)
             #expect((try JSONSerialization.jsonObject(with: garbage.payload) as? [String: Any])?["valid"] as? Bool == false)
             await nats.shutdown()
         }
@@ -109,7 +115,8 @@ struct TokenTests {
             let id = UUID(uuidString: created.string("id")!)!
             // Another service's view: the shared IdentityClient with its revocation listener.
             let nats = try await h.natsClient()
-            let client = IdentityClient(nats: nats, cache: TokenCache(ttl: .seconds(30)), logger: TestEnvironment.logger)
+            let client = IdentityClient(nats: nats, cache: TokenCache(ttl: .seconds(30)), timeout: Self.loadedMachinePatience,
+                                        logger: TestEnvironment.logger)
             let listener = try RevocationListener(nats: nats, cache: client.cache, logger: TestEnvironment.logger)
             let auth = TestKeys.authenticator(resolver: client)
             let principal = try await auth.authenticate(token: token)
