@@ -41,8 +41,11 @@ struct ResilienceTests {
         // Every transition reached the stream, in order, exactly once.
         let events = try await EventCollector(natsURL: nats.url, filter: "fluke.events.federation.>")
         let received = try await events.collect(count: 4, window: .seconds(5))
-        #expect(received.map(\.type) == ["federation.project.online", "federation.project.offline",
-                                         "federation.project.online"])
+        // A fourth, OFFLINE again, is a real transition too: the heartbeats stopped with the test,
+        // and on a slow machine the TTL runs out before the collector has read the stream.
+        #expect(Array(received.map(\.type).prefix(3)) == ["federation.project.online", "federation.project.offline",
+                                                          "federation.project.online"])
+        #expect(received.dropFirst(3).allSatisfy { $0.type == "federation.project.offline" })
         #expect(Set(received.map(\.id)).count == received.count)
         await events.close()
     }
