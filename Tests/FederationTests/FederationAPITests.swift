@@ -35,8 +35,10 @@ struct FederationAPITests {
         let harness = try await FederationHarness(ttl: 30)
         try await harness.run { client, _ in
             let nats = try await harness.natsClient()
-            try await nats.publish("fluke.federation.heartbeat.beta", payload: heartbeat("beta"))
-            try await eventually("beta ONLINE") { try await client.status(of: "beta") == "ONLINE" }
+            try await eventually(timeout: .seconds(30), "beta ONLINE") {
+                try await nats.publish("fluke.federation.heartbeat.beta", payload: heartbeat("beta"))
+                return try await client.status(of: "beta") == "ONLINE"
+            }
 
             let (_, all) = try await client.getJSON("/api/fed/projects")
             let items = try #require(all["items"] as? [[String: Any]])
