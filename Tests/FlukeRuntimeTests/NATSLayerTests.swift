@@ -135,7 +135,10 @@ struct NATSLayerTests {
                 .map { String(decoding: $0.message.payload, as: UTF8.self) }
             return got.contains("after")
         }
-        #expect(got == ["after"])
+        // JetStream is at-least-once: nats-server writes a consumer's ack floor on its own
+        // schedule, so a restart may hand back "before" once more. Nothing may be lost or invented.
+        #expect(got.filter { $0 == "after" }.count == 1)
+        #expect(got.allSatisfy { $0 == "before" || $0 == "after" })
         await nats.shutdown()
     }
 }
