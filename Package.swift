@@ -101,6 +101,13 @@ let package = Package(
         .executableTarget(name: "federation", dependencies: ["Federation"],
                           path: "Services/federation/Main"),
 
+        // deploy-tracker's executors: the one protocol and its process (nginx), swarm (Docker Engine
+        // API) and kubernetes (apps/v1) implementations; no database, no NATS.
+        .target(name: "DeployExecutors", dependencies: [
+            "FlukeModels", "FlukeRuntime",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Services/deploy-tracker/DeployExecutors"),
+
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
@@ -134,6 +141,10 @@ let package = Package(
             "WebhookDispatcher", "ContextAPI", "ProjectManager", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/WebhookDispatcherTests"),
+        .testTarget(name: "DeployExecutorTests", dependencies: [
+            "DeployExecutors", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/DeployExecutorTests"),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

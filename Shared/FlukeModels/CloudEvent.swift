@@ -84,4 +84,11 @@ public struct EventType: RawRepresentable, Hashable, Sendable, ExpressibleByStri
     /// Sent by webhook-dispatcher straight to one subscription (`POST …/test`); never on NATS.
     public static let webhookTest: EventType = "webhook.test"
     public static let webhookEndpointDisabled: EventType = "webhook.endpoint.disabled"
+    public static let deployQueued: EventType = "deploy.queued"
+    public static let deployStarted: EventType = "deploy.started"
+    public static let deployPhaseChanged: EventType = "deploy.phase_changed"
+    public static let deploySucceeded: EventType = "deploy.succeeded"
+    public static let deployFailed: EventType = "deploy.failed"
+    public static let deployRolledBack: EventType = "deploy.rolled_back"
+    public static let deployCancelled: EventType = "deploy.cancelled"
 }

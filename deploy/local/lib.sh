@@ -3,7 +3,7 @@
 # Sourced, not executed. Everything lives under the directory given to each function.
 
 # Debian packages the fleet needs to build, test and run.
-FLEET_PACKAGES="postgresql nats-server libnats-dev libpq-dev libssl-dev python3-venv wrk"
+FLEET_PACKAGES="postgresql nats-server libnats-dev libpq-dev libssl-dev python3-venv wrk nginx"
 
 fleet_install_deps() {
   local missing=()
