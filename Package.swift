@@ -3,8 +3,8 @@ import PackageDescription
 
 /// FlukeBase Fleet: services over one shared runtime (libpq, libnats, Hummingbird).
 ///
-/// Four services exist: project-manager, context-api, webhook-dispatcher and federation;
-/// deploy-tracker and log-streamer are planned (docs/architecture.md, "Who owns what").
+/// Five services exist: project-manager, context-api, webhook-dispatcher, federation and
+/// deploy-tracker; log-streamer is planned (docs/architecture.md, "Who owns what").
 /// Each service is a library target holding its `buildApplication(...)` plus a thin executable,
 /// so the tests exercise exactly what runs in production. A service's OpenAPI document is its
 /// `openapi.json`, compiled in (`.embedInCode`) and served completed with the shared parts.
@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "context-api", targets: ["context-api"]),
         .executable(name: "federation", targets: ["federation"]),
         .executable(name: "webhook-dispatcher", targets: ["webhook-dispatcher"]),
+        .executable(name: "deploy-tracker", targets: ["deploy-tracker"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
     dependencies: [
@@ -108,6 +109,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Services/deploy-tracker/DeployExecutors"),
 
+        // deploy-tracker: deployments through five phases with rollback, crash-safe under a lease.
+        .target(name: "DeployTracker", dependencies: ["FlukeRuntime", "DeployExecutors"],
+                path: "Services/deploy-tracker/DeployTracker", resources: [.embedInCode("openapi.json")]),
+        .executableTarget(name: "deploy-tracker", dependencies: ["DeployTracker"], path: "Services/deploy-tracker/Main"),
+
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
@@ -120,7 +126,7 @@ let package = Package(
         ], path: "Tests/FlukeTestSupport"),
         // Each service described once for the harness, for every service test target.
         .target(name: "FleetTestServices", dependencies: [
-            "ProjectManager", "ContextAPI", "WebhookDispatcher", "Federation", "FlukeTestSupport",
+            "ProjectManager", "ContextAPI", "WebhookDispatcher", "Federation", "DeployTracker", "FlukeTestSupport",
         ], path: "Tests/FleetTestServices"),
         .testTarget(name: "FlukeRuntimeTests", dependencies: [
             "FlukeRuntime", "FlukeCrypto", "FlukeTestSupport",
@@ -145,6 +151,10 @@ let package = Package(
             "DeployExecutors", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployExecutorTests"),
+        .testTarget(name: "DeployTrackerTests", dependencies: [
+            "FleetTestServices", "DeployTracker", "DeployExecutors", "ProjectManager", "ContextAPI", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

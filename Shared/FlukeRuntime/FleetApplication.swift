@@ -15,6 +15,7 @@ public enum FleetApplication {
         workers: [any Service] = [],
         authenticator: Authenticator? = nil,
         channelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
+        bodyLimits: [String: Int] = [:],
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -23,7 +24,7 @@ public enum FleetApplication {
         let router = Router(context: FleetRequestContext.self)
         // The middleware goes in first so that it wraps every route and the not-found responder.
         router.add(middleware: FleetHTTPMiddleware(
-            bodyLimit: runtime.config.maxBodyBytes, routes: recorder.table,
+            bodyLimit: runtime.config.maxBodyBytes, bodyLimits: bodyLimits, routes: recorder.table,
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
             auth: authenticator.map { AuthMiddleware(authenticator: $0) }))
         recorder.install(into: router)
@@ -42,6 +43,9 @@ public enum FleetApplication {
             services: [runtime.postgres, runtime.nats, runtime.relay] + workers,
             logger: runtime.logger)
     }
+
+    // `bodyLimits`: route templates (as registered) whose bodies may exceed `HTTP_MAX_BODY_BYTES`
+    // (uploads), each with its own limit.
 
     /// Every route the service will serve, operational ones included, without serving them:
     /// what the 405 logic, metrics labels and the OpenAPI test all read.

@@ -16,13 +16,17 @@ import Synchronization
 public struct FleetHTTPMiddleware: RouterMiddleware {
     public typealias Context = FleetRequestContext
     let bodyLimit: Int
+    /// Larger limits for some routes (uploads), by route template.
+    let bodyLimits: [String: Int]
     let routes: RouteTable
     let requests: RequestLog
     let logger: Logger
     let auth: AuthMiddleware?
 
-    public init(bodyLimit: Int, routes: RouteTable, metrics: HTTPMetrics, logger: Logger, auth: AuthMiddleware? = nil) {
+    public init(bodyLimit: Int, bodyLimits: [String: Int] = [:], routes: RouteTable, metrics: HTTPMetrics, logger: Logger,
+                auth: AuthMiddleware? = nil) {
         self.bodyLimit = bodyLimit
+        self.bodyLimits = bodyLimits
         self.routes = routes
         self.requests = RequestLog(metrics: metrics, logger: logger)
         self.logger = logger
@@ -34,6 +38,8 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var context = context
         context.requestID = RequestIDs.id(for: request.headers)
+        let bodyLimit = bodyLimits.isEmpty ? bodyLimit
+            : routes.template(for: request.uri.path).flatMap { bodyLimits[$0] } ?? bodyLimit
         context.bodyLimit = bodyLimit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
             return finish(Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
@@ -95,7 +101,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
                 return Problem(.notFound, detail: "no resource at \(request.uri.path)")
             }
             if error.status == .contentTooLarge {
-                return Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
+                return Problem(.contentTooLarge, detail: "the body exceeds \(context.bodyLimit) bytes", field: "body")
             }
             return Problem(error.status, detail: error.body)
         default:

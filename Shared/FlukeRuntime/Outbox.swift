@@ -36,6 +36,16 @@ public struct Outbox: Sendable {
             """)
     }
 
+    /// Records a message for any JetStream subject inside the caller's transaction (deploy-tracker's
+    /// log entries on `fluke.logs.…`): published like events, with `Nats-Msg-Id` = `messageID`.
+    public func enqueue(subject: String, messageID: UUID, payload: Data, on tx: PostgresHandle) async throws {
+        Self.enqueued?.set()
+        try await tx.query("""
+            INSERT INTO \(identifier: schema).outbox (event_id, subject, payload)
+            VALUES (\(messageID)::uuid, \(subject), \(String(decoding: payload, as: UTF8.self)))
+            """)
+    }
+
     /// Tells the relay to look now rather than at its next poll (call after commit).
     public func notifyCommitted() { relay?.wake() }
 

@@ -1,4 +1,6 @@
 import ContextAPI
+import DeployTracker
+import Foundation
 import Federation
 import FlukeTestSupport
 import ProjectManager
@@ -47,5 +49,17 @@ extension ServiceUnderTest<FederationConfig, FederationParts> {
         .init(natsUser: "federation", databaseRole: "fluke_federation", migrator: FederationMigrations.migrator,
               variables: FederationConfig.variables, config: FederationConfig.init(reader:),
               build: { try await Federation.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
+
+extension ServiceUnderTest<DeployConfig, DeployParts> {
+    /// deploy-tracker with its state in a fresh directory, short leases so takeovers are quick.
+    public static var deployTracker: Self {
+        .init(natsUser: "deploy-tracker", databaseRole: "fluke_deploy", migrator: DeployMigrations.migrator,
+              environment: ["DEPLOY_DATA_DIR": FileManager.default.temporaryDirectory
+                                .appendingPathComponent("fluke-deploy-\(UUID().uuidString.prefix(8))").path,
+                            "DEPLOY_LEASE_SECONDS": "3"],
+              variables: DeployConfig.variables, config: DeployConfig.init(reader:),
+              build: { try await DeployTracker.buildApplication(config: $0, logger: $1, onParts: $2) })
     }
 }
