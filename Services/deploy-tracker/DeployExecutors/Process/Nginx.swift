@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The nginx in front of every app, owned by the executor: started in a session of its own (it
+/// outlives the tracker, and a restarted tracker adopts it), reloaded after each upstream change
+/// and confirmed live before the rollout goes on.
+actor Nginx {
+    let binary: String
+    let directory: URL
+    let appPorts: ClosedRange<Int>
+    private var ports: PortMap
+    private(set) var controlPort: Int
+    private var generation: Int
+
+    init(binary: String, directory: URL, appPorts: ClosedRange<Int>) throws {
+        self.binary = binary
+        self.directory = directory
+        self.appPorts = appPorts
+        let fm = FileManager.default
+        for sub in ["apps", "logs", "tmp"] {
+            try fm.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        var ports = JSONFile.read(PortMap.self, from: directory.appendingPathComponent("ports.json")) ?? PortMap()
+        if ports.control == nil {
+            ports.control = Nginx.firstFreePort(in: appPorts, excluding: Set(ports.apps.values))
+        }
+        guard let control = ports.control else { throw DeployFailure(.executor, "no free port in \(appPorts)") }
+        try JSONFile.write(ports, to: directory.appendingPathComponent("ports.json"))
+        self.ports = ports
+        controlPort = control
+        let controlText = try? String(contentsOf: directory.appendingPathComponent("control.conf"), encoding: .utf8)
+        generation = controlText.flatMap { text in
+            text.split(separator: "\n").first.flatMap { Int($0.split(separator: " ").last ?? "") }
+        } ?? 0
+    }
+
+    /// The app's stable port, allocated once.
+    func port(for key: AppKey, allocate: Bool) throws -> Int? {
+        if let port = ports.apps[key.description] { return port }
+        guard allocate else { return nil }
+        var taken = Set(ports.apps.values)
+        taken.insert(controlPort)
+        guard let port = Nginx.firstFreePort(in: appPorts, excluding: taken) else {
+            throw DeployFailure(.executor, "no free app port in \(appPorts)")
+        }
+        ports.apps[key.description] = port
+        try JSONFile.write(ports, to: directory.appendingPathComponent("ports.json"))
+        return port
+    }
+
+    func releasePort(for key: AppKey) throws {
+        ports.apps[key.description] = nil
+        try JSONFile.write(ports, to: directory.appendingPathComponent("ports.json"))
+    }
+
+    /// The pid of the running master, if its pid file names a live nginx.
+    var masterPID: pid_t? {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("nginx.pid"), encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: command, as: UTF8.self).contains("nginx") else { return nil }
+        return pid
+    }
+
+    /// Starts nginx unless it already runs (then it is adopted as it is).
+    func ensureRunning() async throws {
+        if masterPID != nil { return }
+        try mainConfig().write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
+        generation += 1
+        try controlConfig(generation: generation)
+            .write(to: directory.appendingPathComponent("control.conf"), atomically: true, encoding: .utf8)
+        try await check()
+        let outcome = try await ShellCommand(arguments: command([]), environment: [:]).run()
+        guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx did not start: \(outcome.summary)") }
+        try await confirm(generation)
+    }
+
+    /// Writes the app's conf file and reloads; returns once the new configuration serves.
+    func apply(_ key: AppKey, port: Int, servers: [(address: String, weight: Int)]) async throws {
+        try await ensureRunning()
+        try appConfig(key, port: port, servers: servers)
+            .write(to: appConfigFile(key), atomically: true, encoding: .utf8)
+        try await reload()
+    }
+
+    /// Deletes the app's conf file and reloads.
+    func removeApp(_ key: AppKey) async throws {
+        try? FileManager.default.removeItem(at: appConfigFile(key))
+        if masterPID != nil { try await reload() }
+    }
+
+    /// `nginx -t`, `-s reload`, then polls the control server until it answers the new generation.
+    func reload() async throws {
+        generation += 1
+        try controlConfig(generation: generation)
+            .write(to: directory.appendingPathComponent("control.conf"), atomically: true, encoding: .utf8)
+        try await check()
+        guard masterPID != nil else { return try await ensureRunning() }
+        let outcome = try await ShellCommand(arguments: command(["-s", "reload"]), environment: [:]).run()
+        guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx reload: \(outcome.summary)") }
+        try await confirm(generation)
+    }
+
+    /// Waits (up to `limit`) until no worker of an older configuration is left, so that nothing
+    /// still sends requests to replicas about to be stopped.
+    func drain(limit: Duration) async {
+        guard let master = masterPID else { return }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let draining = Self.children(of: master).contains { pid in
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
+                return String(decoding: command, as: UTF8.self).contains("shutting down")
+            }
+            if !draining { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Stops nginx (`-s quit`: requests in flight finish) and waits for it to go.
+    func stop() async {
+        guard let master = masterPID else { return }
+        _ = try? await ShellCommand(arguments: command(["-s", "quit"]), environment: [:]).run()
+        for _ in 0..<200 where kill(master, 0) == 0 {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func check() async throws {
+        let outcome = try await ShellCommand(arguments: command(["-t", "-q"]), environment: [:]).run()
+        guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx -t: \(outcome.summary)") }
+    }
+
+    private func command(_ extra: [String]) -> [String] {
+        [binary, "-p", directory.path + "/", "-c", directory.path + "/nginx.conf",
+         "-e", directory.path + "/logs/error.log"] + extra
+    }
+
+    private func confirm(_ wanted: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if let live = await liveGeneration(), live >= wanted { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DeployFailure(.executor, "nginx did not load configuration generation \(wanted)")
+    }
+
+    private func liveGeneration() async -> Int? {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(controlPort)/generation")
+        // A new connection each time: a kept-alive one may belong to a worker of the old configuration.
+        request.headers.add(name: "Connection", value: "close")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)),
+              let body = try? await response.body.collect(upTo: 64) else { return nil }
+        return Int(String(buffer: body))
+    }
+
+    static func children(of parent: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let fields = ChildProcess.statFields(pid), fields.count > 1 else { return false }
+            return pid_t(fields[1]) == parent
+        }
+    }
+}

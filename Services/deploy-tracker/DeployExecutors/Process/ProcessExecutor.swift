@@ -1,0 +1,113 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs apps as supervised processes on this machine behind nginx: what `make run` uses.
+///
+/// State lives under `DEPLOY_DATA_DIR` (releases, replica records, nginx's files), and nginx and
+/// the replicas run in sessions of their own, so they keep serving while the tracker is down
+/// and a new instance on the same directory adopts them.
+public final class ProcessExecutor: DeployExecutor {
+    /// Where and how it runs things.
+    public struct Configuration: Sendable {
+        /// `DEPLOY_DATA_DIR`.
+        public var dataDirectory: URL
+        /// nginx's executable. Defaults to `nginx` on `PATH`, else `/usr/sbin/nginx`.
+        public var nginxBinary: String
+        /// The apps' stable ports, nginx's listeners. Defaults to 20000–20999.
+        public var appPortRange: ClosedRange<Int>
+        /// The replicas' ports. Defaults to 21000–29999.
+        public var replicaPortRange: ClosedRange<Int>
+        /// `DEPLOY_PROCESS_USER`: builds, hooks and replicas run as this user when set.
+        public var processUser: String?
+        /// How long a replica gets between SIGTERM and SIGKILL. Defaults to 10 seconds.
+        public var stopGrace: Duration
+
+        public init(dataDirectory: URL, nginxBinary: String? = nil, appPortRange: ClosedRange<Int> = 20000...20999,
+                    replicaPortRange: ClosedRange<Int> = 21000...29999, processUser: String? = nil,
+                    stopGrace: Duration = .seconds(10)) {
+            self.dataDirectory = dataDirectory
+            self.nginxBinary = nginxBinary ?? ProcessExecutor.findOnPath("nginx") ?? "/usr/sbin/nginx"
+            self.appPortRange = appPortRange
+            self.replicaPortRange = replicaPortRange
+            self.processUser = processUser
+            self.stopGrace = stopGrace
+        }
+    }
+
+    public let kind = ExecutorKind.process
+    public let configuration: Configuration
+    let layout: ProcessLayout
+    let nginx: Nginx
+    let supervisor: ReplicaSupervisor
+
+    /// Reads what a previous instance left in the data directory (replicas and nginx are adopted
+    /// as they run); starts nothing until first used.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        layout = ProcessLayout(root: configuration.dataDirectory)
+        try FileManager.default.createDirectory(at: layout.appsDirectory, withIntermediateDirectories: true)
+        nginx = try Nginx(binary: configuration.nginxBinary, directory: layout.nginxDirectory,
+                          appPorts: configuration.appPortRange)
+        supervisor = ReplicaSupervisor(layout: layout, replicaPorts: configuration.replicaPortRange,
+                                       processUser: configuration.processUser, stopGrace: configuration.stopGrace)
+    }
+
+    /// Watches the replicas until cancelled (the tracker runs it as a long-lived task): restarts
+    /// the dead with backoff, ends blue-green windows, checks health every `interval`.
+    public func supervise() async {
+        await supervisor.stopOrphans()
+        try? await nginx.ensureRunning()
+        while !Task.isCancelled {
+            let probes = await supervisor.round()
+            await withTaskGroup(of: Void.self) { group in
+                for probe in probes {
+                    group.addTask { [supervisor] in
+                        let healthy = await HealthChecker.probe(port: probe.port, check: probe.check) == nil
+                        await supervisor.setHealthState(probe.id, healthy ? .healthy : .unhealthy)
+                    }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// Stops nginx (the replicas are the apps': `remove` stops them). For tests and `make run`'s stop.
+    public func stopNginx() async { await nginx.stop() }
+
+    public func url(tenantID: UUID, app: String) async -> String? {
+        guard let port = try? await nginx.port(for: AppKey(tenantID: tenantID, app: app), allocate: false) else {
+            return nil
+        }
+        return "http://127.0.0.1:\(port)"
+    }
+
+    public func replicas(tenantID: UUID, app: String) async throws -> [ReplicaStatus] {
+        await supervisor.statuses(AppKey(tenantID: tenantID, app: app))
+    }
+
+    public func remove(tenantID: UUID, app: String) async throws {
+        let key = AppKey(tenantID: tenantID, app: app)
+        await supervisor.stop(key, ids: await supervisor.allRecords(key).map(\.id))
+        try await nginx.removeApp(key)
+        try await nginx.releasePort(for: key)
+        await supervisor.forget(key)
+        try? FileManager.default.removeItem(at: layout.appDirectory(key))
+    }
+
+    /// What replicas, builds and hooks inherit from the tracker: no more than a shell needs (the
+    /// tracker's own settings hold its secrets).
+    static let baseEnvironment: [String: String] = {
+        let env = ProcessInfo.processInfo.environment
+        var base = ["PATH": env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
+        for name in ["HOME", "LANG", "LC_ALL", "TZ"] { base[name] = env[name] }
+        return base
+    }()
+
+    static func findOnPath(_ program: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(program)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}

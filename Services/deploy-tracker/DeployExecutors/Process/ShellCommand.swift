@@ -1,0 +1,104 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `/bin/sh -c` command run to completion (a build, a hook, `nginx -t`), its output lines
+/// handed over as they come.
+struct ShellCommand {
+    var arguments: [String]
+    var directory: String?
+    var environment: [String: String]
+    /// Where the output is kept (the release's build log); a temporary file when nil.
+    var outputFile: String?
+
+    /// The exit status and the last lines of output.
+    struct Outcome {
+        var status: Int32
+        var lastLines: [String]
+        var summary: String { "exit \(status)" + (lastLines.isEmpty ? "" : ": " + lastLines.joined(separator: " | ")) }
+    }
+
+    /// Runs it, polling its output file and its exit (no thread blocks on it); a cancelled task
+    /// stops the command's whole process group.
+    func run(_ line: @Sendable (String) async -> Void = { _ in }) async throws -> Outcome {
+        let file = outputFile ?? NSTemporaryDirectory() + "fleet-cmd-" + UUID().uuidString + ".log"
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
+        defer { if outputFile == nil { try? FileManager.default.removeItem(atPath: file) } }
+        let pid = try ChildProcess.spawn(.init(arguments: arguments, directory: directory, environment: environment,
+                                               outputFile: file))
+        let reader = try LineReader(path: file)
+        var last: [String] = []
+        func drain() async {
+            for text in reader.newLines() {
+                last.append(text)
+                if last.count > 5 { last.removeFirst() }
+                await line(text)
+            }
+        }
+        while true {
+            if let status = ChildProcess.reap(pid) {
+                await drain()
+                await drain()
+                return Outcome(status: status, lastLines: last)
+            }
+            await drain()
+            do {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                ChildProcess.signalGroup(pid, SIGKILL)
+                while ChildProcess.reap(pid) == nil { usleep(10_000) }
+                throw error
+            }
+        }
+    }
+
+    /// `/bin/sh -c command`, as `user` when given (setpriv, else runuser).
+    static func shell(_ command: String, user: String?) -> [String] {
+        let shell = ["/bin/sh", "-c", command]
+        guard let user else { return shell }
+        for setpriv in ["/usr/bin/setpriv", "/bin/setpriv"] where FileManager.default.isExecutableFile(atPath: setpriv) {
+            return [setpriv, "--reuid=\(user)", "--regid=\(primaryGroup(of: user) ?? 65534)", "--init-groups", "--"] + shell
+        }
+        return ["/usr/sbin/runuser", "-u", user, "--"] + shell
+    }
+
+    static func primaryGroup(of user: String) -> gid_t? {
+        guard let entry = getpwnam(user) else { return nil }
+        return entry.pointee.pw_gid
+    }
+
+    /// Makes `path` and everything under it `user`'s.
+    static func giveOwnership(of path: String, to user: String) {
+        guard let entry = getpwnam(user) else { return }
+        let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
+        chown(path, uid, gid)
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return }
+        for case let relative as String in walker { lchown(path + "/" + relative, uid, gid) }
+    }
+}
+
+/// Reads the lines appended to a file since the last call (a build's output, a replica's log).
+final class LineReader {
+    private let handle: FileHandle
+    private var pending = Data()
+
+    init(path: String, fromEnd: Bool = false) throws {
+        handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        if fromEnd { _ = try? handle.seekToEnd() }
+    }
+
+    deinit { try? handle.close() }
+
+    /// Complete lines appended since the last call (a partial last line waits for its newline).
+    func newLines() -> [String] {
+        guard let data = try? handle.readToEnd(), !data.isEmpty else { return [] }
+        pending.append(data)
+        var lines: [String] = []
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+            pending.removeSubrange(pending.startIndex...newline)
+        }
+        return lines
+    }
+}

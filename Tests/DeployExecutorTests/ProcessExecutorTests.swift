@@ -1,0 +1,88 @@
+@testable import DeployExecutors
+import Foundation
+import FlukeTestSupport
+import Testing
+
+/// The process executor against real nginx and real processes (the fixture app): first
+/// deploys, rolling updates under load, and failures that leave the old release serving.
+@Suite("ProcessExecutor: rollouts behind nginx", .serialized)
+struct ProcessExecutorTests {
+    @Test("v1 with 3 replicas serves through nginx; rolling to v2 under wrk fails no request")
+    func rolling() async throws {
+        try await ProcessAppFixture.with { fixture in
+            let spec = fixture.spec()
+            let v1 = fixture.release(1, spec: spec)
+            let artifact = try await fixture.deploy(v1)
+            #expect(artifact.reference.hasSuffix("/releases/v1"))
+            #expect(try await fixture.served() == "200 v1")
+            let first = try await fixture.replicas()
+            #expect(first.count == 3 && first.allSatisfy { $0.version == "v1" && $0.state == .healthy })
+            #expect(fixture.steps.lines.contains("output: building v1"))
+            #expect(fixture.steps.lines.contains { $0.hasPrefix("info: replica") && $0.hasSuffix("is healthy") })
+
+            let load = try ProcessLoad(url: try await fixture.url)
+            try await fixture.deploy(fixture.release(2, spec: spec), previous: v1)
+            let summary = try await load.stop()
+            #expect(summary.requests > 0)
+            #expect(summary.failures == 0, "\(summary)")
+            #expect(try await fixture.served() == "200 v2")
+            let second = try await fixture.replicas()
+            #expect(second.count == 3 && second.allSatisfy { $0.version == "v2" })
+            #expect(Set(second.map(\.id)).isDisjoint(with: first.map(\.id)))
+        }
+    }
+
+    @Test("a failing build command is a build failure with its exit status and last lines")
+    func buildFailure() async throws {
+        try await ProcessAppFixture.with { fixture in
+            var spec = fixture.spec()
+            spec.buildCommand = "echo compiling; echo 'syntax error at line 3' >&2; exit 7"
+            let error = await #expect(throws: DeployFailure.self) {
+                _ = try await fixture.executor.build(fixture.release(1, spec: spec), log: fixture.steps.log)
+            }
+            #expect(error?.kind == .build)
+            #expect(error?.message.contains("exit 7") == true)
+            #expect(error?.message.contains("syntax error at line 3") == true)
+            #expect(fixture.steps.lines.contains("output: compiling"))
+        }
+    }
+
+    @Test("a release whose replicas exit at start, and one never healthy, fail with the old release serving")
+    func startupFailures() async throws {
+        try await ProcessAppFixture.with { fixture in
+            let spec = fixture.spec(replicas: 2)
+            let v1 = fixture.release(1, spec: spec)
+            try await fixture.deploy(v1)
+            let before = try await fixture.replicas().map(\.id)
+
+            let exiting = await #expect(throws: DeployFailure.self) {
+                try await fixture.deploy(fixture.release(2, spec: spec, mode: "exit"), previous: v1)
+            }
+            #expect(exiting?.kind == .replicaStartup)
+            #expect(try await fixture.served() == "200 v1")
+            #expect(try await fixture.replicas().map(\.id) == before)
+
+            let unhealthy = await #expect(throws: DeployFailure.self) {
+                try await fixture.deploy(fixture.release(3, spec: spec, mode: "unhealthy"), previous: v1)
+            }
+            #expect(unhealthy?.kind == .healthCheck)
+            #expect(try await fixture.served() == "200 v1")
+            let after = try await fixture.replicas()
+            #expect(after.map(\.id) == before && after.allSatisfy { $0.state == .healthy })
+            #expect(fixture.steps.lines.contains { $0.hasPrefix("warn: replica") && $0.contains("health check 3/3 failed") })
+        }
+    }
+
+    @Test("canary weights give the new set its share; access-log lines count per upstream")
+    func canaryArithmetic() {
+        let members = ProcessExecutor.canaryMembers(old: ["a", "b", "c"], new: ["x", "y", "z"], percent: 10)
+        let new = members.filter { ["x", "y", "z"].contains($0.id) }.map(\.weight).reduce(0, +)
+        let total = members.map(\.weight).reduce(0, +)
+        #expect(Double(new) / Double(total) == 0.1)
+        #expect(ProcessExecutor.canaryMembers(old: ["a"], new: ["x"], percent: 100).map(\.id) == ["x"])
+
+        let retried = "1.0\t127.0.0.1:21001, 127.0.0.1:21002\t500\t502, 500".split(separator: "\t", omittingEmptySubsequences: false)
+        #expect(NginxAccessLog.lastUpstream(retried)?.address == "127.0.0.1:21002")
+        #expect(NginxAccessLog.lastUpstream(retried)?.status == 500)
+    }
+}
