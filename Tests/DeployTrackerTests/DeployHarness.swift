@@ -53,4 +53,25 @@ struct DeployHarness: ServiceHarnessWrapping {
         return World(tenantID: (signup["tenant"] as? [String: Any])?["id"] as? String ?? "", ownerToken: owner,
                      projectID: projectID, token: try #require(token.string("token")))
     }
+
+    /// A git repository holding `files`, committed: a deployment source (`{"git": file://…}`).
+    static func gitRepository(_ files: [String: String]) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fluke-src-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (name, content) in files {
+            let file = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: file, atomically: true, encoding: .utf8)
+        }
+        for arguments in [["init", "-q", "-b", "main"], ["add", "."],
+                          ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "source"]] {
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            git.arguments = ["-C", directory.path] + arguments
+            try git.run()
+            git.waitUntilExit()
+            try #require(git.terminationStatus == 0, "git \(arguments)")
+        }
+        return directory
+    }
 }

@@ -52,6 +52,17 @@ public struct AppSpec: Codable, Sendable, Equatable {
             case path, interval, timeout, retries
             case startPeriod = "start_period"
         }
+
+        /// Any field may be left out; it takes its default.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = HealthCheck()
+            path = try c.decodeIfPresent(String.self, forKey: .path) ?? defaults.path
+            interval = try c.decodeIfPresent(Int.self, forKey: .interval) ?? defaults.interval
+            timeout = try c.decodeIfPresent(Int.self, forKey: .timeout) ?? defaults.timeout
+            retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? defaults.retries
+            startPeriod = try c.decodeIfPresent(Int.self, forKey: .startPeriod) ?? defaults.startPeriod
+        }
     }
 
     public struct Strategy: Codable, Sendable, Equatable {
@@ -91,6 +102,18 @@ public struct AppSpec: Codable, Sendable, Equatable {
             case type, steps, pause
             case maxSurge = "max_surge", maxUnavailable = "max_unavailable", rollbackWindow = "rollback_window",
                  maxErrorRatio = "max_error_ratio"
+        }
+
+        /// `type` defaults to rolling; the rest to their documented defaults.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            type = try c.decodeIfPresent(Kind.self, forKey: .type) ?? .rolling
+            steps = try c.decodeIfPresent([Int].self, forKey: .steps)
+            pause = try c.decodeIfPresent(Int.self, forKey: .pause)
+            maxSurge = try c.decodeIfPresent(Int.self, forKey: .maxSurge)
+            maxUnavailable = try c.decodeIfPresent(Int.self, forKey: .maxUnavailable)
+            rollbackWindow = try c.decodeIfPresent(Int.self, forKey: .rollbackWindow)
+            maxErrorRatio = try c.decodeIfPresent(Double.self, forKey: .maxErrorRatio)
         }
     }
 
