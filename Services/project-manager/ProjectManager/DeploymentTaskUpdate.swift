@@ -56,6 +56,11 @@ struct DeploymentTaskUpdate: Sendable, Equatable {
         var title: String
         var notes: [String: String]
 
+        /// Whether a task in `other` reads differently (status, title or description).
+        func isVisiblyDifferent(from other: State) -> Bool {
+            status != other.status || title != other.title || notes != other.notes
+        }
+
         /// The task's description: the deployment, then each reason, in a fixed order.
         func description(deploymentID: UUID) -> String {
             var lines = ["Deployment \(deploymentID.lowercased)."]

@@ -49,6 +49,11 @@ extension WorkStore {
             let next = update.applied(to: current)
             guard next != current else { return .unchanged }
             let id = try row.decode(UUID.self, "id")
+            guard next.isVisiblyDifferent(from: current) else {
+                // Only the rank moved (queued → started): the task reads the same, so no event.
+                try await tx.query("UPDATE pm.tasks SET deployment_rank = \(next.rank) WHERE id = \(id) AND tenant_id = \(tenant)")
+                return .unchanged
+            }
             let task = try Self.task(try await tx.query("""
                 UPDATE pm.tasks SET title = \(next.title), description = \(next.description(deploymentID: update.deploymentID)),
                     status = \(next.status.rawValue), deployment_rank = \(next.rank),
