@@ -103,6 +103,13 @@ struct EnvRPCTests {
                 #expect(malformed.variables == nil && malformed.error?.hasPrefix("malformed") == true)
                 let known = try await Self.ask(tracker, .init(tenantID: tenant, projectID: project, environment: "production"))
                 #expect(known == .init(variables: [:]))
+                // More than one NATS message can carry: said so, rather than left to time out.
+                for i in 0..<34 {
+                    try await Self.put(api, w, "BLOB_\(i)", String(repeating: "x", count: EnvStore.maxValueBytes), secret: false,
+                                       "staging")
+                }
+                let large = try await Self.ask(tracker, .init(tenantID: tenant, projectID: project, environment: "staging"))
+                #expect(large.variables == nil && large.error?.contains("1 MiB") == true, "\(String(describing: large.error))")
                 await tracker.shutdown()
             }
         }

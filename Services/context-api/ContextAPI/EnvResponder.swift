@@ -36,11 +36,21 @@ final class EnvResponder: Service, Sendable {
         subscription.cancel()
     }
 
+    /// nats-server's default `max_payload` (the fleet sets no other): a larger reply would be
+    /// dropped by the server, leaving the deploy to time out instead of hearing why.
+    static let maxReplyBytes = 1_048_576 - 4096
+
     func answer(_ payload: Data, reply: String) async {
-        let answer = await Self.reply(to: payload, env: env, logger: logger)
+        var answer = await Self.reply(to: payload, env: env, logger: logger)
+        var data = (try? FleetJSON.encoder.encode(answer)) ?? Data()
+        if data.count > Self.maxReplyBytes {
+            logger.warning("env reply too large for NATS", metadata: ["bytes": "\(data.count)"])
+            answer = .init(error: "the variables exceed NATS' 1 MiB message limit")
+            data = (try? FleetJSON.encoder.encode(answer)) ?? Data()
+        }
         if answer.error == nil { served.increment() } else { refused.increment() }
         do {
-            try await nats.publish(reply, payload: try FleetJSON.encoder.encode(answer))
+            try await nats.publish(reply, payload: data)
         } catch {
             logger.warning("could not send an env reply", metadata: ["error": "\(error)"])
         }
