@@ -31,7 +31,7 @@ struct PMRetentionTests {
                     """)
             }
             let deleted = try await h.config().retention.job(parts.runtime).runOnce()
-            #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1])
+            #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1, "pm.dead_letters": 0])
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens") == live)
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens WHERE token_hash = 'expired-hash'") == 0)
             #expect(try await count("SELECT count(*) FROM pm.login_failures WHERE key = 'account:new'") == 1)

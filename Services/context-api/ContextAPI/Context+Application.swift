@@ -34,6 +34,7 @@ public func buildApplication(config: ContextConfig, logger: Logger,
                                memories: memories, usage: usage, cache: cache, maxMemoryBytes: config.maxMemoryBytes)
     let replica = ReplicaConsumer(nats: runtime.nats, db: db, registry: runtime.registry, cache: cache,
                                   maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
+    let envResponder = EnvResponder(nats: runtime.nats, env: env, registry: runtime.registry, logger: logger)
     let providers = ProviderStore(db: db)
     let auditor = ProviderAuditor(store: providers, policy: config.providerAuditPolicy, interval: config.providerAuditInterval,
                                   timeout: config.providerAuditTimeout, maxBytes: config.providerAuditMaxBytes, logger: logger)
@@ -50,7 +51,8 @@ public func buildApplication(config: ContextConfig, logger: Logger,
         replica: replica, usage: usage))
     let fastPath = ContextFastPath(authenticator: authenticator, cache: cache, usage: usage, registry: runtime.registry,
                                    logger: logger)
-    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument, workers: [identity, replica, usage, auditor, cache, config.retention.job(runtime)],
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument, workers: [identity, replica, envResponder, usage, auditor, cache,
+                                                                         config.retention.job(runtime)],
                                   authenticator: authenticator, channelHandlers: { [fastPath.handler()] }, routes: register)
 }
 

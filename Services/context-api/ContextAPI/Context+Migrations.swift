@@ -247,6 +247,11 @@ public enum ContextMigrations {
                             OR current_setting('app.system', true) = 'on');
             CREATE POLICY fleet_entries_readable ON context.ai_providers FOR SELECT USING (tenant_id IS NULL);
             """),
+        // A deploy reads secrets with neither user nor token (fluke.rpc.context.env): its row
+        // names the deployment instead, so the log says who read rather than leaving it blank.
+        PostgresMigration("0006_env_access_deployment", """
+            ALTER TABLE context.env_access_log ADD COLUMN deployment_id uuid;
+            """),
     ]
 
     /// Tables with a `tenant_id` column whose rows all belong to one tenant each (ai_providers,

@@ -42,10 +42,12 @@ public struct EnvAccess: Codable, Sendable {
     public var actorUserID: UUID?
     public var actorTokenID: UUID?
     public var via: String
+    /// The deployment that read it (`via: deploy`).
+    public var deploymentID: UUID?
     public var at: Date
     enum CodingKeys: String, CodingKey {
         case key, environment, via, at
-        case actorUserID = "actor_user_id", actorTokenID = "actor_token_id"
+        case actorUserID = "actor_user_id", actorTokenID = "actor_token_id", deploymentID = "deployment_id"
     }
 }
 

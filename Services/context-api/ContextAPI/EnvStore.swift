@@ -142,7 +142,7 @@ struct EnvStore: Sendable {
 
     func accessLog(_ project: ProjectInfo, principal: Principal, before: Int?, limit: Int) async throws -> ([EnvAccess], Int?) {
         let rows = try await db.read(principal, """
-            SELECT id, key, environment, actor_user_id, actor_token_id, via, at FROM context.env_access_log
+            SELECT id, key, environment, actor_user_id, actor_token_id, via, at, deployment_id FROM context.env_access_log
             WHERE project_id = \(project.id) AND tenant_id = \(principal.tenantID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
             ORDER BY id DESC LIMIT \(limit)
             """)[0]
@@ -150,7 +150,8 @@ struct EnvStore: Sendable {
             EnvAccess(key: try row.decode(String.self, at: 1),
                       environment: Environment(rawValue: try row.decode(String.self, at: 2)) ?? .development,
                       actorUserID: try row.decode(UUID?.self, at: 3), actorTokenID: try row.decode(UUID?.self, at: 4),
-                      via: try row.decode(String.self, at: 5), at: try row.decode(Date.self, at: 6))
+                      via: try row.decode(String.self, at: 5), deploymentID: try row.decode(UUID?.self, at: 7),
+                      at: try row.decode(Date.self, at: 6))
         }
         return (items, try rows.rows.last.map { try $0.decode(Int.self, at: 0) })
     }

@@ -13,8 +13,8 @@ public struct ProjectManagerParts: Sendable {
     public let tokenCache: TokenCache
 }
 
-/// Builds project-manager: connects, migrates, and assembles the identity RPC responder and the
-/// HTTP routes.
+/// Builds project-manager: connects, migrates, and assembles the identity RPC responder, the
+/// deployment-task consumer and the HTTP routes.
 public func buildApplication(config: PMConfig, logger: Logger,
                              onParts: @Sendable (ProjectManagerParts) -> Void = { _ in }) async throws
     -> some ApplicationProtocol {
@@ -27,8 +27,11 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger,
                                        registry: runtime.registry)
     let projectCache = ProjectCache(nats: nats, maxBytes: config.projectCacheMaxBytes, logger: logger)
-    let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: WorkStore(db: db),
+    let work = WorkStore(db: db)
+    let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
                           tenant: TenantStore(db: db), config: config)
+    let deploymentTasks = DeploymentTaskConsumer(nats: nats, work: work, registry: runtime.registry,
+                                                 maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
     let register = { (recorder: inout RouteRecorder) in routes.register(&recorder) }
@@ -36,7 +39,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [responder, projectCache, config.retention.job(runtime),
+                                  workers: [responder, projectCache, deploymentTasks, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }

@@ -230,5 +230,16 @@ public enum PMMigrations {
             CREATE POLICY retention_delete ON pm.refresh_tokens FOR DELETE
                 USING (current_setting('app.retention', true) = 'on' AND expires_at < now());
             """),
+        // One task per deployment (DeploymentTaskConsumer): found by its deployment id, unique
+        // per tenant (NULLs, every other task, never clash); the highest rank of the events seen
+        // and the reasons they gave, so that late or repeated events cannot move it back.
+        PostgresMigration("0004_deployment_tasks", """
+            ALTER TABLE pm.tasks ADD COLUMN deployment_id uuid;
+            ALTER TABLE pm.tasks ADD COLUMN deployment_rank smallint;
+            ALTER TABLE pm.tasks ADD COLUMN deployment_notes jsonb;
+            ALTER TABLE pm.tasks ADD CONSTRAINT tasks_tenant_deployment UNIQUE (tenant_id, deployment_id);
+            -- deploy.* events the consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
+            \(DeadLetters.tableSQL(schema: "pm"))
+            """),
     ]
 }

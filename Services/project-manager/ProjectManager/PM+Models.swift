@@ -119,11 +119,13 @@ public struct WorkTask: Codable, Sendable {
     public var dueDate: String?
     public var labels: [String]
     public var source: TaskSource
+    /// The deployment a `deployment` task follows (see ``DeploymentTaskUpdate``).
+    public var deploymentID: UUID?
     public var createdAt: Date
     public var updatedAt: Date
     enum CodingKeys: String, CodingKey {
         case id, title, description, status, labels, source
-        case projectID = "project_id", assigneeID = "assignee_id", dueDate = "due_date"
+        case projectID = "project_id", assigneeID = "assignee_id", dueDate = "due_date", deploymentID = "deployment_id"
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 }

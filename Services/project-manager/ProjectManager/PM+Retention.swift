@@ -1,8 +1,8 @@
 import FlukeRuntime
 
-/// Expired refresh tokens (a day after expiry, so a late presentation still finds its family)
-/// and login-failure counters older than the window they count in. project-manager consumes no
-/// events, so it has no dead letters.
+/// Expired refresh tokens (a day after expiry, so a late presentation still finds its family),
+/// login-failure counters older than the window they count in, and the deployment-task
+/// consumer's dead letters.
 public struct PMRetention: RetentionPolicy {
     public var failureWindow: Duration
 
@@ -13,7 +13,7 @@ public struct PMRetention: RetentionPolicy {
         ]
     }
 
-    public var includesDeadLetters: Bool { false }
+    public var includesDeadLetters: Bool { true }
 }
 
 extension PMConfig {

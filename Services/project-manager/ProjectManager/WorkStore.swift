@@ -98,7 +98,7 @@ struct WorkStore: Sendable {
 
     static let taskColumns: StaticString = """
         id, project_id, title, description, status, assignee_id, due_date::text AS due_date, labels, source,
-        created_at, updated_at
+        deployment_id, created_at, updated_at
         """
 
     static func task(_ row: PostgresRow) throws -> WorkTask {
@@ -108,6 +108,7 @@ struct WorkStore: Sendable {
                  assigneeID: try row.decode(UUID?.self, "assignee_id"), dueDate: try row.decode(String?.self, "due_date"),
                  labels: try row.decode([String].self, "labels"),
                  source: TaskSource(rawValue: try row.decode(String.self, "source")) ?? .manual,
+                 deploymentID: try row.decode(UUID?.self, "deployment_id"),
                  createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
