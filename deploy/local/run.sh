@@ -64,6 +64,12 @@ service_env() {
       echo "WEBHOOK_ALLOW_HTTP=${WEBHOOK_ALLOW_HTTP:-true}"
       echo "WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS:-127.0.0.1,localhost}"
       ;;
+    deploy-tracker)
+      # Builds, releases and the process executor's nginx and replicas live under .run/deploy;
+      # nginx and the apps keep serving across a restart of deploy-tracker.
+      echo "DEPLOY_DATA_DIR=${DEPLOY_DATA_DIR:-$RUN/deploy}"
+      echo "DEPLOY_EXECUTORS=${DEPLOY_EXECUTORS:-process,swarm,kubernetes}"
+      ;;
     federation)
       echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"
       echo "FEDERATION_API_KEYS=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}"
