@@ -136,14 +136,14 @@ struct SwarmExecutorTests {
                 $0.spec["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1"
             })
 
-            // The previous spec is now v2's: a rollback to v1 again rolls v1's spec out.
+            // After v3, the previous spec is v1's: a rollback to v2 rolls v2's kept spec out again.
             try await executor.deploy(Self.release(3), artifact: .init(reference: "registry.local/web:3"), previous: nil,
                                       log: .discarding)
-            try await executor.rollback(to: Self.release(1), artifact: .init(reference: "registry.local/web:1"),
+            try await executor.rollback(to: Self.release(2), artifact: .init(reference: "registry.local/web:2"),
                                         from: Self.release(3), log: .discarding)
             #expect(engine.requests.filter { $0.contains("rollback=previous") }.count == 1)
             service = try #require(engine.service(named: Self.serviceName))
-            #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1")
+            #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:2")
             #expect(service.updateStatus?["State"]?.stringValue == "completed")
         }
     }

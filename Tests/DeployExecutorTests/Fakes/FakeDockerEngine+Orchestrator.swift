@@ -88,8 +88,10 @@ extension FakeDockerEngine {
                     "update rolled back due to failure or early termination of task \(task)")
             }
             service.outcome = .complete
+            service.rollbackStartSeen = false
             return true
         }
+        if phase == "rollback_started", !service.rollbackStartSeen { return false }
         let done = (1...max(replicas, 1)).allSatisfy { slot in
             replicas == 0 || tasks.contains { $0.slot == slot && $0.spec == template && $0.state == "running" && $0.desiredState == "running" }
         }

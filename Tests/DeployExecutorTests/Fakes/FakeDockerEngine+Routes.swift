@@ -24,7 +24,13 @@ extension FakeDockerEngine {
         api.get("services/{id}") { _, context in
             let id = try context.parameters.require("id")
             return self.state.withLock { state in
-                state.services.values.first { $0.id == id || $0.name == id }.map { Self.json(Self.render($0)) }
+                guard let service = state.services.values.first(where: { $0.id == id || $0.name == id }) else {
+                    return nil
+                }
+                if service.updateStatus?["State"]?.stringValue == "rollback_started" {
+                    state.services[service.id]?.rollbackStartSeen = true
+                }
+                return Self.json(Self.render(service))
             } ?? Self.error(.notFound, "service \(id) not found")
         }
         api.post("services/{id}/update") { request, context in
@@ -172,7 +178,7 @@ struct Recorder: RouterMiddleware {
         -> Response {
         var path = request.uri.path
         if path.hasPrefix("/" + engine.apiVersion) { path.removeFirst(engine.apiVersion.count + 1) }
-        let query = request.uri.query.map { "?" + ($0.removingPercentEncoding ?? $0) } ?? ""
+        let query = request.uri.query.flatMap { $0.isEmpty ? nil : "?" + ($0.removingPercentEncoding ?? $0) } ?? ""
         engine.state.withLock { $0.requests.append("\(request.method.rawValue) \(path)\(query)") }
         return try await next(request, context)
     }

@@ -84,7 +84,8 @@ public struct SwarmExecutor: DeployExecutor {
         guard name.count > 63 else { return name }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes, unlike Hasher.
         for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let suffix = String(hash, radix: 16)
+        let hex = String(hash, radix: 16)
+        let suffix = String(repeating: "0", count: 16 - hex.count) + hex
         return name.prefix(63 - suffix.count - 1) + "-" + suffix
     }
 
@@ -101,15 +102,6 @@ public struct SwarmExecutor: DeployExecutor {
         } catch let error as DockerEngineError where error.isNotFound {
             return nil
         }
-    }
-
-    /// The service of an app that must exist (scale, restart).
-    func existingService(tenantID: UUID, app: String) async throws -> DockerEngine.Service {
-        let name = Self.serviceName(tenantID: tenantID, app: app)
-        guard let service = try await engineCall(.executor, { try await inspect(name) }) else {
-            throw DeployFailure(.executor, "app \(app) does not run on the swarm (no service \(name))")
-        }
-        return service
     }
 
     /// Runs Engine calls, turning the Engine's refusals into ``DeployFailure`` of `kind`.
