@@ -128,6 +128,21 @@ struct KubernetesExecutorTests {
         }
     }
 
+    @Test("a new pod in CrashLoopBackOff fails the deploy as a replica startup failure; the old pods keep serving")
+    func crashLoop() async throws {
+        try await Self.withExecutor(.init(crashingImages: ["registry.local/shop:crash"])) { fake, executor in
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0"))
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:crash"))
+            }
+            #expect(failure?.kind == .replicaStartup && failure?.message.contains("CrashLoopBackOff") == true)
+            let replicas = try await executor.replicas(tenantID: Self.tenant, app: "shop")
+            #expect(replicas.filter { $0.version == "v1" }.map(\.state) == [.healthy, .healthy])
+            #expect(replicas.filter { $0.version == "v2" }.map(\.state) == [.crashed])
+            #expect(fake.podImages(of: Self.base).filter { $0 == "registry.local/shop:1.0" }.count == 2)
+        }
+    }
+
     @Test("build checks the image reference and pulls nothing")
     func build() async throws {
         try await Self.withExecutor { fake, executor in

@@ -11,7 +11,7 @@ import Synchronization
 /// `maxSurge: 1` rollout does) and runs Jobs.
 ///
 /// Tests steer it: images in `badImages` never become available (the Deployment reaches
-/// `ProgressDeadlineExceeded`), commands containing a string in `failingCommands` fail their Job,
+/// `ProgressDeadlineExceeded`), images in `crashingImages` crash-loop, commands containing a string in `failingCommands` fail their Job,
 /// `observationLag` ticks pass before the controller notices a new generation.
 final class FakeKubernetesAPI: Sendable {
     struct Recorded: Sendable {
@@ -26,6 +26,8 @@ final class FakeKubernetesAPI: Sendable {
     struct Settings: Sendable {
         var token: String?
         var badImages: Set<String> = []
+        /// Images whose container exits at once: pods in `CrashLoopBackOff`, never ready.
+        var crashingImages: Set<String> = []
         var failingCommands: Set<String> = []
         var observationLag = 0
         var namespaces: Set<String> = ["default", "fluke"]

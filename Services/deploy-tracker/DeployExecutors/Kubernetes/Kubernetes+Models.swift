@@ -141,6 +141,12 @@ struct KubeDeploymentState: Codable, Sendable {
 
     struct Spec: Codable, Sendable {
         var replicas: Int?
+        var template: Template?
+    }
+
+    /// Only the template's labels: they find the pods of this template.
+    struct Template: Codable, Sendable {
+        var metadata: KubeMetadata?
     }
 
     struct Status: Codable, Sendable {

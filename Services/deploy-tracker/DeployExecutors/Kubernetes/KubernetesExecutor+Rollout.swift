@@ -79,11 +79,36 @@ extension KubernetesExecutor {
                     await log.info(why, .healthCheck)
                     lastReport = why
                 }
+                try await failIfPodsCannotStart(state, name: name)
             }
             guard ContinuousClock.now < deadline else {
                 throw DeployFailure(.timeout, "deployment \(name) did not finish rolling out in \(timeout) s: \(lastReport)")
             }
             try await Task.sleep(for: poll)
+        }
+    }
+
+    /// Restarts after which a container in `CrashLoopBackOff` counts as never starting.
+    static let crashLoopRestarts = 3
+    /// Waiting reasons no amount of waiting cures.
+    static let hopelessWaitingReasons: Set = ["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]
+
+    /// Fails with `.replicaStartup` when a pod with the template's labels keeps crashing or can never
+    /// start. kubectl would wait for the progress deadline (600 s by default); failing here lets
+    /// the tracker roll back minutes earlier. `ImagePullBackOff` is left to the deadline: a
+    /// registry can come back.
+    func failIfPodsCannotStart(_ state: KubeDeploymentState, name: String) async throws {
+        guard let labels = state.spec.template?.metadata?.labels, !labels.isEmpty else { return }
+        let pods = try await client.get(KubeList<KubePod>.self, podsPath(selector: labels))
+        for pod in pods.items {
+            for container in pod.status?.containerStatuses ?? [] {
+                guard let waiting = container.state?.waiting, let reason = waiting.reason else { continue }
+                if (reason == "CrashLoopBackOff" && container.restartCount >= Self.crashLoopRestarts)
+                    || Self.hopelessWaitingReasons.contains(reason) {
+                    throw DeployFailure(.replicaStartup, "pod \(pod.metadata.name ?? "?") of \(name) cannot start: \(reason)"
+                                        + " after \(container.restartCount) restarts" + (waiting.message.map { ": \($0)" } ?? ""))
+                }
+            }
         }
     }
 
