@@ -1,5 +1,6 @@
 import DeployExecutors
 import FlukeModels
+import FlukeTestSupport
 import Foundation
 import Testing
 
@@ -23,6 +24,26 @@ extension KubernetesExecutorTests {
             #expect(fake.deploymentNames.isEmpty && fake.service(Self.base) == nil && fake.podNames.isEmpty)
             #expect(await executor.url(tenantID: Self.tenant, app: "shop") == nil)
             #expect(try await executor.replicas(tenantID: Self.tenant, app: "shop").isEmpty)
+        }
+    }
+
+    @Test("API errors are executor failures carrying the Status reason and message")
+    func statusErrors() async throws {
+        try await Self.withExecutor { _, executor in
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await executor.scale(tenantID: Self.tenant, app: "ghost", replicas: 2, log: .discarding)
+            }
+            #expect(failure?.kind == .executor)
+            #expect(failure?.message.contains("404 (NotFound): deployments.apps \"fluke-8f3c2a1b4d5e-ghost\" not found") == true)
+        }
+        let unreachable = try KubernetesExecutor(configuration: .init(apiURL: "http://127.0.0.1:\(freePort())"))
+        let failure = await #expect(throws: DeployFailure.self) {
+            _ = try await unreachable.replicas(tenantID: Self.tenant, app: "shop")
+        }
+        #expect(failure?.kind == .executor && failure?.message.contains("unreachable") == true)
+        try await unreachable.shutdown()
+        #expect(throws: KubernetesExecutor.ConfigurationError.self) {
+            _ = try KubernetesExecutor(configuration: .init(apiURL: "https://k8s.example", caFile: "/nonexistent/ca.crt"))
         }
     }
 

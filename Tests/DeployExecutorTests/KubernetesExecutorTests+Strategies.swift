@@ -1,5 +1,6 @@
 import DeployExecutors
 import FlukeModels
+import FlukeTestSupport
 import Foundation
 import Testing
 
@@ -66,6 +67,20 @@ extension KubernetesExecutorTests {
             #expect(fake.podImages(of: green) == ["registry.local/shop:3.0", "registry.local/shop:3.0"])
             let replicas = try await executor.replicas(tenantID: Self.tenant, app: "shop")
             #expect(replicas.filter { $0.version == "v3" }.count == 2)
+        }
+    }
+
+    @Test("blue-green: after the rollback window the old slot is scaled to zero, its Deployment kept")
+    func blueGreenRetiresOldSlot() async throws {
+        try await Self.withExecutor { fake, executor in
+            let strategy = AppSpec.Strategy(type: .blueGreen, rollbackWindow: 0)
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0", strategy: strategy))
+            try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:2.0", strategy: strategy))
+            try await eventually("the blue slot scaled to zero") {
+                FakeKube.int(fake.deployment(Self.base)?["spec"]?["replicas"]) == 0 && fake.podImages(of: Self.base).isEmpty
+            }
+            #expect(Self.image(fake.deployment(Self.base)) == "registry.local/shop:1.0")
+            #expect(fake.podImages(of: "\(Self.base)-green") == ["registry.local/shop:2.0", "registry.local/shop:2.0"])
         }
     }
 
