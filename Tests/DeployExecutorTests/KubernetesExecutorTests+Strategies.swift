@@ -48,6 +48,27 @@ extension KubernetesExecutorTests {
         }
     }
 
+    @Test("canary: a canary losing a pod during its pause fails the step; the canary goes, stable stays")
+    func canaryFailsDuringPause() async throws {
+        try await Self.withExecutor { fake, executor in
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0", replicas: 3))
+            let canaryName = "\(Self.base)-canary"
+            // The step is logged once the canary is available, just before its pause: crash it then.
+            let log = DeployLog(step: { _, _, message in
+                if message.hasPrefix("canary step 25 %") { fake.crashPod(of: canaryName) }
+            }, output: { _, _ in })
+            let strategy = AppSpec.Strategy(type: .canary, steps: [25, 100], pause: 120)
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await executor.deploy(Self.release(2, image: "registry.local/shop:2.0", replicas: 3, strategy: strategy),
+                                          artifact: Artifact(reference: "registry.local/shop:2.0"), previous: nil, log: log)
+            }
+            #expect(failure?.kind == .healthCheck && failure?.message.contains("became unhealthy") == true)
+            #expect(fake.deploymentNames == ["fluke/\(Self.base)"])
+            #expect(fake.podImages(of: Self.base) == Array(repeating: "registry.local/shop:1.0", count: 3))
+            #expect(FakeKube.int(fake.deployment(Self.base)?["metadata"]?["generation"]) == 1)
+        }
+    }
+
     @Test("blue-green: the idle slot rolls out, then the Service selector switches; the old slot keeps running")
     func blueGreen() async throws {
         try await Self.withExecutor { fake, executor in

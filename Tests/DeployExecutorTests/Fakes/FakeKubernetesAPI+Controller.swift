@@ -90,7 +90,8 @@ extension FakeKubernetesAPI {
                 addPod(&state, owner: owner, template: template, hash: hash, waiting: "CrashLoopBackOff", restarts: 3)
             }
         } else {
-            if let starting = current.first(where: { !isReady(state.pods[$0]) }) {
+            // A pod that crashed (see `crashPod`) stays down: its container keeps exiting.
+            if let starting = current.first(where: { !isReady(state.pods[$0]) && restarts(state.pods[$0]) == 0 }) {
                 FakeKube.set(&state.pods[starting, default: .null], ["status"], podStatus(image, ready: true))
             } else if current.count < desired {
                 addPod(&state, owner: owner, template: template, hash: hash)
@@ -122,6 +123,21 @@ extension FakeKubernetesAPI {
     static func isReady(_ pod: JSONValue?) -> Bool {
         guard case .array(let statuses)? = FakeKube.get(pod, ["status", "containerStatuses"]) else { return false }
         return statuses.first?["ready"] == .bool(true)
+    }
+
+    static func restarts(_ pod: JSONValue?) -> Int {
+        guard case .array(let statuses)? = FakeKube.get(pod, ["status", "containerStatuses"]) else { return 0 }
+        return FakeKube.int(statuses.first?["restartCount"]) ?? 0
+    }
+
+    /// Makes one running pod of `deployment` crash: not ready, `CrashLoopBackOff`, one restart.
+    func crashPod(of deployment: String, namespace: String = "fluke") {
+        state.withLock { state in
+            guard let pod = state.owners.filter({ $0.value.owner == "deployments/\(namespace)/\(deployment)" }).keys.sorted()
+                .first, let image = FakeKube.get(state.pods[pod], ["spec", "containers"]).flatMap(Self.firstImage) else { return }
+            FakeKube.set(&state.pods[pod, default: .null], ["status"],
+                         Self.podStatus(image, ready: false, waiting: "CrashLoopBackOff", restarts: 1))
+        }
     }
 
     static func readyStatus(_ image: String) -> JSONValue {

@@ -50,6 +50,7 @@ extension KubernetesExecutor {
             try await Task.sleep(for: min(poll, end - ContinuousClock.now))
             let state = try await client.get(KubeDeploymentState.self, deploymentsPath(name))
             if case .waiting(let why) = try Self.rolloutProgress(state, name: name) {
+                try await failIfPodsCannotStart(state, name: name)
                 throw DeployFailure(.healthCheck, "canary \(name) became unhealthy: \(why)")
             }
         }
