@@ -39,8 +39,8 @@ extension SwarmExecutorTests {
             let log = LogRecorder()
             try await executor.runHook("pre_deploy", command: "./migrate up", release: Self.release(1), log: log.log)
             #expect(log.output.contains { $0.contains("ran: /bin/sh -c ./migrate up") })
-            let created = engine.requests.filter { $0 == "POST /services/create" }
-            #expect(created.count == 1)
+            let requests = engine.requests
+            #expect(requests.filter { $0 == "POST /services/create" }.count == 1, "\(requests)")
             let jobs = engine.removedServices.filter { $0.hasPrefix(Self.serviceName + "-pre-deploy-") }
             #expect(jobs.count == 1 && engine.serviceNames.isEmpty)
 

@@ -48,8 +48,9 @@ struct DockerEngineClient: Sendable {
     /// Sends a request and collects a JSON (or text) answer of at most 16 MiB; an error status
     /// throws ``DockerEngineError``.
     @discardableResult
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil) async throws -> Data {
-        let response = try await start(method, path, query: query, json: json)
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil,
+              timeout: TimeAmount? = nil) async throws -> Data {
+        let response = try await start(method, path, query: query, json: json, timeout: timeout)
         let body = try await response.body.collect(upTo: 16 << 20)
         let data = Data(body.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
@@ -74,8 +75,8 @@ struct DockerEngineClient: Sendable {
         return response.body
     }
 
-    private func start(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: Data?) async throws
-        -> HTTPClientResponse {
+    private func start(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: Data?,
+                       timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
@@ -84,7 +85,7 @@ struct DockerEngineClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: json))
         }
         do {
-            return try await engineHTTPClient.execute(request, timeout: requestTimeout)
+            return try await engineHTTPClient.execute(request, timeout: timeout ?? requestTimeout)
         } catch let error as HTTPClientError where !Task.isCancelled {
             throw DeployFailure(.executor, "Docker Engine at \(baseURL) unreachable: \(error)")
         }
