@@ -127,6 +127,18 @@ extension KubernetesExecutorTests {
         }
     }
 
+    @Test("object names are unique per tenant and leave room for -green-canary within a DNS label")
+    func objectNames() {
+        #expect(KubernetesExecutor.objectName(tenantID: Self.tenant, app: "shop") == Self.base)
+        let other = UUID(uuidString: "00000000-0000-4000-8000-000000000001")!
+        #expect(KubernetesExecutor.objectName(tenantID: other, app: "shop") == "fluke-000000000000-shop")
+        let long1 = "a" + String(repeating: "b", count: 61) + "1"
+        let long2 = "a" + String(repeating: "b", count: 61) + "2"
+        let names = [long1, long2].map { KubernetesExecutor.objectName(tenantID: Self.tenant, app: $0) }
+        #expect(names[0] != names[1])
+        #expect(names.allSatisfy { ($0 + "-green-canary").count <= 63 && !$0.hasSuffix("-") })
+    }
+
     @Test("fromEnvironment: explicit settings, the in-cluster defaults, and nothing at all")
     func fromEnvironment() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(UUID().uuidString)")

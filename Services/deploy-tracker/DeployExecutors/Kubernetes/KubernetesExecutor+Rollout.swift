@@ -1,6 +1,9 @@
 import Foundation
 
 extension KubernetesExecutor {
+    /// Rolls the release out with its strategy (see ``KubernetesExecutor``): canary and blue-green
+    /// need a Deployment serving already, so an app's first deploy is always a plain rollout.
+    /// Returns once the rollout is complete as `kubectl rollout status` judges it.
     public func deploy(_ release: ReleaseInput, artifact: Artifact, previous: ReleaseInput?, log: DeployLog)
         async throws {
         let base = Self.objectName(tenantID: release.tenantID, app: release.app)
