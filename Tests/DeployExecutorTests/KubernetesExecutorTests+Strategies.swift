@@ -105,6 +105,26 @@ extension KubernetesExecutorTests {
         }
     }
 
+    @Test("blue-green: a rollback within the window switches the Service back without touching a Deployment")
+    func blueGreenRollback() async throws {
+        try await Self.withExecutor { fake, executor in
+            let strategy = AppSpec.Strategy(type: .blueGreen, rollbackWindow: 600)
+            let first = Self.release(1, image: "registry.local/shop:1.0", strategy: strategy)
+            try await Self.deploy(executor, first)
+            try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:2.0", strategy: strategy))
+            let names = [Self.base, "\(Self.base)-green"]
+            let generations = names.map { FakeKube.int(fake.deployment($0)?["metadata"]?["generation"]) }
+
+            try await executor.rollback(to: first, artifact: Artifact(reference: "registry.local/shop:1.0"), from: nil,
+                                        log: .discarding)
+            #expect(FakeKube.strings(fake.service(Self.base)?["spec"]?["selector"])["fluke.dev/slot"] == "blue")
+            #expect(names.map { FakeKube.int(fake.deployment($0)?["metadata"]?["generation"]) } == generations)
+            #expect(!fake.requests.contains { $0.contentType == "application/json-patch+json" })
+            #expect(FakeKube.strings(fake.deployment("\(Self.base)-green")?["metadata"]?["annotations"])["fluke.dev/retire-after"] != nil)
+            #expect(fake.podImages(of: Self.base) == ["registry.local/shop:1.0", "registry.local/shop:1.0"])
+        }
+    }
+
     @Test("rollback restores the release's pod template with a JSON Patch of /spec/template, as rollout undo does")
     func rollback() async throws {
         try await Self.withExecutor { fake, executor in

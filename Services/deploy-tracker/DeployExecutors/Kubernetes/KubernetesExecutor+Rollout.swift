@@ -146,13 +146,16 @@ extension KubernetesExecutor {
     }
 
     /// Restores the release's pod template the way `kubectl rollout undo` does (a JSON Patch
-    /// replacing `/spec/template`), drops a canary left from a failed attempt, and waits.
+    /// replacing `/spec/template`), drops a canary left from a failed attempt, and waits. When
+    /// the release still runs in the idle blue-green slot (within its rollback window), the
+    /// Service is switched back to it instead: nothing restarts.
     public func rollback(to release: ReleaseInput, artifact: Artifact, from current: ReleaseInput?, log: DeployLog)
         async throws {
         let base = Self.objectName(tenantID: release.tenantID, app: release.app)
         let live = try await liveSlot(base: base)
         let name = Self.deploymentName(base: base, slot: live)
         try await deleteDeployment(Self.deploymentName(base: base, slot: live, track: .canary))
+        if try await switchBackIfIdleServes(release, base: base, live: live, log: log) { return }
         guard try await exists(deploymentsPath(name)) else {
             try await rollingDeploy(release, image: artifact.reference, name: name, slot: live, log: log)
             try await ensureService(release, base: base, slot: live)
