@@ -83,6 +83,17 @@ struct SwarmExecutorTests {
             #expect(failure?.kind == .healthCheck)
             #expect(failure?.message.contains(outcome == .rollback ? "rollback_started" : "rollback_completed") == true)
             #expect(failure?.message.contains("update rolled back due to failure") == true)
+
+            // The tracker's own rollback right after: the Engine's rollback, whether still under
+            // way or done, is not this change's, and v1 runs.
+            try await executor.rollback(to: Self.release(1), artifact: .init(reference: "registry.local/web:1"),
+                                        from: Self.release(2), log: .discarding)
+            try await Self.waitUntil {
+                engine.service(named: Self.serviceName)?.updateStatus?["State"]?.stringValue == "rollback_completed"
+            }
+            #expect(engine.tasks(ofService: Self.serviceName).filter { $0.desiredState == "running" }.allSatisfy {
+                $0.state == "running" && $0.spec["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1"
+            })
         }
     }
 

@@ -28,6 +28,11 @@ extension SwarmExecutor {
         let what = "\(release.app) \(release.versionName)"
         await log.info("rolling out \(what) as service \(spec.name) (\(release.spec.strategy.type.rawValue), "
             + "\(release.spec.replicas) replicas)", .deployStart)
+        if release.spec.strategy.type == .canary {
+            await log.info("canary on swarm: no traffic weights, so one task at a time, "
+                + "\(release.spec.strategy.pause ?? release.spec.healthCheck.interval) s apart; each step's share is "
+                + "its tasks on the new spec over \(release.spec.replicas); a failed task pauses the update and fails the deploy")
+        }
         let (staleStatus, earlierTasks) = try await apply(spec, log: log)
         try await waitForConvergence(Watch(
             service: spec.name, target: spec.taskTemplate, replicas: release.spec.replicas,
