@@ -84,6 +84,14 @@ extension SwarmExecutorTests {
             try await Self.waitUntil { lines.withLock { $0.count } >= 2 }
             engine.appendLog(service: Self.serviceName, "GET /health 200")
             try await Self.waitUntil { lines.withLock { $0.count } >= 3 }
+            // A follower cancelled stops with CancellationError, whatever the stream was doing.
+            let cancelled = Task {
+                try await executor.followLogs(tenantID: Self.tenant, app: "web", since: nil) { _ in }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { try await cancelled.value }
+
             let taskIDs = Set(engine.tasks(ofService: Self.serviceName).map(\.id))
             try await executor.remove(tenantID: Self.tenant, app: "web")
             try await follower.value

@@ -130,6 +130,28 @@ struct SwarmExecutorTests {
         }
     }
 
+    @Test("a rollout past deploy_timeout fails as timeout; a cancelled one stops at once")
+    func timeoutAndCancellation() async throws {
+        try await Self.withEngine(.tcp) { engine, executor in
+            engine.markStuck(image: "registry.local/web:stuck")
+            var release = Self.release(1)
+            release.spec.deployTimeout = 1
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await executor.deploy(release, artifact: .init(reference: "registry.local/web:stuck"), previous: nil,
+                                          log: .discarding)
+            }
+            #expect(failure?.kind == .timeout)
+
+            let rollout = Task {
+                try await executor.deploy(Self.release(2), artifact: .init(reference: "registry.local/web:stuck"),
+                                          previous: nil, log: .discarding)
+            }
+            try await Self.waitUntil { engine.requests.contains { $0.contains("/update?version=") } }
+            rollout.cancel()
+            await #expect(throws: CancellationError.self) { try await rollout.value }
+        }
+    }
+
     @Test("a rollback to the previous release asks the Engine for rollback=previous; to an older one, deploys it")
     func rollbackUsesPreviousSpec() async throws {
         try await Self.withEngine(.tcp) { engine, executor in

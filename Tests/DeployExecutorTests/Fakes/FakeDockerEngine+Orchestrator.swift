@@ -25,7 +25,7 @@ extension FakeDockerEngine {
             if (state.tasks[i].slot ?? 0) > replicas {
                 state.tasks[i].desiredState = "shutdown"
                 state.tasks[i].state = "shutdown"
-            } else if let next = Self.next(state.tasks[i], bad: state.badImages) {
+            } else if let next = Self.next(state.tasks[i], bad: state.badImages, stuck: state.stuckImages) {
                 state.tasks[i].state = next.state
                 state.tasks[i].err = next.err
                 if next.state == "failed" { state.tasks[i].desiredState = "shutdown" }
@@ -130,10 +130,11 @@ extension FakeDockerEngine {
         }
     }
 
-    private static func next(_ task: SwarmTask, bad: Set<String>) -> (state: String, err: String?)? {
+    private static func next(_ task: SwarmTask, bad: Set<String>, stuck: Set<String>) -> (state: String, err: String?)? {
         let image = task.spec["ContainerSpec"]?["Image"]?.stringValue ?? ""
         switch task.state {
         case "new": return ("pending", nil)
+        case "pending" where stuck.contains(image): return nil
         case "pending":
             return bad.contains(image) ? ("failed", "starting container failed: image \(image) exits at once") : ("running", nil)
         default: return nil

@@ -55,6 +55,7 @@ final class FakeDockerEngine: Sendable {
         var tasks: [SwarmTask] = []
         var counter = 0
         var badImages: Set<String> = []
+        var stuckImages: Set<String> = []
         var pullErrors: [String: String] = [:]
         var missingImages: Set<String> = []
         var outOfSequence = 0
@@ -78,6 +79,8 @@ final class FakeDockerEngine: Sendable {
 
     /// Tasks of this image fail as they start.
     func markBad(image: String) { state.withLock { _ = $0.badImages.insert(image) } }
+    /// Tasks of this image stay `pending`, as when no node can take them.
+    func markStuck(image: String) { state.withLock { _ = $0.stuckImages.insert(image) } }
     /// Pulls of this image stream an error line.
     func failPull(image: String, message: String) { state.withLock { $0.pullErrors[image] = message } }
     /// Pulls of this image answer 404, as for a repository that does not exist.

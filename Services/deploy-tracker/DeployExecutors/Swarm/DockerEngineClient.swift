@@ -51,7 +51,12 @@ struct DockerEngineClient: Sendable {
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil,
               timeout: TimeAmount? = nil) async throws -> Data {
         let response = try await start(method, path, query: query, json: json, timeout: timeout)
-        let body = try await response.body.collect(upTo: 16 << 20)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 16 << 20)
+        } catch where Task.isCancelled {
+            throw CancellationError()
+        }
         let data = Data(body.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             throw Self.error(status: Int(response.status.code), body: data)
@@ -86,7 +91,10 @@ struct DockerEngineClient: Sendable {
         }
         do {
             return try await engineHTTPClient.execute(request, timeout: timeout ?? requestTimeout)
-        } catch let error as HTTPClientError where !Task.isCancelled {
+        } catch where Task.isCancelled {
+            // Callers stop on cancellation (a cancelled deployment), not on a transport error.
+            throw CancellationError()
+        } catch let error as HTTPClientError {
             throw DeployFailure(.executor, "Docker Engine at \(baseURL) unreachable: \(error)")
         }
     }
