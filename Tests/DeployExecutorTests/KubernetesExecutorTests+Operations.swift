@@ -21,7 +21,8 @@ extension KubernetesExecutorTests {
             #expect(after.count == 3 && before.isDisjoint(with: after.map(\.id)))
 
             try await executor.remove(tenantID: Self.tenant, app: "shop")
-            #expect(fake.deploymentNames.isEmpty && fake.service(Self.base) == nil && fake.podNames.isEmpty)
+            #expect(fake.deploymentNames.isEmpty && fake.service(Self.base) == nil && fake.podNames.isEmpty
+                    && fake.secretNames.isEmpty)
             #expect(await executor.url(tenantID: Self.tenant, app: "shop") == nil)
             #expect(try await executor.replicas(tenantID: Self.tenant, app: "shop").isEmpty)
         }
@@ -58,6 +59,11 @@ extension KubernetesExecutorTests {
             #expect(FakeKube.int(created.body?["spec"]?["backoffLimit"]) == 0)
             #expect(FakeKube.get(created.body, ["spec", "template", "spec", "containers"])?.firstContainerCommand
                     == FakeKube.value(["/bin/sh", "-c", "./migrate"]))
+            #expect(FakeKube.get(created.body, ["spec", "template", "spec", "containers"])
+                    == FakeKube.value([["name": "hook", "image": "registry.local/shop:1.0",
+                                        "command": ["/bin/sh", "-c", "./migrate"],
+                                        "envFrom": [["secretRef": ["name": "\(Self.base)-v1-env"]]]]]))
+            #expect(fake.secretData("\(Self.base)-v1-env") == ["DB": "postgres://x"])
             #expect(fake.jobNames.isEmpty)
             #expect(fake.requests.contains { $0.method == "DELETE" && $0.path.contains("/jobs/")
                                              && $0.query.contains("propagationPolicy=Background") })

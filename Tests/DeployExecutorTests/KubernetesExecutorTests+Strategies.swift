@@ -137,7 +137,10 @@ extension KubernetesExecutorTests {
                                         log: .discarding)
             let deployment = fake.deployment(Self.base)
             #expect(Self.image(deployment) == "registry.local/shop:1.0")
-            #expect(Self.environment(deployment) == ["MODE": "one", "PORT": "8080"])
+            #expect(Self.environment(deployment) == ["PORT": "8080"])
+            #expect(Self.secretsReferenced(deployment) == ["\(Self.base)-v1-env"])
+            #expect(fake.secretData("\(Self.base)-v1-env") == ["MODE": "one"])
+            #expect(fake.secretNames == ["fluke/\(Self.base)-v1-env"])
             #expect(FakeKube.strings(deployment?["spec"]?["template"]?["metadata"]?["labels"])["fluke.dev/version"] == "v1")
             #expect(fake.podImages(of: Self.base) == ["registry.local/shop:1.0", "registry.local/shop:1.0"])
             let undo = fake.requests.last { $0.method == "PATCH" }

@@ -72,8 +72,18 @@ struct KubeContainer: Codable, Sendable {
     var image: String
     var command: [String]?
     var env: KubeEnvList?
+    var envFrom: [EnvFrom]?
     var ports: [Port]?
     var readinessProbe: Probe?
+
+    /// `envFrom: [{secretRef: {name}}]`: every key of a Secret as a variable.
+    struct EnvFrom: Codable, Sendable, Equatable {
+        var secretRef: Reference
+    }
+
+    struct Reference: Codable, Sendable, Equatable {
+        var name: String
+    }
 
     struct Port: Codable, Sendable {
         var name: String
@@ -198,6 +208,22 @@ struct KubeService: Codable, Sendable {
             self.protocol = try c.decodeIfPresent(String.self, forKey: .protocol)
         }
     }
+}
+
+// MARK: - Secret
+
+/// An Opaque Secret as written (`stringData`; the API server stores and returns it as base64 `data`).
+struct KubeSecret: Codable, Sendable {
+    var apiVersion: String? = "v1"
+    var kind: String? = "Secret"
+    var metadata: KubeMetadata
+    var type: String? = "Opaque"
+    var stringData: [String: String]?
+}
+
+/// Any object, as far as its metadata goes (lists of Secrets are read for their names only).
+struct KubeObjectReference: Codable, Sendable {
+    var metadata: KubeMetadata
 }
 
 // MARK: - Job

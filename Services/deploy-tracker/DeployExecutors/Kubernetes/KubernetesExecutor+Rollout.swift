@@ -9,6 +9,7 @@ extension KubernetesExecutor {
         let base = Self.objectName(tenantID: release.tenantID, app: release.app)
         let live = try await liveSlot(base: base)
         try await retireIdleSlotIfDue(base: base, live: live)
+        try await applySecret(release)
         let stableName = Self.deploymentName(base: base, slot: live)
         let stableExists = try await exists(deploymentsPath(stableName))
         switch release.spec.strategy.type {
@@ -20,6 +21,7 @@ extension KubernetesExecutor {
             try await rollingDeploy(release, image: artifact.reference, name: stableName, slot: live, log: log)
         }
         try await ensureService(release, base: base, slot: live)
+        await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
     }
 
     /// Creates or updates one Deployment with the release, then waits for its rollout.
@@ -155,10 +157,15 @@ extension KubernetesExecutor {
         let live = try await liveSlot(base: base)
         let name = Self.deploymentName(base: base, slot: live)
         try await deleteDeployment(Self.deploymentName(base: base, slot: live, track: .canary))
-        if try await switchBackIfIdleServes(release, base: base, live: live, log: log) { return }
+        try await applySecret(release)
+        if try await switchBackIfIdleServes(release, base: base, live: live, log: log) {
+            await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
+            return
+        }
         guard try await exists(deploymentsPath(name)) else {
             try await rollingDeploy(release, image: artifact.reference, name: name, slot: live, log: log)
             try await ensureService(release, base: base, slot: live)
+            await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
             return
         }
         let template = Self.podTemplate(release, image: artifact.reference, slot: live, track: .stable, forPatch: false)
@@ -168,6 +175,7 @@ extension KubernetesExecutor {
                        .deployStart)
         try await waitForRollout(name, timeout: release.spec.deployTimeout, log: log)
         try await ensureService(release, base: base, slot: live)
+        await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
         await log.info("deployment \(name) rolled back to \(release.versionName)", .deployComplete)
     }
 

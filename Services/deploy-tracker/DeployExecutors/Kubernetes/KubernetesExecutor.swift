@@ -6,7 +6,9 @@ import Foundation
 /// `fluke-<first 12 hex digits of the tenant>-<app>` (``objectName(tenantID:app:)``), labelled
 /// `fluke.dev/tenant`, `fluke.dev/app`, `fluke.dev/track` (`stable`, `canary`), `fluke.dev/slot`
 /// (`blue`, `green`) and `fluke.dev/version`. The Service selects tenant, app and slot, never
-/// track or version, so a canary Deployment shares it and a rolling update keeps it.
+/// track or version, so a canary Deployment shares it and a rolling update keeps it. A release's
+/// environment goes into a Secret `<name>-v<N>-env` that its pods and hook Jobs read through
+/// `envFrom` (only `PORT` is in the template); Secrets no Deployment uses any more are deleted.
 ///
 /// - Rolling: the live Deployment is created (409 → updated) or updated with a strategic-merge
 ///   patch, then watched exactly as `kubectl rollout status` does.
