@@ -29,6 +29,25 @@ extension SwarmExecutorTests {
         }
     }
 
+    @Test("private images: X-Registry-Auth goes with the pull, the create and the update, nowhere else")
+    func registryAuth() async throws {
+        let engine = FakeDockerEngine()
+        try await engine.run(.tcp) { host in
+            let executor = try SwarmExecutor(configuration: .init(
+                dockerHost: host, pollInterval: .milliseconds(20), verifyPeriod: .milliseconds(100),
+                registryAuth: "eyJ1c2VybmFtZSI6ImNpIn0"))
+            for version in 1...2 {
+                let artifact = try await executor.build(Self.release(version), log: .discarding)
+                try await executor.deploy(Self.release(version), artifact: artifact, previous: nil, log: .discarding)
+            }
+            let requests = engine.requests
+            let authenticated = requests.filter { $0.hasSuffix(" auth=eyJ1c2VybmFtZSI6ImNpIn0") }
+            #expect(authenticated.count == 4, "\(requests)")
+            #expect(authenticated.allSatisfy { $0.hasPrefix("POST /images/create") || $0.hasPrefix("POST /services/create")
+                || $0.contains("/update?version=") })
+        }
+    }
+
     @Test("validate: ping, an active swarm, the image reference, the hooks")
     func validate() async throws {
         try await Self.withEngine(.unixSocket) { engine, executor in

@@ -179,7 +179,8 @@ struct Recorder: RouterMiddleware {
         var path = request.uri.path
         if path.hasPrefix("/" + engine.apiVersion) { path.removeFirst(engine.apiVersion.count + 1) }
         let query = request.uri.query.flatMap { $0.isEmpty ? nil : "?" + ($0.removingPercentEncoding ?? $0) } ?? ""
-        engine.state.withLock { $0.requests.append("\(request.method.rawValue) \(path)\(query)") }
+        let auth = request.headers[HTTPField.Name("X-Registry-Auth")!].map { " auth=\($0)" } ?? ""
+        engine.state.withLock { $0.requests.append("\(request.method.rawValue) \(path)\(query)\(auth)") }
         return try await next(request, context)
     }
 }

@@ -23,9 +23,12 @@ struct DockerEngineClient: Sendable {
     /// `http://host:port/v1.45`.
     let baseURL: String
     let requestTimeout: TimeAmount
+    /// `X-Registry-Auth` for the requests that pull images.
+    let registryAuth: String?
 
     /// `DOCKER_HOST` is `unix:///path` or `tcp://host:port`; anything else is refused.
-    init(dockerHost: String, apiVersion: String, requestTimeout: Duration) throws {
+    init(dockerHost: String, apiVersion: String, requestTimeout: Duration, registryAuth: String? = nil) throws {
+        self.registryAuth = registryAuth
         let prefix = apiVersion.isEmpty ? "" : (apiVersion.hasPrefix("/") ? apiVersion : "/" + apiVersion)
         if dockerHost.hasPrefix("unix://") {
             let path = String(dockerHost.dropFirst("unix://".count))
@@ -85,6 +88,10 @@ struct DockerEngineClient: Sendable {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let registryAuth, method == .POST,
+           path == "/images/create" || path == "/services/create" || path.hasSuffix("/update") {
+            request.headers.add(name: "X-Registry-Auth", value: registryAuth)
+        }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: json))

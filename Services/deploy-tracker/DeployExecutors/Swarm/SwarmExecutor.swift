@@ -33,11 +33,15 @@ public struct SwarmExecutor: DeployExecutor {
         public var operationTimeout: Duration
         /// The host published ports are reached on: the tcp host of `dockerHost`, else `127.0.0.1`.
         public var publicHost: String?
+        /// Credentials for private images: the `X-Registry-Auth` value (base64url of
+        /// `{"username","password","serveraddress"}`), sent with pulls, creates and updates so
+        /// that every node can pull. Secret: never logged.
+        public var registryAuth: String?
 
         public init(dockerHost: String = "unix:///var/run/docker.sock", apiVersion: String = "/v1.45",
                     pollInterval: Duration = .milliseconds(200), network: String? = nil,
                     verifyPeriod: Duration? = nil, requestTimeout: Duration = .seconds(30),
-                    operationTimeout: Duration = .seconds(600), publicHost: String? = nil) {
+                    operationTimeout: Duration = .seconds(600), publicHost: String? = nil, registryAuth: String? = nil) {
             self.dockerHost = dockerHost
             self.apiVersion = apiVersion
             self.pollInterval = pollInterval
@@ -46,6 +50,7 @@ public struct SwarmExecutor: DeployExecutor {
             self.requestTimeout = requestTimeout
             self.operationTimeout = operationTimeout
             self.publicHost = publicHost
+            self.registryAuth = registryAuth
         }
 
         /// The settings from `DOCKER_HOST` (default: the local socket) and `DOCKER_API_VERSION`.
@@ -69,7 +74,8 @@ public struct SwarmExecutor: DeployExecutor {
     public init(configuration: Configuration = .init()) throws {
         self.configuration = configuration
         engine = try DockerEngineClient(dockerHost: configuration.dockerHost, apiVersion: configuration.apiVersion,
-                                        requestTimeout: configuration.requestTimeout)
+                                        requestTimeout: configuration.requestTimeout,
+                                        registryAuth: configuration.registryAuth)
     }
 
     /// The app's service: `fluke-<first 12 hex of the tenant id>-<app>`, unique per tenant.
