@@ -7,7 +7,7 @@ extension SwarmExecutorTests {
     @Test("build pulls the image: progress lines kept, an error line or a 404 is a build failure")
     func buildPullsImage() async throws {
         try await Self.withEngine(.tcp) { engine, executor in
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             let artifact = try await executor.build(Self.release(1), log: log.log)
             #expect(artifact == Artifact(reference: "registry.local/web:1"))
             #expect(engine.requests.contains("POST /images/create?fromImage=registry.local/web&tag=1"))

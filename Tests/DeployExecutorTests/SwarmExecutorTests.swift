@@ -13,7 +13,7 @@ struct SwarmExecutorTests {
     @Test("create and converge, over tcp and over the unix socket", arguments: [FakeDockerEngine.Listen.tcp, .unixSocket])
     func createAndConverge(listen: FakeDockerEngine.Listen) async throws {
         try await Self.withEngine(listen) { engine, executor in
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
                                       log: log.log)
             let service = try #require(engine.service(named: Self.serviceName))
@@ -23,13 +23,13 @@ struct SwarmExecutorTests {
             #expect(spec["Labels"]?["fluke.version"]?.stringValue == "v1")
             let container = spec["TaskTemplate"]?["ContainerSpec"]
             #expect(container?["Image"]?.stringValue == "registry.local/web:1")
-            let env = container?["Env"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let env = container?["Env"]?.engineArray?.compactMap(\.stringValue) ?? []
             #expect(env.contains("PORT=8080") && env.contains("API_KEY=s3cret"))
-            #expect(spec["Mode"]?["Replicated"]?["Replicas"]?.number == 2)
+            #expect(spec["Mode"]?["Replicated"]?["Replicas"]?.engineNumber == 2)
             let update = spec["UpdateConfig"]
-            #expect(update?["Parallelism"]?.number == 1 && update?["FailureAction"]?.stringValue == "rollback")
-            #expect(update?["Order"]?.stringValue == "start-first" && update?["Monitor"]?.number == 1e9)
-            #expect(spec["EndpointSpec"]?["Ports"]?.arrayValue?.first?["TargetPort"]?.number == 8080)
+            #expect(update?["Parallelism"]?.engineNumber == 1 && update?["FailureAction"]?.stringValue == "rollback")
+            #expect(update?["Order"]?.stringValue == "start-first" && update?["Monitor"]?.engineNumber == 1e9)
+            #expect(spec["EndpointSpec"]?["Ports"]?.engineArray?.first?["TargetPort"]?.engineNumber == 8080)
 
             let running = engine.tasks(ofService: Self.serviceName).filter { $0.state == "running" }
             #expect(Set(running.compactMap(\.slot)) == [1, 2])
@@ -48,7 +48,7 @@ struct SwarmExecutorTests {
             try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
                                       log: .discarding)
             engine.injectOutOfSequence()
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             let v2 = Self.release(2, strategy: .init(type: .blueGreen))
             try await executor.deploy(v2, artifact: .init(reference: "registry.local/web:2"), previous: Self.release(1),
                                       log: log.log)
@@ -60,7 +60,7 @@ struct SwarmExecutorTests {
             #expect(versions.count == 2 && versions[1] > versions[0])
             let service = try #require(engine.service(named: Self.serviceName))
             #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:2")
-            #expect(service.spec["UpdateConfig"]?["Parallelism"]?.number == 0)
+            #expect(service.spec["UpdateConfig"]?["Parallelism"]?.engineNumber == 0)
             #expect(service.updateStatus?["State"]?.stringValue == "completed")
             let running = engine.tasks(ofService: Self.serviceName).filter { $0.desiredState == "running" }
             #expect(running.count == 2 && running.allSatisfy {
@@ -110,8 +110,8 @@ struct SwarmExecutorTests {
             }
             #expect(failure?.kind == .healthCheck && failure?.message.contains("paused") == true)
             let update = engine.service(named: Self.serviceName)?.spec["UpdateConfig"]
-            #expect(update?["Parallelism"]?.number == 1 && update?["FailureAction"]?.stringValue == "pause")
-            #expect(update?["Delay"]?.number == 2e9)
+            #expect(update?["Parallelism"]?.engineNumber == 1 && update?["FailureAction"]?.stringValue == "pause")
+            #expect(update?["Delay"]?.engineNumber == 2e9)
         }
     }
 
@@ -206,7 +206,7 @@ extension SwarmExecutorTests {
 }
 
 /// A ``DeployLog`` that keeps what it is given.
-final class LogRecorder: Sendable {
+final class SwarmLogRecorder: Sendable {
     private let kept = Mutex<(steps: [String], output: [String])>(([], []))
     var steps: [String] { kept.withLock { $0.steps } }
     var output: [String] { kept.withLock { $0.output } }

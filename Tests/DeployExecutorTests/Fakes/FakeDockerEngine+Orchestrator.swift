@@ -17,7 +17,7 @@ extension FakeDockerEngine {
     private func tickService(_ id: String, _ state: inout State) {
         var service = state.services[id]!
         let template = service.spec["TaskTemplate"] ?? .null
-        let replicas = Int(service.spec["Mode"]?["Replicated"]?["Replicas"]?.number ?? 0)
+        let replicas = Int(service.spec["Mode"]?["Replicated"]?["Replicas"]?.engineNumber ?? 0)
         let phase = service.updateStatus?["State"]?.stringValue
         let updating = phase == "updating" || phase == "rollback_started"
 
@@ -113,7 +113,7 @@ extension FakeDockerEngine {
                                          state: "new", spec: template, createdAt: Self.now(), index: nextIndex(&state)))
             return
         }
-        let command = template["ContainerSpec"]?["Command"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? ""
+        let command = template["ContainerSpec"]?["Command"]?.engineArray?.compactMap(\.stringValue).joined(separator: " ") ?? ""
         let fails = state.failingCommands.contains { command.contains($0) }
         for i in state.tasks.indices where state.tasks[i].serviceID == id {
             switch state.tasks[i].state {
@@ -150,6 +150,6 @@ extension FakeDockerEngine {
 }
 
 extension JSONValue {
-    var number: Double? { if case .number(let n) = self { return n } else { return nil } }
-    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var engineNumber: Double? { if case .number(let n) = self { return n } else { return nil } }
+    var engineArray: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 }
