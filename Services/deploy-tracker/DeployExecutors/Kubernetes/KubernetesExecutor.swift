@@ -26,6 +26,11 @@ import Foundation
 /// became available, which is what a health-gated rollout calls failing its checks. API errors
 /// (`Status` objects) are ``DeployFailure/Kind/executor``.
 ///
+/// The account it runs as needs, in ``Configuration/namespace``: `deployments` (apps) get, list,
+/// create, patch, delete; `services` get, create, patch, delete; `secrets` list, create, update,
+/// delete; `jobs` (batch) get, create, delete; `pods` list and `pods/log` get; and, for
+/// `validate` only, `namespaces` get (a 403 there is reported as fine).
+///
 /// Call ``shutdown()`` before dropping the executor: it owns an HTTP client.
 public struct KubernetesExecutor: DeployExecutor {
     public let kind = ExecutorKind.kubernetes
