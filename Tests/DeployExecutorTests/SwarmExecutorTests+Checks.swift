@@ -95,6 +95,20 @@ extension SwarmExecutorTests {
         #expect(throws: DeployFailure.self) { try SwarmExecutor.judge(status("rollback_paused"), failures: [], watch: rollback) }
     }
 
+    @Test("DOCKER_HOST and DOCKER_API_VERSION; only unix:// and tcp:// are engines")
+    func configurationFromEnvironment() throws {
+        let local = SwarmExecutor.Configuration.fromEnvironment([:])
+        #expect(local.dockerHost == "unix:///var/run/docker.sock" && local.apiVersion == "/v1.45")
+        #expect(local.pollInterval == .milliseconds(200))
+        let remote = SwarmExecutor.Configuration.fromEnvironment(["DOCKER_HOST": "tcp://10.0.0.5:2375",
+                                                                  "DOCKER_API_VERSION": "1.44"])
+        #expect(remote.dockerHost == "tcp://10.0.0.5:2375" && remote.apiVersion == "/v1.44")
+        #expect(try SwarmExecutor(configuration: remote).publicHost == "10.0.0.5")
+        let socket = try DockerEngineClient(dockerHost: "unix:///run/user/1000/docker.sock", apiVersion: "/v1.45",
+                                            requestTimeout: .seconds(1))
+        #expect(socket.baseURL == "http+unix://%2Frun%2Fuser%2F1000%2Fdocker%2Esock/v1.45")
+    }
+
     @Test("service names: unique per tenant, DNS labels of at most 63 characters; image references")
     func namesAndReferences() {
         #expect(SwarmExecutor.serviceName(tenantID: Self.tenant, app: "web") == Self.serviceName)
