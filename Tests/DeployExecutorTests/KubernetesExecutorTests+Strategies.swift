@@ -69,6 +69,25 @@ extension KubernetesExecutorTests {
         }
     }
 
+    @Test("a cancelled canary (deploy_timeout, a cancel request) deletes the canary and throws CancellationError")
+    func cancelledCanary() async throws {
+        try await Self.withExecutor { fake, executor in
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0", replicas: 3))
+            let strategy = AppSpec.Strategy(type: .canary, steps: [25, 100], pause: 600)
+            let recorder = KubeLogRecorder()
+            let rollout = Task {
+                try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:2.0", replicas: 3,
+                                                             strategy: strategy), log: recorder.log)
+            }
+            try await eventually("the canary's pause") { recorder.all.contains { $0.hasPrefix("canary step 25 %") } }
+            #expect(fake.deploymentNames.contains("fluke/\(Self.base)-canary"))
+            rollout.cancel()
+            await #expect(throws: CancellationError.self) { try await rollout.value }
+            #expect(fake.deploymentNames == ["fluke/\(Self.base)"])
+            #expect(fake.podImages(of: Self.base) == Array(repeating: "registry.local/shop:1.0", count: 3))
+        }
+    }
+
     @Test("blue-green: the idle slot rolls out, then the Service selector switches; the old slot keeps running")
     func blueGreen() async throws {
         try await Self.withExecutor { fake, executor in
