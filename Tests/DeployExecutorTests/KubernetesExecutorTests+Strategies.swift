@@ -88,6 +88,20 @@ extension KubernetesExecutorTests {
         }
     }
 
+    @Test("a rolling deploy deletes a canary left behind by a tracker that died mid-canary")
+    func leftoverCanary() async throws {
+        try await Self.withExecutor { fake, executor in
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0"))
+            let leftover = "\(Self.base)-canary"
+            fake.state.withLock { state in
+                state.deployments["fluke/\(leftover)"] = FakeKube.value([
+                    "metadata": ["name": leftover, "namespace": "fluke", "generation": 1], "spec": ["replicas": 0]])
+            }
+            try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:2.0"))
+            #expect(fake.deploymentNames == ["fluke/\(Self.base)"])
+        }
+    }
+
     @Test("blue-green: the idle slot rolls out, then the Service selector switches; the old slot keeps running")
     func blueGreen() async throws {
         try await Self.withExecutor { fake, executor in

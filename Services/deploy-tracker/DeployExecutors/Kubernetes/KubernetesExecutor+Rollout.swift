@@ -12,6 +12,10 @@ extension KubernetesExecutor {
         try await applySecret(release)
         let stableName = Self.deploymentName(base: base, slot: live)
         let stableExists = try await exists(deploymentsPath(stableName))
+        if release.spec.strategy.type != .canary {
+            // A canary left by a tracker that died mid-canary would keep serving beside the new release.
+            try await deleteDeployment(Self.deploymentName(base: base, slot: live, track: .canary))
+        }
         switch release.spec.strategy.type {
         case .canary where stableExists:
             try await canaryDeploy(release, image: artifact.reference, base: base, slot: live, log: log)
