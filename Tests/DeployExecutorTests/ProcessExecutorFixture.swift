@@ -44,7 +44,22 @@ final class ProcessAppFixture: @unchecked Sendable {
         await fixture.shutdown()
     }
 
+    private let lock = NSLock()
+    private var supervisors: [Task<Void, Never>] = []
+
+    /// Runs `executor`'s supervisor until the fixture shuts down.
+    func supervise(_ executor: ProcessExecutor? = nil) {
+        let executor = executor ?? self.executor
+        let task = Task { await executor.supervise() }
+        lock.withLock { supervisors.append(task) }
+    }
+
     func shutdown() async {
+        // Supervisors first: one mid-round could otherwise start nginx again after it stopped.
+        for task in lock.withLock({ supervisors }) {
+            task.cancel()
+            await task.value
+        }
         try? await executor.remove(tenantID: tenantID, app: app)
         await executor.stopNginx()
         try? FileManager.default.removeItem(at: directory)

@@ -73,6 +73,30 @@ struct ProcessExecutorTests {
         }
     }
 
+    @Test("a rollout cancelled part-way (a deploy timeout) stops its new replicas; the old release serves on")
+    func cancelled() async throws {
+        try await ProcessAppFixture.with { fixture in
+            let spec = fixture.spec(replicas: 2)
+            let v1 = fixture.release(1, spec: spec)
+            try await fixture.deploy(v1)
+            let before = try await fixture.replicas().map(\.id)
+
+            // v2 never gets healthy and has a long start period: the rollout waits until cancelled.
+            var slow = spec
+            slow.healthCheck.startPeriod = 300
+            let v2 = fixture.release(2, spec: slow, mode: "unhealthy")
+            let artifact = try await fixture.executor.build(v2, log: fixture.steps.log)
+            let rollout = Task { try await fixture.executor.deploy(v2, artifact: artifact, previous: v1, log: fixture.steps.log) }
+            try await eventually(timeout: .seconds(30), "a v2 replica started") {
+                try await fixture.replicas().contains { $0.version == "v2" }
+            }
+            rollout.cancel()
+            await #expect(throws: CancellationError.self) { try await rollout.value }
+            #expect(try await fixture.replicas().map(\.id) == before)
+            #expect(try await fixture.served() == "200 v1")
+        }
+    }
+
     @Test("canary weights give the new set its share; access-log lines count per upstream")
     func canaryArithmetic() {
         let members = ProcessExecutor.canaryMembers(old: ["a", "b", "c"], new: ["x", "y", "z"], percent: 10)

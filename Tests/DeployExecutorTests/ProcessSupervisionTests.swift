@@ -14,8 +14,7 @@ struct ProcessSupervisionTests {
     func crashedReplicaRestarts() async throws {
         try await ProcessAppFixture.with { fixture in
             try await fixture.deploy(fixture.release(1, spec: fixture.spec(replicas: 2)))
-            let supervisor = Task { await fixture.executor.supervise() }
-            defer { supervisor.cancel() }
+            fixture.supervise()
             let victim = try #require(try await fixture.replicas().first)
             let oldPID = try fixture.pid(of: victim.id)
             #expect(kill(oldPID, SIGKILL) == 0)
@@ -46,8 +45,7 @@ struct ProcessSupervisionTests {
             #expect(adopted.allSatisfy { $0.state != .crashed && $0.state != .stopped })
 
             // The successor restarts an adopted replica with the environment it had (read from /proc).
-            let supervisor = Task { await successor.supervise() }
-            defer { supervisor.cancel() }
+            fixture.supervise(successor)
             let victim = try #require(running.first)
             #expect(kill(try fixture.pid(of: victim.id), SIGKILL) == 0)
             try await eventually(timeout: .seconds(30), "the adopted replica restarted") {

@@ -55,11 +55,15 @@ public final class ProcessExecutor: DeployExecutor {
     }
 
     /// Watches the replicas until cancelled (the tracker runs it as a long-lived task): restarts
-    /// the dead with backoff, ends blue-green windows, checks health every `interval`.
+    /// the dead with backoff, ends blue-green windows, checks health every `interval`, starts
+    /// nginx again if it died. Replicas no serving or standby set claims (a rollout cut short by
+    /// a crash) are stopped when it begins.
     public func supervise() async {
         await supervisor.stopOrphans()
         try? await nginx.ensureRunning()
         while !Task.isCancelled {
+            // nginx killed or crashed: started again with every app's conf file still in place.
+            if await nginx.masterPID == nil, !Task.isCancelled { try? await nginx.ensureRunning() }
             let probes = await supervisor.round()
             await withTaskGroup(of: Void.self) { group in
                 for probe in probes {
