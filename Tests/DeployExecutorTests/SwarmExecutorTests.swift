@@ -130,6 +130,20 @@ struct SwarmExecutorTests {
         }
     }
 
+    @Test("the release already running, deployed again (a tracker resuming after a crash), converges with no update cycle")
+    func redeployIsIdempotent() async throws {
+        try await Self.withEngine(.tcp) { engine, executor in
+            try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
+                                      log: .discarding)
+            let before = Set(engine.tasks(ofService: Self.serviceName).map(\.id))
+            try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
+                                      log: .discarding)
+            #expect(engine.requests.filter { $0.contains("/update?version=") }.count == 1)
+            #expect(engine.service(named: Self.serviceName)?.updateStatus == nil)
+            #expect(Set(engine.tasks(ofService: Self.serviceName).map(\.id)) == before)
+        }
+    }
+
     @Test("a rollout past deploy_timeout fails as timeout; a cancelled one stops at once")
     func timeoutAndCancellation() async throws {
         try await Self.withEngine(.tcp) { engine, executor in
