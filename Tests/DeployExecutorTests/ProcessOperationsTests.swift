@@ -77,6 +77,20 @@ struct ProcessOperationsTests {
         }
     }
 
+    @Test("a followed output file cut back to empty (the size cap) is read again from its start")
+    func truncatedOutput() throws {
+        let path = TestEnvironment.workDir + "/line-reader-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "one\ntwo\npart".write(toFile: path, atomically: false, encoding: .utf8)
+        let reader = try LineReader(path: path)
+        #expect(reader.newLines() == ["one", "two"])
+        truncate(path, 0)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.write(contentsOf: Data("three\n".utf8))
+        try handle.close()
+        #expect(reader.newLines() == ["three"])
+    }
+
     // Switching users needs root, as deploy-tracker has when DEPLOY_PROCESS_USER is set.
     @Test("with DEPLOY_PROCESS_USER the build and the replicas run as that user", .enabled(if: geteuid() == 0))
     func processUser() async throws {
