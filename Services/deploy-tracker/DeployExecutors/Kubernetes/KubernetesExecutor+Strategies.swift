@@ -62,7 +62,6 @@ extension KubernetesExecutor {
         async throws {
         let idle = live.other
         let idleName = Self.deploymentName(base: base, slot: idle)
-        let liveName = Self.deploymentName(base: base, slot: live)
         do {
             try await rollingDeploy(release, image: image, name: idleName, slot: idle, log: log)
         } catch {
