@@ -77,6 +77,35 @@ struct ProcessOperationsTests {
         }
     }
 
+    @Test("several apps rolling out at once each get a port of their own and serve (reloads coalesced)")
+    func concurrentApps() async throws {
+        try await ProcessAppFixture.with { fixture in
+            let names = (1...6).map { "app-\($0)" }
+            let releases = try await withThrowingTaskGroup(of: ReleaseInput.self) { group in
+                for name in names {
+                    group.addTask {
+                        var release = fixture.release(1, spec: fixture.spec(replicas: 1))
+                        release.app = name
+                        let artifact = try await fixture.executor.build(release, log: .discarding)
+                        try await fixture.executor.deploy(release, artifact: artifact, previous: nil, log: .discarding)
+                        return release
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            var urls: Set<String> = []
+            for release in releases {
+                let url = try #require(await fixture.executor.url(tenantID: fixture.tenantID, app: release.app))
+                urls.insert(url)
+                let reply = try await HTTP.get(url + "/", timeout: 5)
+                #expect(reply.status == 200 && String(decoding: reply.body, as: UTF8.self).hasPrefix("v1"))
+            }
+            #expect(urls.count == names.count)
+            for name in names { try await fixture.executor.remove(tenantID: fixture.tenantID, app: name) }
+            #expect(await fixture.executor.url(tenantID: fixture.tenantID, app: names[0]) == nil)
+        }
+    }
+
     @Test("a followed output file cut back to empty (the size cap) is read again from its start")
     func truncatedOutput() throws {
         let path = TestEnvironment.workDir + "/line-reader-" + UUID().uuidString.prefix(8)
