@@ -106,6 +106,17 @@ struct ProcessOperationsTests {
         }
     }
 
+    @Test("the configuration from the tracker's settings")
+    func configuration() {
+        let set = ProcessExecutor.Configuration(environment: ["DEPLOY_DATA_DIR": "/var/lib/fleet/deploy",
+                                                              "DEPLOY_PROCESS_USER": "apps"])
+        #expect(set.dataDirectory.path == "/var/lib/fleet/deploy" && set.processUser == "apps")
+        #expect(set.appPortRange == 20000...20999 && set.replicaPortRange == 21000...29999)
+        #expect(set.stopGrace == .seconds(10))
+        let unset = ProcessExecutor.Configuration(environment: ["DEPLOY_PROCESS_USER": ""])
+        #expect(unset.processUser == nil && unset.dataDirectory.lastPathComponent == ".deploy-data")
+    }
+
     @Test("a followed output file cut back to empty (the size cap) is read again from its start")
     func truncatedOutput() throws {
         let path = TestEnvironment.workDir + "/line-reader-" + UUID().uuidString.prefix(8)
