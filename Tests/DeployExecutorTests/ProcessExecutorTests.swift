@@ -109,4 +109,22 @@ struct ProcessExecutorTests {
         #expect(NginxAccessLog.lastUpstream(retried)?.address == "127.0.0.1:21002")
         #expect(NginxAccessLog.lastUpstream(retried)?.status == 500)
     }
+
+    @Test("the access log is counted incrementally, per upstream, whole lines only")
+    func accessLogTally() throws {
+        let path = TestEnvironment.workDir + "/access-" + UUID().uuidString.prefix(8) + ".log"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "1\t127.0.0.1:1\t200\t200\n2\t127.0.0.1:2\t500\t500\n3\t127.0.0.1:2\t200\t200\n4\t127.0.0.1:2\t5"
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        let log = NginxAccessLog(path: path)
+        var tally = NginxAccessLog.Tally()
+        let offset = log.count(into: &tally, since: 0, upstreams: ["127.0.0.1:2"])
+        #expect(tally == .init(requests: 2, errors: 1))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("02\t502\n".utf8))
+        try handle.close()
+        _ = log.count(into: &tally, since: offset, upstreams: ["127.0.0.1:2"])
+        #expect(tally == .init(requests: 3, errors: 2))
+    }
 }

@@ -93,6 +93,7 @@ public final class ProcessExecutor: DeployExecutor {
                     }
                 }
             }
+            await nginx.capLogs()
             try? await Task.sleep(for: .milliseconds(250))
         }
     }
