@@ -52,7 +52,7 @@ struct ProcessExecutorTests {
         try await ProcessAppFixture.with { fixture in
             let spec = fixture.spec(replicas: 2)
             let v1 = fixture.release(1, spec: spec)
-            try await fixture.deploy(v1)
+            let v1Artifact = try await fixture.deploy(v1)
             let before = try await fixture.replicas().map(\.id)
 
             let exiting = await #expect(throws: DeployFailure.self) {
@@ -70,6 +70,11 @@ struct ProcessExecutorTests {
             let after = try await fixture.replicas()
             #expect(after.map(\.id) == before && after.allSatisfy { $0.state == .healthy })
             #expect(fixture.steps.lines.contains { $0.hasPrefix("warn: replica") && $0.contains("health check 3/3 failed") })
+
+            // The tracker's automatic rollback to v1 finds it serving: nothing restarts.
+            try await fixture.executor.rollback(to: v1, artifact: v1Artifact, from: nil, log: fixture.steps.log)
+            #expect(try await fixture.replicas().map(\.id) == before)
+            #expect(fixture.steps.lines.contains { $0.contains("v1 serves already") })
         }
     }
 
