@@ -1,5 +1,6 @@
 import DeployExecutors
 import FlukeModels
+import FlukeTestSupport
 import Foundation
 import Testing
 
@@ -20,9 +21,30 @@ extension KubernetesExecutorTests {
             #expect(after.count == 3 && before.isDisjoint(with: after.map(\.id)))
 
             try await executor.remove(tenantID: Self.tenant, app: "shop")
-            #expect(fake.deploymentNames.isEmpty && fake.service(Self.base) == nil && fake.podNames.isEmpty)
+            #expect(fake.deploymentNames.isEmpty && fake.service(Self.base) == nil && fake.podNames.isEmpty
+                    && fake.secretNames.isEmpty)
             #expect(await executor.url(tenantID: Self.tenant, app: "shop") == nil)
             #expect(try await executor.replicas(tenantID: Self.tenant, app: "shop").isEmpty)
+        }
+    }
+
+    @Test("API errors are executor failures carrying the Status reason and message")
+    func statusErrors() async throws {
+        try await Self.withExecutor { _, executor in
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await executor.scale(tenantID: Self.tenant, app: "ghost", replicas: 2, log: .discarding)
+            }
+            #expect(failure?.kind == .executor)
+            #expect(failure?.message.contains("404 (NotFound): deployments.apps \"fluke-8f3c2a1b4d5e-ghost\" not found") == true)
+        }
+        let unreachable = try KubernetesExecutor(configuration: .init(apiURL: "http://127.0.0.1:\(freePort())"))
+        let failure = await #expect(throws: DeployFailure.self) {
+            _ = try await unreachable.replicas(tenantID: Self.tenant, app: "shop")
+        }
+        #expect(failure?.kind == .executor && failure?.message.contains("unreachable") == true)
+        try await unreachable.shutdown()
+        #expect(throws: KubernetesExecutor.ConfigurationError.self) {
+            _ = try KubernetesExecutor(configuration: .init(apiURL: "https://k8s.example", caFile: "/nonexistent/ca.crt"))
         }
     }
 
@@ -37,6 +59,11 @@ extension KubernetesExecutorTests {
             #expect(FakeKube.int(created.body?["spec"]?["backoffLimit"]) == 0)
             #expect(FakeKube.get(created.body, ["spec", "template", "spec", "containers"])?.firstContainerCommand
                     == FakeKube.value(["/bin/sh", "-c", "./migrate"]))
+            #expect(FakeKube.get(created.body, ["spec", "template", "spec", "containers"])
+                    == FakeKube.value([["name": "hook", "image": "registry.local/shop:1.0",
+                                        "command": ["/bin/sh", "-c", "./migrate"],
+                                        "envFrom": [["secretRef": ["name": "\(Self.base)-v1-env"]]]]]))
+            #expect(fake.secretData("\(Self.base)-v1-env") == ["DB": "postgres://x"])
             #expect(fake.jobNames.isEmpty)
             #expect(fake.requests.contains { $0.method == "DELETE" && $0.path.contains("/jobs/")
                                              && $0.query.contains("propagationPolicy=Background") })
@@ -104,6 +131,18 @@ extension KubernetesExecutorTests {
             #expect(pods.count == 2)
             for pod in pods { #expect(recorder.all.contains("output: \(pod) hello from \(pod) true")) }
         }
+    }
+
+    @Test("object names are unique per tenant and leave room for -green-canary within a DNS label")
+    func objectNames() {
+        #expect(KubernetesExecutor.objectName(tenantID: Self.tenant, app: "shop") == Self.base)
+        let other = UUID(uuidString: "00000000-0000-4000-8000-000000000001")!
+        #expect(KubernetesExecutor.objectName(tenantID: other, app: "shop") == "fluke-000000000000-shop")
+        let long1 = "a" + String(repeating: "b", count: 61) + "1"
+        let long2 = "a" + String(repeating: "b", count: 61) + "2"
+        let names = [long1, long2].map { KubernetesExecutor.objectName(tenantID: Self.tenant, app: $0) }
+        #expect(names[0] != names[1])
+        #expect(names.allSatisfy { ($0 + "-green-canary").count <= 63 && !$0.hasSuffix("-") })
     }
 
     @Test("fromEnvironment: explicit settings, the in-cluster defaults, and nothing at all")

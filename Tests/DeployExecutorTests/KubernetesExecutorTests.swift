@@ -53,6 +53,13 @@ struct KubernetesExecutorTests {
         return result
     }
 
+    /// The Secrets the stored Deployment's container reads with `envFrom`.
+    static func secretsReferenced(_ deployment: JSONValue?) -> [String] {
+        guard case .array(let containers)? = deployment?["spec"]?["template"]?["spec"]?["containers"],
+              case .array(let sources)? = containers.first?["envFrom"] else { return [] }
+        return sources.compactMap { $0["secretRef"]?["name"]?.stringValue }
+    }
+
     static func image(_ deployment: JSONValue?) -> String? {
         guard case .array(let containers)? = deployment?["spec"]?["template"]?["spec"]?["containers"] else { return nil }
         return containers.first?["image"]?.stringValue
@@ -67,7 +74,10 @@ struct KubernetesExecutorTests {
             let deployment = try #require(fake.deployment(Self.base))
             #expect(FakeKube.int(deployment["status"]?["availableReplicas"]) == 2)
             #expect(fake.podImages(of: Self.base) == ["registry.local/shop:1.0", "registry.local/shop:1.0"])
-            #expect(Self.environment(deployment) == ["GREETING": "hi", "PORT": "8080"])
+            // The environment is in a Secret the pods read; the Deployment holds only PORT.
+            #expect(Self.environment(deployment) == ["PORT": "8080"])
+            #expect(Self.secretsReferenced(deployment) == ["\(Self.base)-v1-env"])
+            #expect(fake.secretData("\(Self.base)-v1-env") == ["GREETING": "hi"])
             let labels = FakeKube.strings(deployment["spec"]?["template"]?["metadata"]?["labels"])
             #expect(labels["fluke.dev/tenant"] == Self.tenant.uuidString.lowercased() && labels["fluke.dev/app"] == "shop"
                     && labels["fluke.dev/track"] == "stable" && labels["fluke.dev/version"] == "v1")
@@ -106,8 +116,11 @@ struct KubernetesExecutorTests {
             let deployment = fake.deployment(Self.base)
             #expect(FakeKube.int(deployment?["metadata"]?["generation"]) == 2)
             #expect(FakeKube.int(deployment?["status"]?["observedGeneration"]) == 2)
-            // env is replaced, not merged: a variable dropped from the release is gone.
-            #expect(Self.environment(deployment) == ["NEW": "2", "PORT": "8080"])
+            // The new release's Secret replaces the old one, which no Deployment uses any more.
+            #expect(Self.environment(deployment) == ["PORT": "8080"])
+            #expect(Self.secretsReferenced(deployment) == ["\(Self.base)-v2-env"])
+            #expect(fake.secretData("\(Self.base)-v2-env") == ["NEW": "2"])
+            #expect(fake.secretNames == ["fluke/\(Self.base)-v2-env"])
             let patches = fake.requests.filter { $0.method == "PATCH" && $0.path.hasSuffix("/deployments/\(Self.base)") }
             #expect(patches.count == 1 && patches.first?.contentType == "application/strategic-merge-patch+json")
             #expect(fake.requests.contains { $0.method == "POST" && $0.path == "/apis/apps/v1/namespaces/fluke/deployments" })
@@ -125,6 +138,21 @@ struct KubernetesExecutorTests {
             #expect(failure?.message.contains("progress deadline") == true)
             let replicas = try await executor.replicas(tenantID: Self.tenant, app: "shop")
             #expect(replicas.contains { $0.state == .crashed && $0.version == "v2" })
+        }
+    }
+
+    @Test("a new pod in CrashLoopBackOff fails the deploy as a replica startup failure; the old pods keep serving")
+    func crashLoop() async throws {
+        try await Self.withExecutor(.init(crashingImages: ["registry.local/shop:crash"])) { fake, executor in
+            try await Self.deploy(executor, Self.release(1, image: "registry.local/shop:1.0"))
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await Self.deploy(executor, Self.release(2, image: "registry.local/shop:crash"))
+            }
+            #expect(failure?.kind == .replicaStartup && failure?.message.contains("CrashLoopBackOff") == true)
+            let replicas = try await executor.replicas(tenantID: Self.tenant, app: "shop")
+            #expect(replicas.filter { $0.version == "v1" }.map(\.state) == [.healthy, .healthy])
+            #expect(replicas.filter { $0.version == "v2" }.map(\.state) == [.crashed])
+            #expect(fake.podImages(of: Self.base).filter { $0 == "registry.local/shop:1.0" }.count == 2)
         }
     }
 

@@ -17,7 +17,7 @@ final class ProcessAppFixture: @unchecked Sendable {
     let source: URL
     let steps = StepLog()
 
-    init() throws {
+    init(processUser: String? = nil) throws {
         directory = URL(fileURLWithPath: TestEnvironment.workDir)
             .appendingPathComponent("process-exec-" + UUID().uuidString.prefix(8))
         source = directory.appendingPathComponent("source")
@@ -27,13 +27,14 @@ final class ProcessAppFixture: @unchecked Sendable {
         // Below the ephemeral range, a block of its own per fixture (bind-checked anyway).
         let base = 10_000 + Int.random(in: 0..<80) * 250
         configuration = .init(dataDirectory: directory.appendingPathComponent("data"), appPortRange: base...(base + 49),
-                              replicaPortRange: (base + 50)...(base + 249), stopGrace: .seconds(5))
+                              replicaPortRange: (base + 50)...(base + 249), processUser: processUser,
+                              stopGrace: .seconds(5))
         executor = try ProcessExecutor(configuration: configuration)
     }
 
     /// Runs `body` with a fresh fixture, then stops its replicas and nginx whatever happened.
-    static func with(_ body: (ProcessAppFixture) async throws -> Void) async throws {
-        let fixture = try ProcessAppFixture()
+    static func with(processUser: String? = nil, _ body: (ProcessAppFixture) async throws -> Void) async throws {
+        let fixture = try ProcessAppFixture(processUser: processUser)
         do {
             try await body(fixture)
         } catch {
@@ -43,7 +44,22 @@ final class ProcessAppFixture: @unchecked Sendable {
         await fixture.shutdown()
     }
 
+    private let lock = NSLock()
+    private var supervisors: [Task<Void, Never>] = []
+
+    /// Runs `executor`'s supervisor until the fixture shuts down.
+    func supervise(_ executor: ProcessExecutor? = nil) {
+        let executor = executor ?? self.executor
+        let task = Task { await executor.supervise() }
+        lock.withLock { supervisors.append(task) }
+    }
+
     func shutdown() async {
+        // Supervisors first: one mid-round could otherwise start nginx again after it stopped.
+        for task in lock.withLock({ supervisors }) {
+            task.cancel()
+            await task.value
+        }
         try? await executor.remove(tenantID: tenantID, app: app)
         await executor.stopNginx()
         try? FileManager.default.removeItem(at: directory)

@@ -52,7 +52,7 @@ struct ProcessExecutorTests {
         try await ProcessAppFixture.with { fixture in
             let spec = fixture.spec(replicas: 2)
             let v1 = fixture.release(1, spec: spec)
-            try await fixture.deploy(v1)
+            let v1Artifact = try await fixture.deploy(v1)
             let before = try await fixture.replicas().map(\.id)
 
             let exiting = await #expect(throws: DeployFailure.self) {
@@ -70,6 +70,35 @@ struct ProcessExecutorTests {
             let after = try await fixture.replicas()
             #expect(after.map(\.id) == before && after.allSatisfy { $0.state == .healthy })
             #expect(fixture.steps.lines.contains { $0.hasPrefix("warn: replica") && $0.contains("health check 3/3 failed") })
+
+            // The tracker's automatic rollback to v1 finds it serving: nothing restarts.
+            try await fixture.executor.rollback(to: v1, artifact: v1Artifact, from: nil, log: fixture.steps.log)
+            #expect(try await fixture.replicas().map(\.id) == before)
+            #expect(fixture.steps.lines.contains { $0.contains("v1 serves already") })
+        }
+    }
+
+    @Test("a rollout cancelled part-way (a deploy timeout) stops its new replicas; the old release serves on")
+    func cancelled() async throws {
+        try await ProcessAppFixture.with { fixture in
+            let spec = fixture.spec(replicas: 2)
+            let v1 = fixture.release(1, spec: spec)
+            try await fixture.deploy(v1)
+            let before = try await fixture.replicas().map(\.id)
+
+            // v2 never gets healthy and has a long start period: the rollout waits until cancelled.
+            var slow = spec
+            slow.healthCheck.startPeriod = 300
+            let v2 = fixture.release(2, spec: slow, mode: "unhealthy")
+            let artifact = try await fixture.executor.build(v2, log: fixture.steps.log)
+            let rollout = Task { try await fixture.executor.deploy(v2, artifact: artifact, previous: v1, log: fixture.steps.log) }
+            try await eventually(timeout: .seconds(30), "a v2 replica started") {
+                try await fixture.replicas().contains { $0.version == "v2" }
+            }
+            rollout.cancel()
+            await #expect(throws: CancellationError.self) { try await rollout.value }
+            #expect(try await fixture.replicas().map(\.id) == before)
+            #expect(try await fixture.served() == "200 v1")
         }
     }
 
@@ -84,5 +113,23 @@ struct ProcessExecutorTests {
         let retried = "1.0\t127.0.0.1:21001, 127.0.0.1:21002\t500\t502, 500".split(separator: "\t", omittingEmptySubsequences: false)
         #expect(NginxAccessLog.lastUpstream(retried)?.address == "127.0.0.1:21002")
         #expect(NginxAccessLog.lastUpstream(retried)?.status == 500)
+    }
+
+    @Test("the access log is counted incrementally, per upstream, whole lines only")
+    func accessLogTally() throws {
+        let path = TestEnvironment.workDir + "/access-" + UUID().uuidString.prefix(8) + ".log"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "1\t127.0.0.1:1\t200\t200\n2\t127.0.0.1:2\t500\t500\n3\t127.0.0.1:2\t200\t200\n4\t127.0.0.1:2\t5"
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        let log = NginxAccessLog(path: path)
+        var tally = NginxAccessLog.Tally()
+        let offset = log.count(into: &tally, since: 0, upstreams: ["127.0.0.1:2"])
+        #expect(tally == .init(requests: 2, errors: 1))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("02\t502\n".utf8))
+        try handle.close()
+        _ = log.count(into: &tally, since: offset, upstreams: ["127.0.0.1:2"])
+        #expect(tally == .init(requests: 3, errors: 2))
     }
 }

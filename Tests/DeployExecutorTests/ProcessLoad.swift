@@ -1,5 +1,9 @@
+@testable import DeployExecutors
 import Foundation
 import FlukeTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// wrk hammering an app's nginx address while a rollout runs; stopped with SIGINT, after which
 /// it prints its summary (requests, non-2xx/3xx answers, socket errors).
@@ -11,24 +15,34 @@ final class ProcessLoad: @unchecked Sendable {
         var description: String { text }
     }
 
-    private let process = Process()
-    private let output = Pipe()
+    private let pid: pid_t
+    private let outputFile: String
 
     init(url: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        process.arguments = ["-t", "2", "-c", "8", "-d", "600s", "--timeout", "10s", url + "/"]
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        outputFile = TestEnvironment.workDir + "/wrk-" + UUID().uuidString.prefix(8) + ".out"
+        // ChildProcess rather than Foundation's Process, which hands its children the test
+        // runner's blocked SIGINT: wrk would never stop.
+        pid = try ChildProcess.spawn(.init(arguments: ["/usr/bin/wrk", "-t", "2", "-c", "8", "-d", "600s", "--timeout", "10s",
+                                                       url + "/"],
+                                           environment: [:], outputFile: outputFile, newSession: false))
+    }
+
+    /// A test that failed before `stop` leaves no wrk behind.
+    deinit {
+        if ChildProcess.reap(pid) == nil {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, nil, 0)
+        }
     }
 
     /// Stops wrk and reads its summary.
     func stop() async throws -> Summary {
         // wrk needs a moment to connect before its summary means anything.
         try await Task.sleep(for: .milliseconds(300))
-        process.interrupt()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        kill(pid, SIGINT)
+        try await eventually(timeout: .seconds(30), "wrk to exit") { ChildProcess.reap(pid) != nil }
+        let data = FileManager.default.contents(atPath: outputFile) ?? Data()
+        try? FileManager.default.removeItem(atPath: outputFile)
         let text = String(decoding: data, as: UTF8.self)
         guard let requests = Self.number(in: text, before: " requests in") else {
             throw TestFailure("wrk printed no summary:\n\(text)")

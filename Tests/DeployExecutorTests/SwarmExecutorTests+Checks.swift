@@ -7,7 +7,7 @@ extension SwarmExecutorTests {
     @Test("build pulls the image: progress lines kept, an error line or a 404 is a build failure")
     func buildPullsImage() async throws {
         try await Self.withEngine(.tcp) { engine, executor in
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             let artifact = try await executor.build(Self.release(1), log: log.log)
             #expect(artifact == Artifact(reference: "registry.local/web:1"))
             #expect(engine.requests.contains("POST /images/create?fromImage=registry.local/web&tag=1"))
@@ -26,6 +26,25 @@ extension SwarmExecutorTests {
             invalid.image = "Registry.local/UPPER:tag"
             let failure = await #expect(throws: DeployFailure.self) { try await executor.build(invalid, log: .discarding) }
             #expect(failure?.kind == .build)
+        }
+    }
+
+    @Test("private images: X-Registry-Auth goes with the pull, the create and the update, nowhere else")
+    func registryAuth() async throws {
+        let engine = FakeDockerEngine()
+        try await engine.run(.tcp) { host in
+            let executor = try SwarmExecutor(configuration: .init(
+                dockerHost: host, pollInterval: .milliseconds(20), verifyPeriod: .milliseconds(100),
+                registryAuth: "eyJ1c2VybmFtZSI6ImNpIn0"))
+            for version in 1...2 {
+                let artifact = try await executor.build(Self.release(version), log: .discarding)
+                try await executor.deploy(Self.release(version), artifact: artifact, previous: nil, log: .discarding)
+            }
+            let requests = engine.requests
+            let authenticated = requests.filter { $0.hasSuffix(" auth=eyJ1c2VybmFtZSI6ImNpIn0") }
+            #expect(authenticated.count == 4, "\(requests)")
+            #expect(authenticated.allSatisfy { $0.hasPrefix("POST /images/create") || $0.hasPrefix("POST /services/create")
+                || $0.contains("/update?version=") })
         }
     }
 
@@ -74,6 +93,20 @@ extension SwarmExecutorTests {
             try SwarmExecutor.judge(status(state), failures: [], watch: rollback)
         }
         #expect(throws: DeployFailure.self) { try SwarmExecutor.judge(status("rollback_paused"), failures: [], watch: rollback) }
+    }
+
+    @Test("DOCKER_HOST and DOCKER_API_VERSION; only unix:// and tcp:// are engines")
+    func configurationFromEnvironment() throws {
+        let local = SwarmExecutor.Configuration.fromEnvironment([:])
+        #expect(local.dockerHost == "unix:///var/run/docker.sock" && local.apiVersion == "/v1.45")
+        #expect(local.pollInterval == .milliseconds(200))
+        let remote = SwarmExecutor.Configuration.fromEnvironment(["DOCKER_HOST": "tcp://10.0.0.5:2375",
+                                                                  "DOCKER_API_VERSION": "1.44"])
+        #expect(remote.dockerHost == "tcp://10.0.0.5:2375" && remote.apiVersion == "/v1.44")
+        #expect(try SwarmExecutor(configuration: remote).publicHost == "10.0.0.5")
+        let socket = try DockerEngineClient(dockerHost: "unix:///run/user/1000/docker.sock", apiVersion: "/v1.45",
+                                            requestTimeout: .seconds(1))
+        #expect(socket.baseURL == "http+unix://%2Frun%2Fuser%2F1000%2Fdocker%2Esock/v1.45")
     }
 
     @Test("service names: unique per tenant, DNS labels of at most 63 characters; image references")

@@ -11,13 +11,13 @@ extension SwarmExecutorTests {
             try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
                                       log: .discarding)
             try await executor.scale(tenantID: Self.tenant, app: "web", replicas: 3, log: .discarding)
-            #expect(engine.service(named: Self.serviceName)?.spec["Mode"]?["Replicated"]?["Replicas"]?.number == 3)
+            #expect(engine.service(named: Self.serviceName)?.spec["Mode"]?["Replicated"]?["Replicas"]?.engineNumber == 3)
             let scaled = try await executor.replicas(tenantID: Self.tenant, app: "web")
             #expect(scaled.count == 3 && scaled.allSatisfy { $0.state == .running })
 
             let before = Set(engine.tasks(ofService: Self.serviceName).filter { $0.state == "running" }.map(\.id))
             try await executor.restart(tenantID: Self.tenant, app: "web", log: .discarding)
-            #expect(engine.service(named: Self.serviceName)?.spec["TaskTemplate"]?["ForceUpdate"]?.number == 1)
+            #expect(engine.service(named: Self.serviceName)?.spec["TaskTemplate"]?["ForceUpdate"]?.engineNumber == 1)
             let after = Set(engine.tasks(ofService: Self.serviceName).filter { $0.state == "running" }.map(\.id))
             #expect(after.count == 3 && after.isDisjoint(with: before))
 
@@ -36,11 +36,11 @@ extension SwarmExecutorTests {
     @Test("hooks run as one-completion swarm jobs; a failed task fails the hook; the job is removed")
     func hooksAsJobs() async throws {
         try await Self.withEngine(.tcp) { engine, executor in
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             try await executor.runHook("pre_deploy", command: "./migrate up", release: Self.release(1), log: log.log)
             #expect(log.output.contains { $0.contains("ran: /bin/sh -c ./migrate up") })
-            let created = engine.requests.filter { $0 == "POST /services/create" }
-            #expect(created.count == 1)
+            let requests = engine.requests
+            #expect(requests.filter { $0 == "POST /services/create" }.count == 1, "\(requests)")
             let jobs = engine.removedServices.filter { $0.hasPrefix(Self.serviceName + "-pre-deploy-") }
             #expect(jobs.count == 1 && engine.serviceNames.isEmpty)
 
@@ -84,6 +84,14 @@ extension SwarmExecutorTests {
             try await Self.waitUntil { lines.withLock { $0.count } >= 2 }
             engine.appendLog(service: Self.serviceName, "GET /health 200")
             try await Self.waitUntil { lines.withLock { $0.count } >= 3 }
+            // A follower cancelled stops with CancellationError, whatever the stream was doing.
+            let cancelled = Task {
+                try await executor.followLogs(tenantID: Self.tenant, app: "web", since: nil) { _ in }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { try await cancelled.value }
+
             let taskIDs = Set(engine.tasks(ofService: Self.serviceName).map(\.id))
             try await executor.remove(tenantID: Self.tenant, app: "web")
             try await follower.value

@@ -13,7 +13,7 @@ struct SwarmExecutorTests {
     @Test("create and converge, over tcp and over the unix socket", arguments: [FakeDockerEngine.Listen.tcp, .unixSocket])
     func createAndConverge(listen: FakeDockerEngine.Listen) async throws {
         try await Self.withEngine(listen) { engine, executor in
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
                                       log: log.log)
             let service = try #require(engine.service(named: Self.serviceName))
@@ -23,13 +23,13 @@ struct SwarmExecutorTests {
             #expect(spec["Labels"]?["fluke.version"]?.stringValue == "v1")
             let container = spec["TaskTemplate"]?["ContainerSpec"]
             #expect(container?["Image"]?.stringValue == "registry.local/web:1")
-            let env = container?["Env"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let env = container?["Env"]?.engineArray?.compactMap(\.stringValue) ?? []
             #expect(env.contains("PORT=8080") && env.contains("API_KEY=s3cret"))
-            #expect(spec["Mode"]?["Replicated"]?["Replicas"]?.number == 2)
+            #expect(spec["Mode"]?["Replicated"]?["Replicas"]?.engineNumber == 2)
             let update = spec["UpdateConfig"]
-            #expect(update?["Parallelism"]?.number == 1 && update?["FailureAction"]?.stringValue == "rollback")
-            #expect(update?["Order"]?.stringValue == "start-first" && update?["Monitor"]?.number == 1e9)
-            #expect(spec["EndpointSpec"]?["Ports"]?.arrayValue?.first?["TargetPort"]?.number == 8080)
+            #expect(update?["Parallelism"]?.engineNumber == 1 && update?["FailureAction"]?.stringValue == "rollback")
+            #expect(update?["Order"]?.stringValue == "start-first" && update?["Monitor"]?.engineNumber == 1e9)
+            #expect(spec["EndpointSpec"]?["Ports"]?.engineArray?.first?["TargetPort"]?.engineNumber == 8080)
 
             let running = engine.tasks(ofService: Self.serviceName).filter { $0.state == "running" }
             #expect(Set(running.compactMap(\.slot)) == [1, 2])
@@ -48,7 +48,7 @@ struct SwarmExecutorTests {
             try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
                                       log: .discarding)
             engine.injectOutOfSequence()
-            let log = LogRecorder()
+            let log = SwarmLogRecorder()
             let v2 = Self.release(2, strategy: .init(type: .blueGreen))
             try await executor.deploy(v2, artifact: .init(reference: "registry.local/web:2"), previous: Self.release(1),
                                       log: log.log)
@@ -60,7 +60,7 @@ struct SwarmExecutorTests {
             #expect(versions.count == 2 && versions[1] > versions[0])
             let service = try #require(engine.service(named: Self.serviceName))
             #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:2")
-            #expect(service.spec["UpdateConfig"]?["Parallelism"]?.number == 0)
+            #expect(service.spec["UpdateConfig"]?["Parallelism"]?.engineNumber == 0)
             #expect(service.updateStatus?["State"]?.stringValue == "completed")
             let running = engine.tasks(ofService: Self.serviceName).filter { $0.desiredState == "running" }
             #expect(running.count == 2 && running.allSatisfy {
@@ -83,6 +83,17 @@ struct SwarmExecutorTests {
             #expect(failure?.kind == .healthCheck)
             #expect(failure?.message.contains(outcome == .rollback ? "rollback_started" : "rollback_completed") == true)
             #expect(failure?.message.contains("update rolled back due to failure") == true)
+
+            // The tracker's own rollback right after: the Engine's rollback, whether still under
+            // way or done, is not this change's, and v1 runs.
+            try await executor.rollback(to: Self.release(1), artifact: .init(reference: "registry.local/web:1"),
+                                        from: Self.release(2), log: .discarding)
+            try await Self.waitUntil {
+                engine.service(named: Self.serviceName)?.updateStatus?["State"]?.stringValue == "rollback_completed"
+            }
+            #expect(engine.tasks(ofService: Self.serviceName).filter { $0.desiredState == "running" }.allSatisfy {
+                $0.state == "running" && $0.spec["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1"
+            })
         }
     }
 
@@ -99,8 +110,8 @@ struct SwarmExecutorTests {
             }
             #expect(failure?.kind == .healthCheck && failure?.message.contains("paused") == true)
             let update = engine.service(named: Self.serviceName)?.spec["UpdateConfig"]
-            #expect(update?["Parallelism"]?.number == 1 && update?["FailureAction"]?.stringValue == "pause")
-            #expect(update?["Delay"]?.number == 2e9)
+            #expect(update?["Parallelism"]?.engineNumber == 1 && update?["FailureAction"]?.stringValue == "pause")
+            #expect(update?["Delay"]?.engineNumber == 2e9)
         }
     }
 
@@ -116,6 +127,42 @@ struct SwarmExecutorTests {
             }
             #expect(failure?.kind == .replicaStartup)
             #expect(failure?.message.contains("exits at once") == true)
+        }
+    }
+
+    @Test("the release already running, deployed again (a tracker resuming after a crash), converges with no update cycle")
+    func redeployIsIdempotent() async throws {
+        try await Self.withEngine(.tcp) { engine, executor in
+            try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
+                                      log: .discarding)
+            let before = Set(engine.tasks(ofService: Self.serviceName).map(\.id))
+            try await executor.deploy(Self.release(1), artifact: .init(reference: "registry.local/web:1"), previous: nil,
+                                      log: .discarding)
+            #expect(engine.requests.filter { $0.contains("/update?version=") }.count == 1)
+            #expect(engine.service(named: Self.serviceName)?.updateStatus == nil)
+            #expect(Set(engine.tasks(ofService: Self.serviceName).map(\.id)) == before)
+        }
+    }
+
+    @Test("a rollout past deploy_timeout fails as timeout; a cancelled one stops at once")
+    func timeoutAndCancellation() async throws {
+        try await Self.withEngine(.tcp) { engine, executor in
+            engine.markStuck(image: "registry.local/web:stuck")
+            var release = Self.release(1)
+            release.spec.deployTimeout = 1
+            let failure = await #expect(throws: DeployFailure.self) {
+                try await executor.deploy(release, artifact: .init(reference: "registry.local/web:stuck"), previous: nil,
+                                          log: .discarding)
+            }
+            #expect(failure?.kind == .timeout)
+
+            let rollout = Task {
+                try await executor.deploy(Self.release(2), artifact: .init(reference: "registry.local/web:stuck"),
+                                          previous: nil, log: .discarding)
+            }
+            try await Self.waitUntil { engine.requests.contains { $0.contains("/update?version=") } }
+            rollout.cancel()
+            await #expect(throws: CancellationError.self) { try await rollout.value }
         }
     }
 
@@ -136,14 +183,14 @@ struct SwarmExecutorTests {
                 $0.spec["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1"
             })
 
-            // The previous spec is now v2's: a rollback to v1 again rolls v1's spec out.
+            // After v3, the previous spec is v1's: a rollback to v2 rolls v2's kept spec out again.
             try await executor.deploy(Self.release(3), artifact: .init(reference: "registry.local/web:3"), previous: nil,
                                       log: .discarding)
-            try await executor.rollback(to: Self.release(1), artifact: .init(reference: "registry.local/web:1"),
+            try await executor.rollback(to: Self.release(2), artifact: .init(reference: "registry.local/web:2"),
                                         from: Self.release(3), log: .discarding)
             #expect(engine.requests.filter { $0.contains("rollback=previous") }.count == 1)
             service = try #require(engine.service(named: Self.serviceName))
-            #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:1")
+            #expect(service.spec["TaskTemplate"]?["ContainerSpec"]?["Image"]?.stringValue == "registry.local/web:2")
             #expect(service.updateStatus?["State"]?.stringValue == "completed")
         }
     }
@@ -173,7 +220,7 @@ extension SwarmExecutorTests {
 }
 
 /// A ``DeployLog`` that keeps what it is given.
-final class LogRecorder: Sendable {
+final class SwarmLogRecorder: Sendable {
     private let kept = Mutex<(steps: [String], output: [String])>(([], []))
     var steps: [String] { kept.withLock { $0.steps } }
     var output: [String] { kept.withLock { $0.output } }

@@ -17,7 +17,7 @@ extension FakeDockerEngine {
     private func tickService(_ id: String, _ state: inout State) {
         var service = state.services[id]!
         let template = service.spec["TaskTemplate"] ?? .null
-        let replicas = Int(service.spec["Mode"]?["Replicated"]?["Replicas"]?.number ?? 0)
+        let replicas = Int(service.spec["Mode"]?["Replicated"]?["Replicas"]?.engineNumber ?? 0)
         let phase = service.updateStatus?["State"]?.stringValue
         let updating = phase == "updating" || phase == "rollback_started"
 
@@ -25,7 +25,7 @@ extension FakeDockerEngine {
             if (state.tasks[i].slot ?? 0) > replicas {
                 state.tasks[i].desiredState = "shutdown"
                 state.tasks[i].state = "shutdown"
-            } else if let next = Self.next(state.tasks[i], bad: state.badImages) {
+            } else if let next = Self.next(state.tasks[i], bad: state.badImages, stuck: state.stuckImages) {
                 state.tasks[i].state = next.state
                 state.tasks[i].err = next.err
                 if next.state == "failed" { state.tasks[i].desiredState = "shutdown" }
@@ -88,8 +88,10 @@ extension FakeDockerEngine {
                     "update rolled back due to failure or early termination of task \(task)")
             }
             service.outcome = .complete
+            service.rollbackStartSeen = false
             return true
         }
+        if phase == "rollback_started", !service.rollbackStartSeen { return false }
         let done = (1...max(replicas, 1)).allSatisfy { slot in
             replicas == 0 || tasks.contains { $0.slot == slot && $0.spec == template && $0.state == "running" && $0.desiredState == "running" }
         }
@@ -111,7 +113,7 @@ extension FakeDockerEngine {
                                          state: "new", spec: template, createdAt: Self.now(), index: nextIndex(&state)))
             return
         }
-        let command = template["ContainerSpec"]?["Command"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? ""
+        let command = template["ContainerSpec"]?["Command"]?.engineArray?.compactMap(\.stringValue).joined(separator: " ") ?? ""
         let fails = state.failingCommands.contains { command.contains($0) }
         for i in state.tasks.indices where state.tasks[i].serviceID == id {
             switch state.tasks[i].state {
@@ -128,10 +130,11 @@ extension FakeDockerEngine {
         }
     }
 
-    private static func next(_ task: SwarmTask, bad: Set<String>) -> (state: String, err: String?)? {
+    private static func next(_ task: SwarmTask, bad: Set<String>, stuck: Set<String>) -> (state: String, err: String?)? {
         let image = task.spec["ContainerSpec"]?["Image"]?.stringValue ?? ""
         switch task.state {
         case "new": return ("pending", nil)
+        case "pending" where stuck.contains(image): return nil
         case "pending":
             return bad.contains(image) ? ("failed", "starting container failed: image \(image) exits at once") : ("running", nil)
         default: return nil
@@ -147,6 +150,6 @@ extension FakeDockerEngine {
 }
 
 extension JSONValue {
-    var number: Double? { if case .number(let n) = self { return n } else { return nil } }
-    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var engineNumber: Double? { if case .number(let n) = self { return n } else { return nil } }
+    var engineArray: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 }

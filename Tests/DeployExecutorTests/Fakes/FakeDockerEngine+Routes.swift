@@ -24,7 +24,13 @@ extension FakeDockerEngine {
         api.get("services/{id}") { _, context in
             let id = try context.parameters.require("id")
             return self.state.withLock { state in
-                state.services.values.first { $0.id == id || $0.name == id }.map { Self.json(Self.render($0)) }
+                guard let service = state.services.values.first(where: { $0.id == id || $0.name == id }) else {
+                    return nil
+                }
+                if service.updateStatus?["State"]?.stringValue == "rollback_started" {
+                    state.services[service.id]?.rollbackStartSeen = true
+                }
+                return Self.json(Self.render(service))
             } ?? Self.error(.notFound, "service \(id) not found")
         }
         api.post("services/{id}/update") { request, context in
@@ -57,7 +63,7 @@ extension FakeDockerEngine {
                 return Self.error(.conflict, "rpc error: code = AlreadyExists desc = name conflicts with an existing object: service \(name) already exists")
             }
             let id = nextID(&state)
-            let port = spec["EndpointSpec"]?["Ports"]?.arrayValue?.isEmpty == false ? 30000 + state.counter : nil
+            let port = spec["EndpointSpec"]?["Ports"]?.engineArray?.isEmpty == false ? 30000 + state.counter : nil
             state.services[id] = Service(id: id, index: nextIndex(&state), createdAt: Self.now(), updatedAt: Self.now(),
                                          spec: spec, publishedPort: port)
             return Self.json(.object(["ID": .string(id), "Warnings": .null]), status: .created)
@@ -99,7 +105,7 @@ extension FakeDockerEngine {
                     service.outcome = state.nextOutcome ?? .complete
                     state.nextOutcome = nil
                 }
-                if service.publishedPort == nil, body["EndpointSpec"]?["Ports"]?.arrayValue?.isEmpty == false {
+                if service.publishedPort == nil, body["EndpointSpec"]?["Ports"]?.engineArray?.isEmpty == false {
                     service.publishedPort = 30000 + state.counter
                 }
             }
@@ -163,17 +169,20 @@ extension FakeDockerEngine {
     }
 }
 
-/// Keeps every request for the tests to look at.
-struct Recorder: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let engine: FakeDockerEngine
+extension FakeDockerEngine {
+    /// Keeps every request for the tests to look at.
+    struct Recorder: RouterMiddleware {
+        typealias Context = BasicRequestContext
+        let engine: FakeDockerEngine
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response {
-        var path = request.uri.path
-        if path.hasPrefix("/" + engine.apiVersion) { path.removeFirst(engine.apiVersion.count + 1) }
-        let query = request.uri.query.map { "?" + ($0.removingPercentEncoding ?? $0) } ?? ""
-        engine.state.withLock { $0.requests.append("\(request.method.rawValue) \(path)\(query)") }
-        return try await next(request, context)
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+            -> Response {
+            var path = request.uri.path
+            if path.hasPrefix("/" + engine.apiVersion) { path.removeFirst(engine.apiVersion.count + 1) }
+            let query = request.uri.query.flatMap { $0.isEmpty ? nil : "?" + ($0.removingPercentEncoding ?? $0) } ?? ""
+            let auth = request.headers[HTTPField.Name("X-Registry-Auth")!].map { " auth=\($0)" } ?? ""
+            engine.state.withLock { $0.requests.append("\(request.method.rawValue) \(path)\(query)\(auth)") }
+            return try await next(request, context)
+        }
     }
 }

@@ -15,7 +15,7 @@ extension FakeDockerEngine {
         if let status = service.updateStatus { fields["UpdateStatus"] = status }
         var endpoint: [String: JSONValue] = ["Spec": service.spec["EndpointSpec"] ?? .object([:])]
         if let port = service.publishedPort,
-           let target = service.spec["EndpointSpec"]?["Ports"]?.arrayValue?.first?["TargetPort"] {
+           let target = service.spec["EndpointSpec"]?["Ports"]?.engineArray?.first?["TargetPort"] {
             endpoint["Ports"] = .array([.object(["Protocol": .string("tcp"), "TargetPort": target,
                                                  "PublishedPort": .number(Double(port)),
                                                  "PublishMode": .string("ingress")])])

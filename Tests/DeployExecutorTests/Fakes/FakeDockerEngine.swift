@@ -1,5 +1,6 @@
 import FlukeModels
 import FlukeTestSupport
+import Logging
 import Foundation
 import Hummingbird
 import NIOCore
@@ -22,6 +23,9 @@ final class FakeDockerEngine: Sendable {
         var publishedPort: Int?
         /// What the update in progress ends with.
         var outcome: Outcome = .complete
+        /// A rollback the Engine started itself stays `rollback_started` until a client has
+        /// read that state, so that tests see it whatever the machine's load.
+        var rollbackStartSeen = true
         var name: String { spec["Name"]?.stringValue ?? id }
         var isJob: Bool { spec["Mode"]?["ReplicatedJob"] != nil }
     }
@@ -51,6 +55,7 @@ final class FakeDockerEngine: Sendable {
         var tasks: [SwarmTask] = []
         var counter = 0
         var badImages: Set<String> = []
+        var stuckImages: Set<String> = []
         var pullErrors: [String: String] = [:]
         var missingImages: Set<String> = []
         var outOfSequence = 0
@@ -74,6 +79,8 @@ final class FakeDockerEngine: Sendable {
 
     /// Tasks of this image fail as they start.
     func markBad(image: String) { state.withLock { _ = $0.badImages.insert(image) } }
+    /// Tasks of this image stay `pending`, as when no node can take them.
+    func markStuck(image: String) { state.withLock { _ = $0.stuckImages.insert(image) } }
     /// Pulls of this image stream an error line.
     func failPull(image: String, message: String) { state.withLock { $0.pullErrors[image] = message } }
     /// Pulls of this image answer 404, as for a repository that does not exist.
@@ -122,9 +129,12 @@ final class FakeDockerEngine: Sendable {
         let socket = "/tmp/fake-docker-\(UUID().uuidString.prefix(8)).sock"
         let address: BindAddress = listen == .tcp ? .hostname("127.0.0.1", port: 0) : .unixDomainSocket(path: socket)
         let (started, continuation) = AsyncStream<Int>.makeStream()
+        // Stopping the server by cancellation makes HummingbirdCore log errors that say nothing.
+        var logger = Logger(label: "FakeDockerEngine")
+        logger.logLevel = .critical
         let app = Application(router: routes(), configuration: .init(address: address),
                               onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: TestEnvironment.logger)
+                              logger: logger)
         defer { try? FileManager.default.removeItem(atPath: socket) }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await app.runService(gracefulShutdownSignals: []); return nil }

@@ -80,14 +80,21 @@ extension FakeKubernetesAPI {
         let image = FakeKube.get(template, ["spec", "containers"]).flatMap(firstImage) ?? ""
         var conditions: [[String: Any]] = []
         if settings.badImages.contains(image) {
-            if current.isEmpty && desired > 0 { addPod(&state, owner: owner, template: template, hash: hash, bad: true) }
+            if current.isEmpty && desired > 0 {
+                addPod(&state, owner: owner, template: template, hash: hash, waiting: "ImagePullBackOff")
+            }
             conditions.append(["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
                                "message": "ReplicaSet has timed out progressing."])
+        } else if settings.crashingImages.contains(image) {
+            if current.isEmpty && desired > 0 {
+                addPod(&state, owner: owner, template: template, hash: hash, waiting: "CrashLoopBackOff", restarts: 3)
+            }
         } else {
-            if let starting = current.first(where: { !isReady(state.pods[$0]) }) {
+            // A pod that crashed (see `crashPod`) stays down: its container keeps exiting.
+            if let starting = current.first(where: { !isReady(state.pods[$0]) && restarts(state.pods[$0]) == 0 }) {
                 FakeKube.set(&state.pods[starting, default: .null], ["status"], podStatus(image, ready: true))
             } else if current.count < desired {
-                addPod(&state, owner: owner, template: template, hash: hash, bad: false)
+                addPod(&state, owner: owner, template: template, hash: hash)
             } else if let retired = old.first {
                 state.pods[retired] = nil
                 state.owners[retired] = nil
@@ -99,7 +106,7 @@ extension FakeKubernetesAPI {
         let pods = state.owners.filter { $0.value.owner == owner }.keys
         let updated = pods.filter { state.owners[$0]?.hash == hash }
         let available = pods.filter { isReady(state.pods[$0]) }
-        let complete = updated.count == desired && pods.count == desired && available.count == desired
+        let complete = !settings.crashingImages.contains(image) && updated.count == desired && pods.count == desired && available.count == desired
         if !settings.badImages.contains(image) {
             conditions.append(["type": "Progressing", "status": "True",
                                "reason": complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated"])
@@ -118,21 +125,36 @@ extension FakeKubernetesAPI {
         return statuses.first?["ready"] == .bool(true)
     }
 
+    static func restarts(_ pod: JSONValue?) -> Int {
+        guard case .array(let statuses)? = FakeKube.get(pod, ["status", "containerStatuses"]) else { return 0 }
+        return FakeKube.int(statuses.first?["restartCount"]) ?? 0
+    }
+
+    /// Makes one running pod of `deployment` crash: not ready, `CrashLoopBackOff`, one restart.
+    func crashPod(of deployment: String, namespace: String = "fluke") {
+        state.withLock { state in
+            guard let pod = state.owners.filter({ $0.value.owner == "deployments/\(namespace)/\(deployment)" }).keys.sorted()
+                .first, let image = FakeKube.get(state.pods[pod], ["spec", "containers"]).flatMap(Self.firstImage) else { return }
+            FakeKube.set(&state.pods[pod, default: .null], ["status"],
+                         Self.podStatus(image, ready: false, waiting: "CrashLoopBackOff", restarts: 1))
+        }
+    }
+
     static func readyStatus(_ image: String) -> JSONValue {
         FakeKube.value(["name": "app", "image": image, "ready": true, "restartCount": 0,
                         "state": ["running": ["startedAt": RFC3339.format(Date(timeIntervalSince1970: 0), fractionDigits: 0)]]])
     }
 
-    static func podStatus(_ image: String, ready: Bool, waiting: String? = nil) -> JSONValue {
+    static func podStatus(_ image: String, ready: Bool, waiting: String? = nil, restarts: Int = 0) -> JSONValue {
         let container: JSONValue = ready ? readyStatus(image) : FakeKube.value([
-            "name": "app", "image": image, "ready": false, "restartCount": 0,
+            "name": "app", "image": image, "ready": false, "restartCount": restarts,
             "state": ["waiting": ["reason": waiting ?? "ContainerCreating"]]])
         return FakeKube.value(["phase": ready ? "Running" : "Pending", "podIP": "10.244.0.7",
                                "containerStatuses": [container]])
     }
 
-    private static func addPod(_ state: inout State, owner: String, template: JSONValue?, hash: String, bad: Bool,
-                               extraLabels: [String: String] = [:]) {
+    private static func addPod(_ state: inout State, owner: String, template: JSONValue?, hash: String,
+                               waiting: String? = nil, restarts: Int = 0, extraLabels: [String: String] = [:]) {
         state.podCounter += 1
         let ownerName = owner.split(separator: "/").last.map(String.init) ?? "pod"
         let namespace = owner.split(separator: "/").dropFirst().first.map(String.init) ?? "default"
@@ -143,7 +165,7 @@ extension FakeKubernetesAPI {
         let pod = FakeKube.value(["kind": "Pod", "apiVersion": "v1",
                                   "metadata": ["name": name, "namespace": namespace, "labels": labels],
                                   "spec": template?["spec"] ?? .null,
-                                  "status": podStatus(image, ready: false, waiting: bad ? "ImagePullBackOff" : nil)])
+                                  "status": podStatus(image, ready: false, waiting: waiting, restarts: restarts)])
         state.pods["\(namespace)/\(name)"] = pod
         state.owners["\(namespace)/\(name)"] = (owner, hash)
         state.logs["\(namespace)/\(name)"] = [(Date(), "listening on :\(labels["fluke.dev/version"] ?? "")"),
@@ -157,7 +179,7 @@ extension FakeKubernetesAPI {
         guard state.owners.contains(where: { $0.value.owner == owner }) else {
             let name = key.split(separator: "/").last.map(String.init) ?? "job"
             addPod(&state, owner: owner, template: job["spec"]?["template"], hash: templateHash(job["spec"]?["template"]),
-                   bad: false, extraLabels: ["job-name": name, "batch.kubernetes.io/job-name": name])
+                   extraLabels: ["job-name": name, "batch.kubernetes.io/job-name": name])
             return
         }
         guard case .array(let command)? = FakeKube.get(job, ["spec", "template", "spec", "containers"])?.firstContainerCommand

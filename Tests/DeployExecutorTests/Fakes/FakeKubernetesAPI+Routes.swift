@@ -18,6 +18,8 @@ extension FakeKubernetesAPI {
                                       keyPath: \.deployments)
     nonisolated(unsafe) static let services = Resource(plural: "services", group: "", kind: "Service", apiVersion: "v1", keyPath: \.services)
     nonisolated(unsafe) static let jobs = Resource(plural: "jobs", group: "batch", kind: "Job", apiVersion: "batch/v1", keyPath: \.jobs)
+    nonisolated(unsafe) static let secrets = Resource(plural: "secrets", group: "", kind: "Secret", apiVersion: "v1",
+                                                      keyPath: \.secrets)
     nonisolated(unsafe) static let pods = Resource(plural: "pods", group: "", kind: "Pod", apiVersion: "v1", keyPath: \.pods)
 
     func handle(_ request: Recorded, query: [String: String], body: Data) -> Answer {
@@ -47,6 +49,7 @@ extension FakeKubernetesAPI {
         case ("apis", "jobs") where parts[1] == "batch" && parts[2] == "v1": resource = Self.jobs
         case ("api", "services"): resource = Self.services
         case ("api", "pods"): resource = Self.pods
+        case ("api", "secrets"): resource = Self.secrets
         default: return Self.status(404, "NotFound", "the server could not find the requested resource")
         }
         switch (request.method, tail.count) {
@@ -55,6 +58,7 @@ extension FakeKubernetesAPI {
             guard known else { return Self.status(404, "NotFound", "namespaces \"\(namespace)\" not found") }
             return create(resource, namespace: namespace, body: body)
         case ("GET", 2): return get(resource, namespace: namespace, name: tail[1])
+        case ("PUT", 2) where resource.plural == "secrets": return replace(resource, namespace: namespace, name: tail[1], body: body)
         case ("PATCH", 2) where resource.plural != "pods":
             return patch(resource, namespace: namespace, name: tail[1], contentType: request.contentType, body: body)
         case ("DELETE", 2) where resource.plural != "pods": return delete(resource, namespace: namespace, name: tail[1])
@@ -116,6 +120,7 @@ extension FakeKubernetesAPI {
                 FakeKube.set(&object, ["status"], .object([:]))
                 state.lag[key] = settings.withLock { $0.observationLag }
             }
+            if resource.plural == "secrets" { object = Self.storingStringData(object) }
             if resource.plural == "services" { FakeKube.set(&object, ["spec", "clusterIP"], .string("10.96.0.\(state.services.count + 10)")) }
             state[keyPath: resource.keyPath][key] = object
             return Self.json(201, object)
@@ -165,6 +170,37 @@ extension FakeKubernetesAPI {
             state[keyPath: resource.keyPath][key] = patched
             return Self.json(200, patched)
         }
+    }
+
+    /// PUT without a resourceVersion: an unconditional replacement of the whole object.
+    private func replace(_ resource: Resource, namespace: String, name: String, body: Data) -> Answer {
+        guard var object = FakeKube.decode(body), object["metadata"]?["name"]?.stringValue == name else {
+            return Self.status(400, "BadRequest", "the name of the object does not match the name on the URL")
+        }
+        let key = "\(namespace)/\(name)"
+        return state.withLock { state in
+            guard let original = state[keyPath: resource.keyPath][key] else {
+                return Self.status(404, "NotFound", "\(resource.qualified) \"\(name)\" not found")
+            }
+            for field in ["uid", "namespace", "creationTimestamp"] {
+                FakeKube.set(&object, ["metadata", field], original["metadata"]?[field])
+            }
+            state.resourceVersion += 1
+            FakeKube.set(&object, ["metadata", "resourceVersion"], .string(String(state.resourceVersion)))
+            if resource.plural == "secrets" { object = Self.storingStringData(object) }
+            state[keyPath: resource.keyPath][key] = object
+            return Self.json(200, object)
+        }
+    }
+
+    /// `stringData` is write-only: the API server merges it into base64 `data`.
+    static func storingStringData(_ secret: JSONValue) -> JSONValue {
+        var result = secret
+        var data = FakeKube.strings(secret["data"])
+        for (key, value) in FakeKube.strings(secret["stringData"]) { data[key] = Data(value.utf8).base64EncodedString() }
+        FakeKube.set(&result, ["data"], FakeKube.object(data))
+        FakeKube.set(&result, ["stringData"], nil)
+        return result
     }
 
     private func delete(_ resource: Resource, namespace: String, name: String) -> Answer {

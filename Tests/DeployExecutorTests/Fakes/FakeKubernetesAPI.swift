@@ -10,8 +10,10 @@ import Synchronization
 /// and a controller on a timer that moves Deployments toward their spec (one pod per tick, as a
 /// `maxSurge: 1` rollout does) and runs Jobs.
 ///
+/// Secrets take `stringData` and keep it as base64 `data`, as the API server does.
+///
 /// Tests steer it: images in `badImages` never become available (the Deployment reaches
-/// `ProgressDeadlineExceeded`), commands containing a string in `failingCommands` fail their Job,
+/// `ProgressDeadlineExceeded`), images in `crashingImages` crash-loop, commands containing a string in `failingCommands` fail their Job,
 /// `observationLag` ticks pass before the controller notices a new generation.
 final class FakeKubernetesAPI: Sendable {
     struct Recorded: Sendable {
@@ -26,6 +28,8 @@ final class FakeKubernetesAPI: Sendable {
     struct Settings: Sendable {
         var token: String?
         var badImages: Set<String> = []
+        /// Images whose container exits at once: pods in `CrashLoopBackOff`, never ready.
+        var crashingImages: Set<String> = []
         var failingCommands: Set<String> = []
         var observationLag = 0
         var namespaces: Set<String> = ["default", "fluke"]
@@ -35,6 +39,7 @@ final class FakeKubernetesAPI: Sendable {
         var resourceVersion = 100
         var deployments: [String: JSONValue] = [:]
         var services: [String: JSONValue] = [:]
+        var secrets: [String: JSONValue] = [:]
         var jobs: [String: JSONValue] = [:]
         var pods: [String: JSONValue] = [:]
         /// Which Deployment or Job owns a pod, and the template hash it was made from.
@@ -65,6 +70,13 @@ final class FakeKubernetesAPI: Sendable {
         state.withLock { $0.services["\(namespace)/\(name)"] }
     }
 
+    /// A Secret's `data`, decoded from base64.
+    func secretData(_ name: String, namespace: String = "fluke") -> [String: String]? {
+        guard let secret = state.withLock({ $0.secrets["\(namespace)/\(name)"] }) else { return nil }
+        return FakeKube.strings(secret["data"]).compactMapValues { Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    var secretNames: [String] { state.withLock { $0.secrets.keys.sorted() } }
     var deploymentNames: [String] { state.withLock { $0.deployments.keys.sorted() } }
     var jobNames: [String] { state.withLock { $0.jobs.keys.sorted() } }
     var podNames: [String] { state.withLock { $0.pods.keys.sorted() } }

@@ -72,8 +72,18 @@ struct KubeContainer: Codable, Sendable {
     var image: String
     var command: [String]?
     var env: KubeEnvList?
+    var envFrom: [EnvFrom]?
     var ports: [Port]?
     var readinessProbe: Probe?
+
+    /// `envFrom: [{secretRef: {name}}]`: every key of a Secret as a variable.
+    struct EnvFrom: Codable, Sendable, Equatable {
+        var secretRef: Reference
+    }
+
+    struct Reference: Codable, Sendable, Equatable {
+        var name: String
+    }
 
     struct Port: Codable, Sendable {
         var name: String
@@ -141,6 +151,12 @@ struct KubeDeploymentState: Codable, Sendable {
 
     struct Spec: Codable, Sendable {
         var replicas: Int?
+        var template: Template?
+    }
+
+    /// Only the template's labels: they find the pods of this template.
+    struct Template: Codable, Sendable {
+        var metadata: KubeMetadata?
     }
 
     struct Status: Codable, Sendable {
@@ -194,62 +210,20 @@ struct KubeService: Codable, Sendable {
     }
 }
 
-// MARK: - Job
+// MARK: - Secret
 
-struct KubeJob: Codable, Sendable {
-    var apiVersion: String? = "batch/v1"
-    var kind: String? = "Job"
+/// An Opaque Secret as written (`stringData`; the API server stores and returns it as base64 `data`).
+struct KubeSecret: Codable, Sendable {
+    var apiVersion: String? = "v1"
+    var kind: String? = "Secret"
     var metadata: KubeMetadata
-    var spec: Spec?
-    var status: Status?
-
-    struct Spec: Codable, Sendable {
-        var backoffLimit: Int
-        var activeDeadlineSeconds: Int?
-        var ttlSecondsAfterFinished: Int?
-        var template: KubePodTemplate
-    }
-
-    struct Status: Codable, Sendable {
-        var succeeded: Int?
-        var failed: Int?
-        var conditions: [KubeCondition]?
-    }
+    var type: String? = "Opaque"
+    var stringData: [String: String]?
 }
 
-// MARK: - Pod, as read
-
-struct KubePod: Codable, Sendable {
+/// Any object, as far as its metadata goes (lists of Secrets are read for their names only).
+struct KubeObjectReference: Codable, Sendable {
     var metadata: KubeMetadata
-    var status: Status?
-
-    struct Status: Codable, Sendable {
-        var phase: String?
-        var podIP: String?
-        var containerStatuses: [ContainerStatus]?
-    }
-
-    struct ContainerStatus: Codable, Sendable {
-        var name: String
-        var ready: Bool
-        var restartCount: Int
-        var state: State?
-    }
-
-    struct State: Codable, Sendable {
-        var waiting: Reason?
-        var terminated: Reason?
-        var running: Running?
-    }
-
-    struct Reason: Codable, Sendable {
-        var reason: String?
-        var message: String?
-    }
-
-    struct Running: Codable, Sendable {
-        var startedAt: String?
-    }
 }
 
 /// The JSON Patch operation `kubectl rollout undo` sends.

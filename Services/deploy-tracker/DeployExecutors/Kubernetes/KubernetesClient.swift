@@ -52,9 +52,9 @@ final class KubernetesClient: Sendable {
         do {
             response = try await http.execute(request, timeout: requestTimeout)
             data = Data((try await response.body.collect(upTo: 16 << 20)).readableBytesView)
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
+            // AsyncHTTPClient reports a cancelled task as its own error; callers look for CancellationError.
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
             throw DeployFailure(.executor, "Kubernetes API at \(configuration.apiURL) unreachable: \(error)")
         }
         let status = Int(response.status.code)
@@ -94,6 +94,7 @@ final class KubernetesClient: Sendable {
         do {
             response = try await http.execute(request, deadline: .distantFuture)
         } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
             throw DeployFailure(.executor, "Kubernetes API at \(configuration.apiURL) unreachable: \(error)")
         }
         guard response.status.code == 200 else {

@@ -18,6 +18,7 @@ extension KubernetesExecutor {
         let name = "\(prefix)-\(phase.replacingOccurrences(of: "_", with: "-").prefix(11))-\(suffix)"
         let job = Self.job(release, image: image, name: name, phase: phase, command: command,
                            timeout: release.spec.deployTimeout)
+        try await applySecret(release)
         try await client.send(.POST, jobsPath(), json: job)
         await log.info("\(phase) hook started as job \(name)", Self.hookEvent(phase))
         let outcome: JobOutcome

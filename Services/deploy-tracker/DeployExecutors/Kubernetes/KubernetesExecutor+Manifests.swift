@@ -30,12 +30,10 @@ extension KubernetesExecutor {
                             forPatch: Bool) -> KubePodTemplate {
         let spec = release.spec
         let port = containerPort(spec)
-        var environment = release.environment
-        environment["PORT"] = String(port)
-        let variables = environment.sorted { $0.key < $1.key }.map { KubeEnvList.Variable(name: $0.key, value: $0.value) }
         let check = spec.healthCheck
         let container = KubeContainer(
-            name: "app", image: image, env: KubeEnvList(variables, replaceInPatch: forPatch),
+            name: "app", image: image, env: KubeEnvList([.init(name: "PORT", value: String(port))], replaceInPatch: forPatch),
+            envFrom: [.init(secretRef: .init(name: secretName(release)))],
             ports: [.init(name: "http", containerPort: port)],
             readinessProbe: .init(httpGet: .init(path: check.path, port: port), initialDelaySeconds: check.startPeriod,
                                   periodSeconds: max(1, check.interval), timeoutSeconds: max(1, check.timeout),
@@ -43,6 +41,20 @@ extension KubernetesExecutor {
         var labels = deploymentSelector(tenantID: release.tenantID, app: release.app, slot: slot, track: track)
         labels[Label.version] = release.versionName
         return KubePodTemplate(metadata: .init(labels: labels), spec: .init(containers: [container]))
+    }
+
+    /// The Secret holding a release's environment: `<name>-v<N>-env`.
+    static func secretName(_ release: ReleaseInput) -> String {
+        "\(objectName(tenantID: release.tenantID, app: release.app))-\(release.versionName)-env"
+    }
+
+    /// The release's environment (`spec.env` with `env_from` merged in) as a Secret. Pods read it
+    /// through `envFrom`, so no value appears in a Deployment or Job, which far more accounts may
+    /// read than Secrets (the built-in `view` role reads Deployments, not Secrets).
+    static func secret(_ release: ReleaseInput) -> KubeSecret {
+        var labels = appLabels(tenantID: release.tenantID, app: release.app)
+        labels[Label.version] = release.versionName
+        return KubeSecret(metadata: .init(name: secretName(release), labels: labels), stringData: release.environment)
     }
 
     /// The whole Deployment for a create, or (`forPatch`) the strategic-merge patch of an update:
@@ -79,10 +91,8 @@ extension KubernetesExecutor {
         var labels = appLabels(tenantID: release.tenantID, app: release.app)
         labels[Label.hook] = phase.replacingOccurrences(of: "_", with: "-")
         labels[Label.version] = release.versionName
-        let variables = release.environment.sorted { $0.key < $1.key }
-            .map { KubeEnvList.Variable(name: $0.key, value: $0.value) }
         let container = KubeContainer(name: "hook", image: image, command: ["/bin/sh", "-c", command],
-                                      env: KubeEnvList(variables))
+                                      envFrom: [.init(secretRef: .init(name: secretName(release)))])
         return KubeJob(metadata: .init(name: name, labels: labels),
                        spec: .init(backoffLimit: 0, activeDeadlineSeconds: max(1, timeout), ttlSecondsAfterFinished: 600,
                                    template: .init(metadata: .init(labels: labels),

@@ -29,7 +29,7 @@ extension KubernetesExecutor {
     /// Seconds a scale or restart may take before it counts as failed.
     static let operationTimeout = 600
 
-    /// Deletes the app's Deployments (stable, canary, both slots) and its Service.
+    /// Deletes the app's Deployments (stable, canary, both slots), its Service and its environment Secrets.
     public func remove(tenantID: UUID, app: String) async throws {
         let labels = Self.appLabels(tenantID: tenantID, app: app)
         let list = try await client.get(KubeList<KubeDeploymentState>.self,
@@ -39,6 +39,7 @@ extension KubernetesExecutor {
         }
         let base = Self.objectName(tenantID: tenantID, app: app)
         try await client.send(.DELETE, servicesPath(base), accept: [200, 202, 404])
+        try await deleteSecrets(tenantID: tenantID, app: app)
     }
 
     /// Every pod of the app, whatever its Deployment.

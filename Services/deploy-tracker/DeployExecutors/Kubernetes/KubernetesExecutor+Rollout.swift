@@ -1,13 +1,21 @@
 import Foundation
 
 extension KubernetesExecutor {
+    /// Rolls the release out with its strategy (see ``KubernetesExecutor``): canary and blue-green
+    /// need a Deployment serving already, so an app's first deploy is always a plain rollout.
+    /// Returns once the rollout is complete as `kubectl rollout status` judges it.
     public func deploy(_ release: ReleaseInput, artifact: Artifact, previous: ReleaseInput?, log: DeployLog)
         async throws {
         let base = Self.objectName(tenantID: release.tenantID, app: release.app)
         let live = try await liveSlot(base: base)
         try await retireIdleSlotIfDue(base: base, live: live)
+        try await applySecret(release)
         let stableName = Self.deploymentName(base: base, slot: live)
         let stableExists = try await exists(deploymentsPath(stableName))
+        if release.spec.strategy.type != .canary {
+            // A canary left by a tracker that died mid-canary would keep serving beside the new release.
+            try await deleteDeployment(Self.deploymentName(base: base, slot: live, track: .canary))
+        }
         switch release.spec.strategy.type {
         case .canary where stableExists:
             try await canaryDeploy(release, image: artifact.reference, base: base, slot: live, log: log)
@@ -17,6 +25,7 @@ extension KubernetesExecutor {
             try await rollingDeploy(release, image: artifact.reference, name: stableName, slot: live, log: log)
         }
         try await ensureService(release, base: base, slot: live)
+        await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
     }
 
     /// Creates or updates one Deployment with the release, then waits for its rollout.
@@ -79,11 +88,36 @@ extension KubernetesExecutor {
                     await log.info(why, .healthCheck)
                     lastReport = why
                 }
+                try await failIfPodsCannotStart(state, name: name)
             }
             guard ContinuousClock.now < deadline else {
                 throw DeployFailure(.timeout, "deployment \(name) did not finish rolling out in \(timeout) s: \(lastReport)")
             }
             try await Task.sleep(for: poll)
+        }
+    }
+
+    /// Restarts after which a container in `CrashLoopBackOff` counts as never starting.
+    static let crashLoopRestarts = 3
+    /// Waiting reasons no amount of waiting cures.
+    static let hopelessWaitingReasons: Set = ["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]
+
+    /// Fails with `.replicaStartup` when a pod with the template's labels keeps crashing or can never
+    /// start. kubectl would wait for the progress deadline (600 s by default); failing here lets
+    /// the tracker roll back minutes earlier. `ImagePullBackOff` is left to the deadline: a
+    /// registry can come back.
+    func failIfPodsCannotStart(_ state: KubeDeploymentState, name: String) async throws {
+        guard let labels = state.spec.template?.metadata?.labels, !labels.isEmpty else { return }
+        let pods = try await client.get(KubeList<KubePod>.self, podsPath(selector: labels))
+        for pod in pods.items {
+            for container in pod.status?.containerStatuses ?? [] {
+                guard let waiting = container.state?.waiting, let reason = waiting.reason else { continue }
+                if (reason == "CrashLoopBackOff" && container.restartCount >= Self.crashLoopRestarts)
+                    || Self.hopelessWaitingReasons.contains(reason) {
+                    throw DeployFailure(.replicaStartup, "pod \(pod.metadata.name ?? "?") of \(name) cannot start: \(reason)"
+                                        + " after \(container.restartCount) restarts" + (waiting.message.map { ": \($0)" } ?? ""))
+                }
+            }
         }
     }
 
@@ -118,16 +152,24 @@ extension KubernetesExecutor {
     }
 
     /// Restores the release's pod template the way `kubectl rollout undo` does (a JSON Patch
-    /// replacing `/spec/template`), drops a canary left from a failed attempt, and waits.
+    /// replacing `/spec/template`), drops a canary left from a failed attempt, and waits. When
+    /// the release still runs in the idle blue-green slot (within its rollback window), the
+    /// Service is switched back to it instead: nothing restarts.
     public func rollback(to release: ReleaseInput, artifact: Artifact, from current: ReleaseInput?, log: DeployLog)
         async throws {
         let base = Self.objectName(tenantID: release.tenantID, app: release.app)
         let live = try await liveSlot(base: base)
         let name = Self.deploymentName(base: base, slot: live)
         try await deleteDeployment(Self.deploymentName(base: base, slot: live, track: .canary))
+        try await applySecret(release)
+        if try await switchBackIfIdleServes(release, base: base, live: live, log: log) {
+            await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
+            return
+        }
         guard try await exists(deploymentsPath(name)) else {
             try await rollingDeploy(release, image: artifact.reference, name: name, slot: live, log: log)
             try await ensureService(release, base: base, slot: live)
+            await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
             return
         }
         let template = Self.podTemplate(release, image: artifact.reference, slot: live, track: .stable, forPatch: false)
@@ -137,6 +179,7 @@ extension KubernetesExecutor {
                        .deployStart)
         try await waitForRollout(name, timeout: release.spec.deployTimeout, log: log)
         try await ensureService(release, base: base, slot: live)
+        await pruneSecrets(tenantID: release.tenantID, app: release.app, log: log)
         await log.info("deployment \(name) rolled back to \(release.versionName)", .deployComplete)
     }
 

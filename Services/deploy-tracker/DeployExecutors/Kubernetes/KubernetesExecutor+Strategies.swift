@@ -50,18 +50,18 @@ extension KubernetesExecutor {
             try await Task.sleep(for: min(poll, end - ContinuousClock.now))
             let state = try await client.get(KubeDeploymentState.self, deploymentsPath(name))
             if case .waiting(let why) = try Self.rolloutProgress(state, name: name) {
+                try await failIfPodsCannotStart(state, name: name)
                 throw DeployFailure(.healthCheck, "canary \(name) became unhealthy: \(why)")
             }
         }
     }
 
-    /// Rolls the new template out in the idle slot, switches the Service's selector to it once
-    /// fully available, and schedules the old slot's retirement after the rollback window.
+    /// Rolls the new template out in the idle slot and switches the Service's selector to it once
+    /// fully available.
     func blueGreenDeploy(_ release: ReleaseInput, image: String, base: String, live: Slot, log: DeployLog)
         async throws {
         let idle = live.other
         let idleName = Self.deploymentName(base: base, slot: idle)
-        let liveName = Self.deploymentName(base: base, slot: live)
         do {
             try await rollingDeploy(release, image: image, name: idleName, slot: idle, log: log)
         } catch {
@@ -69,6 +69,28 @@ extension KubernetesExecutor {
             throw error
         }
         try await ensureService(release, base: base, slot: live)
+        try await switchService(base: base, from: live, release: release, log: log)
+    }
+
+    /// Within a blue-green rollback window the release may still run in the idle slot: switching
+    /// the Service back to it is a rollback without a restart. Returns whether it did.
+    func switchBackIfIdleServes(_ release: ReleaseInput, base: String, live: Slot, log: DeployLog) async throws -> Bool {
+        let idleName = Self.deploymentName(base: base, slot: live.other)
+        let reply = try await client.send(.GET, deploymentsPath(idleName), accept: [200, 404])
+        guard reply.status == 200 else { return false }
+        let idle = try client.decode(KubeDeploymentState.self, from: reply.body)
+        guard idle.spec.template?.metadata?.labels?[Label.version] == release.versionName, (idle.spec.replicas ?? 0) > 0,
+              (try? Self.rolloutProgress(idle, name: idleName)) == .done else { return false }
+        try await switchService(base: base, from: live, release: release, log: log)
+        return true
+    }
+
+    /// Points the Service at the other slot, and schedules the retirement of the one it leaves
+    /// after the rollback window.
+    func switchService(base: String, from live: Slot, release: ReleaseInput, log: DeployLog) async throws {
+        let idle = live.other
+        let liveName = Self.deploymentName(base: base, slot: live)
+        let idleName = Self.deploymentName(base: base, slot: idle)
         try await client.patch(servicesPath(base), ["spec": ["selector": [Label.slot: idle.rawValue]]],
                                type: .strategicMerge)
         await log.info("service \(base) switched from \(liveName) to \(idleName) (\(release.versionName))",

@@ -6,7 +6,9 @@ import Foundation
 /// `fluke-<first 12 hex digits of the tenant>-<app>` (``objectName(tenantID:app:)``), labelled
 /// `fluke.dev/tenant`, `fluke.dev/app`, `fluke.dev/track` (`stable`, `canary`), `fluke.dev/slot`
 /// (`blue`, `green`) and `fluke.dev/version`. The Service selects tenant, app and slot, never
-/// track or version, so a canary Deployment shares it and a rolling update keeps it.
+/// track or version, so a canary Deployment shares it and a rolling update keeps it. A release's
+/// environment goes into a Secret `<name>-v<N>-env` that its pods and hook Jobs read through
+/// `envFrom` (only `PORT` is in the template); Secrets no Deployment uses any more are deleted.
 ///
 /// - Rolling: the live Deployment is created (409 → updated) or updated with a strategic-merge
 ///   patch, then watched exactly as `kubectl rollout status` does.
@@ -23,6 +25,11 @@ import Foundation
 /// reported as ``DeployFailure/Kind/healthCheck``: Kubernetes only reaches it when new pods never
 /// became available, which is what a health-gated rollout calls failing its checks. API errors
 /// (`Status` objects) are ``DeployFailure/Kind/executor``.
+///
+/// The account it runs as needs, in ``Configuration/namespace``: `deployments` (apps) get, list,
+/// create, patch, delete; `services` get, create, patch, delete; `secrets` list, create, update,
+/// delete; `jobs` (batch) get, create, delete; `pods` list and `pods/log` get; and, for
+/// `validate` only, `namespaces` get (a 403 there is reported as fine).
 ///
 /// Call ``shutdown()`` before dropping the executor: it owns an HTTP client.
 public struct KubernetesExecutor: DeployExecutor {
@@ -116,15 +123,16 @@ public struct KubernetesExecutor: DeployExecutor {
     /// `[registry[:port]/]path[:tag][@sha256:hex]`, as the distribution reference grammar has it.
     public static func isValidImageReference(_ reference: String) -> Bool {
         guard !reference.isEmpty, reference.utf8.count <= 255 else { return false }
-        return (try? imageReferencePattern.wholeMatch(in: reference)) != nil
+        // Built per call: Regex is not Sendable, and references are checked a few times per deploy.
+        guard let pattern = try? Regex(imageReferencePattern) else { return false }
+        return (try? pattern.wholeMatch(in: reference)) != nil
     }
 
-    nonisolated(unsafe) private static let imageReferencePattern: Regex<AnyRegexOutput> = {
+    private static let imageReferencePattern: String = {
         let component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
         let domain = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
             + "(?::[0-9]+)?/)?"
-        let pattern = "\(domain)\(component)(?:/\(component))*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+        return "\(domain)\(component)(?:/\(component))*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
             + "(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,})?"
-        return try! Regex(pattern)
     }()
 }

@@ -40,6 +40,13 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 1, launch.outputFile ?? "/dev/null",
                                          O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the tracker's (its listening socket, database connections, a test's
+        // pipes) may live on in a replica that outlives it.
+        if let closeFrom = Self.addCloseFrom {
+            _ = closeFrom(&actions, 3)
+        } else {
+            for fd in Self.openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
         if let directory = launch.directory {
             guard let addChdir = Self.addChdir else { throw SpawnError(description: "this libc cannot spawn in a directory") }
             _ = addChdir(&actions, directory)
@@ -73,7 +80,8 @@ enum ChildProcess {
         return pid
     }
 
-    /// glibc's `POSIX_SPAWN_SETSID` and `posix_spawn_file_actions_addchdir_np` (2.29+) are behind
+    /// glibc's `POSIX_SPAWN_SETSID`, `posix_spawn_file_actions_addchdir_np` (2.29+) and
+    /// `posix_spawn_file_actions_addclosefrom_np` (2.34+) are behind
     /// `_GNU_SOURCE`, which Swift's Glibc module does not define: the flag's value and the
     /// function looked up by name.
     private static let spawnSetsid: Int32 = 0x80
@@ -84,6 +92,18 @@ enum ChildProcess {
         }
         return unsafeBitCast(symbol, to: AddChdir.self)
     }()
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
+    private static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+    }
 
     /// The exit status of our own child `pid` once it has exited (reaping it), nil while it runs
     /// or when it is not our child.

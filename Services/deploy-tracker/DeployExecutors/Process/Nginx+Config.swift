@@ -61,6 +61,11 @@ extension Nginx {
         }
         server {
             listen 127.0.0.1:\(port);
+            # No client keep-alive: a reload's old workers close idle kept-alive connections, and
+            # a client that sent its next request on one at that moment sees it fail (measured:
+            # ~20 read errors per rolling update under wrk). One connection per request is the
+            # price of zero failed requests across reloads.
+            keepalive_timeout 0;
             access_log \(accessLogPath(key)) fleet;
             location / {
                 proxy_pass http://\(upstream);

@@ -16,21 +16,24 @@ struct NginxAccessLog: Sendable {
         return size ?? 0
     }
 
-    /// The requests logged after `offset` whose last upstream tried is one of `upstreams`
-    /// (`127.0.0.1:<port>`), with that upstream's status.
-    func tally(since offset: UInt64, upstreams: Set<String>) -> Tally {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return Tally() }
+    /// Adds to `tally` the requests logged after `offset` whose last upstream tried is one of
+    /// `upstreams` (`127.0.0.1:<port>`), with that upstream's status; returns where the next
+    /// call goes on (only whole lines are read, and a log cut back is read from its start).
+    func count(into tally: inout Tally, since offset: UInt64, upstreams: Set<String>) -> UInt64 {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return offset }
         defer { try? handle.close() }
-        try? handle.seek(toOffset: offset)
+        let end = (try? handle.seekToEnd()) ?? 0
+        let start = end < offset ? 0 : offset
+        try? handle.seek(toOffset: start)
         let data = (try? handle.readToEnd()) ?? Data()
-        var tally = Tally()
-        for line in data.split(separator: UInt8(ascii: "\n")) {
+        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return start }
+        for line in data[..<lastNewline].split(separator: UInt8(ascii: "\n")) {
             let fields = String(decoding: line, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false)
             guard let entry = Self.lastUpstream(fields), upstreams.contains(entry.address) else { continue }
             tally.requests += 1
             if entry.status >= 500 { tally.errors += 1 }
         }
-        return tally
+        return start + UInt64(lastNewline - data.startIndex + 1)
     }
 
     /// The last upstream nginx tried for one line and what it answered: with retries both fields

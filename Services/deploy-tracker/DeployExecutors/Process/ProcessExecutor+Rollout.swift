@@ -25,6 +25,13 @@ extension ProcessExecutor {
     public func rollback(to release: ReleaseInput, artifact: Artifact, from current: ReleaseInput?, log: DeployLog)
         async throws {
         let key = AppKey(tenantID: release.tenantID, app: release.app)
+        // The automatic rollback after a failed rollout finds the old set still serving.
+        if let state = await supervisor.state(key), let serving = state.release, serving.version == release.versionName,
+           await liveServing(key, state).count == serving.replicas {
+            await log.info("\(serving.version) serves already, all \(serving.replicas) replicas running; nothing to do",
+                           .deployComplete)
+            return
+        }
         if var state = await supervisor.state(key), let standby = state.standby,
            standby.release.version == release.versionName {
             var alive = true

@@ -118,6 +118,8 @@ extension ProcessExecutor {
         let addresses = Set(replicas.map(\.address))
         let maxRatio = strategy.maxErrorRatio ?? 0.05
         var failures: [String: Int] = [:]
+        var tally = NginxAccessLog.Tally()
+        var offset = mark
         repeat {
             try await Task.sleep(for: .seconds(1))
             for replica in replicas {
@@ -134,7 +136,7 @@ extension ProcessExecutor {
                     failures[replica.id] = 0
                 }
             }
-            let tally = accessLog.tally(since: mark, upstreams: addresses)
+            offset = accessLog.count(into: &tally, since: offset, upstreams: addresses)
             if tally.requests > 0, Double(tally.errors) / Double(tally.requests) > maxRatio {
                 let message = "canary answered \(tally.errors) 5xx of \(tally.requests) requests (above \(maxRatio))"
                 await deployLog.error(message, .healthCheck)

@@ -5,9 +5,21 @@ import Glibc
 
 /// Runs apps as supervised processes on this machine behind nginx: what `make run` uses.
 ///
-/// State lives under `DEPLOY_DATA_DIR` (releases, replica records, nginx's files), and nginx and
-/// the replicas run in sessions of their own, so they keep serving while the tracker is down
-/// and a new instance on the same directory adopts them.
+/// State lives under `DEPLOY_DATA_DIR`, and nginx and the replicas run in sessions of their own,
+/// so they keep serving while the tracker is down and a new instance on the same directory
+/// adopts them:
+/// - `apps/<tenant>/<app>/releases/v<N>/`: a release's built copy of its source (its artifact,
+///   kept for rollbacks without a rebuild), `v<N>.build.log` beside it;
+/// - `apps/<tenant>/<app>/replicas/<id>.json` and `<id>.log`: pid, pid start time, port,
+///   version, restarts; the replica's stdout and stderr;
+/// - `apps/<tenant>/<app>/state.json`: the upstream (replicas and weights), the current release,
+///   a blue-green standby set and when its window ends;
+/// - `nginx/`: nginx.conf, control.conf (the generation a reload waits for), `apps/*.conf`
+///   (each app's upstream and server on its stable port), ports.json, logs (per app access
+///   logs recording each request's upstream and status), temp paths.
+///
+/// One executor (one supervisor) per data directory: two trackers sharing one would both
+/// restart the same dead replica.
 public final class ProcessExecutor: DeployExecutor {
     /// Where and how it runs things.
     public struct Configuration: Sendable {
@@ -34,6 +46,14 @@ public final class ProcessExecutor: DeployExecutor {
             self.processUser = processUser
             self.stopGrace = stopGrace
         }
+
+        /// From the tracker's settings: `DEPLOY_DATA_DIR` (default `./.deploy-data`) and
+        /// `DEPLOY_PROCESS_USER` (unset or empty: the tracker's own user).
+        public init(environment: [String: String]) {
+            let directory = environment["DEPLOY_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".deploy-data"
+            let user = environment["DEPLOY_PROCESS_USER"].flatMap { $0.isEmpty ? nil : $0 }
+            self.init(dataDirectory: URL(fileURLWithPath: directory).standardizedFileURL, processUser: user)
+        }
     }
 
     public let kind = ExecutorKind.process
@@ -55,11 +75,15 @@ public final class ProcessExecutor: DeployExecutor {
     }
 
     /// Watches the replicas until cancelled (the tracker runs it as a long-lived task): restarts
-    /// the dead with backoff, ends blue-green windows, checks health every `interval`.
+    /// the dead with backoff, ends blue-green windows, checks health every `interval`, starts
+    /// nginx again if it died. Replicas no serving or standby set claims (a rollout cut short by
+    /// a crash) are stopped when it begins.
     public func supervise() async {
         await supervisor.stopOrphans()
         try? await nginx.ensureRunning()
         while !Task.isCancelled {
+            // nginx killed or crashed: started again with every app's conf file still in place.
+            if await nginx.masterPID == nil, !Task.isCancelled { try? await nginx.ensureRunning() }
             let probes = await supervisor.round()
             await withTaskGroup(of: Void.self) { group in
                 for probe in probes {
@@ -69,6 +93,7 @@ public final class ProcessExecutor: DeployExecutor {
                     }
                 }
             }
+            await nginx.capLogs()
             try? await Task.sleep(for: .milliseconds(250))
         }
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The supervisor's rounds: restarts, blue-green standby expiry, background health checks.
 extension ReplicaSupervisor {
@@ -25,6 +28,7 @@ extension ReplicaSupervisor {
             for var record in replicas where record.supervised {
                 let running = ChildProcess.isRunning(record.pid, startTime: record.pidStartTime)
                 if running {
+                    capLog(key, record.id)
                     if let check = healthCheck(of: record, in: state), isDue(record.id, check: check, now: now) {
                         probes.append(Probe(key: key, id: record.id, port: record.port, check: check))
                     }
@@ -58,6 +62,16 @@ extension ReplicaSupervisor {
             let orphans = replicas.filter { !claimed.contains($0.id) }.map(\.id)
             if !orphans.isEmpty { await stop(key, ids: orphans) }
         }
+    }
+
+    /// A replica's output file past this size starts again from empty (its lines were followed
+    /// and published meanwhile; the replica appends, so it writes on at the new end).
+    static let logLimit: UInt64 = 16 << 20
+
+    private func capLog(_ key: AppKey, _ id: String) {
+        let path = layout.logFile(key, id: id).path
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
+        if size > Self.logLimit { truncate(path, 0) }
     }
 
     private func healthCheck(of record: ReplicaRecord, in state: AppState?) -> AppSpec.HealthCheck? {

@@ -135,7 +135,10 @@ actor ReplicaSupervisor {
             nextRestart[record.id] = nil
             health[record.id] = nil
             try? FileManager.default.removeItem(at: layout.recordFile(key, id: record.id))
-            ChildProcess.signalGroup(record.pid, SIGTERM)
+            // A pid reused by another process since is not ours to signal.
+            if ChildProcess.isRunning(record.pid, startTime: record.pidStartTime) {
+                ChildProcess.signalGroup(record.pid, SIGTERM)
+            }
         }
         let deadline = ContinuousClock.now + stopGrace
         var running = victims.filter { ChildProcess.isRunning($0.pid, startTime: $0.pidStartTime) }

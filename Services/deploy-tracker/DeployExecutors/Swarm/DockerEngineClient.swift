@@ -23,9 +23,12 @@ struct DockerEngineClient: Sendable {
     /// `http://host:port/v1.45`.
     let baseURL: String
     let requestTimeout: TimeAmount
+    /// `X-Registry-Auth` for the requests that pull images.
+    let registryAuth: String?
 
     /// `DOCKER_HOST` is `unix:///path` or `tcp://host:port`; anything else is refused.
-    init(dockerHost: String, apiVersion: String, requestTimeout: Duration) throws {
+    init(dockerHost: String, apiVersion: String, requestTimeout: Duration, registryAuth: String? = nil) throws {
+        self.registryAuth = registryAuth
         let prefix = apiVersion.isEmpty ? "" : (apiVersion.hasPrefix("/") ? apiVersion : "/" + apiVersion)
         if dockerHost.hasPrefix("unix://") {
             let path = String(dockerHost.dropFirst("unix://".count))
@@ -48,9 +51,15 @@ struct DockerEngineClient: Sendable {
     /// Sends a request and collects a JSON (or text) answer of at most 16 MiB; an error status
     /// throws ``DockerEngineError``.
     @discardableResult
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil) async throws -> Data {
-        let response = try await start(method, path, query: query, json: json)
-        let body = try await response.body.collect(upTo: 16 << 20)
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil,
+              timeout: TimeAmount? = nil) async throws -> Data {
+        let response = try await start(method, path, query: query, json: json, timeout: timeout)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 16 << 20)
+        } catch where Task.isCancelled {
+            throw CancellationError()
+        }
         let data = Data(body.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             throw Self.error(status: Int(response.status.code), body: data)
@@ -74,18 +83,25 @@ struct DockerEngineClient: Sendable {
         return response.body
     }
 
-    private func start(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: Data?) async throws
-        -> HTTPClientResponse {
+    private func start(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: Data?,
+                       timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let registryAuth, method == .POST,
+           path == "/images/create" || path == "/services/create" || path.hasSuffix("/update") {
+            request.headers.add(name: "X-Registry-Auth", value: registryAuth)
+        }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: json))
         }
         do {
-            return try await engineHTTPClient.execute(request, timeout: requestTimeout)
-        } catch let error as HTTPClientError where !Task.isCancelled {
+            return try await engineHTTPClient.execute(request, timeout: timeout ?? requestTimeout)
+        } catch where Task.isCancelled {
+            // Callers stop on cancellation (a cancelled deployment), not on a transport error.
+            throw CancellationError()
+        } catch let error as HTTPClientError {
             throw DeployFailure(.executor, "Docker Engine at \(baseURL) unreachable: \(error)")
         }
     }

@@ -12,8 +12,8 @@ extension SwarmExecutor {
         var target: DockerEngine.TaskSpec
         var replicas: Int
         var mode: Mode = .rollout
-        /// The `UpdateStatus` from before this change: until the Engine replaces it, it describes
-        /// an earlier update and is ignored.
+        /// The `UpdateStatus` from before this change: until the Engine starts a new update, it
+        /// describes an earlier one and is ignored (``isStale(_:before:)``).
         var staleStatus: DockerEngine.UpdateStatus?
         /// Tasks that existed before this change: their failures are not this rollout's.
         var earlierTasks: Set<String> = []
@@ -55,7 +55,7 @@ extension SwarmExecutor {
                         try await tasks(service: watch.service, desiredRunning: false))
             }
             let failures = all.filter { !watch.earlierTasks.contains($0.id) && $0.failed && $0.spec?.runs(watch.target) == true }
-            let status = service.updateStatus == watch.staleStatus ? nil : service.updateStatus
+            let status = Self.isStale(service.updateStatus, before: watch.staleStatus) ? nil : service.updateStatus
             try Self.judge(status, failures: failures, watch: watch)
             try Self.checkStartupFailures(failures, watch: watch)
 
@@ -79,6 +79,15 @@ extension SwarmExecutor {
             }
             try await Task.sleep(for: configuration.pollInterval)
         }
+    }
+
+    /// Whether `status` still describes the update (or rollback) that was under way or done
+    /// before this change: the same one, or the same cycle moved on (`rollback_started` →
+    /// `rollback_completed` keeps its `StartedAt`). The Engine keeps the last status for as
+    /// long as no new update starts, and a change of replicas alone starts none.
+    static func isStale(_ status: DockerEngine.UpdateStatus?, before: DockerEngine.UpdateStatus?) -> Bool {
+        guard let status, let before else { return status == nil }
+        return status == before || (status.startedAt != nil && status.startedAt == before.startedAt)
     }
 
     /// One running task per slot `1…replicas`, each on the target spec, and none beyond.

@@ -12,19 +12,20 @@ extension SwarmExecutor {
         let spec = jobSpec(phase, command: command, release: release, image: image)
         await log.info("\(phase) hook: running as swarm job \(spec.name)", phase == "post_deploy" ? .postDeploy : .preDeploy)
         try await createJob(spec, kind: kind)
+        let outcome: String?
         do {
-            let outcome = try await waitForJob(spec.name, phase: phase, kind: kind)
+            outcome = try await waitForJob(spec.name, phase: phase, kind: kind)
             try? await copyOutput(of: spec.name, to: log)
-            await removeDetached(spec.name)
-            if let failure = outcome {
-                await log.error("\(phase) hook failed: \(failure)")
-                throw DeployFailure(kind, "\(phase) hook failed: \(failure)")
-            }
-            await log.info("\(phase) hook: done")
         } catch {
             await removeDetached(spec.name)
             throw error
         }
+        await removeDetached(spec.name)
+        if let failure = outcome {
+            await log.error("\(phase) hook failed: \(failure)")
+            throw DeployFailure(kind, "\(phase) hook failed: \(failure)")
+        }
+        await log.info("\(phase) hook: done")
     }
 
     func jobSpec(_ phase: String, command: String, release: ReleaseInput, image: String) -> DockerEngine.ServiceSpec {

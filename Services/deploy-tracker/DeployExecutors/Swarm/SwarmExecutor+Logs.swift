@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FlukeModels
 import Foundation
 
@@ -19,10 +20,20 @@ extension SwarmExecutor {
             throw DeployFailure(.executor, "logs of \(name): \(error.message)")
         }
         var demuxer = DockerLogDemuxer()
-        for try await chunk in body {
-            for frame in try demuxer.append(chunk.readableBytesView) {
-                for parsed in Self.logLines(frame) { await line(parsed) }
+        do {
+            for try await chunk in body {
+                for frame in try demuxer.append(chunk.readableBytesView) {
+                    for parsed in Self.logLines(frame) { await line(parsed) }
+                }
             }
+            // A cancelled stream may just end: that is still a cancellation, not a service gone.
+            try Task.checkCancellation()
+        } catch where Task.isCancelled {
+            throw CancellationError()
+        } catch let error as DockerLogDemuxer.MalformedStream {
+            throw DeployFailure(.executor, "logs of \(name): \(error)")
+        } catch let error as HTTPClientError {
+            throw DeployFailure(.executor, "logs of \(name) ended: \(error)")
         }
     }
 

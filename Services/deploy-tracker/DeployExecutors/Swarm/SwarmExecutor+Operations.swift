@@ -5,8 +5,8 @@ extension SwarmExecutor {
     public func scale(tenantID: UUID, app: String, replicas: Int, log: DeployLog) async throws {
         guard replicas >= 0 else { throw DeployFailure(.validation, "replicas must not be negative") }
         await log.info("scaling \(app) to \(replicas) replicas", .scaleEvent)
-        try await update(tenantID: tenantID, app: app, what: "scale of \(app) to \(replicas)", log: log) { spec in
-            spec.mode.replicated = .init(replicas: UInt64(replicas))
+        try await update(tenantID: tenantID, app: app, what: "scale of \(app) to \(replicas)", log: log) { _ in
+            (["Mode", "Replicated", "Replicas"], .number(Double(replicas)))
         }
     }
 
@@ -15,7 +15,7 @@ extension SwarmExecutor {
     public func restart(tenantID: UUID, app: String, log: DeployLog) async throws {
         await log.info("restarting \(app)", .configChange)
         try await update(tenantID: tenantID, app: app, what: "restart of \(app)", log: log) { spec in
-            spec.taskTemplate.forceUpdate = (spec.taskTemplate.forceUpdate ?? 0) + 1
+            (["TaskTemplate", "ForceUpdate"], .number(Double((spec.taskTemplate.forceUpdate ?? 0) + 1)))
         }
     }
 

@@ -1,3 +1,4 @@
+import FlukeModels
 import Foundation
 
 extension SwarmExecutor {
@@ -27,6 +28,11 @@ extension SwarmExecutor {
         let what = "\(release.app) \(release.versionName)"
         await log.info("rolling out \(what) as service \(spec.name) (\(release.spec.strategy.type.rawValue), "
             + "\(release.spec.replicas) replicas)", .deployStart)
+        if release.spec.strategy.type == .canary {
+            await log.info("canary on swarm: no traffic weights, so one task at a time, "
+                + "\(release.spec.strategy.pause ?? release.spec.healthCheck.interval) s apart; each step's share is "
+                + "its tasks on the new spec over \(release.spec.replicas); a failed task pauses the update and fails the deploy")
+        }
         let (staleStatus, earlierTasks) = try await apply(spec, log: log)
         try await waitForConvergence(Watch(
             service: spec.name, target: spec.taskTemplate, replicas: release.spec.replicas,
@@ -97,19 +103,29 @@ extension SwarmExecutor {
         throw DeployFailure(.executor, "service \(spec.name) kept changing: \(lastError)")
     }
 
-    /// Updates an existing service with `change` applied to its current spec, retrying on a
-    /// stale version, then waits for it to converge (scale, restart).
+    /// Changes one field of an existing service's spec, retrying on a stale version, then waits
+    /// for it to converge (scale, restart). The spec is edited as the Engine's JSON, so fields
+    /// this executor does not model (set by hand or by the Engine) are sent back unchanged.
     func update(tenantID: UUID, app: String, what: String, log: DeployLog,
-                _ change: (inout DockerEngine.ServiceSpec) -> Void) async throws {
+                _ change: (DockerEngine.ServiceSpec) -> (path: [String], value: JSONValue)) async throws {
+        let name = Self.serviceName(tenantID: tenantID, app: app)
         for _ in 0..<Self.updateAttempts {
-            let service = try await existingService(tenantID: tenantID, app: app)
-            var spec = service.spec
-            change(&spec)
+            let (service, raw) = try await engineCall(.executor) { () -> (DockerEngine.Service, JSONValue) in
+                do {
+                    let data = try await engine.send(.GET, "/services/\(name)")
+                    return (try DockerEngine.decoder.decode(DockerEngine.Service.self, from: data),
+                            try JSONDecoder().decode(JSONValue.self, from: data))
+                } catch let error as DockerEngineError where error.isNotFound {
+                    throw DeployFailure(.executor, "app \(app) does not run on the swarm (no service \(name))")
+                }
+            }
+            let edit = change(service.spec)
+            let body = try JSONEncoder().encode((raw["Spec"] ?? .object([:])).setting(edit.path, to: edit.value))
+            let spec = try DockerEngine.decoder.decode(DockerEngine.ServiceSpec.self, from: body)
             let (staleStatus, earlierTasks) = try await before(service)
             do {
                 try await engine.send(.POST, "/services/\(service.id)/update",
-                                      query: [("version", String(service.version.index))],
-                                      json: DockerEngine.encoder.encode(spec))
+                                      query: [("version", String(service.version.index))], json: body)
             } catch let error as DockerEngineError where error.isOutOfSequence {
                 continue
             } catch let error as DockerEngineError {
@@ -126,5 +142,16 @@ extension SwarmExecutor {
 
     func verifyPeriod(_ spec: DockerEngine.ServiceSpec) -> Duration {
         configuration.verifyPeriod ?? .nanoseconds(spec.updateConfig?.monitor ?? 5_000_000_000)
+    }
+}
+
+extension JSONValue {
+    /// A copy with the value at `path` (object keys) replaced, creating objects on the way.
+    fileprivate func setting(_ path: [String], to value: JSONValue) -> JSONValue {
+        guard let key = path.first else { return value }
+        var object: [String: JSONValue] = [:]
+        if case .object(let existing) = self { object = existing }
+        object[key] = (object[key] ?? .null).setting(Array(path.dropFirst()), to: value)
+        return .object(object)
     }
 }

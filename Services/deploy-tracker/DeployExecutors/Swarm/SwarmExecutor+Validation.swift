@@ -8,7 +8,9 @@ extension SwarmExecutor {
         var checks: [ValidationCheck] = []
         let reachable: Bool
         do {
-            let pong = String(decoding: try await engine.send(.GET, "/_ping"), as: UTF8.self)
+            // A missing socket or a closed port is retried by the connection pool until the
+            // deadline: validation answers a person waiting, so it gets a short one.
+            let pong = String(decoding: try await engine.send(.GET, "/_ping", timeout: .seconds(3)), as: UTF8.self)
             reachable = true
             checks.append(.init(name: "executor", ok: true, detail: "Docker Engine at \(configuration.dockerHost) answered \(pong)"))
         } catch {

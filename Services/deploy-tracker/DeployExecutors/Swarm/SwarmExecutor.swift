@@ -33,11 +33,15 @@ public struct SwarmExecutor: DeployExecutor {
         public var operationTimeout: Duration
         /// The host published ports are reached on: the tcp host of `dockerHost`, else `127.0.0.1`.
         public var publicHost: String?
+        /// Credentials for private images: the `X-Registry-Auth` value (base64url of
+        /// `{"username","password","serveraddress"}`), sent with pulls, creates and updates so
+        /// that every node can pull. Secret: never logged.
+        public var registryAuth: String?
 
         public init(dockerHost: String = "unix:///var/run/docker.sock", apiVersion: String = "/v1.45",
                     pollInterval: Duration = .milliseconds(200), network: String? = nil,
                     verifyPeriod: Duration? = nil, requestTimeout: Duration = .seconds(30),
-                    operationTimeout: Duration = .seconds(600), publicHost: String? = nil) {
+                    operationTimeout: Duration = .seconds(600), publicHost: String? = nil, registryAuth: String? = nil) {
             self.dockerHost = dockerHost
             self.apiVersion = apiVersion
             self.pollInterval = pollInterval
@@ -46,6 +50,7 @@ public struct SwarmExecutor: DeployExecutor {
             self.requestTimeout = requestTimeout
             self.operationTimeout = operationTimeout
             self.publicHost = publicHost
+            self.registryAuth = registryAuth
         }
 
         /// The settings from `DOCKER_HOST` (default: the local socket) and `DOCKER_API_VERSION`.
@@ -69,7 +74,8 @@ public struct SwarmExecutor: DeployExecutor {
     public init(configuration: Configuration = .init()) throws {
         self.configuration = configuration
         engine = try DockerEngineClient(dockerHost: configuration.dockerHost, apiVersion: configuration.apiVersion,
-                                        requestTimeout: configuration.requestTimeout)
+                                        requestTimeout: configuration.requestTimeout,
+                                        registryAuth: configuration.registryAuth)
     }
 
     /// The app's service: `fluke-<first 12 hex of the tenant id>-<app>`, unique per tenant.
@@ -84,7 +90,8 @@ public struct SwarmExecutor: DeployExecutor {
         guard name.count > 63 else { return name }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes, unlike Hasher.
         for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let suffix = String(hash, radix: 16)
+        let hex = String(hash, radix: 16)
+        let suffix = String(repeating: "0", count: 16 - hex.count) + hex
         return name.prefix(63 - suffix.count - 1) + "-" + suffix
     }
 
@@ -101,15 +108,6 @@ public struct SwarmExecutor: DeployExecutor {
         } catch let error as DockerEngineError where error.isNotFound {
             return nil
         }
-    }
-
-    /// The service of an app that must exist (scale, restart).
-    func existingService(tenantID: UUID, app: String) async throws -> DockerEngine.Service {
-        let name = Self.serviceName(tenantID: tenantID, app: app)
-        guard let service = try await engineCall(.executor, { try await inspect(name) }) else {
-            throw DeployFailure(.executor, "app \(app) does not run on the swarm (no service \(name))")
-        }
-        return service
     }
 
     /// Runs Engine calls, turning the Engine's refusals into ``DeployFailure`` of `kind`.
