@@ -20,7 +20,7 @@ struct ProcessExecutorTests {
             #expect(fixture.steps.lines.contains("output: building v1"))
             #expect(fixture.steps.lines.contains { $0.hasPrefix("info: replica") && $0.hasSuffix("is healthy") })
 
-            let load = try ProcessLoad(url: try await fixture.url)
+            let load = try WrkLoad(url: try await fixture.url)
             try await fixture.deploy(fixture.release(2, spec: spec), previous: v1)
             let summary = try await load.stop()
             #expect(summary.requests > 0)

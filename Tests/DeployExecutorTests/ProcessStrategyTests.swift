@@ -14,7 +14,7 @@ struct ProcessStrategyTests {
             let v1Artifact = try await fixture.deploy(v1)
             let blue = try await fixture.replicas().map(\.id)
 
-            let load = try ProcessLoad(url: try await fixture.url)
+            let load = try WrkLoad(url: try await fixture.url)
             let v2 = fixture.release(2, spec: spec)
             try await fixture.deploy(v2, previous: v1)
             let summary = try await load.stop()
@@ -41,7 +41,7 @@ struct ProcessStrategyTests {
             let v1 = fixture.release(1, spec: spec)
             try await fixture.deploy(v1)
 
-            let load = try ProcessLoad(url: try await fixture.url)
+            let load = try WrkLoad(url: try await fixture.url)
             let v2 = fixture.release(2, spec: spec)
             try await fixture.deploy(v2, previous: v1)
             let summary = try await load.stop()
@@ -54,7 +54,7 @@ struct ProcessStrategyTests {
             #expect(serving.count == 3 && serving.allSatisfy { $0.version == "v2" })
 
             // The broken canary answers 500 on / (its /health is fine): only the access log tells.
-            let traffic = try ProcessLoad(url: try await fixture.url)
+            let traffic = try WrkLoad(url: try await fixture.url)
             let error = await #expect(throws: DeployFailure.self) {
                 try await fixture.deploy(fixture.release(3, spec: spec, mode: "error"), previous: v2)
             }

@@ -102,7 +102,7 @@ final class DeploymentDriver: Service, Sendable {
             try await finish(claim, run: run, outcome, kind: nil, logger: logger)
         } catch is LeaseLost {
             logger.warning("lost the deployment's lease to another replica; it drives it now")
-        } catch let failure as DeployFailure {
+        } catch let failure as DeployFailure where !Task.isCancelled {
             try? await finish(claim, run: nil, .failed(failure), kind: nil, logger: logger)
         } catch {
             // Postgres away, say: the lease lapses and the deployment is taken over.
@@ -144,6 +144,9 @@ final class DeploymentDriver: Service, Sendable {
         } catch let failure as DeployFailure {
             return .failed(failure)
         } catch {
+            // This replica is shutting down: nothing is recorded; the lease lapses and another
+            // replica (or this one, restarted) takes the deployment over.
+            if Task.isCancelled { throw CancellationError() }
             return .failed(DeployFailure(.executor, "\(error)"))
         }
         guard let made else { return .failed(DeployFailure(.executor, "no release was made")) }

@@ -7,7 +7,7 @@ import Glibc
 
 /// wrk hammering an app's nginx address while a rollout runs; stopped with SIGINT, after which
 /// it prints its summary (requests, non-2xx/3xx answers, socket errors).
-final class ProcessLoad: @unchecked Sendable {
+final class WrkLoad: @unchecked Sendable {
     struct Summary: CustomStringConvertible {
         var requests: Int
         var failures: Int
@@ -33,6 +33,11 @@ final class ProcessLoad: @unchecked Sendable {
             kill(pid, SIGKILL)
             _ = waitpid(pid, nil, 0)
         }
+    }
+
+    /// A test that failed before ``stop()`` leaves no wrk behind.
+    deinit {
+        if process.isRunning { process.terminate() }
     }
 
     /// Stops wrk and reads its summary.
