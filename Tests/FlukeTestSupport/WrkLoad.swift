@@ -1,38 +1,28 @@
-@testable import DeployExecutors
 import Foundation
-import FlukeTestSupport
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// wrk hammering an app's nginx address while a rollout runs; stopped with SIGINT, after which
-/// it prints its summary (requests, non-2xx/3xx answers, socket errors).
-final class WrkLoad: @unchecked Sendable {
-    struct Summary: CustomStringConvertible {
-        var requests: Int
-        var failures: Int
-        var text: String
-        var description: String { text }
+/// wrk hammering an app's address (the process executor's nginx) while a rollout runs; stopped
+/// with SIGINT, after which it prints its summary (requests, non-2xx/3xx answers, socket errors).
+public final class WrkLoad: @unchecked Sendable {
+    public struct Summary: CustomStringConvertible, Sendable {
+        public var requests: Int
+        public var failures: Int
+        public var text: String
+        public var description: String { text }
     }
 
-    private let pid: pid_t
-    private let outputFile: String
+    private let process = Process()
+    private let output = Pipe()
 
-    init(url: String) throws {
-        outputFile = TestEnvironment.workDir + "/wrk-" + UUID().uuidString.prefix(8) + ".out"
-        // ChildProcess rather than Foundation's Process, which hands its children the test
-        // runner's blocked SIGINT: wrk would never stop.
-        pid = try ChildProcess.spawn(.init(arguments: ["/usr/bin/wrk", "-t", "2", "-c", "8", "-d", "600s", "--timeout", "10s",
-                                                       url + "/"],
-                                           environment: [:], outputFile: outputFile, newSession: false))
-    }
-
-    /// A test that failed before `stop` leaves no wrk behind.
-    deinit {
-        if ChildProcess.reap(pid) == nil {
-            kill(pid, SIGKILL)
-            _ = waitpid(pid, nil, 0)
-        }
+    public init(url: String) throws {
+        // Through python3, which unblocks SIGINT first: children of the test runner inherit it
+        // blocked, and wrk stops (printing its summary) only on SIGINT.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+                             + "os.execv('/usr/bin/wrk', ['wrk'] + sys.argv[1:])",
+                             "-t", "2", "-c", "8", "-d", "600s", "--timeout", "10s", url + "/"]
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
     }
 
     /// A test that failed before ``stop()`` leaves no wrk behind.
@@ -41,14 +31,12 @@ final class WrkLoad: @unchecked Sendable {
     }
 
     /// Stops wrk and reads its summary.
-    func stop() async throws -> Summary {
+    public func stop() async throws -> Summary {
         // wrk needs a moment to connect before its summary means anything.
         try await Task.sleep(for: .milliseconds(300))
-        kill(pid, SIGINT)
-        try await eventually(timeout: .seconds(30), "wrk to exit") { ChildProcess.reap(pid) != nil }
-        let data = FileManager.default.contents(atPath: outputFile) ?? Data()
-        try? FileManager.default.removeItem(atPath: outputFile)
-        let text = String(decoding: data, as: UTF8.self)
+        process.interrupt()
+        try await eventually(timeout: .seconds(30), "wrk to exit") { !self.process.isRunning }
+        let text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         guard let requests = Self.number(in: text, before: " requests in") else {
             throw TestFailure("wrk printed no summary:\n\(text)")
         }

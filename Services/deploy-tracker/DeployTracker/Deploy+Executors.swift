@@ -3,6 +3,9 @@ import FlukeRuntime
 import Foundation
 import Logging
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The executors `DEPLOY_EXECUTORS` enables, configured from the service's settings.
 func makeExecutors(config: DeployConfig, logger: Logger) throws -> ExecutorSet {
@@ -17,7 +20,9 @@ func makeExecutors(config: DeployConfig, logger: Logger) throws -> ExecutorSet {
             nginxBinary: env["DEPLOY_NGINX_BIN"].flatMap { $0 == "nginx" ? nil : $0 }, appPortRange: ports,
             replicaPortRange: replicaPorts, processUser: env["DEPLOY_PROCESS_USER"]))
         executors.append(process)
-        workers.append(Supervisor { await process.supervise() })
+        // Replicas of deploy-tracker on one machine share the data directory: one supervises.
+        let lock = config.dataDirectory.appendingPathComponent("process/supervisor.lock").path
+        workers.append(Supervisor { await SupervisorLock(path: lock).whileHeld { await process.supervise() } })
     }
     if config.executors.contains(.swarm) {
         do {
@@ -56,5 +61,27 @@ struct Supervisor: Service {
     init(_ body: @escaping @Sendable () async -> Void) { self.body = body }
     func run() async throws {
         await cancelWhenGracefulShutdown { await body() }
+    }
+}
+
+/// An exclusive `flock` on a file in the data directory: held by one process at a time, and
+/// released by the kernel when its holder dies (even by kill -9).
+struct SupervisorLock: Sendable {
+    let path: String
+
+    /// Runs `body` once the lock is held, trying every 2 s until then; returns when cancelled.
+    func whileHeld(_ body: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    await body()
+                    close(fd)
+                    return
+                }
+                close(fd)
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
     }
 }
