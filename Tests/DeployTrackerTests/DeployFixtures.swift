@@ -33,10 +33,12 @@ enum DeployFixtures {
         return spec
     }
 
-    /// Port ranges of their own per tracker, so tests running at once never share nginx ports.
+    /// Port ranges per tracker, apart from the executor tests' (10000–29999) and below the
+    /// ephemeral range the services' own ports come from; a shared block is still safe (every
+    /// port is bind-checked), only less likely.
     static func ports() -> [String: String] {
-        let base = 30_000 + Int.random(in: 0..<60) * 500
-        return ["DEPLOY_APP_PORTS": "\(base)-\(base + 49)", "DEPLOY_REPLICA_PORTS": "\(base + 50)-\(base + 499)",
+        let base = 30_000 + Int.random(in: 0..<10) * 270
+        return ["DEPLOY_APP_PORTS": "\(base)-\(base + 49)", "DEPLOY_REPLICA_PORTS": "\(base + 50)-\(base + 269)",
                 "DEPLOY_EXECUTORS": "process"]
     }
 

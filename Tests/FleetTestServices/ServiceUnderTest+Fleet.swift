@@ -56,8 +56,7 @@ extension ServiceUnderTest<DeployConfig, DeployParts> {
     /// deploy-tracker with its state in a fresh directory, short leases so takeovers are quick.
     public static var deployTracker: Self {
         .init(natsUser: "deploy-tracker", databaseRole: "fluke_deploy", migrator: DeployMigrations.migrator,
-              environment: ["DEPLOY_DATA_DIR": FileManager.default.temporaryDirectory
-                                .appendingPathComponent("fluke-deploy-\(UUID().uuidString.prefix(8))").path,
+              environment: ["DEPLOY_DATA_DIR": TestEnvironment.workDir + "/deploy-\(UUID().uuidString.prefix(8))",
                             "DEPLOY_LEASE_SECONDS": "3"],
               variables: DeployConfig.variables, config: DeployConfig.init(reader:),
               build: { try await DeployTracker.buildApplication(config: $0, logger: $1, onParts: $2) })

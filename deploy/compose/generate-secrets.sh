@@ -93,6 +93,7 @@ put context-api FLUKE_ENCRYPTION_KEY "$(get FLUKE_ENCRYPTION_KEY)"
 service webhook-dispatcher WEBHOOKS
 put webhook-dispatcher FLUKE_ENCRYPTION_KEY "$(get FLUKE_WEBHOOKS_ENCRYPTION_KEY)"
 service federation FEDERATION
+service deploy-tracker DEPLOY
 put federation FEDERATION_API_KEYS "$(get FEDERATION_API_KEY)"
 for name in project-manager context-api webhook-dispatcher federation; do
   seal "$name" 10001

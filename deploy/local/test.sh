@@ -16,7 +16,19 @@ export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)
 chmod 755 "$work"
+# Apps the process executor started (and their nginx) run in sessions of their own, by design:
+# whatever a test left under the work directory stops with the run.
+stop_workdir_processes() {
+  local pid cwd cmd
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [ "$pid" = $$ ] && continue
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    case "$cwd $cmd" in *"$work/"*) kill -KILL "$pid" 2>/dev/null || true ;; esac
+  done
+}
 cleanup() {
+  stop_workdir_processes
   fleet_nats_stop "$work/nats"
   fleet_pg_stop "$work/pg"
   rm -rf "$work"

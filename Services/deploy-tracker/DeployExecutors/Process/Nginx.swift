@@ -42,6 +42,19 @@ actor Nginx {
         } ?? 0
     }
 
+    /// Picks up what another tracker on the same data directory wrote since: app ports and the
+    /// configuration generation (replicas of deploy-tracker on one machine share the directory).
+    func refresh() {
+        if let read = JSONFile.read(PortMap.self, from: directory.appendingPathComponent("ports.json")) {
+            ports.apps = read.apps
+        }
+        let text = try? String(contentsOf: directory.appendingPathComponent("control.conf"), encoding: .utf8)
+        if let onDisk = text.flatMap({ $0.split(separator: "\n").first.flatMap { Int($0.split(separator: " ").last ?? "") } }),
+           onDisk > generation {
+            generation = onDisk
+        }
+    }
+
     /// The app's stable port, allocated once.
     func port(for key: AppKey, allocate: Bool) throws -> Int? {
         if let port = ports.apps[key.description] { return port }

@@ -4,6 +4,7 @@ import Foundation
 extension ProcessExecutor {
     public func scale(tenantID: UUID, app: String, replicas: Int, log: DeployLog) async throws {
         let key = AppKey(tenantID: tenantID, app: app)
+        await refresh(key)
         guard var state = await supervisor.state(key), var release = state.release else {
             throw DeployFailure(.executor, "\(app) does not run")
         }
@@ -26,6 +27,7 @@ extension ProcessExecutor {
     /// A rolling restart of the current release.
     public func restart(tenantID: UUID, app: String, log: DeployLog) async throws {
         let key = AppKey(tenantID: tenantID, app: app)
+        await refresh(key)
         guard let state = await supervisor.state(key), let release = state.release else {
             throw DeployFailure(.executor, "\(app) does not run")
         }

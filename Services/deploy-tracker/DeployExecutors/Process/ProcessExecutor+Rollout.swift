@@ -4,6 +4,7 @@ import Foundation
 extension ProcessExecutor {
     public func deploy(_ release: ReleaseInput, artifact: Artifact, previous: ReleaseInput?, log: DeployLog) async throws {
         let key = AppKey(tenantID: release.tenantID, app: release.app)
+        await refresh(key)
         let target = try await prepare(release, artifact: artifact)
         let port = try await appPort(key)
         let state = await supervisor.state(key) ?? AppState(port: port)
@@ -25,6 +26,7 @@ extension ProcessExecutor {
     public func rollback(to release: ReleaseInput, artifact: Artifact, from current: ReleaseInput?, log: DeployLog)
         async throws {
         let key = AppKey(tenantID: release.tenantID, app: release.app)
+        await refresh(key)
         // The automatic rollback after a failed rollout finds the old set still serving.
         if let state = await supervisor.state(key), let serving = state.release, serving.version == release.versionName,
            await liveServing(key, state).count == serving.replicas {

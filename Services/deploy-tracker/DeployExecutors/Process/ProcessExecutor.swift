@@ -79,9 +79,17 @@ public final class ProcessExecutor: DeployExecutor {
     /// nginx again if it died. Replicas no serving or standby set claims (a rollout cut short by
     /// a crash) are stopped when it begins.
     public func supervise() async {
+        // What other trackers on this data directory did before this one took over supervision.
+        await supervisor.adoptAll()
+        await nginx.refresh()
         await supervisor.stopOrphans()
         try? await nginx.ensureRunning()
+        var lastAdoption = ContinuousClock.now
         while !Task.isCancelled {
+            if ContinuousClock.now - lastAdoption > .seconds(2) {
+                await supervisor.adoptAll()
+                lastAdoption = .now
+            }
             // nginx killed or crashed: started again with every app's conf file still in place.
             if await nginx.masterPID == nil, !Task.isCancelled { try? await nginx.ensureRunning() }
             let probes = await supervisor.round()
@@ -101,7 +109,14 @@ public final class ProcessExecutor: DeployExecutor {
     /// Stops nginx (the replicas are the apps': `remove` stops them). For tests and `make run`'s stop.
     public func stopNginx() async { await nginx.stop() }
 
+    /// What another tracker on the same data directory changed, read before acting on `key`.
+    func refresh(_ key: AppKey) async {
+        await supervisor.adopt(key)
+        await nginx.refresh()
+    }
+
     public func url(tenantID: UUID, app: String) async -> String? {
+        await nginx.refresh()
         guard let port = try? await nginx.port(for: AppKey(tenantID: tenantID, app: app), allocate: false) else {
             return nil
         }
@@ -109,11 +124,13 @@ public final class ProcessExecutor: DeployExecutor {
     }
 
     public func replicas(tenantID: UUID, app: String) async throws -> [ReplicaStatus] {
-        await supervisor.statuses(AppKey(tenantID: tenantID, app: app))
+        await refresh(AppKey(tenantID: tenantID, app: app))
+        return await supervisor.statuses(AppKey(tenantID: tenantID, app: app))
     }
 
     public func remove(tenantID: UUID, app: String) async throws {
         let key = AppKey(tenantID: tenantID, app: app)
+        await refresh(key)
         await supervisor.stop(key, ids: await supervisor.allRecords(key).map(\.id))
         try await nginx.removeApp(key)
         try await nginx.releasePort(for: key)

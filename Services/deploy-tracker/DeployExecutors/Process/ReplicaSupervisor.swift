@@ -28,21 +28,47 @@ actor ReplicaSupervisor {
         self.stopGrace = stopGrace
         portCursor = replicaPorts.lowerBound
         for key in layout.knownApps() {
-            states[key] = JSONFile.read(AppState.self, from: layout.stateFile(key))
-            var found: [String: ReplicaRecord] = [:]
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: layout.replicasDirectory(key).path)) ?? []
-            for file in files where file.hasSuffix(".json") {
-                if let record = JSONFile.read(ReplicaRecord.self, from: layout.replicasDirectory(key).appendingPathComponent(file)) {
-                    found[record.id] = record
-                    if ChildProcess.isRunning(record.pid, startTime: record.pidStartTime) {
-                        var env = ChildProcess.environment(of: record.pid)
-                        env["PORT"] = nil
-                        environments[key, default: [:]][record.version] = env
-                    }
-                }
-            }
+            let (state, found, adopted) = Self.load(key, layout: layout, knownVersions: [])
+            states[key] = state
             records[key] = found
+            environments[key] = adopted
         }
+    }
+
+    /// Reads the app's state and replica records from disk, as they are now: at start, and
+    /// before each operation, since another tracker on the same data directory may have
+    /// changed them (operations on one app are serialized by its deployment's lease).
+    func adopt(_ key: AppKey) {
+        let (state, found, adopted) = Self.load(key, layout: layout, knownVersions: Set(environments[key].map { Array($0.keys) } ?? []))
+        states[key] = state
+        records[key] = found
+        environments[key, default: [:]].merge(adopted) { own, _ in own }
+    }
+
+    /// An app's state, records and the environments of running replicas whose version's is not
+    /// known yet (read from `/proc/<pid>/environ`).
+    private static func load(_ key: AppKey, layout: ProcessLayout, knownVersions: Set<String>)
+        -> (AppState?, [String: ReplicaRecord], [String: [String: String]]) {
+        var found: [String: ReplicaRecord] = [:]
+        var adopted: [String: [String: String]] = [:]
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: layout.replicasDirectory(key).path)) ?? []
+        for file in files where file.hasSuffix(".json") {
+            guard let record = JSONFile.read(ReplicaRecord.self, from: layout.replicasDirectory(key).appendingPathComponent(file))
+            else { continue }
+            found[record.id] = record
+            if !knownVersions.contains(record.version), adopted[record.version] == nil,
+               ChildProcess.isRunning(record.pid, startTime: record.pidStartTime) {
+                var env = ChildProcess.environment(of: record.pid)
+                env["PORT"] = nil
+                adopted[record.version] = env
+            }
+        }
+        return (JSONFile.read(AppState.self, from: layout.stateFile(key)), found, adopted)
+    }
+
+    /// ``adopt(_:)`` for every app on disk, apps another tracker added included.
+    func adoptAll() {
+        for key in layout.knownApps() { adopt(key) }
     }
 
     // MARK: State
