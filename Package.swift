@@ -152,7 +152,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployExecutorTests"),
         .testTarget(name: "DeployTrackerTests", dependencies: [
-            "FleetTestServices", "DeployTracker", "DeployExecutors", "ProjectManager", "ContextAPI", "FlukeTestSupport",
+            "FleetTestServices", "DeployTracker", "DeployExecutors", "ProjectManager", "ContextAPI", "WebhookDispatcher",
+            "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "FederationTests", dependencies: [

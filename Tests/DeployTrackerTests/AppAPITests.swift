@@ -70,10 +70,10 @@ struct AppAPITests {
             let a = try await DeployHarness.world(pm)
             let events = try await EventCollector(natsURL: h.nats.url, filter: "fluke.events.deploy.>")
             let repo = try DeployHarness.gitRepository(["README": "slow"])
-            // The first deployment's build takes a minute, so the others wait behind it.
+            // The first deployment's build takes 30 s, so the others wait behind it.
             try await h.withTracker(["DEPLOY_EXECUTORS": "process,swarm", "DEPLOY_QUEUE_LIMIT": "2"]) { api, _ in
                 let app = try await api.call(.post, "/api/v1/apps", token: a.token, json: [
-                    "name": "web", "executor": "process", "spec": ["build_command": "sleep 60", "start_command": "true"]])
+                    "name": "web", "executor": "process", "spec": ["build_command": "sleep 30", "start_command": "true"]])
                 try #require(app.status == 201, "\(app.json)")
                 let image = try await api.call(.post, "/api/v1/apps", token: a.token, json: [
                     "name": "img", "executor": "swarm", "spec": ["image": "registry.example.com/web:1"]])
@@ -105,9 +105,19 @@ struct AppAPITests {
                     try await api.call(.get, "/api/v1/deployments/\(last)", token: a.token).string("status") == "cancelled"
                 }
                 #expect(try await api.call(.post, "/api/v1/deployments/\(last)/cancel", token: a.token).status == 409)
+                // The running one (its build sleeps 30 s) stops at once too.
+                let running = try #require(ids.first)
+                #expect(try await api.call(.get, "/api/v1/deployments/\(running)", token: a.token).string("status") == "building")
+                #expect(try await api.call(.post, "/api/v1/deployments/\(running)/cancel", token: a.token).status == 202)
+                try await eventually(timeout: .seconds(20), "the running deployment is cancelled") {
+                    try await api.call(.get, "/api/v1/deployments/\(running)", token: a.token).string("status") == "cancelled"
+                }
                 #expect(try await api.call(.get, "/api/v1/deployments/\(UUID().uuidString)", token: a.token).status == 404)
                 let history = try await api.call(.get, "/api/v1/apps/web/deployments?limit=50", token: a.token)
                 #expect(history.items.count == ids.count)
+                for id in ids.dropFirst().dropLast() {
+                    _ = try await api.call(.post, "/api/v1/deployments/\(id)/cancel", token: a.token)
+                }
                 let stats = try await api.call(.get, "/api/v1/deployments/stats", token: a.token)
                 #expect(stats["total"] as? Int == ids.count)
                 let types = try await events.collect(window: .seconds(5)).map(\.type)

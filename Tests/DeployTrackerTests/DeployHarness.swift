@@ -7,6 +7,7 @@ import FlukeTestSupport
 import Foundation
 import Logging
 import ProjectManager
+import WebhookDispatcher
 import Testing
 
 /// project-manager and deploy-tracker (and context-api where a test needs it) against one
@@ -16,7 +17,7 @@ struct DeployHarness: ServiceHarnessWrapping {
 
     init() async throws {
         fleet = try await ServiceHarness(
-            migrating: [PMMigrations.migrator, ContextMigrations.migrator, DeployMigrations.migrator],
+            migrating: [PMMigrations.migrator, ContextMigrations.migrator, WebhookMigrations.migrator, DeployMigrations.migrator],
             fleetSettings: ["FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys, "FLUKE_ENCRYPTION_KEY": ServiceSettings.encryptionKey])
     }
 
@@ -29,6 +30,12 @@ struct DeployHarness: ServiceHarnessWrapping {
         try await fleet.run(.deployTracker, overrides, logger: logger) { client, parts in
             try await body(JSONClient(client: client), parts)
         }
+    }
+
+    /// Runs `service` (context-api, webhook-dispatcher) with the test settings while `body` runs.
+    func with<Config, Parts, T: Sendable>(_ service: ServiceUnderTest<Config, Parts>, _ overrides: [String: String] = [:],
+                                          _ body: @escaping @Sendable (JSONClient) async throws -> T) async throws -> T {
+        try await fleet.run(service, overrides) { client, _ in try await body(JSONClient(client: client)) }
     }
 
     /// A tenant with an owner session, a project, and an `fbk_` token bound to it.

@@ -92,14 +92,19 @@ struct DeploymentFlowTests {
                 let consumer = nats.pullConsumer(stream: "FLUKE_LOGS", durable: "test_logs_\(UUID().uuidString.prefix(6))",
                                                  filterSubject: "fluke.logs.\(a.tenantID.lowercased()).web")
                 var published = 0
-                try await eventually(timeout: .seconds(20), "the deployment's entries are on FLUKE_LOGS") {
+                var appLines: [UnifiedLogEntry] = []
+                try await eventually(timeout: .seconds(20), "the deployment's entries and the app's output are on FLUKE_LOGS") {
                     for message in try await consumer.fetch(batch: 500, timeout: .milliseconds(300)) {
                         let entry = try JSONDecoder.withDates.decode(UnifiedLogEntry.self, from: message.message.payload)
                         if entry.flukedeployMetadata?.deploymentID?.uuidString.lowercased() == first.string("id")?.lowercased() { published += 1 }
+                        if entry.source.component == "app" { appLines.append(entry) }
                         try await message.ack()
                     }
-                    return published >= entries.count
+                    return published >= entries.count && appLines.contains { $0.message.contains("listening on") }
                 }
+                // The replicas' own lines ("<release> listening on <port>"), as the app wrote them.
+                #expect(appLines.allSatisfy { $0.source.service == "web" && $0.source.instance != nil
+                    && $0.source.tenantID?.uuidString.lowercased() == a.tenantID.lowercased() })
                 await nats.shutdown()
                 let types = try await events.collect(window: .seconds(3)).map(\.type)
                 for type in ["deploy.queued", "deploy.started", "deploy.phase_changed", "deploy.succeeded"] {

@@ -24,6 +24,8 @@ stop_workdir_processes() {
     [ "$pid" = $$ ] && continue
     cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    # nats-server and Postgres are stopped properly below.
+    case "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" in nats-server|postgres) continue ;; esac
     case "$cwd $cmd" in *"$work/"*) kill -KILL "$pid" 2>/dev/null || true ;; esac
   done
 }

@@ -39,6 +39,8 @@ public func buildApplication(config: DeployConfig, logger: Logger,
         store: deployments, executors: executors, env: ContextEnvClient(nats: runtime.nats, timeout: config.contextTimeout),
         sources: sources, keepReleases: config.keepReleases, concurrency: config.concurrency, lease: config.lease,
         owner: replica, logger: logger)
+    let pump = AppLogPump(db: db, nats: runtime.nats, executors: executors, owner: replica, lease: config.lease,
+                          registry: runtime.registry, logger: logger)
     let routes = DeployRoutes(apps: AppStore(db: db), deployments: deployments, executors: executors, sources: sources,
                               maxUploadBytes: config.maxUploadBytes, wake: { driver.wake.signal() })
     let register = { (recorder: inout RouteRecorder) in routes.register(&recorder) }
@@ -47,7 +49,7 @@ public func buildApplication(config: DeployConfig, logger: Logger,
         routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         replica: replica))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [identity] + executors.workers + [driver, config.retention.job(runtime)],
+                                  workers: [identity] + executors.workers + [driver, pump, config.retention.job(runtime)],
                                   authenticator: authenticator,
                                   bodyLimits: ["/api/v1/apps/{app_name}/deployments": config.maxUploadBytes],
                                   routes: register)

@@ -87,5 +87,9 @@ public enum DeployMigrations {
 
             \(Outbox.tableSQL(schema: "deploy"))
             """),
+        // Which replica follows a running app's output (AppLogPump), under a lease like deployments'.
+        PostgresMigration("0002_app_log_followers", """
+            ALTER TABLE deploy.apps ADD COLUMN log_owner text, ADD COLUMN log_lease_until timestamptz;
+            """),
     ]
 }

@@ -42,7 +42,13 @@ extension ProcessExecutor {
         let key = AppKey(tenantID: tenantID, app: app)
         var readers: [String: LineReader] = [:]
         let opened = Date()
+        var adopted = ContinuousClock.now - .seconds(10)
         while !Task.isCancelled {
+            // Replicas another tracker on this data directory started since.
+            if ContinuousClock.now - adopted > .seconds(2) {
+                await supervisor.adopt(key)
+                adopted = .now
+            }
             let records = await supervisor.allRecords(key)
             let done = records.isEmpty
             for record in records where readers[record.id] == nil {

@@ -1,4 +1,3 @@
-import FlukeTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,33 +5,33 @@ import HummingbirdTesting
 import Synchronization
 
 /// One request a receiver got.
-struct Received: Sendable {
-    var path: String
-    var headers: [String: String]
-    var body: Data
-    var at: ContinuousClock.Instant
+public struct Received: Sendable {
+    public var path: String
+    public var headers: [String: String]
+    public var body: Data
+    public var at: ContinuousClock.Instant
 }
 
 /// A local webhook receiver: records every request and answers what `answer` says.
-final class Receiver: Sendable {
+public final class Receiver: Sendable {
     private let log = Mutex<[Received]>([])
     /// Requests being answered now, and the most there ever were at once.
     private let concurrency = Mutex<(now: Int, most: Int)>((0, 0))
-    let answer: @Sendable (Received, Int) -> (status: HTTPResponse.Status, headers: HTTPFields)
+    public let answer: @Sendable (Received, Int) -> (status: HTTPResponse.Status, headers: HTTPFields)
     /// How long each answer takes.
-    let delay: Duration
+    public let delay: Duration
 
-    init(delay: Duration = .zero,
+    public init(delay: Duration = .zero,
          answer: @escaping @Sendable (Received, Int) -> (status: HTTPResponse.Status, headers: HTTPFields) = { _, _ in (.ok, [:]) }) {
         self.delay = delay
         self.answer = answer
     }
 
-    var received: [Received] { log.withLock { $0 } }
-    var mostAtOnce: Int { concurrency.withLock { $0.most } }
+    public var received: [Received] { log.withLock { $0 } }
+    public var mostAtOnce: Int { concurrency.withLock { $0.most } }
 
     /// Runs the receiver on a free port while `body` runs; `body` gets its base URL.
-    func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
         router.post("/{path}") { request, _ -> Response in
             var headers: [String: String] = [:]

@@ -1,0 +1,86 @@
+import ContextAPI
+import DeployTracker
+import FleetTestServices
+import FlukeTestSupport
+import Foundation
+import Testing
+import WebhookDispatcher
+
+@Suite("deploy-tracker with the fleet: env_from from context-api, a WeDo task per deployment, deploy.* to webhook subscribers", .needsPostgresAndNATS)
+struct FleetIntegrationTests {
+    @Test("a deploy reads env_from through fluke.rpc.context.env (logged via deploy, never stored); project-manager's task goes in_progress → done, and blocked with the reason on failure; a subscriber receives deploy.succeeded and deploy.failed")
+    func fleet() async throws {
+        let h = try await DeployHarness()
+        let repo = try DeployFixtures.appRepository()
+        let data = TestEnvironment.workDir + "/deploy-\(UUID().uuidString.prefix(8))"
+        let receiver = Receiver()
+        try await receiver.run { base in
+            try await h.withProjectManager { pm in
+                let a = try await DeployHarness.world(pm, scopes: ["deploy:write", "context:read", "context:write", "secrets:read",
+                                                                   "webhooks:manage"])
+                try await h.with(.contextAPI) { context in
+                    // context-api learns of the project from project-manager's events.
+                    try await eventually(timeout: .seconds(30), "context-api knows the project") {
+                        try await context.call(.get, "/api/v1/projects/\(a.projectID)/env", token: a.token).status == 200
+                    }
+                    let put = try await context.call(.put, "/api/v1/projects/\(a.projectID)/env/RELEASE", token: a.token,
+                                                     json: ["value": "from-context", "secret": true, "environment": "production"])
+                    try #require(put.status == 200 || put.status == 201, "\(put.json)")
+                    try await h.with(.webhookDispatcher) { hooks in
+                        let sub = try await hooks.call(.post, "/api/v1/webhooks/subscriptions", token: a.token, json: [
+                            "project_id": a.projectID, "callback_url": base + "/deploys", "events": ["deploy.*"]])
+                        try #require(sub.status == 201, "\(sub.json)")
+                        try await h.withTracker(DeployFixtures.ports().merging(["DEPLOY_DATA_DIR": data]) { $1 }) { api, _ in
+                            var spec = DeployFixtures.spec(replicas: 1)
+                            spec["env"] = [:] as [String: String]
+                            spec["env_from"] = ["environment": "production"]
+                            let created = try await api.call(.post, "/api/v1/apps", token: a.token,
+                                                             json: ["name": "web", "executor": "process", "spec": spec])
+                            try #require(created.status == 201, "\(created.json)")
+                            let ok = try await DeploymentFlowTests.finished(
+                                api, try await DeploymentFlowTests.deploy(api, a, app: "web", repo: repo), token: a.token)
+                            #expect(ok.string("status") == "success", "\(ok.json)")
+                            let url = try #require(try await api.call(.get, "/api/v1/apps/web", token: a.token).string("url"))
+                            // The build wrote $RELEASE, which came from context-api.
+                            #expect(await DeployFixtures.served(url) == "from-context")
+                            let okID = try #require(ok.string("id"))
+                            let log = try await context.call(.get, "/api/v1/projects/\(a.projectID)/env/access-log", token: a.token)
+                            #expect(log.items.contains { $0["via"] as? String == "deploy" && $0["key"] as? String == "RELEASE" }, "\(log.json)")
+                            // deploy-tracker kept no value: not in its releases, its deployments or their logs.
+                            let stored = try await h.database.withAdminClient { admin in
+                                try await admin.query("""
+                                    SELECT (SELECT count(*) FROM deploy.releases WHERE spec::text LIKE '%from-context%')
+                                         + (SELECT count(*) FROM deploy.deployment_logs WHERE entry::text LIKE '%from-context%')
+                                    """).first!.decode(Int.self, at: 0)
+                            }
+                            #expect(stored == 0)
+
+                            // A failing build: the task ends blocked with the failure.
+                            var broken = spec
+                            broken["build_command"] = "echo nope; exit 4"
+                            #expect(try await api.call(.patch, "/api/v1/apps/web", token: a.token, json: ["spec": broken]).status == 200)
+                            let failedID = try await DeploymentFlowTests.deploy(api, a, app: "web", repo: repo)
+                            _ = try await DeploymentFlowTests.finished(api, failedID, token: a.token)
+
+                            try await eventually(timeout: .seconds(30), "project-manager's tasks follow the deployments") {
+                                let tasks = try await pm.call(.get, "/api/v1/tasks?project_id=\(a.projectID)&limit=100", token: a.token).items
+                                let okTask = tasks.first { ($0["deployment_id"] as? String)?.lowercased() == okID.lowercased() }
+                                let failedTask = tasks.first { ($0["deployment_id"] as? String)?.lowercased() == failedID.lowercased() }
+                                return okTask?["status"] as? String == "done" && okTask?["source"] as? String == "deployment"
+                                    && failedTask?["status"] as? String == "blocked"
+                                    && (failedTask?["description"] as? String ?? "").contains("exit 4")
+                            }
+                            try await eventually(timeout: .seconds(30), "the subscriber got deploy.succeeded and deploy.failed") {
+                                let types = receiver.received.compactMap {
+                                    (try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any])?["type"] as? String
+                                }
+                                return types.contains("deploy.succeeded") && types.contains("deploy.failed")
+                            }
+                        }
+                    }
+                }
+                await DeployFixtures.stopLeftovers(data, tenantID: UUID(uuidString: a.tenantID)!, apps: ["web"])
+            }
+        }
+    }
+}
