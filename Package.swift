@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Already in the graph through AsyncHTTPClient; named because the kubernetes executor
+        // trusts a cluster's own CA through it.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
     ],
     targets: [
         // Layer 1: the C libraries, as system-library targets.
@@ -107,6 +110,7 @@ let package = Package(
         .target(name: "DeployExecutors", dependencies: [
             "FlukeModels", "FlukeRuntime",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], path: "Services/deploy-tracker/DeployExecutors"),
 
         // deploy-tracker: deployments through five phases with rollback, crash-safe under a lease.

@@ -133,7 +133,7 @@ struct ProviderRegistryTests {
             threadPool.start()
             let fetcher = DocsFetcher(policy: OutboundURLPolicy(allowHTTP: true, allowedHosts: ["127.0.0.1"]), timeout: .seconds(1),
                                       maxBytes: 1_048_576, threadPool: threadPool)
-            try await eventually("the docs server is up") { await fetcher.check(docs.url("/r/0")).ok }
+            try await eventually(timeout: .seconds(30), "the docs server is up") { await fetcher.check(docs.url("/r/0")).ok }
             let dripping = await fetcher.check(docs.url("/drip"))
             #expect(!dripping.ok && dripping.detail == "timed out after 1 s", "\(dripping)")
             try await threadPool.shutdownGracefully()

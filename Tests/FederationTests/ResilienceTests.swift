@@ -120,7 +120,7 @@ struct ResilienceTests {
                 }
                 #expect(Int(a + b) == sent)
                 #expect(a > 0 && b > 0, "queue group should spread heartbeats: \(a) vs \(b)")
-                try await eventually(timeout: .seconds(20), "all OFFLINE") {
+                try await eventually(timeout: .seconds(60), "all OFFLINE") {
                     for slug in ["alpha", "beta", "gamma"] where try await clientA.status(of: slug) != "OFFLINE" {
                         return false
                     }

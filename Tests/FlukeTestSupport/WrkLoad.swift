@@ -13,13 +13,18 @@ public final class WrkLoad: @unchecked Sendable {
     private let process = Process()
     private let output = Pipe()
 
-    public init(url: String) throws {
+    /// `pauseMilliseconds` between a connection's requests keeps wrk from taking the machine's
+    /// every core (4 connections pausing 5 ms: a few hundred requests a second), so that the
+    /// services under test, not the load, decide what happens.
+    public init(url: String, connections: Int = 4, pauseMilliseconds: Int = 5) throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("wrk-\(UUID().uuidString.prefix(8)).lua")
+        try "delay = function() return \(pauseMilliseconds) end\n".write(to: script, atomically: true, encoding: .utf8)
         // Through python3, which unblocks SIGINT first: children of the test runner inherit it
         // blocked, and wrk stops (printing its summary) only on SIGINT.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
                              + "os.execv('/usr/bin/wrk', ['wrk'] + sys.argv[1:])",
-                             "-t", "2", "-c", "8", "-d", "600s", "--timeout", "10s", url + "/"]
+                             "-t", "1", "-c", String(connections), "-d", "600s", "--timeout", "10s", "-s", script.path, url + "/"]
         process.standardOutput = output
         process.standardError = output
         try process.run()

@@ -3,8 +3,8 @@ import Foundation
 /// How an app runs: what `POST /api/v1/apps` takes as `spec`, kept with every release.
 ///
 /// Every field has a default except what its executor needs (`build_command` and
-/// `start_command` for process, `image` for swarm and kubernetes), checked by
-/// ``validationProblems(for:)``.
+/// `start_command` for process, `image` for swarm and kubernetes), checked by deploy-tracker's
+/// API (`AppSpecReader`) before a spec is stored.
 public struct AppSpec: Codable, Sendable, Equatable {
     public var replicas: Int
     /// The port the app listens on inside its container or, for the process executor, the

@@ -17,9 +17,6 @@ enum AppSpecReader {
     static var appName: Regex<Substring> { /^[a-z][a-z0-9-]{0,62}$/ }
     static var envKey: Regex<Substring> { /^[A-Za-z_][A-Za-z0-9_]{0,127}$/ }
     static var environmentName: Regex<Substring> { /^[a-z][a-z0-9_-]{0,31}$/ }
-    /// `registry/name:tag@digest`, as the Docker reference grammar allows (loosely: no spaces or
-    /// control characters, a lower-case repository).
-    static var imageReference: Regex<Substring> { /^[a-z0-9](?:[a-z0-9._\/:-]*[a-z0-9])?(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/ }
 
     /// The spec in `value`, checked for `executor`.
     static func read(_ value: JSONValue, executor: ExecutorKind) throws -> AppSpec {
@@ -92,7 +89,7 @@ enum AppSpecReader {
             }
         }
         if let image = spec.image {
-            try require(image.utf8.count <= 512 && image.wholeMatch(of: imageReference) != nil, "image",
+            try require(ImageReference(image) != nil, "image",
                         "must be an image reference such as registry.example.com/team/api:1.4")
         }
         switch executor {

@@ -117,7 +117,7 @@ extension DeployRoutes {
             }
             deploy.image = repository + ":" + version
         }
-        if let image = deploy.image, image.wholeMatch(of: AppSpecReader.imageReference) == nil {
+        if let image = deploy.image, ImageReference(image) == nil {
             throw Problem.invalid(fields.has("version") ? "version" : "image",
                                   "must make an image reference such as registry.example.com/team/api:1.4")
         }

@@ -121,18 +121,5 @@ public struct KubernetesExecutor: DeployExecutor {
     }
 
     /// `[registry[:port]/]path[:tag][@sha256:hex]`, as the distribution reference grammar has it.
-    public static func isValidImageReference(_ reference: String) -> Bool {
-        guard !reference.isEmpty, reference.utf8.count <= 255 else { return false }
-        // Built per call: Regex is not Sendable, and references are checked a few times per deploy.
-        guard let pattern = try? Regex(imageReferencePattern) else { return false }
-        return (try? pattern.wholeMatch(in: reference)) != nil
-    }
-
-    private static let imageReferencePattern: String = {
-        let component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-        let domain = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-            + "(?::[0-9]+)?/)?"
-        return "\(domain)\(component)(?:/\(component))*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
-            + "(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,})?"
-    }()
+    public static func isValidImageReference(_ reference: String) -> Bool { ImageReference(reference) != nil }
 }

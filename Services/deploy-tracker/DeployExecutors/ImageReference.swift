@@ -1,15 +1,16 @@
 /// A Docker image reference, `[registry[:port]/]path[:tag][@digest]`, checked against the
-/// grammar of distribution's `reference` package.
-struct ImageReference: Sendable, Equatable {
+/// grammar of distribution's `reference` package. The one check of image references: the API,
+/// the swarm and the kubernetes executors all use it.
+public struct ImageReference: Sendable, Equatable {
     /// Registry and path: what `POST /images/create` takes as `fromImage`.
-    var name: String
-    var tag: String?
-    var digest: String?
+    public var name: String
+    public var tag: String?
+    public var digest: String?
 
     /// What `/images/create` takes as `tag`: the digest if any, else the tag, else `latest`.
-    var pullTag: String { digest ?? tag ?? "latest" }
+    public var pullTag: String { digest ?? tag ?? "latest" }
 
-    init?(_ reference: String) {
+    public init?(_ reference: String) {
         guard !reference.isEmpty, reference.count <= 255 else { return nil }
         var rest = Substring(reference)
         if let at = rest.firstIndex(of: "@") {
