@@ -59,4 +59,15 @@ export FLUKE_TEST_WORKDIR="$work"
 # Executables are built too: tests run them as real processes (exit codes, SIGTERM, replicas).
 swift build --build-tests
 export FLUKE_BIN_DIR="$(swift build --show-bin-path)"
-swift test --skip-build "$@"
+# The deploy suites run apps, nginx and wrk next to the tests; alone, after the rest, so that the
+# timing-sensitive suites (idle timeouts, heartbeat TTLs) never share the machine with them. With
+# arguments (`--filter X`), one run as asked.
+if [ $# -gt 0 ]; then
+  swift test --skip-build "$@"
+else
+  heavy='DeployTrackerTests|DeployExecutorTests'
+  status=0
+  swift test --skip-build --skip "$heavy" || status=$?
+  swift test --skip-build --filter "$heavy" || status=$?
+  exit $status
+fi
