@@ -46,36 +46,13 @@ struct SourceStore: Sendable {
         if case .upload(let path)? = source { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// Runs a tool (tar, git) to completion, its output captured (the tail is kept for errors).
+    /// Runs a tool (tar, git) to completion, its output's last lines kept for errors; cancelled
+    /// with its task (the whole process group goes).
     static func run(_ arguments: [String], timeout: Duration) async throws -> (status: Int32, output: String) {
-        nonisolated(unsafe) let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        nonisolated(unsafe) let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_TERMINAL_PROMPT"] = "0"
-        process.environment = environment
-        try process.run()
-        let deadline = Task {
-            try await Task.sleep(for: timeout)
-            if process.isRunning { process.terminate() }
+        let environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "GIT_TERMINAL_PROMPT": "0"]
+        let outcome = try await withTimeout(timeout) {
+            try await ShellCommand(arguments: ["/usr/bin/env"] + arguments, environment: environment).run()
         }
-        // Reading to the end and waiting block: a thread of their own, not Swift concurrency's.
-        let data = await onThread {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return data
-        }
-        deadline.cancel()
-        return (process.terminationStatus, String(decoding: data.suffix(4096), as: UTF8.self))
-    }
-
-    static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: body()) }.start()
-        }
+        return (outcome.status, outcome.lastLines.joined(separator: "\n"))
     }
 }

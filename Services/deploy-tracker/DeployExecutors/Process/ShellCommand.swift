@@ -3,25 +3,33 @@ import Foundation
 import Glibc
 #endif
 
-/// A `/bin/sh -c` command run to completion (a build, a hook, `nginx -t`), its output lines
-/// handed over as they come.
-struct ShellCommand {
-    var arguments: [String]
-    var directory: String?
-    var environment: [String: String]
+/// A command run to completion (a build, a hook, `nginx -t`, deploy-tracker's `git clone` and
+/// `tar -x`), its output lines handed over as they come. Spawned with posix_spawn and polled:
+/// neither Foundation's `Process` (libdispatch sources) nor a blocked thread.
+public struct ShellCommand: Sendable {
+    public var arguments: [String]
+    public var directory: String?
+    public var environment: [String: String]
     /// Where the output is kept (the release's build log); a temporary file when nil.
-    var outputFile: String?
+    public var outputFile: String?
+
+    public init(arguments: [String], directory: String? = nil, environment: [String: String], outputFile: String? = nil) {
+        self.arguments = arguments
+        self.directory = directory
+        self.environment = environment
+        self.outputFile = outputFile
+    }
 
     /// The exit status and the last lines of output.
-    struct Outcome {
-        var status: Int32
-        var lastLines: [String]
-        var summary: String { "exit \(status)" + (lastLines.isEmpty ? "" : ": " + lastLines.joined(separator: " | ")) }
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var lastLines: [String]
+        public var summary: String { "exit \(status)" + (lastLines.isEmpty ? "" : ": " + lastLines.joined(separator: " | ")) }
     }
 
     /// Runs it, polling its output file and its exit (no thread blocks on it); a cancelled task
     /// stops the command's whole process group.
-    func run(_ line: @Sendable (String) async -> Void = { _ in }) async throws -> Outcome {
+    public func run(_ line: @Sendable (String) async -> Void = { _ in }) async throws -> Outcome {
         let file = outputFile ?? NSTemporaryDirectory() + "fleet-cmd-" + UUID().uuidString + ".log"
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         defer { if outputFile == nil { try? FileManager.default.removeItem(atPath: file) } }
