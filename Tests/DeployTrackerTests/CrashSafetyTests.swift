@@ -53,9 +53,12 @@ struct CrashSafetyTests {
             try #require(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
             let v1 = try await first.call("POST", "/api/v1/deploy", token: a.token, json: ["app_name": "web", "source": ["git": repo.absoluteString]])
             let v1ID = try #require(v1.json?["deployment_id"] as? String)
+            var v1State: [String: Any] = [:]
             try await eventually(timeout: .seconds(120), "v1 deployed") {
-                try await Self.deployment(first, v1ID, token: a.token)["status"] as? String == "success"
+                v1State = try await Self.deployment(first, v1ID, token: a.token)
+                return ["success", "failed", "cancelled"].contains(v1State["status"] as? String ?? "")
             }
+            try #require(v1State["status"] as? String == "success", "\(v1State)")
             let url = try #require(try await first.call("GET", "/api/v1/apps/web", token: a.token).json?["url"] as? String)
             #expect(await DeployFixtures.served(url) == "one")
 

@@ -68,6 +68,7 @@ else
   heavy='DeployTrackerTests|DeployExecutorTests'
   status=0
   swift test --skip-build --skip "$heavy" || status=$?
-  swift test --skip-build --filter "$heavy" || status=$?
+  # One test at a time: each starts apps, nginx and tracker processes of its own.
+  swift test --skip-build --no-parallel --filter "$heavy" || status=$?
   exit $status
 fi
