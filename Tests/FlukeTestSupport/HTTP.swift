@@ -37,9 +37,10 @@ public enum HTTP {
 /// A service executable started as its own process, with stderr captured.
 public final class ServiceProcess: @unchecked Sendable {
     public let process = Process()
-    private let errorPipe = Pipe()
-    private let output = NSMutableData()
-    private let lock = NSLock()
+    /// The process's stdout and stderr go to a file rather than a pipe: nothing in the test
+    /// process has to keep draining it (a pipe read through a libdispatch readability handler
+    /// fell behind on a loaded machine, and a full pipe stops the process writing).
+    private let outputPath: String
 
     public init(executable: String, environment: [String: String], arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: TestEnvironment.binDir + "/" + executable)
@@ -47,23 +48,20 @@ public final class ServiceProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLUKE_TEST") }
         env.merge(environment) { _, new in new }
         process.environment = env
-        process.standardError = errorPipe
-        process.standardOutput = errorPipe
-        errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.lock()
-            self.output.append(data)
-            self.lock.unlock()
+        outputPath = TestEnvironment.workDir + "/process-\(executable)-\(UUID().uuidString.prefix(8)).log"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let file = FileHandle(forWritingAtPath: outputPath) else {
+            throw TestFailure("could not create \(outputPath)")
         }
+        process.standardError = file
+        process.standardOutput = file
         try process.run()
+        try? file.close()
     }
 
     /// Everything the process wrote so far.
     public var log: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: output as Data, as: UTF8.self)
+        String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
     }
 
     /// Waits for exit; returns the status, or nil if it is still running after `timeout`.
@@ -76,9 +74,6 @@ public final class ServiceProcess: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         guard exited != nil || !process.isRunning else { return nil }
-        // The process is gone: whatever it wrote last is still in the pipe.
-        errorPipe.fileHandleForReading.readabilityHandler = nil
-        append(errorPipe.fileHandleForReading.readDataToEndOfFile())
         return exited ?? process.terminationStatus
     }
 
@@ -96,9 +91,6 @@ public final class ServiceProcess: @unchecked Sendable {
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
-    private func append(_ data: Data) {
-        lock.withLock { output.append(data) }
-    }
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
