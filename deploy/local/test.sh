@@ -72,14 +72,4 @@ else
   swift test --skip-build --skip "$alone" || status=$?
   swift test --skip-build --no-parallel --filter "$alone" || status=$?
   exit $status
-filter X`), one run as asked.
-if [ $# -gt 0 ]; then
-  swift test --skip-build "$@"
-else
-  heavy='DeployTrackerTests|DeployExecutorTests'
-  status=0
-  swift test --skip-build --skip "$heavy" || status=$?
-  # One test at a time: each starts apps, nginx and tracker processes of its own.
-  swift test --skip-build --no-parallel --filter "$heavy" || status=$?
-  exit $status
 fi
