@@ -50,15 +50,10 @@ struct ContextHarness: ServiceHarnessWrapping {
 
     static func world(_ pm: Client, scopes: [String] = ["context:read", "context:write", "secrets:read", "memories:write"],
                       tenant: String = "Acme") async throws -> World {
-        let email = "owner-\(UUID().uuidString.prefix(8).lowercased())@example.com"
-        let signup = try await pm.call(.post, "/auth/signup", json: ["email": email, "password": "long password",
-                                                                     "name": "Owner", "tenant_name": tenant])
-        try #require(signup.status == 201, "\(signup.json)")
-        let login = try await pm.call(.post, "/auth/login", json: ["email": email, "password": "long password"])
-        let owner = try #require(login.string("access_token"))
-        let project = try await pm.call(.post, "/api/v1/projects", token: owner,
-                                        json: ["name": "Northstar", "description": "AI context", "stage": "mvp"])
-        let projectID = try #require(project.string("id"))
+        let base = try await TenantWorld.make(pm, scopes: scopes, tenant: tenant,
+                                              project: ["name": "Northstar", "description": "AI context", "stage": "mvp"],
+                                              tokenName: "connect")
+        let owner = base.ownerToken, projectID = base.projectID
         let memberEmail = "dev-\(UUID().uuidString.prefix(8).lowercased())@example.com"
         let user = try await pm.call(.post, "/api/v1/users", token: owner,
                                      json: ["email": memberEmail, "name": "Dev", "password": "long password", "role": "member"])
@@ -66,10 +61,7 @@ struct ContextHarness: ServiceHarnessWrapping {
         _ = try await pm.call(.post, "/api/v1/projects/\(projectID)/members", token: owner, json: ["user_id": memberID, "role": "lead"])
         let milestone = try await pm.call(.post, "/api/v1/projects/\(projectID)/milestones", token: owner,
                                           json: ["title": "Beta", "status": "in_progress", "due_date": "2027-01-01"])
-        let token = try await pm.call(.post, "/api/v1/tokens", token: owner,
-                                      json: ["name": "connect", "scopes": scopes, "project_id": projectID])
-        return World(tenantID: (signup["tenant"] as? [String: Any])?["id"] as? String ?? "", ownerToken: owner,
-                     projectID: projectID, token: try #require(token.string("token")), memberID: memberID,
+        return World(tenantID: base.tenantID, ownerToken: owner, projectID: projectID, token: base.token, memberID: memberID,
                      milestoneID: try #require(milestone.string("id")))
     }
 }

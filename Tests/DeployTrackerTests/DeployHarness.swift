@@ -38,27 +38,10 @@ struct DeployHarness: ServiceHarnessWrapping {
         try await fleet.run(service, overrides) { client, _ in try await body(JSONClient(client: client)) }
     }
 
-    /// A tenant with an owner session, a project, and an `fbk_` token bound to it.
-    struct World: Sendable {
-        var tenantID: String
-        var ownerToken: String
-        var projectID: String
-        var token: String
-    }
+    typealias World = TenantWorld
 
     static func world(_ pm: JSONClient, scopes: [String] = ["deploy:write", "context:read"]) async throws -> World {
-        let email = "owner-\(UUID().uuidString.prefix(8).lowercased())@example.com"
-        let signup = try await pm.call(.post, "/auth/signup", json: ["email": email, "password": "long password",
-                                                                     "name": "Owner", "tenant_name": "Acme"])
-        try #require(signup.status == 201, "\(signup.json)")
-        let login = try await pm.call(.post, "/auth/login", json: ["email": email, "password": "long password"])
-        let owner = try #require(login.string("access_token"))
-        let project = try await pm.call(.post, "/api/v1/projects", token: owner, json: ["name": "Apps", "stage": "mvp"])
-        let projectID = try #require(project.string("id"))
-        let token = try await pm.call(.post, "/api/v1/tokens", token: owner,
-                                      json: ["name": "deploys", "scopes": scopes, "project_id": projectID])
-        return World(tenantID: (signup["tenant"] as? [String: Any])?["id"] as? String ?? "", ownerToken: owner,
-                     projectID: projectID, token: try #require(token.string("token")))
+        try await TenantWorld.make(pm, scopes: scopes, tokenName: "deploys")
     }
 
     /// A git repository holding `files`, committed: a deployment source (`{"git": file://…}`).
