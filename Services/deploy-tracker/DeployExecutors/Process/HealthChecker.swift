@@ -19,8 +19,9 @@ enum HealthChecker {
     }
 
     /// Waits until the replica answers its health check. Failures during `start_period` do not
-    /// count (and it is polled often then, so a quick app is seen at once); afterwards one check
-    /// every `interval`, unhealthy after `retries` failures in a row.
+    /// count, and it is polled often then (from 5 ms, backing off to 200 ms), so a quick app is
+    /// seen at once; afterwards one check every `interval`, unhealthy after `retries` failures
+    /// in a row.
     ///
     /// - Throws: `.replicaStartup` when `isRunning` says it exited first, `.healthCheck` when it
     ///   never got healthy.
@@ -30,6 +31,7 @@ enum HealthChecker {
         let startPeriod = Duration.seconds(check.startPeriod)
         var failures = 0
         var lastReason = ""
+        var startPoll = PollInterval(from: .milliseconds(5), to: .milliseconds(200))
         while true {
             try Task.checkCancellation()
             guard await isRunning() else {
@@ -47,7 +49,11 @@ enum HealthChecker {
                         throw DeployFailure(.healthCheck, "replica \(replica.id) of \(replica.version) never got healthy: \(lastReason)")
                     }
                 }
-                try await Task.sleep(for: inStartPeriod ? .milliseconds(200) : .seconds(max(1, check.interval)))
+                if inStartPeriod {
+                    try await startPoll.sleep()
+                } else {
+                    try await Task.sleep(for: .seconds(max(1, check.interval)))
+                }
             } else {
                 await log.step(.info, .healthCheck, "replica \(replica.id) (\(replica.version)) on port \(replica.port) is healthy")
                 return

@@ -151,13 +151,14 @@ actor Nginx {
     func drain(limit: Duration) async {
         guard let master = masterPID else { return }
         let deadline = ContinuousClock.now + limit
+        var poll = PollInterval(to: .milliseconds(50))
         while ContinuousClock.now < deadline {
             let draining = Self.children(of: master).contains { pid in
                 let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
                 return String(decoding: command, as: UTF8.self).contains("shutting down")
             }
             if !draining { return }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await poll.sleep()
         }
     }
 
@@ -194,9 +195,10 @@ actor Nginx {
 
     private func confirm(_ wanted: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(15)
+        var poll = PollInterval(to: .milliseconds(20))
         while ContinuousClock.now < deadline {
             if let live = await liveGeneration(), live >= wanted { return }
-            try await Task.sleep(for: .milliseconds(20))
+            try await poll.sleep()
         }
         throw DeployFailure(.executor, "nginx did not load configuration generation \(wanted)")
     }

@@ -3,8 +3,8 @@ import Foundation
 /// Rolling, blue-green and canary over a serving app. Each leaves the old set serving when it
 /// fails part-way (or is cancelled).
 extension ProcessExecutor {
-    /// For each old replica a healthy new one joins the upstream before the old one leaves it
-    /// (`max_surge` at a time), then the old one stops.
+    /// For each old replica a healthy new one takes its place in the upstream (`max_surge` at a
+    /// time, one nginx reload each), then the old one stops.
     func rollingUpdate(_ key: AppKey, target: ReleaseRecord, state initial: AppState, strategy: AppSpec.Strategy,
                        log: DeployLog) async throws {
         var state = initial
@@ -16,12 +16,15 @@ extension ProcessExecutor {
             while fresh.count < target.replicas {
                 let batch = min(surge, target.replicas - fresh.count)
                 fresh += try await startHealthy(key, target, count: batch, log: log).map(\.id)
-                try await publish(key, members: (remaining + fresh).map { .init(id: $0, weight: 1) }, state: &state)
                 let leaving = fresh.count == target.replicas ? remaining.count : min(batch, remaining.count)
                 let dropped = Array(remaining.prefix(leaving))
+                // One reload swaps them: nginx's new workers use the healthy new replicas while its
+                // old workers finish their requests to the leaving ones, stopped only once those
+                // workers are gone (retire).
+                try await publish(key, members: (remaining.dropFirst(leaving) + fresh).map { .init(id: $0, weight: 1) },
+                                  state: &state)
                 remaining.removeFirst(leaving)
                 guard !dropped.isEmpty else { continue }
-                try await publish(key, members: (remaining + fresh).map { .init(id: $0, weight: 1) }, state: &state)
                 await retire(key, dropped)
                 await log.info("replaced \(dropped.joined(separator: ", ")) with \(target.version) replicas")
             }

@@ -168,8 +168,9 @@ actor ReplicaSupervisor {
         }
         let deadline = ContinuousClock.now + stopGrace
         var running = victims.filter { ChildProcess.isRunning($0.pid, startTime: $0.pidStartTime) }
+        var poll = PollInterval(to: .milliseconds(50))
         while !running.isEmpty && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await poll.sleep()
             running = running.filter { ChildProcess.isRunning($0.pid, startTime: $0.pidStartTime) }
         }
         for record in running { ChildProcess.signalGroup(record.pid, SIGKILL) }

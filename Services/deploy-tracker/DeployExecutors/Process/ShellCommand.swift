@@ -44,6 +44,7 @@ public struct ShellCommand: Sendable {
                 await line(text)
             }
         }
+        var poll = PollInterval(to: .milliseconds(50))
         while true {
             if let status = ChildProcess.reap(pid) {
                 await drain()
@@ -52,7 +53,7 @@ public struct ShellCommand: Sendable {
             }
             await drain()
             do {
-                try await Task.sleep(for: .milliseconds(50))
+                try await poll.sleep()
             } catch {
                 ChildProcess.signalGroup(pid, SIGKILL)
                 while ChildProcess.reap(pid) == nil { usleep(10_000) }
