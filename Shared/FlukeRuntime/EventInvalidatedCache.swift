@@ -26,6 +26,7 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
 
     struct Entry {
         var value: Value
+        var scope: UUID
         var cost: Int
         var storedAt: ContinuousClock.Instant
     }
@@ -46,7 +47,7 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
 
     let state: Mutex<State>
     let nats: NATSClient
-    let scope: @Sendable (Key) -> UUID
+    let scope: @Sendable (Key, Value) -> UUID
     let cost: @Sendable (Value) -> Int
     let logger: Logger
     /// How long an entry is served after it was stored.
@@ -66,10 +67,11 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
     static var maxTrackedScopes: Int { 65_536 }
 
     /// - Parameters:
-    ///   - scope: the scope (project) a key belongs to, which invalidations name.
+    ///   - scope: the scope (project) an entry belongs to, which invalidations name: found in its
+    ///     key, or in its value when the key alone does not say (a deployment read by its id).
     ///   - cost: the bytes a value holds.
     public init(nats: NATSClient, subjects: [String], announceSubject: String? = nil, ttl: Duration = .seconds(5),
-                maxBytes: Int, scope: @escaping @Sendable (Key) -> UUID, cost: @escaping @Sendable (Value) -> Int,
+                maxBytes: Int, scope: @escaping @Sendable (Key, Value) -> UUID, cost: @escaping @Sendable (Value) -> Int,
                 logger: Logger) {
         self.nats = nats
         self.subjects = subjects
@@ -94,7 +96,7 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
             current.adopt(generation)
             guard let entry = current.entries[key] else { return nil }
             guard now - entry.storedAt < ttl else {
-                current.remove(key, scope: scope(key))
+                current.remove(key)
                 return nil
             }
             return entry.value
@@ -114,19 +116,19 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
         let generation = nats.generation
         // Events published while disconnected may never arrive: what was read then is suspect.
         guard epoch.generation == generation else { return }
-        let keyScope = scope(key)
-        let entry = Entry(value: value, cost: cost(value) + Self.entryOverhead, storedAt: .now)
+        let keyScope = scope(key, value)
+        let entry = Entry(value: value, scope: keyScope, cost: cost(value) + Self.entryOverhead, storedAt: .now)
         state.withLock { current in
             current.adopt(generation)
             guard max(current.invalidatedAt[keyScope] ?? 0, current.floor) <= epoch.invalidations else { return }
-            current.remove(key, scope: keyScope)
+            current.remove(key)
             guard entry.cost <= maxBytes else { return }
             if current.bytes + entry.cost > maxBytes {
                 // Down to three quarters at once, so that a full cache does not sort on every put.
                 let target = maxBytes / 4 * 3 - entry.cost
                 for (oldKey, _) in current.entries.sorted(by: { $0.value.storedAt < $1.value.storedAt }) {
                     if current.bytes <= target { break }
-                    current.remove(oldKey, scope: scope(oldKey))
+                    current.remove(oldKey)
                 }
             }
             current.entries[key] = entry
@@ -152,11 +154,11 @@ public final class EventInvalidatedCache<Key: Hashable & Sendable, Value: Sendab
 }
 
 extension EventInvalidatedCache.State {
-    mutating func remove(_ key: Key, scope: UUID) {
+    mutating func remove(_ key: Key) {
         guard let gone = entries.removeValue(forKey: key) else { return }
         bytes -= gone.cost
-        keysByScope[scope]?.remove(key)
-        if keysByScope[scope]?.isEmpty == true { keysByScope.removeValue(forKey: scope) }
+        keysByScope[gone.scope]?.remove(key)
+        if keysByScope[gone.scope]?.isEmpty == true { keysByScope.removeValue(forKey: gone.scope) }
     }
 
     /// Forgets everything stored under an older NATS generation.

@@ -63,7 +63,7 @@ struct AppAPITests {
         }
     }
 
-    @Test("a deploy is queued (202, pending, deploy.queued); more than DEPLOY_QUEUE_LIMIT waiting is 409 queue_full; a queued one cancels at once")
+    @Test("a deploy is queued (202, pending, deploy.queued); more than DEPLOY_QUEUE_LIMIT waiting is 409 queue_full; a queued one cancels at once; a finished one, cached, is still seen only by its tenant and project")
     func queueing() async throws {
         let h = try await DeployHarness()
         try await h.withProjectManager { pm in
@@ -105,6 +105,19 @@ struct AppAPITests {
                     try await api.call(.get, "/api/v1/deployments/\(last)", token: a.token).string("status") == "cancelled"
                 }
                 #expect(try await api.call(.post, "/api/v1/deployments/\(last)/cancel", token: a.token).status == 409)
+                // Finished, it is now served from the deployment cache: the same answer, and still
+                // only to its tenant and to tokens of its project.
+                let first = try await api.call(.get, "/api/v1/deployments/\(last)", token: a.token)
+                let again = try await api.call(.get, "/api/v1/deployments/\(last)", token: a.token)
+                #expect(again.status == 200 && again.body == first.body)
+                let stranger = try await DeployHarness.world(pm)
+                #expect(try await api.call(.get, "/api/v1/deployments/\(last)", token: stranger.token).status == 404)
+                let other = try await pm.call(.post, "/api/v1/projects", token: a.ownerToken, json: ["name": "Other", "stage": "mvp"])
+                let otherToken = try await pm.call(.post, "/api/v1/tokens", token: a.ownerToken, json: [
+                    "name": "other", "scopes": ["deploy:write", "context:read"], "project_id": try #require(other.string("id"))])
+                #expect(try await api.call(.get, "/api/v1/deployments/\(last)",
+                                           token: try #require(otherToken.string("token"))).status == 404)
+                #expect(try await api.call(.get, "/api/v1/deployments/\(last)", token: a.ownerToken).status == 200)
                 // The running one (its build sleeps 30 s) stops at once too.
                 let running = try #require(ids.first)
                 #expect(try await api.call(.get, "/api/v1/deployments/\(running)", token: a.token).string("status") == "building")

@@ -20,7 +20,7 @@ struct EventInvalidatedCacheTests {
     func makeCache(_ nats: NATSClient, subjects: [String] = [], announceSubject: String? = nil,
                    ttl: Duration = .seconds(30), maxBytes: Int = 1 << 20) -> Cache {
         Cache(nats: nats, subjects: subjects, announceSubject: announceSubject, ttl: ttl, maxBytes: maxBytes,
-              scope: { key in key.project }, cost: { value in value.utf8.count }, logger: TestEnvironment.logger)
+              scope: { key, _ in key.project }, cost: { value in value.utf8.count }, logger: TestEnvironment.logger)
     }
 
     /// Polls `condition` for up to five seconds.

@@ -35,7 +35,7 @@ extension ContextCache {
     /// Each entry costs its body (plus the cache's fixed allowance per entry).
     convenience init(nats: NATSClient, ttl: Duration = .seconds(5), maxBytes: Int = 64 << 20, logger: Logger) {
         self.init(nats: nats, subjects: Self.eventSubjects, announceSubject: Self.appliedSubject, ttl: ttl,
-                  maxBytes: maxBytes, scope: { key in key.project }, cost: { context in context.1.buffer.readableBytes },
+                  maxBytes: maxBytes, scope: { key, _ in key.project }, cost: { context in context.1.buffer.readableBytes },
                   logger: logger)
     }
 }

@@ -32,7 +32,8 @@ public func buildApplication(config: DeployConfig, logger: Logger,
     let (identity, authenticator) = config.auth.authentication(nats: runtime.nats, logger: logger)
     let replica = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().lowercased.prefix(8))"
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
-    let deployments = DeploymentStore(db: db, queueLimit: config.queueLimit)
+    let cache = DeploymentCache(nats: runtime.nats, maxBytes: config.deploymentCacheMaxBytes, logger: logger)
+    let deployments = DeploymentStore(db: db, queueLimit: config.queueLimit, cache: cache)
     let sources = SourceStore(root: config.dataDirectory)
     let executors = try makeExecutors(config: config, logger: logger)
     let driver = DeploymentDriver(
@@ -49,7 +50,7 @@ public func buildApplication(config: DeployConfig, logger: Logger,
         routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         replica: replica))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [identity] + executors.workers + [driver, pump, config.retention.job(runtime)],
+                                  workers: [identity, cache] + executors.workers + [driver, pump, config.retention.job(runtime)],
                                   authenticator: authenticator,
                                   bodyLimits: ["/api/v1/apps/{app_name}/deployments": config.maxUploadBytes],
                                   routes: register)

@@ -23,6 +23,8 @@ public struct DeployConfig: Sendable {
     public var lease: Duration
     /// How long to wait for context-api's env vars (`fluke.rpc.context.env`).
     public var contextTimeout: Duration
+    /// Most bytes of finished deployments kept in memory for `GET /api/v1/deployments/{deployment_id}`.
+    public var deploymentCacheMaxBytes: Int
     /// The executors apps may use here.
     public var executors: Set<ExecutorKind>
     /// `FLUKE_LOGS` bounds (`FLUKE_LOGS_MAX_BYTES`, `FLUKE_LOGS_MAX_AGE`), shared with log-streamer.
@@ -46,6 +48,8 @@ public struct DeployConfig: Sendable {
             ConfigVariable("DEPLOY_LEASE_SECONDS", default: "15",
                            "seconds a replica's claim on a deployment lasts unrenewed; another replica takes over after"),
             ConfigVariable("DEPLOY_CONTEXT_TIMEOUT", default: "5", "seconds to wait for context-api's env vars"),
+            ConfigVariable("DEPLOY_DEPLOYMENT_CACHE_MAX_BYTES", default: "16777216",
+                           "most bytes of finished deployments kept in memory for GET /api/v1/deployments/{deployment_id} (0: none)"),
             ConfigVariable("DEPLOY_EXECUTORS", default: "process,swarm,kubernetes",
                            "executors apps may use: process, swarm, kubernetes (comma-separated)"),
             ConfigVariable("DEPLOY_PROCESS_USER", default: "", "run process-executor builds and replicas as this user"),
@@ -72,6 +76,7 @@ public struct DeployConfig: Sendable {
         concurrency = try reader.int("DEPLOY_CONCURRENCY", in: 1...1000)
         lease = try reader.seconds("DEPLOY_LEASE_SECONDS", minimum: 2)
         contextTimeout = try reader.seconds("DEPLOY_CONTEXT_TIMEOUT", minimum: 0.1)
+        deploymentCacheMaxBytes = try reader.int("DEPLOY_DEPLOYMENT_CACHE_MAX_BYTES", in: 0...(1 << 40))
         logsMaxBytes = Int64(try reader.int("FLUKE_LOGS_MAX_BYTES", in: 1_048_576...Int.max))
         logsMaxAge = try reader.seconds("FLUKE_LOGS_MAX_AGE", minimum: 60)
         var kinds = Set<ExecutorKind>()

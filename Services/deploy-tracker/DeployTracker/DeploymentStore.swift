@@ -51,6 +51,7 @@ struct DeploymentRequest: Sendable {
 struct DeploymentStore: Sendable {
     let db: TenantDatabase
     let queueLimit: Int
+    let cache: DeploymentCache
 
     static let columns: StaticString = """
         d.id, d.app_name, d.project_id, d.kind, d.status, d.version, d.image, d.auto_rollback, d.validation_level,
@@ -102,15 +103,26 @@ struct DeploymentStore: Sendable {
                                            requestedBy: requestedBy?.lowercased)), on: tx)
             return try await tx.query("SELECT \(sql: Self.columns) FROM deploy.deployments d WHERE d.id = \(id)").first!
         }
+        // The deployment rolled back now shows `rolled_back_by`.
+        if request.rollbackOf != nil { cache.invalidate(app.projectID) }
         return try Self.decode(row)
     }
 
+    /// One deployment; a finished one from ``DeploymentCache`` when it was read lately.
     func get(_ id: UUID, principal: Principal) async throws -> Deployment {
-        let rows = try await db.read(principal, """
-            SELECT \(sql: Self.columns) FROM deploy.deployments d WHERE d.id = \(id) AND d.tenant_id = \(principal.tenantID)
-            """)[0]
-        guard let row = rows.first else { throw DeployError.notFound("deployment") }
-        let deployment = try Self.decode(row)
+        let key = DeploymentCacheKey(deployment: id, tenant: principal.tenantID)
+        let deployment: Deployment
+        if let hit = cache.get(key) {
+            deployment = hit
+        } else {
+            let epoch = cache.epoch()
+            let rows = try await db.read(principal, """
+                SELECT \(sql: Self.columns) FROM deploy.deployments d WHERE d.id = \(id) AND d.tenant_id = \(principal.tenantID)
+                """)[0]
+            guard let row = rows.first else { throw DeployError.notFound("deployment") }
+            deployment = try Self.decode(row)
+            if !deployment.status.isActive { cache.put(deployment, for: key, readAt: epoch) }
+        }
         guard principal.canSee(project: deployment.projectID) else { throw DeployError.notFound("deployment") }
         return deployment
     }

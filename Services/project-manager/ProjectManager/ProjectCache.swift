@@ -21,7 +21,7 @@ struct ProjectCacheKey: Hashable, Sendable {
 extension ProjectCache {
     convenience init(nats: NATSClient, ttl: Duration = .seconds(5), maxBytes: Int, logger: Logger) {
         self.init(nats: nats, subjects: [EventType.subjectPrefix + "project.>"], ttl: ttl, maxBytes: maxBytes,
-                  scope: { key in key.project }, cost: Project.cachedBytes, logger: logger)
+                  scope: { key, _ in key.project }, cost: Project.cachedBytes, logger: logger)
     }
 }
 
