@@ -10,14 +10,16 @@ PROJECTS=${BENCH_PROJECTS:-10000}
 HEARTBEATS=${BENCH_HEARTBEATS:-300000}
 PUBLISHES=${BENCH_PUBLISHES:-1000000}
 # BENCH_ONLY=webhooks,context (say): only those sections (nats, postgres, federation, pm, context,
-# webhooks); project-manager always starts, the later sections need it.
+# webhooks, deploy); project-manager always starts, the later sections need it.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
-fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= nginx_conf=
+fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= dt_pid= nginx_conf=
 cleanup() {
   [ -n "$wh_pid" ] && kill "$wh_pid" 2>/dev/null && wait "$wh_pid" 2>/dev/null
+  [ -n "$dt_pid" ] && kill "$dt_pid" 2>/dev/null && wait "$dt_pid" 2>/dev/null
+  fleet_stop_deployed_apps "$work/deploy/process"
   [ -n "$rcv_pid" ] && kill "$rcv_pid" 2>/dev/null && wait "$rcv_pid" 2>/dev/null
   [ -n "$ctx_pid" ] && kill "$ctx_pid" 2>/dev/null && wait "$ctx_pid" 2>/dev/null
   [ -n "$nginx_conf" ] && nginx -c "$nginx_conf" -p "$work/nginx" -s stop 2>/dev/null
@@ -34,6 +36,7 @@ swift build -c release --product federation >/dev/null
 swift build -c release --product project-manager >/dev/null
 swift build -c release --product context-api >/dev/null
 swift build -c release --product webhook-dispatcher >/dev/null
+swift build -c release --product deploy-tracker >/dev/null
 swift build -c release --product fleet-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats) -lpthread
@@ -48,7 +51,7 @@ svc_nats="nats://127.0.0.1:$nats_port"
 creds() { fleet_nats_credentials "$1" | tr '\n' ' '; }
 pg_bin=$(fleet_pg_bin)
 # Each schema is migrated by its owner, as make run does; the services log in as their own roles.
-for svc in federation:federation project-manager:pm context-api:context webhook-dispatcher:webhooks; do
+for svc in federation:federation project-manager:pm context-api:context webhook-dispatcher:webhooks deploy-tracker:deploy; do
   DATABASE_URL="postgres://fluke_${svc#*:}_owner@127.0.0.1:$pg_port/fluke" "$bin/${svc%%:*}" migrate >/dev/null
 done
 # The expression is parenthesised: awk would read a bare `>` in it as "print to a file" (a stray
@@ -75,6 +78,24 @@ wrk_report() {
   printf "  %s: %8s req/s  p50 %8s  p99 %8s\n" "$2" "$(awk '/Requests\/sec/ {print $2}' "$1")" \
     "$(awk '/ 50%/ {print $2}' "$1")" "$(awk '/ 99%/ {print $2}' "$1")"
   p99_ms "$1" >>"$3"
+}
+
+# paced_get URL PATH TOKEN NAME: 3 rounds of wrk paced to ~1000 req/s (10 connections pausing
+# 8 ms) on PATH, each after /health paced alike (the floor in the same round: neither Postgres nor
+# the token); prints each round and the median p99s.
+paced_get() {
+  local url=$1 path=$2 token=$3 name=$4 i
+  : >"$work/${name}_p99.txt"; : >"$work/${name}_health_p99.txt"
+  for i in 1 2 3; do
+    BENCH_TOKEN=$token BENCH_PATH="/health" BENCH_DELAY_MS=8 \
+      wrk -t1 -c10 -d10s --latency -s bench/paced_pm.lua "$url" >"$work/${name}_health$i.out"
+    p99_ms "$work/${name}_health$i.out" >>"$work/${name}_health_p99.txt"
+    BENCH_TOKEN=$token BENCH_PATH="$path" BENCH_DELAY_MS=8 \
+      wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "$url" >"$work/${name}$i.out"
+    wrk_report "$work/${name}$i.out" "run $i" "$work/${name}_p99.txt"
+  done
+  printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same rounds: p99 %.2fms)\n" \
+    "$(median <"$work/${name}_p99.txt")" "$(median <"$work/${name}_health_p99.txt")"
 }
 
 if want nats; then
@@ -253,18 +274,7 @@ printf "  project-manager / bare responder, 6 in flight: %.0f%% of the rate\n" \
 
 echo
 echo "== GET /api/v1/projects/{id} with a JWT, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 3 x 15 s) =="
-: >"$work/pm_p99.txt"; : >"$work/health_p99.txt"
-for i in 1 2 3; do
-  # The floor in the same round: /health, which touches neither Postgres nor the token.
-  BENCH_TOKEN=$jwt BENCH_PATH="/health" BENCH_DELAY_MS=8 \
-    wrk -t1 -c10 -d10s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/health$i.out"
-  p99_ms "$work/health$i.out" >>"$work/health_p99.txt"
-  BENCH_TOKEN=$jwt BENCH_PATH="/api/v1/projects/$project" BENCH_DELAY_MS=8 \
-    wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$pm_port" >"$work/pmwrk$i.out"
-  wrk_report "$work/pmwrk$i.out" "run $i" "$work/pm_p99.txt"
-done
-printf "  median p99 of 3 runs: %.2fms (GET /health paced alike in the same rounds: p99 %.2fms)\n" \
-  "$(median <"$work/pm_p99.txt")" "$(median <"$work/health_p99.txt")"
+paced_get "http://127.0.0.1:$pm_port" "/api/v1/projects/$project" "$jwt" pm
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pm_pid/status")
 printf "project-manager peak RSS  %10.1f MiB\n" "$(calc "$rss/1024")"
 fi
@@ -431,4 +441,53 @@ done
 printf "  median p99 of 3 rounds: %.2fms\n" "$(median <"$work/wh_p99.txt")"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$wh_pid/status")
 printf "webhook-dispatcher peak RSS (since its last start) %6.1f MiB\n" "$(calc "$rss/1024")"
+fi
+
+if want deploy; then
+echo
+echo "== deploy-tracker: the process executor behind nginx, the fixture app (Tests/DeployExecutorTests/Fixtures/app.py) from git =="
+command -v nginx >/dev/null || { echo "installing nginx (bench only)…"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+dt_port=$(fleet_free_port)
+env DATABASE_URL="postgres://fluke_deploy@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds deploy-tracker) HTTP_PORT=$dt_port \
+  FLUKE_JWKS_URL="http://127.0.0.1:$pm_port/.well-known/jwks.json" LOG_LEVEL=warning DEPLOY_DATA_DIR="$work/deploy" \
+  DEPLOY_EXECUTORS=process DEPLOY_APP_PORTS=24000-24199 DEPLOY_REPLICA_PORTS=24200-24999 \
+  "$bin/deploy-tracker" 2>"$work/deploy.log" &
+dt_pid=$!
+wait_ready "$dt_port"
+dt="http://127.0.0.1:$dt_port"
+# The app's source: a git repository of the fixture app, as the tests deploy it.
+repo="$work/app-src"
+mkdir -p "$repo" && cp Tests/DeployExecutorTests/Fixtures/app.py "$repo/"
+git -C "$repo" init -q -b main && git -C "$repo" add . && git -C "$repo" -c user.email=b@example.com -c user.name=bench commit -q -m app
+dt_token=$(python3 bench/deploy_bench.py token "http://127.0.0.1:$pm_port" bench@example.com bench-password "$project")
+
+DEPLOY_ROUNDS=${BENCH_DEPLOY_ROUNDS:-11}
+echo "tracker overhead per deploy: one replica, rolling, $DEPLOY_ROUNDS rounds; each beside the same build, start and"
+echo "first healthy answer done directly (a script polling /health every 2 ms), interleaved:"
+python3 bench/deploy_bench.py overhead "$dt" "$dt_token" "$repo" "$DEPLOY_ROUNDS" >"$work/overhead.txt"
+deployment=$(awk '/^deployment/ {print $2}' "$work/overhead.txt")
+grep -v '^deployment' "$work/overhead.txt" | awk '{print $1}' >"$work/dt_wall.txt"
+grep -v '^deployment' "$work/overhead.txt" | awk '{print $2}' >"$work/dt_direct.txt"
+grep -v '^deployment' "$work/overhead.txt" | awk '{print $1 - $2}' >"$work/dt_over.txt"
+printf "  deploy through deploy-tracker (POST /api/v1/deploy to status success)  median %7.1f ms\n" "$(median <"$work/dt_wall.txt")"
+printf "  the same build, start and first healthy answer, directly                median %7.1f ms\n" "$(median <"$work/dt_direct.txt")"
+printf "  tracker overhead (per round, the difference)                            median %7.1f ms (min %.1f, max %.1f)\n" \
+  "$(median <"$work/dt_over.txt")" "$(sort -n "$work/dt_over.txt" | head -1)" "$(sort -n "$work/dt_over.txt" | tail -1)"
+python3 - "$dt" "$dt_token" "$deployment" <<'PY'
+import json, sys, urllib.request
+req = urllib.request.Request(f"{sys.argv[1]}/api/v1/deployments/{sys.argv[3]}", headers={"Authorization": "Bearer " + sys.argv[2]})
+record = json.loads(urllib.request.urlopen(req).read())
+print("  its phases, last round: " + ", ".join(f"{p['name']} {p.get('duration_ms')} ms" for p in record["phases"]))
+PY
+
+echo "GET /api/v1/deployments/{id} with an fbk_ token, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 3 x 15 s):"
+paced_get "$dt" "/api/v1/deployments/$deployment" "$dt_token" deploy
+
+DEPLOY_APPS=${BENCH_DEPLOY_APPS:-50}
+echo "$DEPLOY_APPS apps deploying at once (one replica each, process executor, one nginx):"
+read -r ok failed wall < <(python3 bench/deploy_bench.py fleet "$dt" "$dt_token" "$repo" "$DEPLOY_APPS" 2>"$work/fleet.err")
+printf "  %d succeeded, %d failed, all finished in %.1f s\n" "$ok" "$failed" "$wall"
+[ "$failed" -eq 0 ] || { echo "  failed deploys:"; sed 's/^/    /' "$work/fleet.err"; }
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$dt_pid/status")
+printf "deploy-tracker peak RSS   %10.1f MiB\n" "$(calc "$rss/1024")"
 fi

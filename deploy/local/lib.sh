@@ -157,3 +157,20 @@ fleet_nats_stop() {
   rm -f "$dir/nats.pid"
   return 0
 }
+
+# fleet_stop_deployed_apps DIR: stops the replicas and the nginx of a process executor whose
+# state is DIR (DEPLOY_DATA_DIR/process). They live in sessions of their own, so that they keep
+# serving while deploy-tracker restarts; the fleet's Ctrl-C (and the bench's end) stops them too.
+# The next `make run` brings them back: deploy-tracker adopts its records and restarts the replicas.
+fleet_stop_deployed_apps() {
+  local dir=$1 f pid
+  for f in "$dir"/apps/*/*/replicas/*.json; do
+    [ -f "$f" ] || continue
+    pid=$(python3 -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["pid"]))' "$f" 2>/dev/null) || continue
+    [ "$pid" -gt 1 ] 2>/dev/null || continue
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  pid=$(cat "$dir/nginx/nginx.pid" 2>/dev/null) || return 0
+  [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = nginx ] && kill -QUIT "$pid" 2>/dev/null
+  return 0
+}

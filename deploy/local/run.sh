@@ -170,7 +170,7 @@ cleanup() {
     done
   fi
   rm -f "$RUN/fleet.env"
-  stop_deployed_apps
+  fleet_stop_deployed_apps "$RUN/deploy/process"
   # Whatever this script started in the foreground (a build, a bootstrap) goes too.
   pkill -TERM -P $$ 2>/dev/null || true
   if [ "$infra" = 1 ]; then
@@ -180,21 +180,6 @@ cleanup() {
   fi
   rm -f "$RUN/run.pid"
   say "stopped"
-}
-# The apps deploy-tracker's process executor runs, and their nginx, live in sessions of their own
-# (they keep serving while deploy-tracker restarts); the fleet's Ctrl-C stops them too. The next
-# `make run` brings them back: deploy-tracker adopts its records and restarts the replicas.
-stop_deployed_apps() {
-  local dir="$RUN/deploy/process" f pid
-  for f in "$dir"/apps/*/*/replicas/*.json; do
-    [ -f "$f" ] || continue
-    pid=$(python3 -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["pid"]))' "$f" 2>/dev/null) || continue
-    [ "$pid" -gt 1 ] 2>/dev/null || continue
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  pid=$(cat "$dir/nginx/nginx.pid" 2>/dev/null) || return 0
-  [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = nginx ] && kill -QUIT "$pid" 2>/dev/null
-  return 0
 }
 trap 'rc=$?; cleanup; exit $rc' EXIT
 trap 'cleanup; exit 0' INT TERM
