@@ -7,6 +7,8 @@
       ROUNDS deployments of one app (one replica of the fixture app, git source), each beside the
       same app work done directly (build command, start, first healthy answer): one line per
       round "tracker_ms direct_ms", then "deployment <id>" (a finished deployment for the GET bench).
+  deploy_bench.py steps DT_URL TOKEN DEPLOYMENT
+      the deployment's log, each step with its milliseconds since the deployment was queued.
   deploy_bench.py fleet DT_URL TOKEN REPO APPS
       APPS apps created, then all deployed at once; prints "ok failed wall_s".
 """
@@ -74,6 +76,11 @@ def deploy(base, token, name, repo, release, poll=0.005):
         time.sleep(poll)
 
 
+def parse_time(text):
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,6 +139,14 @@ def main():
             print(f"{wall:.1f} {direct(repo, f'direct-{i}'):.1f}", flush=True)
             last = record["id"]
         print("deployment", last)
+    elif mode == "steps":
+        base, token, deployment = sys.argv[2], sys.argv[3], sys.argv[4]
+        _, record = call(base, "GET", f"/api/v1/deployments/{deployment}", token)
+        _, logs = call(base, "GET", f"/api/v1/deployments/{deployment}/logs", token)
+        queued = parse_time(record["created_at"])
+        print(f"  {0:7.1f} ms  queued")
+        for entry in logs["entries"]:
+            print(f"  {(parse_time(entry['timestamp']) - queued) * 1000:7.1f} ms  {entry['message'][:100]}")
     elif mode == "fleet":
         base, token, repo, count = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
         names = [f"bench-fleet-{i:02d}" for i in range(count)]

@@ -473,12 +473,8 @@ printf "  deploy through deploy-tracker (POST /api/v1/deploy to status success) 
 printf "  the same build, start and first healthy answer, directly                median %7.1f ms\n" "$(median <"$work/dt_direct.txt")"
 printf "  tracker overhead (per round, the difference)                            median %7.1f ms (min %.1f, max %.1f)\n" \
   "$(median <"$work/dt_over.txt")" "$(sort -n "$work/dt_over.txt" | head -1)" "$(sort -n "$work/dt_over.txt" | tail -1)"
-python3 - "$dt" "$dt_token" "$deployment" <<'PY'
-import json, sys, urllib.request
-req = urllib.request.Request(f"{sys.argv[1]}/api/v1/deployments/{sys.argv[3]}", headers={"Authorization": "Bearer " + sys.argv[2]})
-record = json.loads(urllib.request.urlopen(req).read())
-print("  its phases, last round: " + ", ".join(f"{p['name']} {p.get('duration_ms')} ms" for p in record["phases"]))
-PY
+echo "  the last round's steps, as its log records them:"
+python3 bench/deploy_bench.py steps "$dt" "$dt_token" "$deployment"
 
 echo "GET /api/v1/deployments/{id} with an fbk_ token, paced to ~1000 req/s (wrk, 10 connections pausing 8 ms, 3 x 15 s):"
 paced_get "$dt" "/api/v1/deployments/$deployment" "$dt_token" deploy

@@ -33,6 +33,8 @@ struct SourceStore: Sendable {
             let clone = try await Self.run(["git", "clone", "--quiet", "--", url, directory.path],
                                              timeout: .seconds(600))
             guard clone.status == 0 else { throw DeployFailure(.build, "git clone failed: \(clone.output.suffix(500))") }
+            // The clone has HEAD checked out already.
+            guard ref != "HEAD" else { break }
             let checkout = try await Self.run(["git", "-C", directory.path, "checkout", "--quiet", "--detach", ref],
                                                 timeout: .seconds(120))
             guard checkout.status == 0 else { throw DeployFailure(.build, "git checkout \(ref) failed: \(checkout.output.suffix(500))") }

@@ -95,7 +95,6 @@ actor Nginx {
         let wanted = generation
         try controlConfig(generation: wanted)
             .write(to: directory.appendingPathComponent("control.conf"), atomically: true, encoding: .utf8)
-        try await check()
         let outcome = try await ShellCommand(arguments: command([]), environment: [:]).run()
         guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx did not start: \(outcome.summary)") }
         try await confirm(wanted)
@@ -116,7 +115,8 @@ actor Nginx {
         if masterPID != nil { try await reload() }
     }
 
-    /// `nginx -t`, `-s reload`, then polls the control server until it answers the new generation.
+    /// `nginx -s reload` (which parses the configuration first and refuses a bad one, exit 1 with
+    /// its error), then polls the control server until it answers the new generation.
     ///
     /// Reloads are coalesced: a caller arriving while one runs waits for the next, which covers
     /// every conf file written before it began (50 apps rolling out at once do not queue 50 reloads).
@@ -133,7 +133,6 @@ actor Nginx {
             let target = generation
             try controlConfig(generation: target)
                 .write(to: directory.appendingPathComponent("control.conf"), atomically: true, encoding: .utf8)
-            try await check()
             if masterPID == nil {
                 busy = false
                 try await ensureRunning()
@@ -181,11 +180,6 @@ actor Nginx {
         for _ in 0..<200 where kill(master, 0) == 0 {
             try? await Task.sleep(for: .milliseconds(50))
         }
-    }
-
-    private func check() async throws {
-        let outcome = try await ShellCommand(arguments: command(["-t", "-q"]), environment: [:]).run()
-        guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx -t: \(outcome.summary)") }
     }
 
     private func command(_ extra: [String]) -> [String] {

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A command run to completion (a build, a hook, `nginx -t`, deploy-tracker's `git clone` and
+/// A command run to completion (a build, a hook, `nginx -s reload`, deploy-tracker's `git clone` and
 /// `tar -x`), its output lines handed over as they come. Spawned with posix_spawn and polled:
 /// neither Foundation's `Process` (libdispatch sources) nor a blocked thread.
 public struct ShellCommand: Sendable {
