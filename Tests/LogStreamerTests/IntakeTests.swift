@@ -1,0 +1,65 @@
+import FlukeNATS
+import FlukePostgres
+import FlukeTestSupport
+import Foundation
+import LogStreamer
+import Testing
+
+@Suite("log-streamer intake: FLUKE_LOGS stored once per entry", .needsPostgresAndNATS)
+struct IntakeTests {
+    @Test("entries published on fluke.logs.<tenant>.<app> are stored once each, when the stream holds some twice and when the durable consumer delivers everything again; an entry naming another tenant than its subject is a dead letter, never stored")
+    func storedOnce() async throws {
+        let h = try await LogsHarness()
+        let nats = try await h.natsClient()
+        defer { Task { await nats.shutdown() } }
+        try await h.withProjectManager { pm in
+            let world = try await LogsHarness.world(pm)
+            let entries = (0..<40).map { LogsHarness.entry("e-\($0)", project: world.projectID) }
+            let expected = Set(entries.map { $0["id"] as! String })
+            try await h.withLogStreamer { api, _ in
+                try await LogsHarness.publish(nats, tenant: world.tenantID, entries)
+                // The first ten again under other message ids: the stream now holds them twice.
+                try await LogsHarness.publish(nats, tenant: world.tenantID, Array(entries.prefix(10)),
+                                              messageIDs: (0..<10).map { "again-\($0)" })
+                let stranger = LogsHarness.entry("stranger", project: world.projectID, tenant: UUID().uuidString)
+                try await LogsHarness.publish(nats, tenant: world.tenantID, [stranger])
+                try await LogsHarness.publish(nats, tenant: world.tenantID, [LogsHarness.entry("sentinel-1", project: world.projectID)])
+                try await eventually(timeout: .seconds(30), "the first sentinel is stored") {
+                    try await api.logIDs(world.token, "limit=1000").contains("sentinel-1")
+                }
+                try await eventually(timeout: .seconds(10), "the stranger is a dead letter") {
+                    try await Self.deadLetters(h) >= 1
+                }
+                let listed = try await api.logIDs(world.token, "limit=1000")
+                #expect(listed.count == 41 && Set(listed) == expected.union(["sentinel-1"]), "\(listed)")
+                #expect(!listed.contains("stranger"))
+            }
+            // With log-streamer stopped, its durable consumer goes: the next one starts from the
+            // beginning of the stream and delivers every entry again.
+            _ = try await nats.request("$JS.API.CONSUMER.DELETE.FLUKE_LOGS.log_streamer", payload: Data())
+            try await h.withLogStreamer { api, _ in
+                try await LogsHarness.publish(nats, tenant: world.tenantID, [LogsHarness.entry("sentinel-2", project: world.projectID)])
+                try await eventually(timeout: .seconds(30), "the second sentinel is stored") {
+                    try await api.logIDs(world.token, "limit=1000").contains("sentinel-2")
+                }
+                let listed = try await api.logIDs(world.token, "limit=1000")
+                #expect(listed.count == 42 && Set(listed) == expected.union(["sentinel-1", "sentinel-2"]))
+            }
+            let (rows, distinct) = try await h.database.withAdminClient { admin in
+                let row = try await admin.query("SELECT count(*), count(DISTINCT id) FROM logs.entries").first!
+                return (try row.decode(Int.self, at: 0), try row.decode(Int.self, at: 1))
+            }
+            #expect(rows == 42 && distinct == 42)
+            let reason = try await h.database.withAdminClient { admin in
+                try await admin.query("SELECT reason FROM logs.dead_letters ORDER BY id LIMIT 1").first?.decode(String.self, at: 0)
+            }
+            #expect(reason?.contains("source.tenant_id") == true, "\(reason ?? "no dead letter")")
+        }
+    }
+
+    static func deadLetters(_ h: LogsHarness) async throws -> Int {
+        try await h.database.withAdminClient { admin in
+            try await admin.query("SELECT count(*) FROM logs.dead_letters").first!.decode(Int.self, at: 0)
+        }
+    }
+}
