@@ -57,7 +57,7 @@ struct LogEntryValidator: Sendable {
 
     /// One entry; `nil` for a stream entry past the retention window (acknowledged, not stored).
     func check(_ raw: JSONValue, index: Int, origin: EntryOrigin, now: Date = Date()) throws -> CheckedEntry? {
-        var reader = EntryReader(index: index, origin: origin)
+        let reader = EntryReader(index: index, origin: origin)
         guard case .object(let object) = raw else { throw reader.fail("", "must be a JSON object") }
         try reader.allowOnly(object, Self.entryKeys, under: "")
         if let context = object["@context"], context != .string(UnifiedLogEntry.jsonLDContext) {

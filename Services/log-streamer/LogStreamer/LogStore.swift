@@ -42,7 +42,7 @@ struct LogStore: Sendable {
             projects.append(entry.source.projectID?.lowercased ?? "")
             apps.append(entry.flukedeployMetadata?.appName ?? "")
             deployments.append(entry.flukedeployMetadata?.deploymentID?.lowercased ?? "")
-            levels.append(String(entry.level.rank))
+            levels.append(String(entry.level.storedRank))
             events.append(entry.flukedeployMetadata?.eventType?.rawValue ?? "")
             entries.append(row.checked.json)
         }
@@ -66,25 +66,33 @@ struct LogStore: Sendable {
         let level = query.minimumLevel, event = query.eventType?.rawValue, project = query.projectID
         let text = query.text, after = query.afterSequence, offset = query.offset
         let tenant = principal.tenantID
-        let statement: PostgresQuery = query.ascending ? """
-            SELECT seq, entry::text FROM logs.entries
-            WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
-              AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
-              AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
-              AND (\(project)::uuid IS NULL OR project_id = \(project))
-              AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
-              AND (\(after)::bigint IS NULL OR seq > \(after))
-            ORDER BY seq LIMIT \(fetch) OFFSET \(offset)
-            """ : """
-            SELECT seq, entry::text FROM logs.entries
-            WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
-              AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
-              AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
-              AND (\(project)::uuid IS NULL OR project_id = \(project))
-              AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
-              AND (\(after)::bigint IS NULL OR seq < \(after))
-            ORDER BY seq DESC LIMIT \(fetch) OFFSET \(offset)
-            """
+        // Two statements rather than one with a spliced direction: SQL text is never built from
+        // input. Absent filters are NULL binds; libpq's unnamed statements are planned with the
+        // values, so `$n IS NULL OR …` folds away and the matching index is chosen.
+        let statement: PostgresQuery
+        if query.ascending {
+            statement = """
+                SELECT seq, entry::text FROM logs.entries
+                WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
+                  AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
+                  AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
+                  AND (\(project)::uuid IS NULL OR project_id = \(project))
+                  AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
+                  AND (\(after)::bigint IS NULL OR seq > \(after))
+                ORDER BY seq LIMIT \(fetch) OFFSET \(offset)
+                """
+        } else {
+            statement = """
+                SELECT seq, entry::text FROM logs.entries
+                WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
+                  AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
+                  AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
+                  AND (\(project)::uuid IS NULL OR project_id = \(project))
+                  AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
+                  AND (\(after)::bigint IS NULL OR seq < \(after))
+                ORDER BY seq DESC LIMIT \(fetch) OFFSET \(offset)
+                """
+        }
         let rows = try await db.read(principal, statement)[0]
         var items: [String] = []
         var last: Int64?

@@ -4,7 +4,7 @@ import Foundation
 
 /// Levels as the table stores them: `level=warn` asks for `level >= 2`, warn and error.
 extension UnifiedLogEntry.Level {
-    var rank: Int {
+    var storedRank: Int {
         switch self {
         case .debug: 0
         case .info: 1

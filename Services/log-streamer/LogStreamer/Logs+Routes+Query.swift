@@ -34,7 +34,7 @@ extension LogQuery {
             appName = app
         }
         deploymentID = try Parameters.uuidQuery(request, "deployment_id")
-        minimumLevel = try Parameters.enumQuery(request, "level", as: UnifiedLogEntry.Level.self, normalise: { $0.lowercased() })?.rank ?? 0
+        minimumLevel = try Parameters.enumQuery(request, "level", as: UnifiedLogEntry.Level.self, normalise: { $0.lowercased() })?.storedRank ?? 0
         eventType = try Parameters.enumQuery(request, "event_type", as: UnifiedLogEntry.EventKind.self)
         if let q = value("q") {
             guard (1...256).contains(q.count) else { throw Problem.invalid("q", "must have 1 to 256 characters") }
