@@ -4,10 +4,6 @@ import FlukeNATS
 import FlukeRuntime
 import FlukeTestSupport
 import Foundation
-import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
-import Logging
 import LogStreamer
 import ProjectManager
 import Testing
