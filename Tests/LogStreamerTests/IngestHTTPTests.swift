@@ -1,3 +1,4 @@
+import FlukeModels
 import FlukeTestSupport
 import Foundation
 import LogStreamer

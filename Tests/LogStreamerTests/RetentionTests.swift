@@ -1,4 +1,5 @@
 import FlukePostgres
+import FlukeModels
 import FlukeTestSupport
 import Foundation
 import LogStreamer
