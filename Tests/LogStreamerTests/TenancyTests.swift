@@ -72,7 +72,7 @@ struct TenancyTests {
                 }
                 #expect(total == 601)
                 #expect(try await service.query("SELECT count(*) FROM logs.entries").first!.decode(Int.self, at: 0) == 0)
-                #expect(try await service.query("SELECT count(*) FROM \(identifier: "logs").\(identifier: String(day.dropFirst(5))))")
+                #expect(try await service.query("SELECT count(*) FROM \(identifier: "logs").\(identifier: String(day.dropFirst(5)))")
                     .first!.decode(Int.self, at: 0) == 0)
                 await service.shutdown()
             } catch {
