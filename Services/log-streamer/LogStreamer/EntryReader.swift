@@ -72,10 +72,19 @@ struct EntryReader {
             guard !fromHTTP else { throw fail("message", "must not contain NUL characters") }
             message = message.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         }
-        guard message.utf8.count <= LogEntryValidator.maxMessageBytes else {
-            throw fail("message", "must have at most \(LogEntryValidator.maxMessageBytes) bytes")
+        let max = LogEntryValidator.maxMessageBytes
+        guard message.utf8.count > max else { return message }
+        guard !fromHTTP else { throw fail("message", "must have at most \(max) bytes") }
+        // From the stream, a producer's long line keeps its first 32 KiB (whole characters)
+        // rather than losing the whole entry.
+        var kept = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in message.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            if bytes > max { break }
+            kept.append(scalar)
         }
-        return message
+        return String(kept)
     }
 
     func uuid(_ value: JSONValue?, _ field: String) throws -> UUID? {

@@ -19,7 +19,8 @@ enum EntryOrigin: Sendable {
 /// entries on the stream must carry `id` and `timestamp`. Identifiers refuse every control
 /// character; `message` keeps them (terminal colours are data), except NUL, which Postgres cannot
 /// store: refused over HTTP, replaced by U+FFFD from the stream (a producer's bad byte must not
-/// lose the whole entry).
+/// lose the whole entry). Likewise a `message` over 32 KiB: 422 over HTTP, cut to its first
+/// 32 KiB from the stream.
 struct LogEntryValidator: Sendable {
     /// Entries older than this many days are refused (HTTP) or skipped (stream): their day's
     /// partition is gone, or about to go.
