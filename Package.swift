@@ -3,8 +3,8 @@ import PackageDescription
 
 /// FlukeBase Fleet: services over one shared runtime (libpq, libnats, Hummingbird).
 ///
-/// Five services exist: project-manager, context-api, webhook-dispatcher, federation and
-/// deploy-tracker; log-streamer is planned (docs/architecture.md, "Who owns what").
+/// Six services exist: project-manager, context-api, webhook-dispatcher, federation,
+/// deploy-tracker and log-streamer (docs/architecture.md, "Who owns what").
 /// Each service is a library target holding its `buildApplication(...)` plus a thin executable,
 /// so the tests exercise exactly what runs in production. A service's OpenAPI document is its
 /// `openapi.json`, compiled in (`.embedInCode`) and served completed with the shared parts.
@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "federation", targets: ["federation"]),
         .executable(name: "webhook-dispatcher", targets: ["webhook-dispatcher"]),
         .executable(name: "deploy-tracker", targets: ["deploy-tracker"]),
+        .executable(name: "log-streamer", targets: ["log-streamer"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
     dependencies: [
@@ -118,6 +119,11 @@ let package = Package(
                 path: "Services/deploy-tracker/DeployTracker", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "deploy-tracker", dependencies: ["DeployTracker"], path: "Services/deploy-tracker/Main"),
 
+        // log-streamer: JSON-LD log entries from FLUKE_LOGS and HTTP, stored by day, queried by tenant and project.
+        .target(name: "LogStreamer", dependencies: ["FlukeRuntime"],
+                path: "Services/log-streamer/LogStreamer", resources: [.embedInCode("openapi.json")]),
+        .executableTarget(name: "log-streamer", dependencies: ["LogStreamer"], path: "Services/log-streamer/Main"),
+
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
@@ -130,7 +136,8 @@ let package = Package(
         ], path: "Tests/FlukeTestSupport"),
         // Each service described once for the harness, for every service test target.
         .target(name: "FleetTestServices", dependencies: [
-            "ProjectManager", "ContextAPI", "WebhookDispatcher", "Federation", "DeployTracker", "FlukeTestSupport",
+            "ProjectManager", "ContextAPI", "WebhookDispatcher", "Federation", "DeployTracker", "LogStreamer",
+            "FlukeTestSupport",
         ], path: "Tests/FleetTestServices"),
         .testTarget(name: "FlukeRuntimeTests", dependencies: [
             "FlukeRuntime", "FlukeCrypto", "FlukeTestSupport",
@@ -160,6 +167,10 @@ let package = Package(
             "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployTrackerTests"),
+        .testTarget(name: "LogStreamerTests", dependencies: [
+            "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/LogStreamerTests"),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

@@ -8,6 +8,8 @@ public enum Scope: String, Codable, Sendable, CaseIterable, Comparable {
     case memoriesWrite = "memories:write"
     case deployWrite = "deploy:write"
     case logsRead = "logs:read"
+    /// Sending log entries to log-streamer (`POST /api/v1/logs`); viewers do not hold it.
+    case logsWrite = "logs:write"
     case webhooksManage = "webhooks:manage"
     case admin = "admin"
 

@@ -46,6 +46,39 @@ public struct Outbox: Sendable {
             """)
     }
 
+    /// One message of ``enqueue(batch:on:)``.
+    public struct Message: Sendable {
+        public var subject: String
+        public var messageID: UUID
+        public var payload: String
+
+        public init(subject: String, messageID: UUID, payload: String) {
+            self.subject = subject
+            self.messageID = messageID
+            self.payload = payload
+        }
+    }
+
+    /// Records many messages inside the caller's transaction in one statement (log-streamer's
+    /// batches of up to thousands of entries), in the array's order. A message whose id is already
+    /// in the outbox (a client repeating a request) is skipped: it was, or will be, published once.
+    /// Returns how many were recorded.
+    @discardableResult
+    public func enqueue(batch: [Message], on tx: PostgresHandle) async throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        Self.enqueued?.set()
+        // WITH ORDINALITY keeps the array's order in `seq`, which is the order the relay publishes.
+        return try await tx.query("""
+            INSERT INTO \(identifier: schema).outbox (event_id, subject, payload)
+            SELECT m.id::uuid, m.subject, m.payload
+            FROM unnest(\(batch.map(\.messageID.uuidString))::text[], \(batch.map(\.subject))::text[],
+                        \(batch.map(\.payload))::text[])
+                 WITH ORDINALITY AS m(id, subject, payload, n)
+            ORDER BY m.n
+            ON CONFLICT (event_id) DO NOTHING
+            """).affectedRows
+    }
+
     /// Tells the relay to look now rather than at its next poll (call after commit).
     public func notifyCommitted() { relay?.wake() }
 

@@ -3,6 +3,7 @@ import DeployTracker
 import Foundation
 import Federation
 import FlukeTestSupport
+import LogStreamer
 import ProjectManager
 import WebhookDispatcher
 
@@ -60,5 +61,14 @@ extension ServiceUnderTest<DeployConfig, DeployParts> {
                             "DEPLOY_LEASE_SECONDS": "3"],
               variables: DeployConfig.variables, config: DeployConfig.init(reader:),
               build: { try await DeployTracker.buildApplication(config: $0, logger: $1, onParts: $2) })
+    }
+}
+
+extension ServiceUnderTest<LogsConfig, LogsParts> {
+    /// log-streamer with its defaults; tests name their own retention where they need one.
+    public static var logStreamer: Self {
+        .init(natsUser: "log-streamer", databaseRole: "fluke_logs", migrator: LogsMigrations.migrator,
+              variables: LogsConfig.variables, config: LogsConfig.init(reader:),
+              build: { try await LogStreamer.buildApplication(config: $0, logger: $1, onParts: $2) })
     }
 }

@@ -39,6 +39,19 @@ public struct JSONClient: Sendable {
                          headers: response.headers, body: data)
     }
 
+    /// Sends `body` as is under `contentType` (NDJSON, text, a body that is not JSON at all).
+    @discardableResult
+    public func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: String,
+                     contentType: String) async throws -> JSONReply {
+        var headers: HTTPFields = [.contentType: contentType]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(string: body))
+        let data = Data(buffer: response.body)
+        return JSONReply(status: Int(response.status.code),
+                         json: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:],
+                         headers: response.headers, body: data)
+    }
+
     /// The value of a Prometheus sample on `/metrics`, e.g. `pm_identity_verifications_total`.
     public func metric(_ sample: String) async throws -> Double? {
         let response = try await client.execute(uri: "/metrics", method: .get)

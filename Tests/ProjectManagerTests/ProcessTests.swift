@@ -1,3 +1,4 @@
+import FlukeModels
 import FlukeTestSupport
 import Foundation
 import HTTPTypes
@@ -46,7 +47,7 @@ struct PMProcessTests {
         try await eventually(timeout: .seconds(30), "ready") { (try? await HTTP.get(base + "/ready").status) == 200 }
         let me = try await HTTP.get(base + "/api/v1/me", headers: ["Authorization": "Bearer \(token)"])
         #expect(me.status == 200)
-        #expect(Set((me.json?["scopes"] as? [String]) ?? []).count == 8)
+        #expect(Set((me.json?["scopes"] as? [String]) ?? []) == Set(Scope.allCases.map(\.rawValue)), "every scope")
         service.process.terminate()
         #expect(await service.waitForExit(timeout: .seconds(15)) == 0)
     }

@@ -70,6 +70,10 @@ service_env() {
       echo "DEPLOY_DATA_DIR=${DEPLOY_DATA_DIR:-$RUN/deploy}"
       echo "DEPLOY_EXECUTORS=${DEPLOY_EXECUTORS:-process,swarm,kubernetes}"
       ;;
+    log-streamer)
+      # Days of entries kept (whole day partitions are dropped beyond it).
+      echo "LOGS_RETENTION_DAYS=${LOGS_RETENTION_DAYS:-14}"
+      ;;
     federation)
       echo "FEDERATION_CATALOG=${FEDERATION_CATALOG:-$ROOT/deploy/catalog/federation.yaml}"
       echo "FEDERATION_API_KEYS=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}"

@@ -22,8 +22,7 @@ public func buildApplication(config: DeployConfig, logger: Logger,
     try FileManager.default.createDirectory(at: config.dataDirectory, withIntermediateDirectories: true)
     let runtime = try await FleetRuntime.start(config: config.common, migrator: DeployMigrations.migrator, logger: logger)
     do {
-        try await runtime.nats.ensureStream(DeployConfig.logStream(maxBytes: config.logsMaxBytes, maxAge: config.logsMaxAge,
-                                                                   replicas: config.common.eventsReplicas))
+        try await runtime.nats.ensureStream(config.logStream.config(replicas: config.common.eventsReplicas))
     } catch {
         await runtime.nats.shutdown()
         await runtime.postgres.shutdown()

@@ -28,17 +28,14 @@ public struct DeployConfig: Sendable {
     /// The executors apps may use here.
     public var executors: Set<ExecutorKind>
     /// `FLUKE_LOGS` bounds (`FLUKE_LOGS_MAX_BYTES`, `FLUKE_LOGS_MAX_AGE`), shared with log-streamer.
-    public var logsMaxBytes: Int64
-    public var logsMaxAge: Duration
+    public var logStream: LogStreamSettings
     /// The settings executors read (`DEPLOY_PROCESS_USER`, `DOCKER_HOST`, `KUBERNETES_*`, …).
     public var environment: [String: String]
 
     public static let defaultPort = 3000
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: defaultPort)
-        + AuthConfig.variables + DeployRetention.variables + [
-            ConfigVariable("FLUKE_LOGS_MAX_BYTES", default: "1073741824", "most bytes stream FLUKE_LOGS keeps (1 GiB)"),
-            ConfigVariable("FLUKE_LOGS_MAX_AGE", default: "604800", "seconds stream FLUKE_LOGS keeps an entry (7 days)"),
+        + AuthConfig.variables + DeployRetention.variables + LogStreamSettings.variables + [
             ConfigVariable("DEPLOY_DATA_DIR", default: "/var/lib/fluke-deploy",
                            "builds, kept releases, uploads and the process executor's nginx state"),
             ConfigVariable("DEPLOY_KEEP_RELEASES", default: "10", "releases kept per app (rollback targets)"),
@@ -77,8 +74,7 @@ public struct DeployConfig: Sendable {
         lease = try reader.seconds("DEPLOY_LEASE_SECONDS", minimum: 2)
         contextTimeout = try reader.seconds("DEPLOY_CONTEXT_TIMEOUT", minimum: 0.1)
         deploymentCacheMaxBytes = try reader.int("DEPLOY_DEPLOYMENT_CACHE_MAX_BYTES", in: 0...(1 << 40))
-        logsMaxBytes = Int64(try reader.int("FLUKE_LOGS_MAX_BYTES", in: 1_048_576...Int.max))
-        logsMaxAge = try reader.seconds("FLUKE_LOGS_MAX_AGE", minimum: 60)
+        logStream = try LogStreamSettings(reader: reader)
         var kinds = Set<ExecutorKind>()
         for name in try reader.string("DEPLOY_EXECUTORS").split(separator: ",") {
             let trimmed = name.trimmingCharacters(in: .whitespaces)
@@ -95,11 +91,5 @@ public struct DeployConfig: Sendable {
             if let value = reader.optionalString(name), !value.isEmpty { environment[name] = value }
         }
         self.environment = environment
-    }
-
-    /// The stream every log entry is kept in: `fluke.logs.>`, on disk, bounded in bytes and age.
-    public static func logStream(maxBytes: Int64, maxAge: Duration, replicas: Int) -> JetStreamStreamConfig {
-        JetStreamStreamConfig(name: UnifiedLogEntry.streamName, subjects: [UnifiedLogEntry.subjectPrefix + ">"], maxAge: maxAge,
-                              duplicateWindow: .seconds(120), fileStorage: true, maxBytes: maxBytes, replicas: replicas)
     }
 }

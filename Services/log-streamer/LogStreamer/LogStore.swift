@@ -1,0 +1,106 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Foundation
+
+/// `logs.entries`: batches stored as the intake takes them from `FLUKE_LOGS`, and the queries of
+/// `GET /api/v1/logs`.
+struct LogStore: Sendable {
+    let db: TenantDatabase
+    /// `LOGS_RETENTION_DAYS`, for making a missing day's partition.
+    let retentionDays: Int
+
+    /// Stores `rows` in one statement; an entry already stored (same tenant, id and timestamp: a
+    /// redelivery, or a producer repeating itself) is skipped. Returns how many were new.
+    ///
+    /// An entry whose day has no partition yet (the keeper has not run since midnight, or a fresh
+    /// schema) makes Postgres refuse the whole statement: the partitions are made and it is tried
+    /// once more.
+    @discardableResult
+    func insert(_ rows: [StoredEntry]) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        do {
+            return try await db.pipelineAsSystem([Self.insertStatement(rows)])[0].affectedRows
+        } catch let error as PostgresError where error.sqlState == "23514" {
+            _ = try await db.pipelineAsSystem(["SELECT logs.ensure_partitions(\(retentionDays)::integer, 3)"])
+            return try await db.pipelineAsSystem([Self.insertStatement(rows)])[0].affectedRows
+        }
+    }
+
+    /// Binds are text and arrays of text only (no NULL elements), so nullable columns travel as
+    /// empty strings and become NULL again in the SELECT.
+    static func insertStatement(_ rows: [StoredEntry]) -> PostgresQuery {
+        var tenants: [String] = [], times: [String] = [], seqs: [String] = [], ids: [String] = []
+        var projects: [String] = [], apps: [String] = [], deployments: [String] = [], levels: [String] = []
+        var events: [String] = [], entries: [String] = []
+        for row in rows {
+            let entry = row.checked.entry
+            tenants.append(row.checked.tenantID.lowercased)
+            times.append(PostgresTimestamp.format(entry.timestamp))
+            seqs.append(String(row.seq))
+            ids.append(entry.id)
+            projects.append(entry.source.projectID?.lowercased ?? "")
+            apps.append(entry.flukedeployMetadata?.appName ?? "")
+            deployments.append(entry.flukedeployMetadata?.deploymentID?.lowercased ?? "")
+            levels.append(String(entry.level.storedRank))
+            events.append(entry.flukedeployMetadata?.eventType?.rawValue ?? "")
+            entries.append(row.checked.json)
+        }
+        return """
+            INSERT INTO logs.entries (tenant_id, ts, seq, id, project_id, app_name, deployment_id, level, event_type, entry)
+            SELECT t::uuid, at::timestamptz, s::bigint, i, NULLIF(p, '')::uuid, NULLIF(a, ''), NULLIF(d, '')::uuid,
+                   l::smallint, NULLIF(e, ''), j::jsonb
+            FROM unnest(\(tenants)::text[], \(times)::text[], \(seqs)::text[], \(ids)::text[], \(projects)::text[],
+                        \(apps)::text[], \(deployments)::text[], \(levels)::text[], \(events)::text[], \(entries)::text[])
+                 AS u(t, at, s, i, p, a, d, l, e, j)
+            ON CONFLICT DO NOTHING
+            """
+    }
+
+    /// One page of `query` in the principal's tenant (row-level security, and the tenant named
+    /// again so that the indexes, which all lead with it, serve every query).
+    func list(_ query: LogQuery, principal: Principal) async throws -> LogPage {
+        // One more than asked: whether a next page exists, without counting.
+        let fetch = query.limit + 1
+        let since = query.since, until = query.until, app = query.appName, deployment = query.deploymentID
+        let level = query.minimumLevel, event = query.eventType?.rawValue, project = query.projectID
+        let text = query.text, after = query.afterSequence, offset = query.offset
+        let tenant = principal.tenantID
+        // Two statements rather than one with a spliced direction: SQL text is never built from
+        // input. Absent filters are NULL binds; libpq's unnamed statements are planned with the
+        // values, so `$n IS NULL OR …` folds away and the matching index is chosen.
+        let statement: PostgresQuery
+        if query.ascending {
+            statement = """
+                SELECT seq, entry::text FROM logs.entries
+                WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
+                  AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
+                  AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
+                  AND (\(project)::uuid IS NULL OR project_id = \(project))
+                  AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
+                  AND (\(after)::bigint IS NULL OR seq > \(after))
+                ORDER BY seq LIMIT \(fetch) OFFSET \(offset)
+                """
+        } else {
+            statement = """
+                SELECT seq, entry::text FROM logs.entries
+                WHERE tenant_id = \(tenant) AND ts >= \(since) AND (\(until)::timestamptz IS NULL OR ts < \(until))
+                  AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
+                  AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
+                  AND (\(project)::uuid IS NULL OR project_id = \(project))
+                  AND (\(text)::text IS NULL OR strpos(entry->>'message', \(text)) > 0)
+                  AND (\(after)::bigint IS NULL OR seq < \(after))
+                ORDER BY seq DESC LIMIT \(fetch) OFFSET \(offset)
+                """
+        }
+        let rows = try await db.read(principal, statement)[0]
+        var items: [String] = []
+        var last: Int64?
+        for row in rows.rows.prefix(query.limit) {
+            items.append(try row.decode(String.self, at: 1))
+            last = try row.decode(Int64.self, at: 0)
+        }
+        let cursor = rows.count > query.limit ? last.map { LogCursor(ascending: query.ascending, after: $0, since: since).encoded } : nil
+        return LogPage(items: items, nextCursor: cursor)
+    }
+}

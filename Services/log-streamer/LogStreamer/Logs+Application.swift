@@ -1,0 +1,55 @@
+import FlukeRuntime
+import Foundation
+import Hummingbird
+import Logging
+
+/// What a log-streamer process runs, for tests that reach inside.
+public struct LogsParts: Sendable {
+    public let runtime: FleetRuntime
+    /// The routes served, as the OpenAPI document must list them.
+    public let routes: RouteTable
+    /// The partition keeper, for tests that run a round as of another day.
+    public let keeper: PartitionKeeper
+}
+
+/// Builds log-streamer: connects, checks its migrations, makes sure `FLUKE_LOGS` exists, and
+/// assembles the partition keeper, the intake and the routes.
+public func buildApplication(config: LogsConfig, logger: Logger,
+                             onParts: @Sendable (LogsParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
+    let runtime = try await FleetRuntime.start(config: config.common, migrator: LogsMigrations.migrator, logger: logger)
+    do {
+        try await config.stream.ensure(runtime.nats, config: config.common, logger: logger)
+    } catch {
+        await runtime.nats.shutdown()
+        await runtime.postgres.shutdown()
+        throw error
+    }
+    let (identity, authenticator) = config.auth.authentication(nats: runtime.nats, logger: logger)
+    // Requests read in their caller's tenant, the intake and keeper work as the fleet (row-level security).
+    let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
+    let validator = LogEntryValidator(retentionDays: config.retention.days)
+    let store = LogStore(db: db, retentionDays: config.retention.days)
+    let keeper = PartitionKeeper(postgres: runtime.postgres, retentionDays: config.retention.days,
+                                 interval: config.common.retentionInterval, registry: runtime.registry, logger: logger)
+    let intake = LogIntake(nats: runtime.nats, store: store, validator: validator,
+                           deadLetters: DeadLetters(schema: "logs", consumer: LogIntake.durable,
+                                                    maxDeliveries: config.common.consumerMaxDeliveries,
+                                                    postgres: runtime.postgres, registry: runtime.registry, logger: logger),
+                           batchSize: config.intakeBatch, registry: runtime.registry, logger: logger)
+    let routes = LogsRoutes(store: store, publisher: LogPublisher(db: db), validator: validator,
+                            maxBatchEntries: config.maxBatchEntries)
+    onParts(LogsParts(
+        runtime: runtime,
+        routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: routes.register).table,
+        keeper: keeper))
+    // The keeper starts before the intake (the intake still makes a missing day itself: see LogStore.insert).
+    return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
+                                  workers: [identity, keeper, intake, config.retention.job(runtime)],
+                                  authenticator: authenticator,
+                                  bodyLimits: ["/api/v1/logs": config.maxBodyBytes],
+                                  routes: routes.register)
+}
+
+/// The OpenAPI document served at `/openapi.json`: `openapi.json` in this folder, completed with
+/// the parts every service shares.
+let openAPIDocument = OpenAPIDocument.merged(PackageResources.openapi_json)

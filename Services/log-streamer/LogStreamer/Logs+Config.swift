@@ -1,0 +1,37 @@
+import FlukeRuntime
+import Foundation
+
+/// log-streamer's own settings, on top of the fleet's common ones.
+public struct LogsConfig: Sendable {
+    public var common: FleetConfig
+    public var auth: AuthConfig
+    /// `FLUKE_LOGS` bounds, shared with deploy-tracker.
+    public var stream: LogStreamSettings
+    public var retention: LogsRetention
+    /// Largest `POST /api/v1/logs` body (`LOGS_MAX_BODY_BYTES`); 413 beyond.
+    public var maxBodyBytes: Int
+    /// Most entries one `POST /api/v1/logs` may carry (`LOGS_MAX_BATCH_ENTRIES`); 422 beyond.
+    public var maxBatchEntries: Int
+    /// Most messages the intake takes from `FLUKE_LOGS` and stores in one statement (`LOGS_INTAKE_BATCH`).
+    public var intakeBatch: Int
+
+    public static let defaultPort = 8767
+
+    public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: defaultPort)
+        + AuthConfig.variables + LogStreamSettings.variables + LogsRetention.variables + [
+            ConfigVariable("LOGS_MAX_BODY_BYTES", default: "16777216", "largest POST /api/v1/logs body (16 MiB)"),
+            ConfigVariable("LOGS_MAX_BATCH_ENTRIES", default: "10000", "most entries one POST /api/v1/logs may carry"),
+            ConfigVariable("LOGS_INTAKE_BATCH", default: "1000",
+                           "most entries taken from FLUKE_LOGS and stored in one statement"),
+        ]
+
+    public init(reader: ConfigReader) throws {
+        common = try FleetConfig(serviceName: "log-streamer", reader: reader)
+        auth = try AuthConfig(reader: reader)
+        stream = try LogStreamSettings(reader: reader)
+        retention = try LogsRetention(reader: reader)
+        maxBodyBytes = try reader.int("LOGS_MAX_BODY_BYTES", in: 1024...(1 << 30))
+        maxBatchEntries = try reader.int("LOGS_MAX_BATCH_ENTRIES", in: 1...100_000)
+        intakeBatch = try reader.int("LOGS_INTAKE_BATCH", in: 1...10_000)
+    }
+}
