@@ -94,8 +94,9 @@ service webhook-dispatcher WEBHOOKS
 put webhook-dispatcher FLUKE_ENCRYPTION_KEY "$(get FLUKE_WEBHOOKS_ENCRYPTION_KEY)"
 service federation FEDERATION
 service deploy-tracker DEPLOY
+service log-streamer LOGS
 put federation FEDERATION_API_KEYS "$(get FEDERATION_API_KEY)"
-for name in project-manager context-api webhook-dispatcher federation; do
+for name in project-manager context-api webhook-dispatcher federation deploy-tracker log-streamer; do
   seal "$name" 10001
   seal "$name-migrate" 10001
 done
