@@ -164,7 +164,7 @@ let package = Package(
         ], path: "Tests/DeployExecutorTests"),
         .testTarget(name: "DeployTrackerTests", dependencies: [
             "FleetTestServices", "DeployTracker", "DeployExecutors", "ProjectManager", "ContextAPI", "WebhookDispatcher",
-            "FlukeTestSupport",
+            "LogStreamer", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "LogStreamerTests", dependencies: [

@@ -6,18 +6,20 @@ import FlukeRuntime
 import FlukeTestSupport
 import Foundation
 import Logging
+import LogStreamer
 import ProjectManager
 import WebhookDispatcher
 import Testing
 
-/// project-manager and deploy-tracker (and context-api where a test needs it) against one
+/// project-manager and deploy-tracker (and context-api, webhook-dispatcher or log-streamer where a test needs it) against one
 /// database and one nats-server, as in production.
 struct DeployHarness: ServiceHarnessWrapping {
     var fleet: ServiceHarness
 
     init() async throws {
         fleet = try await ServiceHarness(
-            migrating: [PMMigrations.migrator, ContextMigrations.migrator, WebhookMigrations.migrator, DeployMigrations.migrator],
+            migrating: [PMMigrations.migrator, ContextMigrations.migrator, WebhookMigrations.migrator, DeployMigrations.migrator,
+                        LogsMigrations.migrator],
             fleetSettings: ["FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys, "FLUKE_ENCRYPTION_KEY": ServiceSettings.encryptionKey])
     }
 

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 import WebhookDispatcher
 
-@Suite("deploy-tracker with the fleet: env_from from context-api, a WeDo task per deployment, deploy.* to webhook subscribers", .needsPostgresAndNATS)
+@Suite("deploy-tracker with the fleet: env_from from context-api, a WeDo task per deployment, deploy.* to webhook subscribers, its log in log-streamer", .needsPostgresAndNATS)
 struct FleetIntegrationTests {
     @Test("a deploy reads env_from through fluke.rpc.context.env (logged via deploy, never stored); project-manager's task goes in_progress → done, and blocked with the reason on failure; a subscriber receives deploy.succeeded and deploy.failed")
     func fleet() async throws {
@@ -81,6 +81,38 @@ struct FleetIntegrationTests {
                 }
                 await DeployFixtures.stopLeftovers(data, tenantID: UUID(uuidString: a.tenantID)!, apps: ["web"])
             }
+        }
+    }
+
+    @Test("a deployment's log reaches log-streamer through FLUKE_LOGS: GET /api/v1/logs?deployment_id= gives each of its entries once")
+    func logsReachLogStreamer() async throws {
+        let h = try await DeployHarness()
+        let repo = try DeployFixtures.appRepository()
+        let data = TestEnvironment.workDir + "/deploy-\(UUID().uuidString.prefix(8))"
+        try await h.withProjectManager { pm in
+            let a = try await DeployHarness.world(pm, scopes: ["deploy:write", "context:read", "logs:read"])
+            try await h.with(.logStreamer) { logs in
+                try await h.withTracker(DeployFixtures.ports().merging(["DEPLOY_DATA_DIR": data]) { $1 }) { api, _ in
+                    let created = try await api.call(.post, "/api/v1/apps", token: a.token,
+                                                     json: ["name": "web", "executor": "process", "spec": DeployFixtures.spec(replicas: 1)])
+                    try #require(created.status == 201, "\(created.json)")
+                    let done = try await DeploymentFlowTests.finished(
+                        api, try await DeploymentFlowTests.deploy(api, a, app: "web", repo: repo), token: a.token)
+                    #expect(done.string("status") == "success", "\(done.json)")
+                    let id = try #require(done.string("id"))
+                    let journal = try await api.call(.get, "/api/v1/deployments/\(id)/logs", token: a.token)
+                    let expected = Set((journal["entries"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+                    try #require(expected.count >= 5, "\(journal.json)")
+                    var stored: [String] = []
+                    try await eventually(timeout: .seconds(30), "log-streamer stored the deployment's entries") {
+                        let page = try await logs.call(.get, "/api/v1/logs?deployment_id=\(id)&order=asc&limit=1000", token: a.token)
+                        stored = page.items.compactMap { $0["id"] as? String }
+                        return Set(stored) == expected
+                    }
+                    #expect(stored.count == expected.count, "an entry stored twice: \(stored)")
+                }
+            }
+            await DeployFixtures.stopLeftovers(data, tenantID: UUID(uuidString: a.tenantID)!, apps: ["web"])
         }
     }
 }
