@@ -26,7 +26,9 @@ stop_workdir_processes() {
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
     # nats-server and Postgres are stopped properly below.
     case "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" in nats-server|postgres) continue ;; esac
-    case "$cwd $cmd" in *"$work/"*) kill -KILL "$pid" 2>/dev/null || true ;; esac
+    # An nginx master (the process executor's) leads its own process group: its workers, whose
+    # command line no longer names the work directory, go with it instead of outliving the run.
+    case "$cwd $cmd" in *"$work/"*) kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true ;; esac
   done
 }
 cleanup() {
