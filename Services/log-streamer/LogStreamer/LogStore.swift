@@ -67,8 +67,10 @@ struct LogStore: Sendable {
         let text = query.text, after = query.afterSequence, offset = query.offset
         let tenant = principal.tenantID
         // Two statements rather than one with a spliced direction: SQL text is never built from
-        // input. Absent filters are NULL binds; libpq's unnamed statements are planned with the
-        // values, so `$n IS NULL OR …` folds away and the matching index is chosen.
+        // input. Absent filters are NULL binds. PostgresConnection prepares each statement once
+        // per connection, so after five runs Postgres may switch to a generic plan in which
+        // `$n IS NULL OR …` no longer folds away; whether the partial indexes are still chosen
+        // then has not been measured (plan_cache_mode).
         let statement: PostgresQuery
         if query.ascending {
             statement = """
