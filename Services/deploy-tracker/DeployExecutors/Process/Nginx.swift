@@ -138,9 +138,13 @@ actor Nginx {
                 try await ensureRunning()
                 continue
             }
+            let oldWorkers = masterPID.map { Self.children(of: $0) } ?? []
             let outcome = try await ShellCommand(arguments: command(["-s", "reload"]), environment: [:]).run()
             guard outcome.status == 0 else { throw DeployFailure(.executor, "nginx reload: \(outcome.summary)") }
             try await confirm(target)
+            // The master lets the old workers accept for another 100 ms after starting the new
+            // ones; until they are told to quit, a request may still be routed the old way.
+            await waitUntilNotAccepting(oldWorkers)
             applied = max(applied, target)
         }
     }
@@ -185,6 +189,22 @@ actor Nginx {
     private func command(_ extra: [String]) -> [String] {
         [binary, "-p", directory.path + "/", "-c", directory.path + "/nginx.conf",
          "-e", directory.path + "/logs/error.log"] + extra
+    }
+
+    /// Waits (up to 5 s) until each of `workers` has exited or is shutting down (it has closed
+    /// its listening sockets then).
+    private func waitUntilNotAccepting(_ workers: [pid_t]) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var poll = PollInterval(to: .milliseconds(20))
+        while ContinuousClock.now < deadline {
+            let accepting = workers.contains { pid in
+                guard let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                let text = String(decoding: command, as: UTF8.self)
+                return text.contains("nginx") && !text.contains("shutting down")
+            }
+            if !accepting { return }
+            try? await poll.sleep()
+        }
     }
 
     private func confirm(_ wanted: Int) async throws {
