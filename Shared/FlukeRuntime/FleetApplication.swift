@@ -16,6 +16,7 @@ public enum FleetApplication {
         authenticator: Authenticator? = nil,
         channelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
         bodyLimits: [String: Int] = [:],
+        authPrefixes: [String] = ["/api/"],
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -26,7 +27,7 @@ public enum FleetApplication {
         router.add(middleware: FleetHTTPMiddleware(
             bodyLimit: runtime.config.maxBodyBytes, bodyLimits: bodyLimits, routes: recorder.table,
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
-            auth: authenticator.map { AuthMiddleware(authenticator: $0) }))
+            auth: authenticator.map { AuthMiddleware(authenticator: $0, prefixes: authPrefixes) }))
         recorder.install(into: router)
         return Application(
             router: router,
@@ -45,7 +46,8 @@ public enum FleetApplication {
     }
 
     // `bodyLimits`: route templates (as registered) whose bodies may exceed `HTTP_MAX_BODY_BYTES`
-    // (uploads), each with its own limit.
+    // (uploads), each with its own limit. `authPrefixes`: paths whose `Authorization` header is
+    // read (log-streamer adds OpenTelemetry's `/v1/`).
 
     /// Every route the service will serve, operational ones included, without serving them:
     /// what the 405 logic, metrics labels and the OpenAPI test all read.
