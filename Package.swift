@@ -31,6 +31,9 @@ let package = Package(
         // Already in the graph through AsyncHTTPClient; named because the kubernetes executor
         // trusts a cluster's own CA through it.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        // Already in the graph through Hummingbird; named for the HTTP/1 <-> HTTP types codec the
+        // WebSocket upgrade path sets up itself (FleetWebSocketChannel).
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.22.0"),
     ],
     targets: [
         // Layer 1: the C libraries, as system-library targets.
@@ -72,6 +75,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             // Fetches project-manager's JWKS (FLUKE_JWKS_URL).
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            // log-streamer's live tail (FleetWebSocketChannel).
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
         ], path: "Shared/FlukeRuntime",
         // The OpenAPI parts every service's document shares (see OpenAPIDocument).
         resources: [.embedInCode("Resources/openapi-common.json")]),

@@ -207,7 +207,7 @@ public final class NATSClient: Service, Sendable {
     }
 
     /// Shutdown cancels what is still subscribed.
-    private func track(_ core: NATSSubscriptionCore) {
+    func track(_ core: NATSSubscriptionCore) {
         let id = ObjectIdentifier(core)
         subscriptions.withLock { $0[id] = core }
         core.onCancel = { [weak self] in

@@ -24,7 +24,17 @@ final class NATSSubscriptionCore: @unchecked Sendable {
     private let cancelled = Mutex(false)
     var onCancel: (@Sendable () -> Void)?
 
-    init(nc: OpaquePointer, subject: String, queue: String?, box: NATSDeliveryBox) throws {
+    convenience init(nc: OpaquePointer, subject: String, queue: String?, box: NATSDeliveryBox) throws {
+        try self.init(box: box, what: "subscribing to \(subject)") { sub, handler, closure, _ in
+            queue.map { natsConnection_QueueSubscribe(&sub, nc, subject, $0, handler, closure) }
+                ?? natsConnection_Subscribe(&sub, nc, subject, handler, closure)
+        }
+    }
+
+    /// Subscribes through `subscribe` (core or JetStream), which is given the message handler and
+    /// the closure libnats passes back to it.
+    init(box: NATSDeliveryBox, what: @autoclosure () -> String,
+         subscribe: (inout OpaquePointer?, natsMsgHandler, UnsafeMutableRawPointer, inout jsErrCode) -> natsStatus) throws {
         self.box = box
         let closure = Unmanaged.passRetained(box).toOpaque()
         let handler: natsMsgHandler = { _, _, msg, closure in
@@ -35,12 +45,12 @@ final class NATSSubscriptionCore: @unchecked Sendable {
             Unmanaged<NATSDeliveryBox>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
         }
         var sub: OpaquePointer?
-        let status = queue.map { natsConnection_QueueSubscribe(&sub, nc, subject, $0, handler, closure) }
-            ?? natsConnection_Subscribe(&sub, nc, subject, handler, closure)
+        var code = jsErrCode(0)
+        let status = subscribe(&sub, handler, closure, &code)
         guard status == NATS_OK, let sub else {
             Unmanaged<NATSDeliveryBox>.fromOpaque(closure).release()
-            try natsCheck(status, "subscribing to \(subject)")
-            throw NATSError(status: NATS_ERR.rawValue, message: "subscribing to \(subject)")
+            try natsCheck(status, what(), jsCode: code)
+            throw NATSError(status: NATS_ERR.rawValue, message: what())
         }
         self.sub = sub
         // libnats' own pending queue is the first buffer; keep it generous so bursts are absorbed.
@@ -131,6 +141,22 @@ public struct NATSMessageView {
     public let payload: UnsafeRawBufferPointer
     let replyPointer: UnsafePointer<CChar>?
 
+    init(subject: UnsafeBufferPointer<UInt8>, payload: UnsafeRawBufferPointer, replyPointer: UnsafePointer<CChar>?) {
+        self.subject = subject
+        self.payload = payload
+        self.replyPointer = replyPointer
+    }
+
+    /// Views `msg`'s subject and payload in place.
+    init(_ msg: OpaquePointer) {
+        let subject = natsMsg_GetSubject(msg)!
+        self.init(subject: UnsafeBufferPointer(start: UnsafeRawPointer(subject).assumingMemoryBound(to: UInt8.self),
+                                               count: strlen(subject)),
+                  payload: UnsafeRawBufferPointer(start: natsMsg_GetData(msg).map { UnsafeRawPointer($0) },
+                                                  count: Int(natsMsg_GetDataLength(msg))),
+                  replyPointer: natsMsg_GetReply(msg))
+    }
+
     /// The reply subject of a request, copied out.
     public var reply: String? { replyPointer.map { String(cString: $0) } }
 }
@@ -141,20 +167,18 @@ public final class NATSHandlerSubscription: Sendable {
     let core: NATSSubscriptionCore
     private let done: AsyncStream<Void>
 
-    init(nc: OpaquePointer, subject: String, queue: String?,
-         handler: @escaping @Sendable (NATSMessageView) -> Void) throws {
+    convenience init(nc: OpaquePointer, subject: String, queue: String?,
+                     handler: @escaping @Sendable (NATSMessageView) -> Void) throws {
+        try self.init(deliver: { msg in handler(NATSMessageView(msg)) }) { box in
+            try NATSSubscriptionCore(nc: nc, subject: subject, queue: queue, box: box)
+        }
+    }
+
+    init(deliver: @escaping @Sendable (OpaquePointer) -> Void,
+         core makeCore: (NATSDeliveryBox) throws -> NATSSubscriptionCore) throws {
         let (done, finished) = AsyncStream<Void>.makeStream()
         self.done = done
-        core = try NATSSubscriptionCore(nc: nc, subject: subject, queue: queue, box: NATSDeliveryBox(
-            deliver: { msg in
-                let subject = natsMsg_GetSubject(msg)!
-                let subjectBytes = UnsafeBufferPointer(start: UnsafeRawPointer(subject).assumingMemoryBound(to: UInt8.self),
-                                                       count: strlen(subject))
-                let payload = UnsafeRawBufferPointer(start: natsMsg_GetData(msg).map { UnsafeRawPointer($0) },
-                                                     count: Int(natsMsg_GetDataLength(msg)))
-                handler(NATSMessageView(subject: subjectBytes, payload: payload, replyPointer: natsMsg_GetReply(msg)))
-            },
-            finish: { finished.finish() }))
+        core = try makeCore(NATSDeliveryBox(deliver: deliver, finish: { finished.finish() }))
     }
 
     public func cancel() { core.cancel() }

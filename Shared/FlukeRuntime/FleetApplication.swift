@@ -1,6 +1,7 @@
 import FlukeModels
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -17,6 +18,7 @@ public enum FleetApplication {
         channelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
         bodyLimits: [String: Int] = [:],
         authPrefixes: [String] = ["/api/"],
+        webSocket: WebSocketEndpoint? = nil,
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -29,16 +31,23 @@ public enum FleetApplication {
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
             auth: authenticator.map { AuthMiddleware(authenticator: $0, prefixes: authPrefixes) }))
         recorder.install(into: router)
+        // Handlers that answer some requests before Hummingbird sees them (each connection
+        // gets its own): context-api's cached context. The connection limits go first so that
+        // they see those requests too. Header limits bound what one request head may cost.
+        let handlers: @Sendable () -> [any RemovableChannelHandler] = {
+            [ConnectionLimitsHandler(idleTimeout: .nanoseconds(idleTimeout), maxHeaderBytes: maxHeaderBytes)] + channelHandlers()
+        }
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 200)
+        let server: HTTPServerBuilder = webSocket.map { endpoint in
+            HTTPServerBuilder { responder in
+                FleetWebSocketChannel(responder: responder, endpoint: endpoint, additionalChannelHandlers: handlers,
+                                      decoderLimits: decoder, firstRequestTimeout: .nanoseconds(idleTimeout))
+            }
+        } ?? .http1(configuration: .init(additionalChannelHandlers: handlers(), httpDecoderConfiguration: decoder))
         return Application(
             router: router,
-            // Handlers that answer some requests before Hummingbird sees them (each connection
-            // gets its own): context-api's cached context. The connection limits go first so that
-            // they see those requests too. Header limits bound what one request head may cost.
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionLimitsHandler(idleTimeout: .nanoseconds(idleTimeout), maxHeaderBytes: maxHeaderBytes)]
-                    + channelHandlers(),
-                httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes,
-                                                maxHeaderFieldCount: 200))),
+            server: server,
             configuration: .init(address: .hostname(runtime.config.httpHost, port: runtime.config.httpPort),
                                  serverName: runtime.config.serviceName),
             services: [runtime.postgres, runtime.nats, runtime.relay] + workers,

@@ -105,4 +105,32 @@ struct LogStore: Sendable {
         let cursor = rows.count > query.limit ? last.map { LogCursor(ascending: query.ascending, after: $0, since: since).encoded } : nil
         return LogPage(items: items, nextCursor: cursor)
     }
+    /// The sequence of the principal's entry `id` (the newest, should a producer have reused it).
+    func sequence(of id: String, principal: Principal) async throws -> Int64? {
+        let tenant = principal.tenantID
+        let rows = try await db.read(principal, """
+            SELECT seq FROM logs.entries WHERE tenant_id = \(tenant) AND id = \(id) ORDER BY seq DESC LIMIT 1
+            """)[0]
+        return try rows.rows.first?.decode(Int64.self, at: 0)
+    }
+
+    /// A live tail's resume: the principal's entries after sequence `after` up to `through`
+    /// (and stamped after `since`), oldest first, as `filter` picks them.
+    func replay(principal: Principal, filter: TailFilter, after: Int64, through: Int64, since: Date?, limit: Int)
+        async throws -> [(seq: Int64, id: String, json: String)] {
+        let tenant = principal.tenantID, app = filter.appName, deployment = filter.deploymentID
+        let level = filter.minimumLevel?.storedRank ?? 0, event = filter.eventType?.rawValue, project = filter.projectID
+        let rows = try await db.read(principal, """
+            SELECT seq, id, entry::text FROM logs.entries
+            WHERE tenant_id = \(tenant) AND seq > \(after) AND seq <= \(through)
+              AND (\(since)::timestamptz IS NULL OR ts > \(since))
+              AND (\(app)::text IS NULL OR app_name = \(app)) AND (\(deployment)::uuid IS NULL OR deployment_id = \(deployment))
+              AND level >= \(level) AND (\(event)::text IS NULL OR event_type = \(event))
+              AND (\(project)::uuid IS NULL OR project_id = \(project))
+            ORDER BY seq LIMIT \(limit)
+            """)[0]
+        return try rows.rows.map { row in
+            (try row.decode(Int64.self, at: 0), try row.decode(String.self, at: 1), try row.decode(String.self, at: 2))
+        }
+    }
 }

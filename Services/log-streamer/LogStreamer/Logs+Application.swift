@@ -10,6 +10,8 @@ public struct LogsParts: Sendable {
     public let routes: RouteTable
     /// The partition keeper, for tests that run a round as of another day.
     public let keeper: PartitionKeeper
+    /// Live tails open on this replica, by tenant.
+    public let openTails: @Sendable (UUID) -> Int
 }
 
 /// Builds log-streamer: connects, checks its migrations, makes sure `FLUKE_LOGS` exists, and
@@ -37,16 +39,27 @@ public func buildApplication(config: LogsConfig, logger: Logger,
                                                     postgres: runtime.postgres, registry: runtime.registry, logger: logger),
                            batchSize: config.intakeBatch, registry: runtime.registry, logger: logger)
     let routes = LogsRoutes(store: store, publisher: LogPublisher(db: db), validator: validator,
-                            maxBatchEntries: config.maxBatchEntries)
+                            maxBatchEntries: config.maxBatchEntries, authenticator: authenticator)
+    let broadcaster = Broadcaster(ringCapacity: config.tail.ring, maxTailsPerTenant: config.tail.maxTailsPerTenant,
+                                  registry: runtime.registry)
+    let liveTail = LiveTail(nats: runtime.nats, broadcaster: broadcaster, validator: validator, logger: logger)
+    let sessions = TailSessions(broadcaster: broadcaster, store: store, nats: runtime.nats, settings: config.tail, logger: logger)
+    let webSocket = WebSocketEndpoint(paths: TailRequest.paths, maxFrameSize: config.tail.maxMessageBytes) { head in
+        guard let request = try? await TailRequest.parse(uri: head.path ?? "/", authorization: head.headerFields[.authorization],
+                                                         authenticator: authenticator) else { return nil }
+        return { channel in await sessions.run(request, channel: channel) }
+    }
     onParts(LogsParts(
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: routes.register).table,
-        keeper: keeper))
+        keeper: keeper,
+        openTails: { broadcaster.tails(of: $0) }))
     // The keeper starts before the intake (the intake still makes a missing day itself: see LogStore.insert).
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [identity, keeper, intake, config.retention.job(runtime)],
+                                  workers: [identity, keeper, intake, liveTail, config.retention.job(runtime)],
                                   authenticator: authenticator,
                                   bodyLimits: ["/api/v1/logs": config.maxBodyBytes],
+                                  webSocket: webSocket,
                                   routes: routes.register)
 }
 

@@ -11,6 +11,7 @@ struct LogsRoutes: Sendable {
     let publisher: LogPublisher
     let validator: LogEntryValidator
     let maxBatchEntries: Int
+    let authenticator: Authenticator
 
     func register(_ routes: inout RouteRecorder) {
         routes.on(.post, "/api/v1/logs") { request, context in
@@ -22,6 +23,17 @@ struct LogsRoutes: Sendable {
             let body = String(decoding: try FleetJSON.encoder.encode(
                 JSONValue.object(["accepted": .number(Double(entries.count)), "ids": .array(ids)])), as: UTF8.self)
             return FleetApplication.jsonResponse(body, status: .accepted)
+        }
+        // The live tail's paths answer plain requests too: with why an upgrade would be refused,
+        // or 426 when it would be accepted.
+        for path in TailRequest.paths.sorted() {
+            routes.on(.get, path) { request, _ in
+                _ = try await TailRequest.parse(uri: request.uri.description, authorization: request.headers[.authorization],
+                                                authenticator: authenticator)
+                throw Problem(.upgradeRequired, "WebSocket required",
+                              detail: "this is the live tail: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket)",
+                              headers: [.upgrade: "websocket", .connection: "Upgrade"])
+            }
         }
         routes.on(.get, "/api/v1/logs") { request, context in
             let principal = try context.principal(requiring: .logsRead)
