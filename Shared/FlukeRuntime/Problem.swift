@@ -35,6 +35,12 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
 
     /// Renders the problem document.
     public func response(instance: String?, requestID: String?) -> Response {
+        let (head, body) = rendered(instance: instance, requestID: requestID)
+        return Response(status: head.status, headers: head.headerFields, body: .init(byteBuffer: body))
+    }
+
+    /// The problem document as a response head and body, for paths below Hummingbird's router.
+    public func rendered(instance: String?, requestID: String?) -> (HTTPResponse, ByteBuffer) {
         var body: [String: JSONValue] = extensions
         body["type"] = .string("about:blank")
         body["title"] = .string(title)
@@ -46,7 +52,7 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
         let data = (try? FleetJSON.encoder.encode(body)) ?? Data()
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return (HTTPResponse(status: status, headerFields: headers), ByteBuffer(bytes: data))
     }
 }
 

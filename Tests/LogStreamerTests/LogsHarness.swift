@@ -41,6 +41,12 @@ struct LogsHarness: ServiceHarnessWrapping {
         return (project, try #require(minted.string("token"), "\(minted.json)"))
     }
 
+    /// A UnifiedLogEntry of `project` (what a token bound to it sees).
+    static func entry(project: String, _ id: String, app: String? = "api", level: String = "info", message: String = "hello",
+                      at time: Date = Date()) -> [String: Any] {
+        entry(id, app: app, level: level, message: message, at: time, project: project)
+    }
+
     /// A UnifiedLogEntry as a client writes it.
     static func entry(_ id: String, app: String? = "api", level: String = "info", message: String = "hello",
                       at time: Date = Date(), deployment: String? = nil, event: String? = nil,

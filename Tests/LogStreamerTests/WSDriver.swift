@@ -97,7 +97,8 @@ final class WSDriver: Sendable {
     func waitFor(_ conn: String, _ kind: String, timeout: Duration = .seconds(20)) async throws -> Event {
         var found: Event?
         try await eventually(timeout: timeout, "\(conn): \(kind)") {
-            found = events(conn).first { $0.kind == kind || ($0.kind != "message" && $0.kind != "open" && kind == "open") }
+            // The event asked for, or one that means it will not come.
+            found = events(conn).first { $0.kind == kind || ["error", "refused", "closed"].contains($0.kind) }
             return found != nil
         }
         return found!

@@ -12,6 +12,10 @@ deploy/validate.sh
 if ! .venv/bin/python -c 'import standardwebhooks' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "standardwebhooks==1.0.0"
 fi
+# The WebSocket client the live-tail tests drive (log-streamer).
+if ! .venv/bin/python -c 'import websockets' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "websockets==17.4"
+fi
 export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)

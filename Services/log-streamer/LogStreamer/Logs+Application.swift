@@ -45,9 +45,15 @@ public func buildApplication(config: LogsConfig, logger: Logger,
     let liveTail = LiveTail(nats: runtime.nats, broadcaster: broadcaster, validator: validator, logger: logger)
     let sessions = TailSessions(broadcaster: broadcaster, store: store, nats: runtime.nats, settings: config.tail, logger: logger)
     let webSocket = WebSocketEndpoint(paths: TailRequest.paths, maxFrameSize: config.tail.maxMessageBytes) { head in
-        guard let request = try? await TailRequest.parse(uri: head.path ?? "/", authorization: head.headerFields[.authorization],
-                                                         authenticator: authenticator) else { return nil }
-        return { channel in await sessions.run(request, channel: channel) }
+        do {
+            let request = try await TailRequest.parse(uri: head.path ?? "/", authorization: head.headerFields[.authorization],
+                                                      authenticator: authenticator)
+            return .success { channel in await sessions.run(request, channel: channel) }
+        } catch let problem as Problem {
+            return .failure(problem)
+        } catch {
+            return .failure(Problem(.serviceUnavailable, detail: "the tail could not be opened: \(error)"))
+        }
     }
     onParts(LogsParts(
         runtime: runtime,
