@@ -37,7 +37,7 @@ public func buildApplication(config: LogsConfig, logger: Logger,
                                                     postgres: runtime.postgres, registry: runtime.registry, logger: logger),
                            batchSize: config.intakeBatch, registry: runtime.registry, logger: logger)
     let routes = LogsRoutes(store: store, publisher: LogPublisher(db: db), validator: validator,
-                            maxBatchEntries: config.maxBatchEntries)
+                            maxBatchEntries: config.maxBatchEntries, logger: logger)
     onParts(LogsParts(
         runtime: runtime,
         routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: routes.register).table,
@@ -46,7 +46,9 @@ public func buildApplication(config: LogsConfig, logger: Logger,
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [identity, keeper, intake, config.retention.job(runtime)],
                                   authenticator: authenticator,
-                                  bodyLimits: ["/api/v1/logs": config.maxBodyBytes],
+                                  bodyLimits: ["/api/v1/logs": config.maxBodyBytes, "/v1/logs": config.maxBodyBytes],
+                                  // OpenTelemetry exporters post to /v1/logs with the same bearer tokens.
+                                  authPrefixes: ["/api/", "/v1/"],
                                   routes: routes.register)
 }
 
