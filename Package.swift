@@ -171,9 +171,11 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "LogStreamerTests", dependencies: [
-            "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport",
+            "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport", "CZlib",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ], path: "Tests/LogStreamerTests"),
+        ], path: "Tests/LogStreamerTests",
+        // OTLP fixtures and the OpenTelemetry SDK script, read from the repository by the tests.
+        exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",
