@@ -99,6 +99,8 @@ struct OTLPTests {
                 #expect(try readOnly.status == 403 && Self.json(readOnly.body)["code"] as? Int == 7, "\(readOnly)")
                 let anonymous = try await api.postOTLP(nil, badTrace)
                 #expect(try anonymous.status == 401 && Self.status(anonymous.body).code == 16, "\(anonymous)")
+                // A token that is not valid is refused by the fleet's middleware, before the route (problem+json).
+                #expect(try await api.postOTLP("not-a-token", json, contentType: "application/json").status == 401)
 
                 // A gzip body within the limit is taken; once it is stored, every request before it has been handled.
                 var last = record

@@ -12,9 +12,10 @@ import NIOCore
 /// ``LogEntryValidator`` check of the whole batch, one outbox transaction. All or nothing.
 ///
 /// Every answer this route gives is OTLP's (`google.rpc.Status` on errors, in the request's
-/// encoding). Two come from the fleet's middleware before the route runs, as RFC 9457 problems with
-/// the same statuses: 401 for a token that is not valid, and 413 for a `Content-Length` over
-/// `LOGS_MAX_BODY_BYTES`. A request without a token is the route's own 401.
+/// encoding), except three the fleet's middleware gives before the route runs, as RFC 9457
+/// problems with the same statuses: 401 for a token that is not valid, 503 when identity cannot
+/// verify it now, and 413 for a `Content-Length` over `LOGS_MAX_BODY_BYTES` (exporters act on the
+/// status). A request without a token reaches the route and gets its 401.
 extension LogsRoutes {
     func registerOTLP(_ routes: inout RouteRecorder) {
         routes.on(.post, "/v1/logs") { request, context in
