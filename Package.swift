@@ -43,6 +43,9 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNats", path: "Shared/CNats", pkgConfig: "libnats",
                        providers: [.apt(["libnats-dev"])]),
+        // Inflates OTLP request bodies (log-streamer's BodyInflater). No new package: zlib is
+        // already linked through AsyncHTTPClient's swift-nio-extras, which needs the same headers.
+        .systemLibrary(name: "CZlib", path: "Shared/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The models every service shares: event envelope, event types, list pages, timestamps.
         .target(name: "FlukeModels", path: "Shared/FlukeModels"),
@@ -129,7 +132,7 @@ let package = Package(
         .executableTarget(name: "deploy-tracker", dependencies: ["DeployTracker"], path: "Services/deploy-tracker/Main"),
 
         // log-streamer: JSON-LD log entries from FLUKE_LOGS and HTTP, stored by day, queried by tenant and project.
-        .target(name: "LogStreamer", dependencies: ["FlukeRuntime"],
+        .target(name: "LogStreamer", dependencies: ["FlukeRuntime", "CZlib"],
                 path: "Services/log-streamer/LogStreamer", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "log-streamer", dependencies: ["LogStreamer"], path: "Services/log-streamer/Main"),
 
@@ -177,9 +180,11 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "LogStreamerTests", dependencies: [
-            "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport",
+            "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport", "CZlib",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ], path: "Tests/LogStreamerTests"),
+        ], path: "Tests/LogStreamerTests",
+        // OTLP fixtures and the OpenTelemetry SDK script, read from the repository by the tests.
+        exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

@@ -24,6 +24,14 @@ public struct UnifiedLogEntry: Codable, Sendable, Equatable {
     public var source: Source
     /// What a deployment entry is about; app output carries the deployment that started the app.
     public var flukedeployMetadata: FlukeDeployMetadata?
+    /// The W3C trace the entry was written in: 32 lowercase hex digits (OpenTelemetry's `trace_id`).
+    public var traceID: String?
+    /// The span within ``traceID``: 16 lowercase hex digits.
+    public var spanID: String?
+    /// Free-form attributes of this entry (OpenTelemetry's log record attributes).
+    public var attributes: [String: JSONValue]?
+    /// What produced the entry, beyond ``source`` (OpenTelemetry's resource attributes).
+    public var resource: [String: JSONValue]?
 
     public enum Level: String, Codable, Sendable, CaseIterable, Comparable {
         case debug, info, warn, error
@@ -99,16 +107,23 @@ public struct UnifiedLogEntry: Codable, Sendable, Equatable {
         case context = "@context", type = "@type"
         case id, timestamp, level, message, source
         case flukedeployMetadata = "flukedeploy_metadata"
+        case traceID = "trace_id", spanID = "span_id", attributes, resource
     }
 
     public init(id: String = UUID().uuidString.lowercased(), timestamp: Date = Date(), level: Level,
-                message: String, source: Source, flukedeployMetadata: FlukeDeployMetadata? = nil) {
+                message: String, source: Source, flukedeployMetadata: FlukeDeployMetadata? = nil,
+                traceID: String? = nil, spanID: String? = nil, attributes: [String: JSONValue]? = nil,
+                resource: [String: JSONValue]? = nil) {
         self.id = id
         self.timestamp = timestamp
         self.level = level
         self.message = message
         self.source = source
         self.flukedeployMetadata = flukedeployMetadata
+        self.traceID = traceID
+        self.spanID = spanID
+        self.attributes = attributes
+        self.resource = resource
     }
 
     public init(from decoder: any Decoder) throws {
@@ -127,6 +142,10 @@ public struct UnifiedLogEntry: Codable, Sendable, Equatable {
         message = try c.decode(String.self, forKey: .message)
         source = try c.decode(Source.self, forKey: .source)
         flukedeployMetadata = try c.decodeIfPresent(FlukeDeployMetadata.self, forKey: .flukedeployMetadata)
+        traceID = try c.decodeIfPresent(String.self, forKey: .traceID)
+        spanID = try c.decodeIfPresent(String.self, forKey: .spanID)
+        attributes = try c.decodeIfPresent([String: JSONValue].self, forKey: .attributes)
+        resource = try c.decodeIfPresent([String: JSONValue].self, forKey: .resource)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -139,5 +158,10 @@ public struct UnifiedLogEntry: Codable, Sendable, Equatable {
         try c.encode(message, forKey: .message)
         try c.encode(source, forKey: .source)
         try c.encodeIfPresent(flukedeployMetadata, forKey: .flukedeployMetadata)
+        // Absent unless set, so entries without them (deploy-tracker's) encode as before.
+        try c.encodeIfPresent(traceID, forKey: .traceID)
+        try c.encodeIfPresent(spanID, forKey: .spanID)
+        try c.encodeIfPresent(attributes, forKey: .attributes)
+        try c.encodeIfPresent(resource, forKey: .resource)
     }
 }

@@ -61,10 +61,13 @@ struct IngestHTTPTests {
                 var noSource = entries("nosource"); noSource[2].removeValue(forKey: "source")
                 var badApp = entries("app"); badApp[0]["flukedeploy_metadata"] = ["app_name": "my.app"]
                 var nul = entries("nul"); nul[1]["message"] = "a\u{0}b"
+                var badTrace = entries("trace"); badTrace[1]["trace_id"] = "not-hex"
+                var badAttribute = entries("attr"); badAttribute[2]["attributes"] = ["order": ["note": "a\u{0}b"]]
                 for (batch, field) in [(badLevel, "[2].level"), (badDeployment, "[1].flukedeploy_metadata.deployment_id"),
                                        (unknown, "[0].colour"), (repeated, "[1].id"), (old, "[1].timestamp"),
                                        (noSource, "[2].source"), (badApp, "[0].flukedeploy_metadata.app_name"),
-                                       (nul, "[1].message")] {
+                                       (nul, "[1].message"), (badTrace, "[1].trace_id"),
+                                       (badAttribute, "[2].attributes.order.note")] {
                     let reply = try await api.postLogs(world.token, batch)
                     #expect(reply.status == 422 && reply.string("field") == field, "\(field): \(reply.status) \(reply.json)")
                 }

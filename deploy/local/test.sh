@@ -16,6 +16,12 @@ fi
 if ! .venv/bin/python -c 'import websockets' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "websockets==17.4"
 fi
+# OpenTelemetry's Python SDK and OTLP/HTTP exporter, the real client the OTLP intake tests send
+# logs with (Tests/LogStreamerTests/Fixtures/otel_export.py).
+if ! .venv/bin/python -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input \
+    "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2"
+fi
 export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)

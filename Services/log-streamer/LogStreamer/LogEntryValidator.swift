@@ -20,15 +20,23 @@ enum EntryOrigin: Sendable {
 /// character; `message` keeps them (terminal colours are data), except NUL, which Postgres cannot
 /// store: refused over HTTP, replaced by U+FFFD from the stream (a producer's bad byte must not
 /// lose the whole entry). Likewise a `message` over 32 KiB: 422 over HTTP, cut to its first
-/// 32 KiB from the stream.
+/// 32 KiB from the stream. OpenTelemetry's fields (`trace_id`, `span_id`, `attributes`,
+/// `resource`) are optional and bounded (see `EntryReader+Attributes.swift`).
 struct LogEntryValidator: Sendable {
     /// Entries older than this many days are refused (HTTP) or skipped (stream): their day's
     /// partition is gone, or about to go.
     let retentionDays: Int
 
     static let maxMessageBytes = 32 * 1024
+    /// Bounds of `attributes` and of `resource`, each: top-level keys (twice OpenTelemetry's
+    /// default attribute count limit, leaving room for the `otel.*` keys OTLP's mapping adds),
+    /// nesting, and size (keys and strings as UTF-8; as much as `message`, for the exception
+    /// stack traces SDKs put in attributes).
+    static let maxAttributes = 256
+    static let maxAttributeDepth = 8
+    static let maxAttributeBytes = 32 * 1024
     static let entryKeys: Set<String> = ["@context", "@type", "id", "timestamp", "level", "message", "source",
-                                         "flukedeploy_metadata"]
+                                         "flukedeploy_metadata", "trace_id", "span_id", "attributes", "resource"]
     static let sourceKeys: Set<String> = ["service", "component", "instance", "stream", "tenant_id", "project_id"]
     static let metadataKeys: Set<String> = ["deployment_id", "app_name", "phase", "event_type", "version", "duration_ms"]
 
@@ -81,7 +89,11 @@ struct LogEntryValidator: Sendable {
         let (source, tenant) = try reader.source(object["source"])
         let metadata = try reader.metadata(object["flukedeploy_metadata"])
         let entry = UnifiedLogEntry(id: id, timestamp: timestamp, level: level, message: message, source: source,
-                                    flukedeployMetadata: metadata)
+                                    flukedeployMetadata: metadata,
+                                    traceID: try reader.hexIdentifier(object["trace_id"], "trace_id", digits: 32),
+                                    spanID: try reader.hexIdentifier(object["span_id"], "span_id", digits: 16),
+                                    attributes: try reader.attributes(object["attributes"], "attributes"),
+                                    resource: try reader.attributes(object["resource"], "resource"))
         do {
             return try CheckedEntry(tenantID: tenant, entry: entry)
         } catch {

@@ -27,7 +27,12 @@ struct LogPublisher: Sendable {
     /// id (entry ids are any text, and two tenants may use the same one), so a client that sends
     /// an entry again gets it deduplicated by the outbox and the stream's duplicate window.
     static func messageID(tenant: UUID, entry id: String) -> UUID {
-        var bytes = Crypto.sha256(Array("fluke.logs/\(tenant.lowercased)/\(id)".utf8)).prefix(16).map { $0 }
+        nameBasedUUID(Array("fluke.logs/\(tenant.lowercased)/\(id)".utf8))
+    }
+
+    /// A UUID made from `name`: the first 16 bytes of its SHA-256, laid out as RFC 4122 asks.
+    static func nameBasedUUID(_ name: [UInt8]) -> UUID {
+        var bytes = Crypto.sha256(name).prefix(16).map { $0 }
         bytes[6] = (bytes[6] & 0x0F) | 0x50   // version 5 layout (name-based, here with SHA-256)
         bytes[8] = (bytes[8] & 0x3F) | 0x80   // RFC 4122 variant
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],

@@ -39,7 +39,7 @@ public func buildApplication(config: LogsConfig, logger: Logger,
                                                     postgres: runtime.postgres, registry: runtime.registry, logger: logger),
                            batchSize: config.intakeBatch, registry: runtime.registry, logger: logger)
     let routes = LogsRoutes(store: store, publisher: LogPublisher(db: db), validator: validator,
-                            maxBatchEntries: config.maxBatchEntries, authenticator: authenticator)
+                            maxBatchEntries: config.maxBatchEntries, authenticator: authenticator, logger: logger)
     let broadcaster = Broadcaster(ringCapacity: config.tail.ring, maxTailsPerTenant: config.tail.maxTailsPerTenant,
                                   registry: runtime.registry)
     let liveTail = LiveTail(nats: runtime.nats, broadcaster: broadcaster, validator: validator, logger: logger)
@@ -64,7 +64,9 @@ public func buildApplication(config: LogsConfig, logger: Logger,
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [identity, keeper, intake, liveTail, config.retention.job(runtime)],
                                   authenticator: authenticator,
-                                  bodyLimits: ["/api/v1/logs": config.maxBodyBytes],
+                                  bodyLimits: ["/api/v1/logs": config.maxBodyBytes, "/v1/logs": config.maxBodyBytes],
+                                  // OpenTelemetry exporters post to /v1/logs with the same bearer tokens.
+                                  authPrefixes: ["/api/", "/v1/"],
                                   webSocket: webSocket,
                                   routes: routes.register)
 }

@@ -8,9 +8,11 @@ public struct LogsConfig: Sendable {
     /// `FLUKE_LOGS` bounds, shared with deploy-tracker.
     public var stream: LogStreamSettings
     public var retention: LogsRetention
-    /// Largest `POST /api/v1/logs` body (`LOGS_MAX_BODY_BYTES`); 413 beyond.
+    /// Largest `POST /api/v1/logs` and `POST /v1/logs` body (`LOGS_MAX_BODY_BYTES`), for OTLP also
+    /// once inflated; 413 beyond.
     public var maxBodyBytes: Int
-    /// Most entries one `POST /api/v1/logs` may carry (`LOGS_MAX_BATCH_ENTRIES`); 422 beyond.
+    /// Most entries one `POST /api/v1/logs` (422 beyond) or log records one `POST /v1/logs` (400
+    /// beyond) may carry (`LOGS_MAX_BATCH_ENTRIES`).
     public var maxBatchEntries: Int
     /// Most messages the intake takes from `FLUKE_LOGS` and stores in one statement (`LOGS_INTAKE_BATCH`).
     public var intakeBatch: Int
@@ -21,8 +23,8 @@ public struct LogsConfig: Sendable {
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: defaultPort)
         + AuthConfig.variables + LogStreamSettings.variables + LogsRetention.variables + [
-            ConfigVariable("LOGS_MAX_BODY_BYTES", default: "16777216", "largest POST /api/v1/logs body (16 MiB)"),
-            ConfigVariable("LOGS_MAX_BATCH_ENTRIES", default: "10000", "most entries one POST /api/v1/logs may carry"),
+            ConfigVariable("LOGS_MAX_BODY_BYTES", default: "16777216", "largest POST /api/v1/logs or /v1/logs body (16 MiB; OTLP's also once inflated)"),
+            ConfigVariable("LOGS_MAX_BATCH_ENTRIES", default: "10000", "most entries one POST /api/v1/logs, or log records one POST /v1/logs, may carry"),
             ConfigVariable("LOGS_INTAKE_BATCH", default: "1000",
                            "most entries taken from FLUKE_LOGS and stored in one statement"),
             ConfigVariable("LOGS_MAX_TAILS_PER_TENANT", default: "50",

@@ -2,16 +2,18 @@ import FlukeModels
 import FlukeRuntime
 import Foundation
 import Hummingbird
+import Logging
 
-/// The REST API of log-streamer: entries in (`POST /api/v1/logs`, `logs:write`) and out
-/// (`GET /api/v1/logs`, `logs:read`), always in the token's tenant and, for a token bound to a
-/// project, that project.
+/// The REST API of log-streamer: entries in (`POST /api/v1/logs` and OpenTelemetry's
+/// `POST /v1/logs`, `logs:write`) and out (`GET /api/v1/logs`, `logs:read`), always in the token's
+/// tenant and, for a token bound to a project, that project.
 struct LogsRoutes: Sendable {
     let store: LogStore
     let publisher: LogPublisher
     let validator: LogEntryValidator
     let maxBatchEntries: Int
     let authenticator: Authenticator
+    let logger: Logger
 
     func register(_ routes: inout RouteRecorder) {
         routes.on(.post, "/api/v1/logs") { request, context in
@@ -40,5 +42,6 @@ struct LogsRoutes: Sendable {
             let query = try LogQuery(request: request, principal: principal)
             return FleetApplication.jsonResponse(try await store.list(query, principal: principal).json)
         }
+        registerOTLP(&routes)
     }
 }
