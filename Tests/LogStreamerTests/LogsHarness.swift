@@ -12,9 +12,10 @@ import Testing
 struct LogsHarness: ServiceHarnessWrapping {
     var fleet: ServiceHarness
 
-    init() async throws {
+    init(privatePostgres: Bool = false) async throws {
         fleet = try await ServiceHarness(migrating: [PMMigrations.migrator, LogsMigrations.migrator],
-                                         fleetSettings: ["FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys])
+                                         fleetSettings: ["FLUKE_JWT_PUBLIC_KEYS": TestKeys.jwtPublicKeys],
+                                         privatePostgres: privatePostgres)
     }
 
     func withProjectManager<T: Sendable>(_ body: @escaping @Sendable (JSONClient) async throws -> T) async throws -> T {
@@ -67,13 +68,27 @@ struct LogsHarness: ServiceHarnessWrapping {
 
     /// Publishes entries straight onto `FLUKE_LOGS` as deploy-tracker does (as the admin user),
     /// each on `fluke.logs.<tenant>.<app>`, with its id as the message id unless `messageIDs` says otherwise.
-    static func publish(_ nats: NATSClient, tenant: String, _ entries: [[String: Any]], messageIDs: [String]? = nil) async throws {
+    /// Each publish is retried for up to `patience` (a nats-server restarting).
+    static func publish(_ nats: NATSClient, tenant: String, _ entries: [[String: Any]], messageIDs: [String]? = nil,
+                        patience: Duration = .zero) async throws {
         for (index, entry) in entries.enumerated() {
             let app = ((entry["flukedeploy_metadata"] as? [String: Any])?["app_name"] as? String) ?? "_"
             let payload = try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])
-            _ = try await nats.jetStreamPublish("fluke.logs.\(tenant.lowercased()).\(app)", payload: payload,
-                                                messageID: messageIDs?[index] ?? entry["id"] as? String)
+            let deadline = ContinuousClock.now + patience
+            while true {
+                do {
+                    _ = try await nats.jetStreamPublish("fluke.logs.\(tenant.lowercased()).\(app)", payload: payload,
+                                                        messageID: messageIDs?[index] ?? entry["id"] as? String)
+                    break
+                } catch where ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
         }
+    }
+
+    func environment(_ overrides: [String: String] = [:]) -> [String: String] {
+        fleet.environment(for: .logStreamer, overrides)
     }
 }
 
