@@ -1,6 +1,7 @@
 import ContextAPI
 import DeployTracker
 import FleetTestServices
+import FlukeModels
 import FlukeTestSupport
 import Foundation
 import Testing
@@ -84,7 +85,7 @@ struct FleetIntegrationTests {
         }
     }
 
-    @Test("a deployment's log reaches log-streamer through FLUKE_LOGS: GET /api/v1/logs?deployment_id= gives each of its entries once")
+    @Test("a deployment's log reaches log-streamer through FLUKE_LOGS: GET /api/v1/logs?deployment_id= gives each of its entries once, in the journal's order, as a live tail of the app did, and a tail filtered by the deployment replays them")
     func logsReachLogStreamer() async throws {
         let h = try await DeployHarness()
         let repo = try DeployFixtures.appRepository()
@@ -96,12 +97,20 @@ struct FleetIntegrationTests {
                     let created = try await api.call(.post, "/api/v1/apps", token: a.token,
                                                      json: ["name": "web", "executor": "process", "spec": DeployFixtures.spec(replicas: 1)])
                     try #require(created.status == 201, "\(created.json)")
+                    // A live tail of the app, open before the deploy starts.
+                    let ws = try WSDriver()
+                    let tailURL = "ws://127.0.0.1:\(logs.client.port!)/api/v1/logs/stream"
+                    try ws.open("live", tailURL + "?app_name=web", headers: ["Authorization": "Bearer \(a.token)"])
+                    #expect(try await ws.waitFor("live", "open").kind == "open")
+                    try await Task.sleep(for: .milliseconds(300))
+                    let before = RFC3339.format(Date().addingTimeInterval(-1)).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
                     let done = try await DeploymentFlowTests.finished(
                         api, try await DeploymentFlowTests.deploy(api, a, app: "web", repo: repo), token: a.token)
                     #expect(done.string("status") == "success", "\(done.json)")
                     let id = try #require(done.string("id"))
                     let journal = try await api.call(.get, "/api/v1/deployments/\(id)/logs", token: a.token)
-                    let expected = Set((journal["entries"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+                    let inJournal = (journal["entries"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                    let expected = Set(inJournal)
                     try #require(expected.count >= 5, "\(journal.json)")
                     var stored: [String] = []
                     try await eventually(timeout: .seconds(30), "log-streamer stored the deployment's entries") {
@@ -110,6 +119,17 @@ struct FleetIntegrationTests {
                         return Set(stored) == expected
                     }
                     #expect(stored.count == expected.count, "an entry stored twice: \(stored)")
+                    #expect(stored == inJournal, "stored in the journal's order")
+                    // The live tail had them as they happened, in the same order.
+                    try await eventually(timeout: .seconds(30), "the live tail has the deployment's entries") {
+                        Set(ws.entryIDs("live")).isSuperset(of: expected)
+                    }
+                    #expect(ws.entryIDs("live").filter(expected.contains) == inJournal)
+                    // A tail filtered by the deployment, resumed from before it, replays them in order.
+                    try ws.open("deployment", tailURL + "?deployment_id=\(id)&since=\(before)",
+                                headers: ["Authorization": "Bearer \(a.token)"])
+                    try await eventually(timeout: .seconds(30), "the deployment's tail") { !ws.controls("deployment", "live").isEmpty }
+                    #expect(ws.entryIDs("deployment") == inJournal)
                 }
             }
             await DeployFixtures.stopLeftovers(data, tenantID: UUID(uuidString: a.tenantID)!, apps: ["web"])

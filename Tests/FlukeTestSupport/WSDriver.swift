@@ -1,4 +1,3 @@
-import FlukeTestSupport
 import Foundation
 import Synchronization
 
@@ -6,13 +5,13 @@ import Synchronization
 /// `make test`), driven from Swift. One Python process holds any number of named connections;
 /// commands go in on stdin, and every event (open, refused with its HTTP status, message,
 /// closed with code and reason) comes out as a JSON line in a file this class reads as it grows.
-final class WSDriver: Sendable {
-    struct Event: @unchecked Sendable {
-        let conn: String
-        let kind: String
-        let object: [String: Any]
+public final class WSDriver: Sendable {
+    public struct Event: @unchecked Sendable {
+        public let conn: String
+        public let kind: String
+        public let object: [String: Any]
         /// A message's JSON object, when it is one.
-        var message: [String: Any]? { object["data"] as? [String: Any] }
+        public var message: [String: Any]? { object["data"] as? [String: Any] }
     }
 
     private let process: Process
@@ -20,7 +19,7 @@ final class WSDriver: Sendable {
     private let output: URL
     private let state = Mutex<(offset: Int, events: [Event])>((0, []))
 
-    init() throws {
+    public init() throws {
         output = FileManager.default.temporaryDirectory.appendingPathComponent("ws-driver-\(UUID().uuidString).jsonl")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         process = Process()
@@ -49,22 +48,22 @@ final class WSDriver: Sendable {
 
     /// Opens `conn`; `maxQueue` is how many messages websockets buffers before it stops reading
     /// the socket (1 makes a slow client once paused).
-    func open(_ conn: String, _ url: String, headers: [String: String] = [:], maxQueue: Int = 4096) throws {
+    public func open(_ conn: String, _ url: String, headers: [String: String] = [:], maxQueue: Int = 4096) throws {
         try command(["op": "open", "conn": conn, "url": url, "headers": headers, "max_queue": maxQueue])
     }
 
-    func send(_ conn: String, _ message: [String: Any]) throws {
+    public func send(_ conn: String, _ message: [String: Any]) throws {
         try command(["op": "send", "conn": conn, "text": String(decoding: try JSONSerialization.data(withJSONObject: message), as: UTF8.self)])
     }
 
-    func sendText(_ conn: String, _ text: String) throws { try command(["op": "send", "conn": conn, "text": text]) }
+    public func sendText(_ conn: String, _ text: String) throws { try command(["op": "send", "conn": conn, "text": text]) }
     /// Stops reading `conn` (its messages pile up in the socket), or starts again.
-    func pause(_ conn: String) throws { try command(["op": "pause", "conn": conn]) }
-    func resume(_ conn: String) throws { try command(["op": "resume", "conn": conn]) }
-    func close(_ conn: String) throws { try command(["op": "close", "conn": conn]) }
+    public func pause(_ conn: String) throws { try command(["op": "pause", "conn": conn]) }
+    public func resume(_ conn: String) throws { try command(["op": "resume", "conn": conn]) }
+    public func close(_ conn: String) throws { try command(["op": "close", "conn": conn]) }
 
     /// Every event of `conn` so far.
-    func events(_ conn: String) -> [Event] {
+    public func events(_ conn: String) -> [Event] {
         state.withLock { s in
             if let handle = try? FileHandle(forReadingFrom: output) {
                 defer { try? handle.close() }
@@ -85,16 +84,16 @@ final class WSDriver: Sendable {
     }
 
     /// The JSON messages `conn` received so far.
-    func messages(_ conn: String) -> [[String: Any]] { events(conn).filter { $0.kind == "message" }.compactMap(\.message) }
+    public func messages(_ conn: String) -> [[String: Any]] { events(conn).filter { $0.kind == "message" }.compactMap(\.message) }
 
     /// Entries (messages without a `type`) received so far, by id.
-    func entryIDs(_ conn: String) -> [String] { messages(conn).filter { $0["type"] == nil }.compactMap { $0["id"] as? String } }
+    public func entryIDs(_ conn: String) -> [String] { messages(conn).filter { $0["type"] == nil }.compactMap { $0["id"] as? String } }
 
-    func controls(_ conn: String, _ type: String) -> [[String: Any]] { messages(conn).filter { $0["type"] as? String == type } }
+    public func controls(_ conn: String, _ type: String) -> [[String: Any]] { messages(conn).filter { $0["type"] as? String == type } }
 
     /// Waits for `conn`'s first event of `kind`.
     @discardableResult
-    func waitFor(_ conn: String, _ kind: String, timeout: Duration = .seconds(20)) async throws -> Event {
+    public func waitFor(_ conn: String, _ kind: String, timeout: Duration = .seconds(20)) async throws -> Event {
         var found: Event?
         try await eventually(timeout: timeout, "\(conn): \(kind)") {
             // The event asked for, or one that means it will not come.
