@@ -248,6 +248,34 @@ def check_catalog(label, text):
     else:
         ok(f"catalog {label} ({len(projects)} projects)")
 
+# deploy-tracker and log-streamer each make sure stream FLUKE_LOGS exists with their own
+# FLUKE_LOGS_MAX_BYTES / FLUKE_LOGS_MAX_AGE: different values would have them update it back and forth.
+LOG_STREAM_DEFAULTS = {"FLUKE_LOGS_MAX_BYTES": "1073741824", "FLUKE_LOGS_MAX_AGE": "604800"}
+def log_stream_bounds(env):
+    return {k: str((env or {}).get(k, v)) for k, v in LOG_STREAM_DEFAULTS.items()}
+for overlay in OVERLAYS:
+    docs = rendered(overlay)
+    maps = [configmap(docs, name) for name in ("deploy-tracker-config", "log-streamer-config")]
+    if None in maps:
+        bad(f"k8s {overlay}: ConfigMap deploy-tracker-config or log-streamer-config is missing")
+        continue
+    tracker, streamer = (log_stream_bounds(m.get("data")) for m in maps)
+    if tracker != streamer:
+        bad(f"k8s {overlay}: deploy-tracker and log-streamer disagree on stream FLUKE_LOGS: {tracker} vs {streamer}")
+    else:
+        ok(f"k8s {overlay}: deploy-tracker and log-streamer agree on FLUKE_LOGS's bounds")
+with open("docker-compose.yml") as f:
+    services = (yaml.safe_load(f) or {}).get("services", {})
+def compose_env(name):
+    env = (services.get(name) or {}).get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env if "=" in e)
+    return env
+if log_stream_bounds(compose_env("deploy-tracker")) != log_stream_bounds(compose_env("log-streamer")):
+    bad("compose: deploy-tracker and log-streamer disagree on FLUKE_LOGS_MAX_BYTES / FLUKE_LOGS_MAX_AGE")
+else:
+    ok("compose: deploy-tracker and log-streamer agree on FLUKE_LOGS's bounds")
+
 for f in sorted(glob.glob("deploy/catalog/*.yaml")):
     check_catalog(f, open(f).read())
 for overlay in OVERLAYS:
