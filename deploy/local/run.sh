@@ -385,6 +385,9 @@ ADMIN_URL="postgres://postgres:$POSTGRES_PASSWORD@127.0.0.1:$PG_PORT/fluke"
     var=$(echo "$name" | tr 'a-z-' 'A-Z_')
     echo "FLUKE_${var}_URL=http://127.0.0.1:$port"
   done
+  # log-streamer's live tail (WebSocket) and its OpenTelemetry intake, on its HTTP port.
+  echo "FLUKE_LOG_STREAMER_WS_URL=ws://127.0.0.1:8767/"
+  echo "FLUKE_OTLP_LOGS_ENDPOINT=http://127.0.0.1:8767/v1/logs"
   # The key federation accepts: the caller's first one if FEDERATION_API_KEYS was given.
   fed_keys=${FEDERATION_API_KEYS:-$FEDERATION_API_KEY}
   echo "FEDERATION_API_KEY=${fed_keys%%,*}"
@@ -421,6 +424,7 @@ if [ -n "$ADMIN_TOKEN" ]; then
   echo "    curl -H \"Authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8000/api/v1/projects"
 fi
 echo "    curl -H \"X-API-Key: $KEY\" http://127.0.0.1:8001/api/fed/projects"
+echo "  Live logs: any WebSocket client on ws://127.0.0.1:8767/?app_name=<app>&access_token=<token> (logs:read)"
 echo "  A heartbeat: publish JSON on fluke.federation.heartbeat.<slug>, e.g. fluke.federation.heartbeat.flukebase,"
 echo "  as NATS user heartbeat (FLUKE_NATS_HEARTBEAT_USER / FLUKE_NATS_HEARTBEAT_PASSWORD in .run/fleet.env)"
 echo "    {\"slug\":\"flukebase\",\"instance_id\":\"dev-1\",\"version\":\"1.0.0\",\"timestamp\":\"<RFC 3339>\",\"metadata\":{}}"
