@@ -127,7 +127,7 @@ struct TailTests {
         }
     }
 
-    @Test("beyond LOGS_MAX_TAILS_PER_TENANT a tail is closed with 1008 and a reason naming the limit; another tenant is not affected; a client that stops answering pings is closed")
+    @Test("beyond LOGS_MAX_TAILS_PER_TENANT a tail is closed with 1008 and a reason naming the limit; another tenant is not affected; revoking a token closes its tails; a client that stops answering pings is closed")
     func limitsAndDeadClients() async throws {
         let h = try await LogsHarness()
         let nats = try await h.natsClient()
@@ -145,6 +145,15 @@ struct TailTests {
                 #expect((closed.object["reason"] as? String)?.contains("LOGS_MAX_TAILS_PER_TENANT") == true, "\(closed.object)")
                 #expect(ws.controls("a3", "error").first?["code"] as? String == "too_many_tails")
                 try await Self.open(ws, "b1", Self.url(api), headers: Self.bearer(b.token), parts: parts, tenant: b.tenantID)
+
+                // Revoking a token ends its tails at once.
+                let minted = try await pm.call(.post, "/api/v1/tokens", token: b.ownerToken, json: ["name": "tail", "scopes": ["logs:read"]])
+                let (revocable, revocableID) = (try #require(minted.string("token")), try #require(minted.string("id"), "\(minted.json)"))
+                try await Self.open(ws, "b2", Self.url(api), headers: Self.bearer(revocable), parts: parts, tenant: b.tenantID)
+                let revoked = try await pm.call(.delete, "/api/v1/tokens/\(revocableID)", token: b.ownerToken)
+                #expect(revoked.status == 204, "\(revoked.json)")
+                let ended = try await ws.waitFor("b2", "closed")
+                #expect(ended.object["code"] as? Int == 1008 && ended.object["reason"] as? String == "token revoked", "\(ended.object)")
 
                 // a2 stops reading: once its client buffer is full it no longer answers pings.
                 try ws.pause("a2")

@@ -2,6 +2,7 @@ import FlukeRuntime
 import Foundation
 import Hummingbird
 import Logging
+import NIOWebSocket
 
 /// What a log-streamer process runs, for tests that reach inside.
 public struct LogsParts: Sendable {
@@ -42,6 +43,8 @@ public func buildApplication(config: LogsConfig, logger: Logger,
                             maxBatchEntries: config.maxBatchEntries, authenticator: authenticator, logger: logger)
     let broadcaster = Broadcaster(ringCapacity: config.tail.ring, maxTailsPerTenant: config.tail.maxTailsPerTenant,
                                   registry: runtime.registry)
+    // A revoked token's tails end at once, not at their next request (they make none).
+    identity.cache.onRevoke { broadcaster.closeAll(tokenID: $0, code: .policyViolation, reason: "token revoked") }
     let liveTail = LiveTail(nats: runtime.nats, broadcaster: broadcaster, validator: validator, logger: logger)
     let sessions = TailSessions(broadcaster: broadcaster, store: store, nats: runtime.nats, settings: config.tail, logger: logger)
     let webSocket = WebSocketEndpoint(paths: TailRequest.paths, maxFrameSize: config.tail.maxMessageBytes) { head in

@@ -19,6 +19,7 @@ public final class TokenCache: Sendable {
         var encoded: Data?
     }
     private let entries = Mutex<[String: Entry]>([:])
+    private let observers = Mutex<[@Sendable (UUID) -> Void]>([])
     let ttl: Duration
     let negativeTTL: Duration
     let capacity: Int
@@ -71,11 +72,19 @@ public final class TokenCache: Sendable {
         }
     }
 
-    /// Forgets every entry of the token `id` (a `token.revoked` event).
+    /// Forgets every entry of the token `id` (a `token.revoked` event), and tells those who
+    /// asked (``onRevoke(_:)``).
     public func revoke(tokenID id: UUID) {
         entries.withLock { e in
             for (k, v) in e where v.reply.tokenID == id { e.removeValue(forKey: k) }
         }
+        for observer in observers.withLock({ $0 }) { observer(id) }
+    }
+
+    /// Calls `observer` with each revoked token's id: for what holds a token longer than a
+    /// request (log-streamer's live tails).
+    public func onRevoke(_ observer: @escaping @Sendable (UUID) -> Void) {
+        observers.withLock { $0.append(observer) }
     }
 
     public func removeAll() { entries.withLock { $0.removeAll() } }
