@@ -142,4 +142,34 @@ struct ResumeTests {
             }
         }
     }
+
+    @Test("two replicas: an entry reaches the tails on both, is stored once, and a tail resumes on the other replica")
+    func twoReplicas() async throws {
+        let h = try await LogsHarness()
+        let nats = try await h.natsClient()
+        defer { Task { await nats.shutdown() } }
+        try await h.withProjectManager { pm in
+            let world = try await LogsHarness.world(pm)
+            try await h.withLogStreamer { one, onePart in
+                try await h.withLogStreamer { two, twoPart in
+                    let ws = try WSDriver()
+                    let headers = TailTests.bearer(world.token)
+                    try await TailTests.open(ws, "one", TailTests.url(one), headers: headers, parts: onePart, tenant: world.tenantID)
+                    try await TailTests.open(ws, "two", TailTests.url(two), headers: headers, parts: twoPart, tenant: world.tenantID)
+                    let ids = (0..<200).map { "rep-\($0)" }
+                    try await LogsHarness.publish(nats, tenant: world.tenantID, ids.map { LogsHarness.entry(project: world.projectID, $0) })
+                    try await eventually(timeout: .seconds(30), "both replicas' tails") {
+                        ws.entryIDs("one").count >= 200 && ws.entryIDs("two").count >= 200
+                    }
+                    #expect(ws.entryIDs("one") == ids && ws.entryIDs("two") == ids)
+                    try await eventually(timeout: .seconds(30), "stored once") {
+                        (try await one.logIDs(world.token, "limit=10000")).sorted() == ids.sorted()
+                    }
+                    try ws.open("resumed", TailTests.url(two, "/", "since_id=rep-149"), headers: headers)
+                    try await eventually(timeout: .seconds(20), "the resume on the other replica") { !ws.controls("resumed", "live").isEmpty }
+                    #expect(ws.entryIDs("resumed") == Array(ids[150...]))
+                }
+            }
+        }
+    }
 }
