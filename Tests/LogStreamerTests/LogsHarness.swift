@@ -4,6 +4,7 @@ import FlukeNATS
 import FlukeRuntime
 import FlukeTestSupport
 import Foundation
+import Logging
 import LogStreamer
 import ProjectManager
 import Testing
@@ -22,9 +23,9 @@ struct LogsHarness: ServiceHarnessWrapping {
         try await fleet.run(.projectManager) { client, _ in try await body(JSONClient(client: client)) }
     }
 
-    func withLogStreamer<T: Sendable>(_ overrides: [String: String] = [:],
+    func withLogStreamer<T: Sendable>(_ overrides: [String: String] = [:], logger: Logger = TestEnvironment.logger,
                                       _ body: @escaping @Sendable (JSONClient, LogsParts) async throws -> T) async throws -> T {
-        try await fleet.run(.logStreamer, overrides) { client, parts in try await body(JSONClient(client: client), parts) }
+        try await fleet.run(.logStreamer, overrides, logger: logger) { client, parts in try await body(JSONClient(client: client), parts) }
     }
 
     static func world(_ pm: JSONClient, scopes: [String] = ["logs:read", "logs:write"], tenant: String = "Acme")

@@ -86,14 +86,15 @@ struct TailTests {
         }
     }
 
-    @Test("no token refuses the upgrade with 401 on both paths (a bad one too); a token without logs:read gets 403, a bad parameter 422; access_token works for browsers; a plain GET gets 426")
+    @Test("no token refuses the upgrade with 401 on both paths (a bad one too); a token without logs:read gets 403, a bad parameter 422; access_token works for browsers and never reaches the log, even at trace level; a plain GET gets 426")
     func authentication() async throws {
         let h = try await LogsHarness()
         try await h.withProjectManager { pm in
             let world = try await LogsHarness.world(pm)
             let writer = try await pm.call(.post, "/api/v1/tokens", token: world.ownerToken, json: ["name": "w", "scopes": ["logs:write"]])
             let writeOnly = try #require(writer.string("token"), "\(writer.json)")
-            try await h.withLogStreamer { api, parts in
+            let logs = LogCapture(level: .trace)
+            try await h.withLogStreamer(logger: logs.logger()) { api, parts in
                 // Another protocol asked for (curl --http2 on http:// asks for h2c) is answered as HTTP/1.1.
                 let curl = Process()
                 curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -119,6 +120,9 @@ struct TailTests {
                 let token = world.token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
                 try await Self.open(ws, "query", Self.url(api, "/api/v1/logs/stream", "access_token=\(token)&app_name=web"), headers: [:],
                                     parts: parts, tenant: world.tenantID)
+                let secret = world.token.dropFirst(4)
+                #expect(!logs.logged.contains { "\($0.message) \($0.metadata)".contains(secret) }, "a token reached the log")
+                #expect(!logs.logged.isEmpty, "the capture sees the service's log")
                 let plain = try await api.call(.get, "/api/v1/logs/stream?app_name=web", token: world.token)
                 #expect(plain.status == 426, "\(plain.json)")
                 let anonymous = try await api.call(.get, "/?app_name=web")
