@@ -17,6 +17,8 @@ work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
 fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= dt_pid= nginx_conf= logs_pid= bb_pid= cl_pid=
 cleanup() {
+  # Every step is tried: a process that dies of the signal makes `wait` return 143.
+  set +e
   [ -n "$cl_pid" ] && kill "$cl_pid" 2>/dev/null && wait "$cl_pid" 2>/dev/null
   [ -n "$bb_pid" ] && kill "$bb_pid" 2>/dev/null && wait "$bb_pid" 2>/dev/null
   [ -n "$logs_pid" ] && kill "$logs_pid" 2>/dev/null && wait "$logs_pid" 2>/dev/null
@@ -511,12 +513,16 @@ logs_env=(DATABASE_URL="postgres://fluke_logs@127.0.0.1:$pg_port/fluke" NATS_URL
 start_logs() { env "${logs_env[@]}" "$bin/log-streamer" 2>>"$work/logs.log" & logs_pid=$!; }
 stop_logs() { kill "$logs_pid" 2>/dev/null && wait "$logs_pid" 2>/dev/null || true; logs_pid=; }
 psql_c() { "$pg_bin/psql" -qAtX -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fluke -c "$1"; }
-# metric PORT NAME: a counter or gauge of log-streamer's /metrics (0 when absent).
+# metric PORT NAME: a counter or gauge of log-streamer's /metrics (0 when absent, -1 when
+# /metrics does not answer within 10 s: a busy log-streamer may not).
 metric() {
   python3 - "$1" "$2" <<'PY'
 import sys, urllib.request
-t = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
-print(next((int(float(l.split()[-1])) for l in t.splitlines() if l.split(" ")[0] == sys.argv[2]), 0))
+try:
+    t = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
+    print(next((int(float(l.split()[-1])) for l in t.splitlines() if l.split(" ")[0] == sys.argv[2]), 0))
+except Exception:
+    print(-1)
 PY
 }
 # wait_line FILE PID: until FILE has a "ready" line (fails if PID exits first, or after 60 s).
@@ -648,7 +654,13 @@ tail_run() {
     "$tag" "$label" "$p50" "$p99" "$p999" "$pmax" "$(calc "($s1 - $s0) / $clk_tck")" "$(calc "($c1 - $c0) / $clk_tck")" "$min_got" "$max_got" "$n"
   [ "$drop_msgs" -gt 0 ] && printf "; %d dropped, in %d dropped messages" "$drop_entries" "$drop_msgs"
   [ "$closed" -gt 0 ] && printf "; %d clients closed" "$closed"
-  [ "$side" = streamer ] && printf "; %.0f%% queued to the tails when publishing ended" "$(calc "($o1 - $o0) * 100 / ($n * $LOG_CLIENTS)")"
+  if [ "$side" = streamer ]; then
+    if [ "$o0" -ge 0 ] && [ "$o1" -ge 0 ]; then
+      printf "; %.0f%% queued to the tails when publishing ended" "$(calc "($o1 - $o0) * 100 / ($n * $LOG_CLIENTS)")"
+    else
+      printf "; /metrics did not answer within 10 s when publishing ended"
+    fi
+  fi
   printf ")\n"
 }
 # Until log-streamer has stored every entry published so far (its intake lags while tails are busy).
@@ -668,7 +680,8 @@ tail_drops=0
 for i in 1 2 3 low; do
   if [ "$i" = low ]; then rate=$LOG_LOW_RATE secs=10 tag="lo-$LOG_LOW_RATE/s"; else rate=$LOG_RATE secs=$LOG_SECONDS tag="hi-round$i"; fi
   tail_run streamer "$rate" "$secs" "$tag"
-  tail_drops=$((tail_drops + $(metric "$logs_port" logs_tail_dropped_total)))
+  drops=$(metric "$logs_port" logs_tail_dropped_total)
+  [ "$drops" -ge 0 ] && tail_drops=$((tail_drops + drops))
   stop_logs
   tail_run bare "$rate" "$secs" "$tag"
   start_logs; wait_ready "$logs_port"; wait_stored
