@@ -140,6 +140,11 @@ let package = Package(
         .executableTarget(name: "fleet-bench", dependencies: [
             "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            // The log-streamer section's WebSocket clients and its bare broadcaster.
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ], path: "bench/FleetBench"),
 
         .target(name: "FlukeTestSupport", dependencies: [

@@ -10,13 +10,18 @@ PROJECTS=${BENCH_PROJECTS:-10000}
 HEARTBEATS=${BENCH_HEARTBEATS:-300000}
 PUBLISHES=${BENCH_PUBLISHES:-1000000}
 # BENCH_ONLY=webhooks,context (say): only those sections (nats, postgres, federation, pm, context,
-# webhooks, deploy); project-manager always starts, the later sections need it.
+# webhooks, deploy, logs); project-manager always starts, the later sections need it.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 work=$(mktemp -d /tmp/fluke-bench.XXXXXX)
 chmod 755 "$work"
-fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= dt_pid= nginx_conf=
+fed_pid= pm_pid= ctx_pid= wh_pid= rcv_pid= dt_pid= nginx_conf= logs_pid= bb_pid= cl_pid=
 cleanup() {
+  # Every step is tried: a process that dies of the signal makes `wait` return 143.
+  set +e
+  [ -n "$cl_pid" ] && kill "$cl_pid" 2>/dev/null && wait "$cl_pid" 2>/dev/null
+  [ -n "$bb_pid" ] && kill "$bb_pid" 2>/dev/null && wait "$bb_pid" 2>/dev/null
+  [ -n "$logs_pid" ] && kill "$logs_pid" 2>/dev/null && wait "$logs_pid" 2>/dev/null
   [ -n "$wh_pid" ] && kill "$wh_pid" 2>/dev/null && wait "$wh_pid" 2>/dev/null
   [ -n "$dt_pid" ] && kill "$dt_pid" 2>/dev/null && wait "$dt_pid" 2>/dev/null
   fleet_stop_deployed_apps "$work/deploy/process"
@@ -37,6 +42,7 @@ swift build -c release --product project-manager >/dev/null
 swift build -c release --product context-api >/dev/null
 swift build -c release --product webhook-dispatcher >/dev/null
 swift build -c release --product deploy-tracker >/dev/null
+swift build -c release --product log-streamer >/dev/null
 swift build -c release --product fleet-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 cc -O2 -o "$work/bare_nats" bench/bare_nats.c $(pkg-config --cflags --libs libnats) -lpthread
@@ -51,7 +57,8 @@ svc_nats="nats://127.0.0.1:$nats_port"
 creds() { fleet_nats_credentials "$1" | tr '\n' ' '; }
 pg_bin=$(fleet_pg_bin)
 # Each schema is migrated by its owner, as make run does; the services log in as their own roles.
-for svc in federation:federation project-manager:pm context-api:context webhook-dispatcher:webhooks deploy-tracker:deploy; do
+for svc in federation:federation project-manager:pm context-api:context webhook-dispatcher:webhooks deploy-tracker:deploy \
+           log-streamer:logs; do
   DATABASE_URL="postgres://fluke_${svc#*:}_owner@127.0.0.1:$pg_port/fluke" "$bin/${svc%%:*}" migrate >/dev/null
 done
 # The expression is parenthesised: awk would read a bare `>` in it as "print to a file" (a stray
@@ -486,4 +493,282 @@ printf "  %d succeeded, %d failed, all finished in %.1f s\n" "$ok" "$failed" "$w
 [ "$failed" -eq 0 ] || { echo "  failed deploys:"; sed 's/^/    /' "$work/fleet.err"; }
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$dt_pid/status")
 printf "deploy-tracker peak RSS   %10.1f MiB\n" "$(calc "$rss/1024")"
+fi
+
+if want logs; then
+echo
+echo "== log-streamer (release, LOGS_MAX_TAILS_PER_TENANT=2000, every other setting its default) =="
+logs_port=$(fleet_free_port)
+tenant=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["tenant_id"])' <<<"$boot")
+# A tenant-wide fbk_ token that may read logs (the tails and the queries).
+logs_token=$(python3 - "$pm_port" "$jwt" <<'PY'
+import json, sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/api/v1/tokens", data=json.dumps({"name": "bench-logs", "scopes": ["logs:read"]}).encode(),
+                             headers={"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"})
+print(json.loads(urllib.request.urlopen(req).read())["token"])
+PY
+)
+logs_env=(DATABASE_URL="postgres://fluke_logs@127.0.0.1:$pg_port/fluke" NATS_URL="$svc_nats" $(creds log-streamer) HTTP_PORT=$logs_port
+          FLUKE_JWKS_URL="http://127.0.0.1:$pm_port/.well-known/jwks.json" LOG_LEVEL=warning LOGS_MAX_TAILS_PER_TENANT=2000)
+start_logs() { env "${logs_env[@]}" "$bin/log-streamer" 2>>"$work/logs.log" & logs_pid=$!; }
+stop_logs() { kill "$logs_pid" 2>/dev/null && wait "$logs_pid" 2>/dev/null || true; logs_pid=; }
+psql_c() { "$pg_bin/psql" -qAtX -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fluke -c "$1"; }
+# metric PORT NAME: a counter or gauge of log-streamer's /metrics (0 when absent, -1 when
+# /metrics does not answer within 10 s: a busy log-streamer may not).
+metric() {
+  python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+try:
+    t = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
+    print(next((int(float(l.split()[-1])) for l in t.splitlines() if l.split(" ")[0] == sys.argv[2]), 0))
+except Exception:
+    print(-1)
+PY
+}
+# wait_line FILE PID: until FILE has a "ready" line (fails if PID exits first, or after 60 s).
+wait_line() {
+  for _ in $(seq 1 600); do
+    grep -q '^ready' "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "process $2 ended before it was ready:"; cat "$1" "$1.err" 2>/dev/null; return 1; }
+    sleep 0.1
+  done
+  echo "process $2 was not ready after 60 s"; return 1
+}
+vmrss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+clk_tck=$(getconf CLK_TCK)
+# utime + stime of a process, in clock ticks (the command name holds no spaces here).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Postgres' CPU ticks: the postmaster of this run and its children.
+pg_ticks() {
+  local pm t=0 p
+  pm=$(head -1 "$work/pg/data/postmaster.pid")
+  for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+# The first start makes stream FLUKE_LOGS and the durable consumer log_streamer; from then on
+# entries published while log-streamer is stopped wait for it in the stream.
+start_logs; wait_ready "$logs_port"; stop_logs
+
+LOG_INGEST=${BENCH_LOG_INGEST:-200000}
+echo "ingest: $LOG_INGEST entries published onto fluke.logs.<tenant>.<app> (50 apps) while log-streamer is stopped, then"
+echo "timed from its start until logs_entries_stored_total says all are stored; beside it, COPY of the same rows"
+echo "(same partitions and indexes, table truncated first); 3 rounds, interleaved:"
+: >"$work/ingest_rate.txt"; : >"$work/copy_rate.txt"
+for i in 1 2 3; do
+  psql_c "TRUNCATE logs.entries"
+  "$bin/fleet-bench" logs-publish "$nats_url" "$tenant" "$project" "$LOG_INGEST" 0 "ingest$i" "$work/ingest.copy" >/dev/null
+  python3 - "$logs_port" "$LOG_INGEST" >"$work/ingest_poll.out" <<'PY' &
+import sys, time, urllib.request
+port, n = sys.argv[1], int(sys.argv[2])
+ready, got, deadline = None, 0, time.time() + 300
+while time.time() < deadline:
+    try:
+        t = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        ready = ready or time.time()
+        got = next((int(float(l.split()[-1])) for l in t.splitlines() if l.split(" ")[0] == "logs_entries_stored_total"), 0)
+        if got >= n:
+            break
+    except OSError:
+        pass
+    time.sleep(0.02)
+print(f"{ready or 0:.6f} {time.time():.6f} {got}")
+PY
+  poll_pid=$!
+  pg0=$(pg_ticks)
+  t0=$(date +%s.%N)
+  start_logs
+  wait "$poll_pid"
+  ls_cpu=$(cpu_ticks "$logs_pid"); pg1=$(pg_ticks)
+  stop_logs
+  read -r t_ready t_done stored <"$work/ingest_poll.out"
+  [ "$stored" -ge "$LOG_INGEST" ] || { echo "log-streamer stored only $stored of $LOG_INGEST"; tail -20 "$work/logs.log"; exit 1; }
+  rows=$(psql_c "SELECT count(*) FROM logs.entries")
+  digest="SELECT md5(string_agg(concat_ws('|', tenant_id, ts, seq, id, project_id, app_name, level, entry::text), ',' ORDER BY seq)) FROM logs.entries"
+  [ "$i" = 1 ] && stored_md5=$(psql_c "$digest")
+  psql_c "TRUNCATE logs.entries"
+  c0=$(date +%s.%N)
+  psql_c "COPY logs.entries FROM '$work/ingest.copy'"
+  c1=$(date +%s.%N)
+  [ "$i" = 1 ] && { copied_md5=$(psql_c "$digest"); copied=$(psql_c "SELECT count(*) FROM logs.entries"); }
+  psql_c "TRUNCATE logs.entries"
+  rate=$(calc "$LOG_INGEST / ($t_done - $t0)"); copy_rate=$(calc "$LOG_INGEST / ($c1 - $c0)")
+  echo "$rate" >>"$work/ingest_rate.txt"; echo "$copy_rate" >>"$work/copy_rate.txt"
+  printf "  round %d: log-streamer %7.0f rows/s (%d rows in %.2f s, %.2f s of it until /metrics answered; CPU s: log-streamer %.1f, Postgres %.1f)  COPY %7.0f rows/s\n" \
+    "$i" "$rate" "$rows" "$(calc "$t_done - $t0")" "$(calc "$t_ready - $t0")" "$(calc "$ls_cpu / $clk_tck")" \
+    "$(calc "($pg1 - $pg0) / $clk_tck")" "$copy_rate"
+done
+ingest=$(median <"$work/ingest_rate.txt"); copy=$(median <"$work/copy_rate.txt")
+printf "  COPY into logs.entries        %8.0f rows/s (median)\n" "$copy"
+printf "  log-streamer from FLUKE_LOGS  %8.0f rows/s (median; %.0f%% of COPY; target 50%%)\n" "$ingest" "$(calc "$ingest*100/$copy")"
+if [ "$stored_md5" = "$copied_md5" ] && [ "$copied" = "$LOG_INGEST" ]; then
+  echo "  (round 1: the rows log-streamer stored and the rows COPY loaded are identical, md5 over every column but the nulls)"
+else
+  echo "  (round 1: the rows log-streamer stored DIFFER from the COPY's: $stored_md5 vs $copied_md5, $copied copied)"
+fi
+
+LOG_RATE=${BENCH_LOG_RATE:-5000}; LOG_SECONDS=${BENCH_LOG_SECONDS:-20}; LOG_CLIENTS=100
+LOG_LOW_RATE=${BENCH_LOG_LOW_RATE:-500}
+echo "live tail: $LOG_CLIENTS WebSocket clients (fleet-bench, NIOWebSocket) on one log-streamer, entries published on core"
+echo "NATS at $LOG_RATE/s for $LOG_SECONDS s, each stamped with its CLOCK_REALTIME send time; publish → client latency over every"
+echo "entry of every client. Beside it the bare broadcaster (fleet-bench ws-broadcaster: NIOWebSocket, a core subscription"
+echo "on fluke.logs.>, no JetStream), same clients, log-streamer stopped meanwhile; before each log-streamer run it has"
+echo "stored everything published so far. CPU s = utime+stime over the publishing. 3 rounds, interleaved, then one at $LOG_LOW_RATE/s:"
+# tail_run SIDE RATE SECONDS TAG: one run of the clients against log-streamer (streamer) or the
+# bare broadcaster (bare); appends its p99 (and, for log-streamer, the stages' p99s) to files
+# named by TAG, and prints one line.
+published=0
+tail_run() {
+  local side=$1 rate=$2 secs=$3 tag=$4 url server label n
+  n=$((rate * secs))
+  if [ "$side" = streamer ]; then
+    url="ws://127.0.0.1:$logs_port/?access_token=$logs_token"; server=$logs_pid; label="log-streamer"
+  else
+    url="ws://127.0.0.1:$bb_port/"; server=$bb_pid; label="bare broadcaster"
+  fi
+  "$bin/fleet-bench" ws-clients "$url" "$LOG_CLIENTS" "$n" $((secs + 30)) "$nats_url" \
+    >"$work/clients.out" 2>"$work/clients.out.err" & cl_pid=$!
+  wait_line "$work/clients.out" "$cl_pid"
+  if [ "$side" = streamer ]; then
+    for _ in $(seq 1 100); do [ "$(metric "$logs_port" logs_tails)" -ge "$LOG_CLIENTS" ] && break; sleep 0.1; done
+  fi
+  sleep 0.5
+  local s0 c0 s1 c1 o0=0 o1=0
+  [ "$side" = streamer ] && o0=$(metric "$logs_port" logs_tail_entries_offered_total)
+  s0=$(cpu_ticks "$server"); c0=$(cpu_ticks "$cl_pid")
+  "$bin/fleet-bench" logs-publish "$nats_url" "$tenant" "$project" "$n" "$rate" "$tag" >/dev/null
+  s1=$(cpu_ticks "$server"); c1=$(cpu_ticks "$cl_pid")
+  # How far log-streamer's broadcaster had got (entries queued to the tails) when the last was published.
+  [ "$side" = streamer ] && o1=$(metric "$logs_port" logs_tail_entries_offered_total)
+  published=$((published + n))
+  wait "$cl_pid" || { echo "the clients failed:"; cat "$work/clients.out.err"; exit 1; }
+  cl_pid=
+  local min_got max_got drop_msgs drop_entries closed p50 p99 p999 pmax core_p99 js_p99
+  read -r _ min_got max_got drop_msgs drop_entries _ closed p50 p99 p999 pmax < <(sed -n 2p "$work/clients.out")
+  read -r _ _ core_p99 _ _ < <(grep '^core' "$work/clients.out")
+  read -r _ _ js_p99 _ _ < <(grep '^jetstream' "$work/clients.out")
+  echo "$p99" >>"$work/tail_${tag%%-*}_${side}_p99.txt"
+  if [ "$side" = streamer ]; then
+    echo "$core_p99" >>"$work/tail_${tag%%-*}_core_p99.txt"; echo "$js_p99" >>"$work/tail_${tag%%-*}_jetstream_p99.txt"
+  fi
+  printf "  %-22s %-16s p50 %8.2fms  p99 %8.2fms  p99.9 %8.2fms  max %8.2fms  CPU s: server %5.1f, clients %5.1f  (entries per client %d-%d of %d" \
+    "$tag" "$label" "$p50" "$p99" "$p999" "$pmax" "$(calc "($s1 - $s0) / $clk_tck")" "$(calc "($c1 - $c0) / $clk_tck")" "$min_got" "$max_got" "$n"
+  [ "$drop_msgs" -gt 0 ] && printf "; %d dropped, in %d dropped messages" "$drop_entries" "$drop_msgs"
+  [ "$closed" -gt 0 ] && printf "; %d clients closed" "$closed"
+  if [ "$side" = streamer ]; then
+    if [ "$o0" -ge 0 ] && [ "$o1" -ge 0 ]; then
+      printf "; %.0f%% queued to the tails when publishing ended" "$(calc "($o1 - $o0) * 100 / ($n * $LOG_CLIENTS)")"
+    else
+      printf "; /metrics did not answer within 10 s when publishing ended"
+    fi
+  fi
+  printf ")\n"
+}
+# Until log-streamer has stored every entry published so far (its intake lags while tails are busy).
+wait_stored() {
+  for _ in $(seq 1 1200); do
+    [ "$(psql_c "SELECT count(*) FROM logs.entries")" -ge "$published" ] && return 0
+    sleep 0.1
+  done
+  echo "log-streamer did not store the $published entries published"; exit 1
+}
+bb_port=$(fleet_free_port)
+"$bin/fleet-bench" ws-broadcaster "$bb_port" "$nats_url" >"$work/bb.out" 2>"$work/bb.out.err" & bb_pid=$!
+wait_line "$work/bb.out" "$bb_pid"
+start_logs; wait_ready "$logs_port"
+for f in hi lo; do for g in streamer bare core jetstream; do : >"$work/tail_${f}_${g}_p99.txt"; done; done
+tail_drops=0
+for i in 1 2 3 low; do
+  if [ "$i" = low ]; then rate=$LOG_LOW_RATE secs=10 tag="lo-$LOG_LOW_RATE/s"; else rate=$LOG_RATE secs=$LOG_SECONDS tag="hi-round$i"; fi
+  tail_run streamer "$rate" "$secs" "$tag"
+  drops=$(metric "$logs_port" logs_tail_dropped_total)
+  [ "$drops" -ge 0 ] && tail_drops=$((tail_drops + drops))
+  stop_logs
+  tail_run bare "$rate" "$secs" "$tag"
+  start_logs; wait_ready "$logs_port"; wait_stored
+done
+streamer_p99=$(median <"$work/tail_hi_streamer_p99.txt"); bare_p99=$(median <"$work/tail_hi_bare_p99.txt")
+printf "  %d/s, median p99 of 3: log-streamer %.2fms, bare broadcaster %.2fms (%.1fx the bare; target ≤ 10 ms)\n" "$LOG_RATE" \
+  "$streamer_p99" "$bare_p99" "$(calc "$streamer_p99/$bare_p99")"
+printf "  %d/s, p99: log-streamer %.2fms, bare broadcaster %.2fms\n" "$LOG_LOW_RATE" \
+  "$(cat "$work/tail_lo_streamer_p99.txt")" "$(cat "$work/tail_lo_bare_p99.txt")"
+printf "  on the way, in the same log-streamer runs, p99 publish → core NATS subscriber / → ordered JetStream consumer\n"
+printf "  (in the clients' process): %d/s %.2fms / %.2fms (median of 3), %d/s %.2fms / %.2fms\n" \
+  "$LOG_RATE" "$(median <"$work/tail_hi_core_p99.txt")" "$(median <"$work/tail_hi_jetstream_p99.txt")" \
+  "$LOG_LOW_RATE" "$(cat "$work/tail_lo_core_p99.txt")" "$(cat "$work/tail_lo_jetstream_p99.txt")"
+printf "  log-streamer's logs_tail_dropped_total over its runs: %d\n" "$tail_drops"
+
+echo "memory: 1,000 idle tails (fresh processes, one tail opened and closed first), VmRSS before and after:"
+stop_logs; start_logs; wait_ready "$logs_port"
+kill "$bb_pid" 2>/dev/null || true; wait "$bb_pid" 2>/dev/null || true
+"$bin/fleet-bench" ws-broadcaster "$bb_port" "$nats_url" >"$work/bb.out" 2>"$work/bb.out.err" & bb_pid=$!
+wait_line "$work/bb.out" "$bb_pid"
+for side in streamer bare; do
+  if [ "$side" = streamer ]; then url="ws://127.0.0.1:$logs_port/?access_token=$logs_token"; pid=$logs_pid
+  else url="ws://127.0.0.1:$bb_port/"; pid=$bb_pid; fi
+  "$bin/fleet-bench" ws-clients "$url" 1 0 1 >/dev/null 2>&1
+  sleep 1
+  before=$(vmrss "$pid")
+  "$bin/fleet-bench" ws-clients "$url" 1000 0 12 >"$work/clients.out" 2>"$work/clients.out.err" & cl_pid=$!
+  wait_line "$work/clients.out" "$cl_pid"
+  if [ "$side" = streamer ]; then
+    for _ in $(seq 1 100); do [ "$(metric "$logs_port" logs_tails)" -ge 1000 ] && break; sleep 0.1; done
+    open=$(metric "$logs_port" logs_tails)
+  else open=1000; fi
+  sleep 2
+  after=$(vmrss "$pid")
+  wait "$cl_pid" || true; cl_pid=
+  label=$([ "$side" = streamer ] && echo "log-streamer" || echo "bare broadcaster")
+  printf "  %-16s %7.1f MiB → %7.1f MiB with %d tails open: %5.1f KiB per tail\n" "$label" "$(calc "$before/1024")" \
+    "$(calc "$after/1024")" "$open" "$(calc "($after - $before) / 1000")"
+done
+kill "$bb_pid" 2>/dev/null || true; wait "$bb_pid" 2>/dev/null || true; bb_pid=
+
+LOG_ROWS=${BENCH_LOG_ROWS:-5000000}
+echo "query: $LOG_ROWS entries loaded with COPY (7 days, 4 tenants, 50 apps, debug/info/warn/error 70/20/8/2 %),"
+echo "GET /api/v1/logs with a tenant-wide fbk_ token, wrk paced to ~1000 req/s (10 connections pausing 8 ms), 3 rounds"
+echo "of /health 10 s, then each query 15 s:"
+stop_logs
+psql_c "TRUNCATE logs.entries"
+tenants="$tenant:$project"
+for _ in 1 2 3; do tenants="$tenants,$(cat /proc/sys/kernel/random/uuid):$(cat /proc/sys/kernel/random/uuid)"; done
+l0=$(date +%s.%N)
+for part in 0 1; do
+  "$bin/fleet-bench" logs-rows "$LOG_ROWS" 7 "$tenants" "$part" 2 | psql_c "COPY logs.entries FROM STDIN" &
+  eval "load_pid$part=\$!"
+done
+wait "$load_pid0" && wait "$load_pid1" || { echo "loading the entries failed"; exit 1; }
+l1=$(date +%s.%N)
+psql_c "VACUUM ANALYZE logs.entries"
+l2=$(date +%s.%N)
+printf "  loaded in %.0f s (2 COPY streams; %.0f rows/s), VACUUM ANALYZE %.0f s; logs.entries is %s\n" "$(calc "$l1 - $l0")" \
+  "$(calc "$LOG_ROWS / ($l1 - $l0)")" "$(calc "$l2 - $l1")" "$(psql_c "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits WHERE inhparent = 'logs.entries'::regclass")"
+start_logs; wait_ready "$logs_port"
+q_hour="/api/v1/logs?app_name=app-07&level=error&limit=100"
+q_week="/api/v1/logs?app_name=app-07&level=error&limit=100&since_minutes=10080"
+items() {
+  python3 - "$logs_port" "$1" "$logs_token" <<'PY'
+import json, sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", headers={"Authorization": "Bearer " + sys.argv[3]})
+print(len(json.loads(urllib.request.urlopen(req, timeout=10).read())["items"]))
+PY
+}
+printf "  %s lists %d entries (the default window, since_minutes=60); with since_minutes=10080 (7 days) %d\n" \
+  "$q_hour" "$(items "$q_hour")" "$(items "$q_week")"
+: >"$work/q_health_p99.txt"; : >"$work/q_hour_p99.txt"; : >"$work/q_week_p99.txt"
+for i in 1 2 3; do
+  BENCH_TOKEN=$logs_token BENCH_PATH="/health" BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d10s --latency -s bench/paced_pm.lua "http://127.0.0.1:$logs_port" >"$work/q_health$i.out"
+  wrk_report "$work/q_health$i.out" "round $i, GET /health            " "$work/q_health_p99.txt"
+  BENCH_TOKEN=$logs_token BENCH_PATH="$q_hour" BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$logs_port" >"$work/q_hour$i.out"
+  wrk_report "$work/q_hour$i.out" "round $i, app+error, last hour     " "$work/q_hour_p99.txt"
+  BENCH_TOKEN=$logs_token BENCH_PATH="$q_week" BENCH_DELAY_MS=8 \
+    wrk -t1 -c10 -d15s --latency -s bench/paced_pm.lua "http://127.0.0.1:$logs_port" >"$work/q_week$i.out"
+  wrk_report "$work/q_week$i.out" "round $i, app+error, last 7 days   " "$work/q_week_p99.txt"
+done
+printf "  median p99: app+error last hour %.2fms, last 7 days %.2fms (target ≤ 50 ms); GET /health %.2fms\n" \
+  "$(median <"$work/q_hour_p99.txt")" "$(median <"$work/q_week_p99.txt")" "$(median <"$work/q_health_p99.txt")"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$logs_pid/status")
+printf "log-streamer peak RSS (since its last start) %6.1f MiB\n" "$(calc "$rss/1024")"
+stop_logs
 fi

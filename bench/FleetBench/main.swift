@@ -23,6 +23,14 @@ import Synchronization
 ///                                                      task.updated events into JetStream (RATE 0: unpaced)
 ///   fleet-bench webhook-bare URL COUNT CONCURRENCY CONNECTIONS
 ///                                                      POSTs through a bare AsyncHTTPClient; requests/s
+///   fleet-bench logs-publish NATS_URL TENANT PROJECT COUNT RATE TAG [COPYFILE]
+///                                                      UnifiedLogEntry JSON onto FLUKE_LOGS' subjects (RATE 0: all at
+///                                                      once, and their COPY rows to COPYFILE); "first_seq last_seq"
+///   fleet-bench logs-rows COUNT DAYS TENANT:PROJECT[,…] PART PARTS
+///                                                      logs.entries rows in COPY text format, to stdout
+///   fleet-bench ws-clients URL COUNT EXPECTED SECONDS [NATS_URL]
+///                                                      live-tail clients; entries' publish → receipt latency
+///   fleet-bench ws-broadcaster PORT NATS_URL           a bare NIOWebSocket broadcaster of fluke.logs.>
 let args = CommandLine.arguments
 var logger = Logger(label: "bench")
 logger.logLevel = .warning
@@ -199,6 +207,32 @@ case "memory-sync":
     func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
     print(String(format: "%.2f %.2f %d", pct(0.5), pct(0.99), received))
     await nats.shutdown()
+case "logs-publish":
+    guard (8...9).contains(args.count), let count = Int(args[5]), let rate = Int(args[6]) else {
+        fail("usage: logs-publish NATS_URL TENANT PROJECT COUNT RATE TAG [COPYFILE]")
+    }
+    let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: rate > 0), logger: logger)
+    try await publishLogEntries(nats, tenant: args[3].lowercased(), project: args[4].lowercased(), count: count, rate: rate,
+                                tag: args[7], copyFile: args.count == 9 ? args[8] : nil)
+    await nats.shutdown()
+case "logs-rows":
+    guard args.count == 7, let count = Int(args[2]), let days = Int(args[3]), let part = Int(args[5]), let parts = Int(args[6]) else {
+        fail("usage: logs-rows COUNT DAYS TENANT:PROJECT[,…] PART PARTS")
+    }
+    let tenants = args[4].split(separator: ",").map { pair in
+        let halves = pair.split(separator: ":")
+        return (tenant: String(halves[0]).lowercased(), project: String(halves[1]).lowercased())
+    }
+    writeLogRows(count: count, days: days, tenants: tenants, part: part, parts: parts)
+case "ws-clients":
+    guard (6...7).contains(args.count), let count = Int(args[3]), let expected = Int(args[4]), let secs = Int(args[5]) else {
+        fail("usage: ws-clients URL COUNT EXPECTED SECONDS [NATS_URL]")
+    }
+    try await runTailClients(url: args[2], count: count, expected: expected, seconds: secs,
+                             probeURL: args.count == 7 ? args[6] : nil, logger: logger)
+case "ws-broadcaster":
+    guard args.count == 4, let port = Int(args[2]) else { fail("usage: ws-broadcaster PORT NATS_URL") }
+    try await runBareBroadcaster(port: port, natsURL: args[3], logger: logger)
 case "verify":
     guard args.count == 6, let concurrency = Int(args[4]), let secs = Int(args[5]) else { fail("usage: verify URL TOKEN CONCURRENCY SECONDS") }
     let nats = try await NATSClient.connect(.init(url: args[2], name: "bench", sendAsap: true), logger: logger)
