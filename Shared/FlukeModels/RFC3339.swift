@@ -2,8 +2,17 @@ import Foundation
 
 /// RFC 3339 timestamps (UTC, millisecond precision on output; any precision and offset on input).
 public enum RFC3339 {
-    /// UTC with `fractionDigits` of fractional seconds (3 on the wire; 6 for Postgres).
+    /// UTC with `fractionDigits` of fractional seconds (3 on the wire; 6 for Postgres; 0: none).
     public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(21 + fractionDigits)
+        append(date, fractionDigits: fractionDigits, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``format(_:fractionDigits:)`` written as UTF-8 at the end of `out` (for writers that build
+    /// whole documents as bytes).
+    public static func append(_ date: Date, fractionDigits: Int = 3, to out: inout [UInt8]) {
         let scale = Int64((0..<fractionDigits).reduce(1) { r, _ in r * 10 })
         var seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         var fraction = Int64(((date.timeIntervalSince1970 - Double(seconds)) * Double(scale)).rounded())
@@ -14,13 +23,38 @@ public enum RFC3339 {
         var t = time_t(seconds)
         var tm = tm()
         gmtime_r(&t, &tm)
-        func pad(_ v: some BinaryInteger, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        func digits(_ value: some BinaryInteger, _ width: Int) {
+            var v = Int64(value)
+            let limit = (0..<width).reduce(Int64(1)) { r, _ in r * 10 }
+            guard v >= 0, v < limit else {
+                // A year beyond four digits (or before year 0), written as before this writer.
+                let text = String(value)
+                return out.append(contentsOf: Array((String(repeating: "0", count: max(0, width - text.count)) + text).utf8))
+            }
+            var i = out.count + width - 1
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+            while v > 0 {
+                out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                i -= 1
+            }
         }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
-            + "\(pad(fraction, fractionDigits))Z"
+        digits(tm.tm_year + 1900, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(tm.tm_mon + 1, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(tm.tm_mday, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(tm.tm_hour, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(tm.tm_min, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(tm.tm_sec, 2)
+        if fractionDigits > 0 {
+            out.append(UInt8(ascii: "."))
+            digits(fraction, fractionDigits)
+        }
+        out.append(UInt8(ascii: "Z"))
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`; requires the `T` and an offset, as RFC 3339 does.

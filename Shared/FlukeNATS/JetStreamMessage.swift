@@ -43,6 +43,19 @@ public final class JetStreamMessage: @unchecked Sendable {
         }
     }
 
+    /// Acknowledges `messages` (all fetched through one client) in one trip to the thread pool,
+    /// without waiting for the server; throws the first failure after trying every one.
+    public static func ack(_ messages: [JetStreamMessage]) async throws {
+        guard let client = messages.first?.client else { return }
+        try await client.threadPool.runIfActive {
+            var failure: (any Error)?
+            for message in messages {
+                do { try natsCheck(natsMsg_Ack(message.msg, nil), "ack") } catch { failure = failure ?? error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
     /// Not now: redeliver after `delay`.
     public func nak(delay: Duration = .zero) async throws {
         try await client.threadPool.runIfActive {

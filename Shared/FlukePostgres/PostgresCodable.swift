@@ -66,19 +66,24 @@ extension Date: PostgresCodable {
 }
 
 extension Array: PostgresEncodable where Element == String {
-    /// A text array literal, every element quoted and escaped.
+    /// A text array literal, every element quoted and escaped; built as UTF-8 bytes (batch
+    /// inserts bind arrays of whole JSON documents, where a `String` appended scalar by scalar
+    /// cost more than the statement itself).
     public var postgresText: String {
-        var out = "{"
+        var out: [UInt8] = []
+        out.reserveCapacity(reduce(2) { $0 + $1.utf8.count + 3 })
+        out.append(UInt8(ascii: "{"))
         for (i, element) in enumerated() {
-            if i > 0 { out += "," }
-            out += "\""
-            for ch in element.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -20,13 +20,17 @@ extension JetStreamWorker {
         public var retryDelay: Duration
         /// The wait after a failed fetch, or while the fetch gate is shut.
         public var pause: Duration
+        /// For a batch handler: how many batches it may handle at once (each fetched while the
+        /// others are handled), so that fetching and the handler's own waits (a database
+        /// round trip) overlap. Only for handlers that do not need stream order across batches.
+        public var concurrentBatches: Int
 
         /// Every fleet event by default (`fluke.events.>` in `FLUKE_EVENTS`).
         public init(durable: String, filterSubject: String = EventType.subjectPrefix + ">",
                     stream: String = EventType.streamName, batchSize: Int = 128,
                     fetchTimeout: Duration = .milliseconds(500), ackWait: Duration = .seconds(30),
                     maxAckPending: Int = 10_000, retryDelay: Duration = .seconds(1),
-                    pause: Duration = .milliseconds(500)) {
+                    pause: Duration = .milliseconds(500), concurrentBatches: Int = 1) {
             self.durable = durable
             self.filterSubject = filterSubject
             self.stream = stream
@@ -36,6 +40,7 @@ extension JetStreamWorker {
             self.maxAckPending = maxAckPending
             self.retryDelay = retryDelay
             self.pause = pause
+            self.concurrentBatches = max(1, concurrentBatches)
         }
     }
 }

@@ -75,24 +75,45 @@ public final class JetStreamWorker: Service, Sendable {
     /// only pauses it.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    if let mayFetch = self.mayFetch, try await !mayFetch() {
-                        try await Task.sleep(for: self.configuration.pause)
-                        continue
+            // Batch handlers run as child tasks, at most `concurrentBatches` at once (one, and message
+            // handlers: each batch is handled before the next is fetched); the group waits for them.
+            var concurrency = 1
+            if case .batch = self.handler { concurrency = self.configuration.concurrentBatches }
+            await withTaskGroup(of: Void.self) { handlers in
+                var running = 0
+                while !Task.isCancelled {
+                    if running == concurrency {
+                        await handlers.next()
+                        running -= 1
                     }
-                    let batch = try await self.consumer.fetch(batch: self.configuration.batchSize,
-                                                              timeout: self.configuration.fetchTimeout)
-                    if !batch.isEmpty { await self.handle(batch) }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    // NATS down or reconnecting: the pull subscription is made again on the next fetch.
-                    self.logger.debug("fetch failed; retrying", metadata: [
-                        "durable": "\(self.configuration.durable)", "error": "\(error)"])
-                    try? await Task.sleep(for: self.configuration.pause)
+                    guard let batch = await self.nextBatch() else { continue }
+                    if concurrency == 1 {
+                        await self.handle(batch)
+                    } else {
+                        handlers.addTask { await self.handle(batch) }
+                        running += 1
+                    }
                 }
             }
+        }
+    }
+
+    /// The next non-empty batch; nil after a timeout, a shut gate or a failed fetch (after a pause).
+    private func nextBatch() async -> [JetStreamMessage]? {
+        do {
+            if let mayFetch, try await !mayFetch() {
+                try await Task.sleep(for: configuration.pause)
+                return nil
+            }
+            let batch = try await consumer.fetch(batch: configuration.batchSize, timeout: configuration.fetchTimeout)
+            return batch.isEmpty ? nil : batch
+        } catch is CancellationError {
+            return nil
+        } catch {
+            // NATS down or reconnecting: the pull subscription is made again on the next fetch.
+            logger.debug("fetch failed; retrying", metadata: ["durable": "\(configuration.durable)", "error": "\(error)"])
+            try? await Task.sleep(for: configuration.pause)
+            return nil
         }
     }
 
@@ -103,10 +124,16 @@ public final class JetStreamWorker: Service, Sendable {
             for message in batch { await settle(message, await Outcome(handling: message, with: handle)) }
         case .batch(let handle):
             let outcomes = await handle(batch)
+            var done: [JetStreamMessage] = []
+            done.reserveCapacity(batch.count)
             for (index, message) in batch.enumerated() {
                 let outcome = index < outcomes.count ? outcomes[index] : .retry(reason: "the handler gave no outcome")
-                await settle(message, outcome)
+                if case .done = outcome { done.append(message) } else { await settle(message, outcome) }
             }
+            // One trip to the NATS thread pool for the whole batch: a hop per message cost more
+            // than the acknowledgements. Unacknowledged (NATS gone), they come back after the
+            // ack wait.
+            try? await JetStreamMessage.ack(done)
         }
     }
 

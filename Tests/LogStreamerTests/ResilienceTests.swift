@@ -8,12 +8,19 @@ import Testing
 
 @Suite("log-streamer: nothing acknowledged is lost to a kill -9, or to a restart of nats-server or Postgres", .needsPostgresAndNATS)
 struct ResilienceTests {
-    /// Every id the tenant's query lists (one page: the tests stay under its limit).
+    /// Every id the tenant's query lists, page after page (a burst can pass one page's limit).
     static func stored(_ base: String, _ token: String) async throws -> [String] {
-        let reply = try await HTTP.get(base + "/api/v1/logs?limit=10000&since_minutes=600", headers: ["Authorization": "Bearer \(token)"])
-        guard reply.status == 200, let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
-              let items = object["items"] as? [[String: Any]] else { return [] }
-        return items.compactMap { $0["id"] as? String }
+        var ids: [String] = []
+        var cursor: String?
+        repeat {
+            let page = base + "/api/v1/logs?limit=10000&since_minutes=600" + (cursor.map { "&cursor=" + $0 } ?? "")
+            let reply = try await HTTP.get(page, headers: ["Authorization": "Bearer \(token)"])
+            guard reply.status == 200, let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
+                  let items = object["items"] as? [[String: Any]] else { return ids }
+            ids += items.compactMap { $0["id"] as? String }
+            cursor = object["next_cursor"] as? String
+        } while cursor != nil
+        return ids
     }
 
     @Test("kill -9 of log-streamer during a burst of HTTP batches and JetStream publishes: after a restart every acknowledged entry is stored, once")

@@ -79,11 +79,8 @@ enum HeartbeatParser {
 }
 
 extension HeartbeatParser {
-    /// No control characters at all (ids and versions are one line). Printable ASCII, the
-    /// common case, is settled without decoding scalars.
-    static func isPlainText(_ s: String) -> Bool {
-        s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } || !s.unicodeScalars.contains { $0.properties.generalCategory == .control }
-    }
+    /// No control characters at all (ids and versions are one line).
+    static func isPlainText(_ s: String) -> Bool { !s.hasControlCharacter }
 }
 
 /// The byte ranges of a heartbeat that is a flat JSON object of plain strings (no escapes, no

@@ -75,7 +75,7 @@ extension EntryReader {
             // Sorted: the same body always names the same key.
             for key in object.keys.sorted() {
                 guard !key.isEmpty, key.count <= 256 else { throw fail(path, "has a key that is empty or over 256 characters") }
-                guard !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                guard !key.hasControlCharacter else {
                     throw fail(path, "has a key with control characters")
                 }
                 try spend(key.utf8.count + 3)

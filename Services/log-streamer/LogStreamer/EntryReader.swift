@@ -27,8 +27,9 @@ struct EntryReader {
             return nil
         case .string(let s)?:
             guard !s.isEmpty else { throw fail(field, "must not be empty") }
-            guard s.count <= max else { throw fail(field, "must have at most \(max) characters") }
-            guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            // Counting characters walks grapheme clusters: only a text with more bytes than that can have more.
+            guard s.utf8.count <= max || s.count <= max else { throw fail(field, "must have at most \(max) characters") }
+            guard !s.hasControlCharacter else {
                 throw fail(field, "must not contain control characters")
             }
             return s

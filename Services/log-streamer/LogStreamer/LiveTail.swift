@@ -65,7 +65,7 @@ final class LiveTail: Service, Sendable {
         // fluke.logs.<tenant>.<app>: the tenant is the third token.
         let tokens = delivery.subject.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
         guard tokens.count == 4, let tenant = UUID(uuidString: String(decoding: tokens[2], as: UTF8.self)),
-              let raw = try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload)) else { return nil }
+              let raw = try? JSONValue(parsing: delivery.payload) else { return nil }
         return try? validator.check(raw, index: 0, origin: .stream(tenant: tenant))
     }
 }

@@ -28,7 +28,7 @@ enum LogBatchReader {
     }
 
     static func array(_ data: Data) throws -> [JSONValue] {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard let value = try? JSONValue(parsing: data) else {
             throw LogsError.invalidBatch(status: .badRequest, detail: "the body is not valid JSON")
         }
         guard case .array(let entries) = value else {
@@ -39,12 +39,11 @@ enum LogBatchReader {
 
     static func lines(_ data: Data) throws -> [JSONValue] {
         var entries: [JSONValue] = []
-        let decoder = JSONDecoder()
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
             // CRLF line ends and whitespace-only lines are tolerated.
             guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") })
             else { continue }
-            guard let value = try? decoder.decode(JSONValue.self, from: Data(line)) else {
+            guard let value = try? JSONValue(parsing: Data(line)) else {
                 throw LogsError.malformedEntry(index: entries.count, detail: "line \(entries.count + 1) is not valid JSON")
             }
             entries.append(value)

@@ -43,7 +43,8 @@ final class LogIntake: Service, Sendable {
             nats: nats,
             configuration: .init(durable: Self.durable, filterSubject: UnifiedLogEntry.subjectPrefix + ">",
                                  stream: UnifiedLogEntry.streamName, batchSize: batchSize,
-                                 fetchTimeout: .milliseconds(200), maxAckPending: max(20_000, batchSize * 4)),
+                                 fetchTimeout: .milliseconds(200), maxAckPending: max(20_000, batchSize * 4),
+                                 concurrentBatches: 2),
             deadLetters: deadLetters, logger: logger,
             handleBatch: { [self] batch in await handle(batch) })
         try await worker.run()
@@ -85,7 +86,7 @@ final class LogIntake: Service, Sendable {
         guard tokens.count >= 4, let tenant = UUID(uuidString: String(tokens[2])) else {
             return .failure(JetStreamRejection(.malformed, "the subject names no tenant: fluke.logs.<tenant_id>.<app>"))
         }
-        guard let raw = try? JSONDecoder().decode(JSONValue.self, from: message.message.payload) else {
+        guard let raw = try? JSONValue(parsing: message.message.payload) else {
             return .failure(JetStreamRejection(.malformed, "not JSON"))
         }
         do {

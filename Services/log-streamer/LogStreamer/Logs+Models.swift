@@ -25,7 +25,7 @@ struct CheckedEntry: Sendable {
     init(tenantID: UUID, entry: UnifiedLogEntry) throws {
         self.tenantID = tenantID
         self.entry = entry
-        json = String(decoding: try FleetJSON.encoder.encode(entry), as: UTF8.self)
+        json = String(decoding: try entry.canonicalJSON(), as: UTF8.self)
     }
 
     /// `fluke.logs.<tenant>.<app_name>`, or `….<tenant>._` for an entry of no app.

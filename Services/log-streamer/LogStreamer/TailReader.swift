@@ -40,7 +40,7 @@ struct TailReader: Sendable {
     }
 
     func handle(_ text: String) {
-        guard case .object(let message)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+        guard case .object(let message)? = try? JSONValue(parsing: Data(text.utf8)) else {
             return error("malformed", "a message is a JSON object such as {\"action\":\"ping\"}")
         }
         switch message["action"] {

@@ -1,0 +1,101 @@
+import FlukeModels
+import Foundation
+import Testing
+
+/// `JSONValue(parsing:)` must give what `JSONDecoder` gives, and refuse what it refuses.
+@Suite("JSONValue(parsing:) agrees with JSONDecoder")
+struct JSONParsingTests {
+    static func decoded(_ text: [UInt8]) -> JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: Data(text)) }
+    static func parsed(_ text: [UInt8]) -> JSONValue? { try? JSONValue(parsing: Data(text)) }
+
+    static let validTexts: [String] = [
+        #"{}"#, #"[]"#, #"null"#, #"true"#, #"false"#, #"0"#, #"-0"#, #"  42  "#, #"-17"#, #"3.25"#, #"1e3"#, #"1E-2"#,
+        #"-1.5e+10"#, #"123456789012345"#, #"1234567890123456789"#, #"12345678901234567890123"#, #"0.1"#,
+        #"1.7976931348623157e308"#, #"5e-324"#,
+        #""plain""#, #""""#, #""esc \" \\ \/ \b \f \n \r \t""#, #""\u00e9\u4e2d\ud83d\ude00""#, #""ünïcödé ✓ 😀""#,
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#, "\t{ \"k\" :\r\n [ 1 , 2 ] }\n",
+        #"{"dup":1,"dup":2}"#, #"[[[[[[]]]]]]"#, #"{"":""}"#, #"["\u0000"]"#,
+        #"{"@context":"https://flukebase.me/schemas/unified-log","level":"info","message":"x\u001b[31mred","n":1.0}"#,
+    ]
+
+    static let invalidTexts: [[UInt8]] = [
+        "", " ", "{", "[", "{\"a\"}", "{a:1}", "01", "-", "1.", ".5", "1e", "+1", "NaN", "Infinity",
+        "1e999", "-1e999", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
+        "\"a\u{01}b\"", "\"tab\there\"", "[1] [2]", "{} x", "'single'", "[1 2]", "{\"a\" 1}",
+    ].map { Array($0.utf8) } + [
+        [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x28, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],  // not UTF-8, a CESU surrogate
+        Array(repeating: UInt8(ascii: "["), count: 600) + Array(repeating: UInt8(ascii: "]"), count: 600),
+        Array("[1]".utf8) + [0],
+    ]
+
+    @Test("valid texts give JSONDecoder's value", arguments: validTexts)
+    func valid(_ text: String) throws {
+        let expected = try #require(Self.decoded(Array(text.utf8)), "JSONDecoder refused \(text)")
+        let got = try JSONValue(parsing: Data(text.utf8))
+        #expect(got == expected, "\(text)")
+        if case .number(let n) = got, text.contains("-0"), !text.contains(".") { #expect(n.sign == .minus) }
+    }
+
+    @Test("invalid texts are refused, as JSONDecoder refuses them")
+    func invalid() {
+        for text in Self.invalidTexts {
+            #expect(Self.parsed(text) == nil, "parsed \(String(decoding: text, as: UTF8.self).prefix(40))")
+            #expect(Self.decoded(text) == nil, "JSONDecoder accepted \(String(decoding: text, as: UTF8.self).prefix(40))")
+        }
+        // JSONDecoder lets trailing commas through; RFC 8259 does not.
+        for text in ["[1,]", "{\"a\":1,}", "[[],]"] {
+            #expect(throws: JSONParseError.self) { try JSONValue(parsing: Data(text.utf8)) }
+            #expect(Self.decoded(Array(text.utf8)) != nil)
+        }
+    }
+
+    @Test("nesting up to the limit parses; one deeper does not")
+    func depth() throws {
+        let deep = JSONValue.maxParsingDepth
+        let ok = String(repeating: "[", count: deep) + String(repeating: "]", count: deep)
+        #expect(Self.parsed(Array(ok.utf8)) != nil)
+        let tooDeep = "[" + ok + "]"
+        #expect(Self.parsed(Array(tooDeep.utf8)) == nil)
+    }
+
+    /// Random documents built from the cases above, encoded by JSONEncoder, parse to what they
+    /// were made from.
+    @Test("JSONEncoder's output of random values parses back to them")
+    func roundTrip() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .number(Double.random(in: -1e12...1e12, using: &generator).rounded() / [1, 10, 1000].randomElement()!)
+            case 3:
+                let scalars = (0..<Int.random(in: 0..<12)).map { _ in
+                    Unicode.Scalar([0x22, 0x5C, 0x0A, 0x01, 0x41, 0xE9, 0x4E2D, 0x1F600].randomElement()!)!
+                }
+                return .string(String(String.UnicodeScalarView(scalars)))
+            case 4: return .array((0..<Int.random(in: 0..<4)).map { _ in random(depth + 1) })
+            default:
+                var o: [String: JSONValue] = [:]
+                for i in 0..<Int.random(in: 0..<4) { o["k\(i)\u{E9}"] = random(depth + 1) }
+                return .object(o)
+            }
+        }
+        for _ in 0..<500 {
+            let value = random(0)
+            let text = try JSONEncoder().encode(value)
+            #expect(try JSONValue(parsing: text) == (try JSONDecoder().decode(JSONValue.self, from: text)))
+        }
+    }
+
+    @Test("hasControlCharacter is Unicode's Cc, read from bytes")
+    func controlCharacters() {
+        for value in 0..<0x800 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let text = "a" + String(scalar) + "é"
+            let cc = scalar.properties.generalCategory == .control
+            #expect(text.hasControlCharacter == cc, "U+\(String(value, radix: 16))")
+            #expect(text.hasDisallowedControlCharacter == (cc && !["\t", "\n", "\r"].contains(scalar)), "U+\(String(value, radix: 16))")
+        }
+        #expect(!"中😀\u{2028}".hasControlCharacter)
+    }
+}
