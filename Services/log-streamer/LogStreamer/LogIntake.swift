@@ -7,8 +7,8 @@ import Prometheus
 import ServiceLifecycle
 
 /// Stores every entry on `FLUKE_LOGS`: the durable consumer `log_streamer` (shared by the
-/// replicas, each fetching its own batches), one insert per fetched batch, acknowledged after it
-/// commits. A redelivery (a crash before the acknowledgement, or a producer repeating an entry)
+/// replicas, each fetching its own batches, two in flight), one insert per fetched batch,
+/// acknowledged after it commits. A redelivery (a crash before the acknowledgement, or a producer repeating an entry)
 /// stores nothing twice: entries are unique per tenant, id and timestamp.
 ///
 /// A message that is no valid entry of the tenant its subject names is a dead letter at once

@@ -21,9 +21,11 @@ struct TailSessions: Sendable {
     let nats: NATSClient
     let settings: TailSettings
     let logger: Logger
+    let writers = LoopWriters()
 
     func run(_ request: TailRequest, channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>) async {
-        let tail = TailConnection(principal: request.principal, filter: request.filter, capacity: settings.buffer)
+        let tail = TailConnection(principal: request.principal, filter: request.filter, capacity: settings.buffer,
+                                  channel: channel.channel, writer: writers.writer(for: channel.channel.eventLoop))
         var resumeAfter: Int64?
         var unknownSinceID: String?
         switch request.resume {
@@ -53,7 +55,7 @@ struct TailSessions: Sendable {
             defer { broadcaster.remove(tail) }
             let plan = Replay(request: request, after: resumeAfter, unknownSinceID: unknownSinceID, high: high, ring: ringReplay)
             await withGracefulShutdownHandler {
-                await serve(tail, plan: plan, channel: channel.channel, inbound: inbound, outbound: outbound)
+                await serve(tail, plan: plan, channel: channel.channel, inbound: inbound)
             } onGracefulShutdown: {
                 tail.close(.goingAway, reason: "log-streamer is shutting down; reconnect with since_id")
             }
@@ -70,15 +72,17 @@ struct TailSessions: Sendable {
 
     private enum End { case writer, reader, dead }
 
+    /// Frames go straight to `channel` (the replay's, awaited chunk by chunk; then the loop
+    /// writer's), not through the async channel's writer.
     private func serve(_ tail: TailConnection, plan: Replay, channel: any Channel,
-                       inbound: NIOAsyncChannelInboundStream<WebSocketFrame>,
-                       outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>) async {
+                       inbound: NIOAsyncChannelInboundStream<WebSocketFrame>) async {
         let reader = TailReader(tail: tail, broadcaster: broadcaster, maxMessageBytes: settings.maxMessageBytes)
+        try? await channel.pipeline.addHandler(TailWritability(tail: tail))
         await withTaskGroup(of: End.self) { group in
             group.addTask {
                 do {
-                    try await replay(plan, tail: tail, outbound: outbound)
-                    try await tail.runWriter(outbound)
+                    try await replay(plan, tail: tail, channel: channel)
+                    await tail.finished()
                 } catch {
                     logger.debug("live tail write ended", metadata: ["error": "\(error)"])
                 }
@@ -121,11 +125,17 @@ struct TailSessions: Sendable {
     }
 
     /// Writes the stored part of a resume, then lets the live queue through.
-    private func replay(_ plan: Replay, tail: TailConnection, outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>) async throws {
+    private func replay(_ plan: Replay, tail: TailConnection, channel: any Channel) async throws {
+        /// Writes `frames` and waits until they are written: the replay's backpressure.
+        func write(_ frames: [WebSocketFrame]) async throws {
+            guard let last = frames.last else { return }
+            for frame in frames.dropLast() { channel.write(frame, promise: nil) }
+            try await channel.writeAndFlush(last).get()
+        }
         func error(_ code: String, _ message: String, sinceID: String? = nil) async throws {
             var object: [String: JSONValue] = ["type": .string("error"), "code": .string(code), "message": .string(message)]
             if let sinceID { object["since_id"] = .string(sinceID) }
-            try await outbound.write(.text(TailMessages.encode(object)))
+            try await write([.text(TailMessages.encode(object))])
         }
         guard let resume = plan.request.resume else {
             tail.finishReplay(lastReplayedID: nil)
@@ -138,7 +148,7 @@ struct TailSessions: Sendable {
         } else if let ring = plan.ring {
             for chunk in stride(from: 0, to: ring.count, by: 512) {
                 let part = ring[chunk..<min(chunk + 512, ring.count)]
-                try await outbound.write(contentsOf: part.map { .text($0.frame) })
+                try await write(part.map { .text($0.frame) })
             }
             tail.addSent(ring.count)
             lastID = ring.last?.id ?? lastID
@@ -150,7 +160,7 @@ struct TailSessions: Sendable {
                     let rows = try await store.replay(principal: plan.request.principal, filter: plan.request.filter,
                                                       after: after, through: plan.high, since: since, limit: 1000)
                     guard let last = rows.last else { break }
-                    try await outbound.write(contentsOf: rows.map { .text(ByteBuffer(string: $0.json)) })
+                    try await write(rows.map { .text(ByteBuffer(string: $0.json)) })
                     tail.addSent(rows.count)
                     total += rows.count
                     after = last.seq
@@ -168,7 +178,7 @@ struct TailSessions: Sendable {
         }
         var live: [String: JSONValue] = ["type": .string("live")]
         if let lastID { live["since_id"] = .string(lastID) }
-        try await outbound.write(.text(TailMessages.encode(live)))
+        try await write([.text(TailMessages.encode(live))])
         tail.finishReplay(lastReplayedID: lastID)
     }
 
