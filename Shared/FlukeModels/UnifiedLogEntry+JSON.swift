@@ -20,7 +20,7 @@ extension UnifiedLogEntry {
         if let metadata = flukedeployMetadata {
             out.appendRaw(#","flukedeploy_metadata":{"app_name":"#)
             out.appendJSONString(metadata.appName)
-            if let id = metadata.deploymentID { out.appendMember("deployment_id", id.uuidString.lowercased()) }
+            if let id = metadata.deploymentID { out.appendMember("deployment_id", id.lowercased) }
             if let duration = metadata.durationMS {
                 out.appendRaw(#","duration_ms":"#)
                 out.appendRaw(String(duration))
@@ -36,10 +36,10 @@ extension UnifiedLogEntry {
         out.appendRaw(#","source":{"component":"#)
         out.appendJSONString(source.component)
         if let instance = source.instance { out.appendMember("instance", instance) }
-        if let project = source.projectID { out.appendMember("project_id", project.uuidString.lowercased()) }
+        if let project = source.projectID { out.appendMember("project_id", project.lowercased) }
         out.appendMember("service", source.service)
         if let stream = source.stream { out.appendMember("stream", stream) }
-        if let tenant = source.tenantID { out.appendMember("tenant_id", tenant.uuidString.lowercased()) }
+        if let tenant = source.tenantID { out.appendMember("tenant_id", tenant.lowercased) }
         out.append(UInt8(ascii: "}"))
         if let spanID { out.appendMember("span_id", spanID) }
         out.appendRaw(#","timestamp":""#)

@@ -98,4 +98,20 @@ struct JSONParsingTests {
         }
         #expect(!"中😀\u{2028}".hasControlCharacter)
     }
+
+    @Test("UUID.lowercased and UUID(text:) agree with Foundation's forms")
+    func uuids() {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            #expect(id.lowercased == id.uuidString.lowercased())
+            #expect(UUID(text: id.uuidString) == id)
+            #expect(UUID(text: id.lowercased) == id)
+        }
+        for bad in ["", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
+                    "123e4567e89b-12d3-a456-426614174000-", "123e4567-e89b-12d3-a456-42661417400g", "{123e4567-e89b-12d3-a456-426614174000}",
+                    "123e4567-e89b-12d3-a456_426614174000", "é23e4567-e89b-12d3-a456-42661417400"] {
+            #expect(UUID(text: bad) == nil, "\(bad)")
+            #expect(UUID(uuidString: bad) == nil, "\(bad)")
+        }
+    }
 }

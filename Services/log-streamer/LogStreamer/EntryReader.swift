@@ -90,7 +90,7 @@ struct EntryReader {
 
     func uuid(_ value: JSONValue?, _ field: String) throws -> UUID? {
         guard let raw = try text(value, field, max: 36) else { return nil }
-        guard let id = UUID(uuidString: raw) else { throw fail(field, "must be a UUID") }
+        guard let id = UUID(text: raw) else { throw fail(field, "must be a UUID") }
         return id
     }
 

@@ -64,7 +64,7 @@ final class LiveTail: Service, Sendable {
     private func entry(_ delivery: JetStreamDelivery) -> CheckedEntry? {
         // fluke.logs.<tenant>.<app>: the tenant is the third token.
         let tokens = delivery.subject.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
-        guard tokens.count == 4, let tenant = UUID(uuidString: String(decoding: tokens[2], as: UTF8.self)),
+        guard tokens.count == 4, let tenant = UUID(text: String(decoding: tokens[2], as: UTF8.self)),
               let raw = try? JSONValue(parsing: delivery.payload) else { return nil }
         return try? validator.check(raw, index: 0, origin: .stream(tenant: tenant))
     }

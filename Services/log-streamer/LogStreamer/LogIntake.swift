@@ -83,7 +83,7 @@ final class LogIntake: Service, Sendable {
     /// (`fluke.logs.<tenant_id>.<app>`); `nil` when past retention.
     func entry(_ message: JetStreamMessage, now: Date) -> Result<CheckedEntry?, JetStreamRejection> {
         let tokens = message.message.subject.split(separator: ".", omittingEmptySubsequences: false)
-        guard tokens.count >= 4, let tenant = UUID(uuidString: String(tokens[2])) else {
+        guard tokens.count >= 4, let tenant = UUID(text: String(tokens[2])) else {
             return .failure(JetStreamRejection(.malformed, "the subject names no tenant: fluke.logs.<tenant_id>.<app>"))
         }
         guard let raw = try? JSONValue(parsing: message.message.payload) else {
