@@ -40,12 +40,16 @@ struct LogStore: Sendable {
     }
 
     /// Binds are text and arrays of text only (no NULL elements), so nullable columns travel as
-    /// empty strings and become NULL again in the SELECT.
+    /// empty strings and become NULL again in the SELECT. The entries travel as one JSON array
+    /// (`jsonb_array_elements`), not as a text array: Postgres parses them once, as JSON, rather
+    /// than first as an array literal whose every quote is escaped.
     static func insertStatement(_ rows: [StoredEntry], skippingStored: Bool) -> PostgresQuery {
         var tenants: [String] = [], times: [String] = [], seqs: [String] = [], ids: [String] = []
         var projects: [String] = [], apps: [String] = [], deployments: [String] = [], levels: [String] = []
-        var events: [String] = [], entries: [String] = []
-        for row in rows {
+        var events: [String] = []
+        var entries = "["
+        entries.reserveCapacity(rows.reduce(2) { $0 + $1.checked.json.utf8.count + 1 })
+        for (index, row) in rows.enumerated() {
             let entry = row.checked.entry
             tenants.append(row.checked.tenantID.lowercased)
             times.append(PostgresTimestamp.format(entry.timestamp))
@@ -56,16 +60,19 @@ struct LogStore: Sendable {
             deployments.append(entry.flukedeployMetadata?.deploymentID?.lowercased ?? "")
             levels.append(String(entry.level.storedRank))
             events.append(entry.flukedeployMetadata?.eventType?.rawValue ?? "")
-            entries.append(row.checked.json)
+            if index > 0 { entries += "," }
+            entries += row.checked.json
         }
+        entries += "]"
         // Two statements rather than a spliced clause: SQL text is never built at run time.
         if skippingStored {
             return """
                 INSERT INTO logs.entries (tenant_id, ts, seq, id, project_id, app_name, deployment_id, level, event_type, entry)
                 SELECT t::uuid, at::timestamptz, s::bigint, i, NULLIF(p, '')::uuid, NULLIF(a, ''), NULLIF(d, '')::uuid,
-                       l::smallint, NULLIF(e, ''), j::jsonb
-                FROM unnest(\(tenants)::text[], \(times)::text[], \(seqs)::text[], \(ids)::text[], \(projects)::text[],
-                            \(apps)::text[], \(deployments)::text[], \(levels)::text[], \(events)::text[], \(entries)::text[])
+                       l::smallint, NULLIF(e, ''), j
+                FROM ROWS FROM (unnest(\(tenants)::text[]), unnest(\(times)::text[]), unnest(\(seqs)::text[]), unnest(\(ids)::text[]),
+                                unnest(\(projects)::text[]), unnest(\(apps)::text[]), unnest(\(deployments)::text[]),
+                                unnest(\(levels)::text[]), unnest(\(events)::text[]), jsonb_array_elements(\(entries)::jsonb))
                      AS u(t, at, s, i, p, a, d, l, e, j)
                 ON CONFLICT DO NOTHING
                 """
@@ -73,9 +80,10 @@ struct LogStore: Sendable {
         return """
             INSERT INTO logs.entries (tenant_id, ts, seq, id, project_id, app_name, deployment_id, level, event_type, entry)
             SELECT t::uuid, at::timestamptz, s::bigint, i, NULLIF(p, '')::uuid, NULLIF(a, ''), NULLIF(d, '')::uuid,
-                   l::smallint, NULLIF(e, ''), j::jsonb
-            FROM unnest(\(tenants)::text[], \(times)::text[], \(seqs)::text[], \(ids)::text[], \(projects)::text[],
-                        \(apps)::text[], \(deployments)::text[], \(levels)::text[], \(events)::text[], \(entries)::text[])
+                   l::smallint, NULLIF(e, ''), j
+            FROM ROWS FROM (unnest(\(tenants)::text[]), unnest(\(times)::text[]), unnest(\(seqs)::text[]), unnest(\(ids)::text[]),
+                            unnest(\(projects)::text[]), unnest(\(apps)::text[]), unnest(\(deployments)::text[]),
+                            unnest(\(levels)::text[]), unnest(\(events)::text[]), jsonb_array_elements(\(entries)::jsonb))
                  AS u(t, at, s, i, p, a, d, l, e, j)
             """
     }
