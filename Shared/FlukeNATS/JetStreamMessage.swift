@@ -6,15 +6,18 @@ import Foundation
 public final class JetStreamMessage: @unchecked Sendable {
     private let msg: OpaquePointer
     private let client: NATSClient
+    /// Kept alive for the acknowledgement, which libnats sends through it.
+    private let subscription: PullSubscription
     public let message: NATSMessage
     /// 1 on first delivery, higher on redeliveries.
     public let deliveryCount: Int
     /// The message's sequence number in its stream.
     public let streamSequence: UInt64
 
-    init(msg: OpaquePointer, client: NATSClient) {
+    init(msg: OpaquePointer, client: NATSClient, subscription: PullSubscription) {
         self.msg = msg
         self.client = client
+        self.subscription = subscription
         self.message = NATSMessage(copying: msg)
         var meta: UnsafeMutablePointer<jsMsgMetaData>?
         if natsMsg_GetMetaData(&meta, msg) == NATS_OK, let meta {

@@ -2,6 +2,7 @@ import CNats
 import FlukeModels
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 
 /// A durable pull consumer that survives reconnects.
@@ -17,7 +18,7 @@ public final class JetStreamPullConsumer: Sendable {
     let ackWait: Duration
     let maxDeliver: Int
     let maxAckPending: Int
-    private let state = Mutex<(sub: SubscriptionPointer?, generation: Int)>((nil, -1))
+    private let state = Mutex<(sub: PullSubscription?, generation: Int)>((nil, -1))
 
     init(client: NATSClient, stream: String, durable: String, filterSubject: String, ackWait: Duration,
          maxDeliver: Int, maxAckPending: Int) {
@@ -30,21 +31,14 @@ public final class JetStreamPullConsumer: Sendable {
         self.maxAckPending = maxAckPending
     }
 
-    deinit {
-        state.withLock { s in
-            if let sub = s.sub { natsSubscription_Destroy(sub.pointer) }
-            s.sub = nil
-        }
-    }
-
     /// Waits up to `timeout` for up to `batch` messages; an empty array when none came.
     public func fetch(batch: Int, timeout: Duration = .seconds(1)) async throws -> [JetStreamMessage] {
         let client = self.client
         return try await client.threadPool.runIfActive { [self] in
-            let sub = try self.subscription().pointer
+            let sub = try self.subscription()
             var list = natsMsgList()
             var code = jsErrCode(0)
-            let status = natsSubscription_Fetch(&list, sub, Int32(batch), timeout.wholeMilliseconds, &code)
+            let status = natsSubscription_Fetch(&list, sub.pointer, Int32(batch), timeout.wholeMilliseconds, &code)
             defer { natsMsgList_Destroy(&list) }
             if status == NATS_TIMEOUT { return [] }
             if status != NATS_OK {
@@ -57,25 +51,22 @@ public final class JetStreamPullConsumer: Sendable {
                 guard let msg = list.Msgs[i] else { continue }
                 // Take ownership: natsMsgList_Destroy skips the NULLed slot.
                 list.Msgs[i] = nil
-                messages.append(JetStreamMessage(msg: msg, client: client))
+                messages.append(JetStreamMessage(msg: msg, client: client, subscription: sub))
             }
             return messages
         }
     }
 
+    /// Lets go of the subscription; messages fetched through it keep it alive until they are gone.
     private func invalidate() {
-        state.withLock { s in
-            if let sub = s.sub { natsSubscription_Destroy(sub.pointer) }
-            s.sub = nil
-        }
+        state.withLock { $0.sub = nil }
     }
 
     /// The current subscription, re-created after a reconnect. Runs on the thread pool.
-    private func subscription() throws -> SubscriptionPointer {
+    private func subscription() throws -> PullSubscription {
         let generation = client.generation
-        return try state.withLock { s -> SubscriptionPointer in
+        return try state.withLock { (s: inout (sub: PullSubscription?, generation: Int)) throws -> PullSubscription in
             if let sub = s.sub, s.generation == generation { return sub }
-            if let sub = s.sub { natsSubscription_Destroy(sub.pointer) }
             s.sub = nil
             let cStream = strdup(stream)!, cDurable = strdup(durable)!, cFilter = strdup(filterSubject)!
             defer { free(cStream); free(cDurable); free(cFilter) }
@@ -93,15 +84,37 @@ public final class JetStreamPullConsumer: Sendable {
             let status = js_PullSubscribe(&sub, client.connection.js, cFilter, cDurable, nil, &options, &code)
             try natsCheck(status, "pull subscription \(stream)/\(durable)", jsCode: code)
             guard let sub else { throw NATSError(status: NATS_ERR.rawValue, message: "pull subscription") }
-            s.sub = SubscriptionPointer(pointer: sub)
+            let handle = PullSubscription(pointer: sub, pool: client.threadPool)
+            s.sub = handle
             s.generation = generation
-            return SubscriptionPointer(pointer: sub)
+            return handle
         }
     }
 }
 
-/// A `natsSubscription *` that moves between the pool's threads; libnats subscriptions are
-/// thread-safe, and ``JetStreamPullConsumer`` serialises their creation and destruction.
-struct SubscriptionPointer: @unchecked Sendable {
+/// Owns a pull `natsSubscription *`, shared by the consumer and every message fetched through it.
+///
+/// libnats acknowledges a message through the subscription that fetched it, so the subscription
+/// is destroyed only when the consumer has moved on to a new one (after a reconnect or a failed
+/// fetch) and the last message fetched through the old one is gone. libnats subscriptions are
+/// thread-safe.
+final class PullSubscription: @unchecked Sendable {
     let pointer: OpaquePointer
+    private let pool: NIOThreadPool
+
+    init(pointer: OpaquePointer, pool: NIOThreadPool) {
+        self.pointer = pointer
+        self.pool = pool
+    }
+
+    deinit {
+        // The last holder may be a Swift concurrency thread: destroy on the NATS pool (or here,
+        // when the pool has already stopped and nothing else can use it).
+        let pointer = UncheckedPointer(value: self.pointer)
+        pool.submit { _ in natsSubscription_Destroy(pointer.value) }
+    }
+}
+
+private struct UncheckedPointer: @unchecked Sendable {
+    let value: OpaquePointer
 }

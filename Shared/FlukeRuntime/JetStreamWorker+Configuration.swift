@@ -23,9 +23,8 @@ extension JetStreamWorker {
         /// For a batch handler: how many batches it may handle at once (each fetched while the
         /// others are handled), so that fetching and the handler's own waits (a database
         /// round trip) overlap. Only for handlers that do not need stream order across batches.
-        /// Not yet safe: a fetch that fails (NATS restarting) destroys the pull subscription
-        /// while another batch's messages, which libnats acknowledges through it, may still be
-        /// acknowledged (a crash seen in log-streamer's restart test); keep 1 until it is not.
+        /// A failed fetch makes a new pull subscription while the others' messages still
+        /// acknowledge through the old one, which lives until the last of them is gone.
         public var concurrentBatches: Int
 
         /// Every fleet event by default (`fluke.events.>` in `FLUKE_EVENTS`).

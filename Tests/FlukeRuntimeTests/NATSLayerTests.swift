@@ -141,4 +141,31 @@ struct NATSLayerTests {
         #expect(got.allSatisfy { $0 == "before" || $0 == "after" })
         await nats.shutdown()
     }
+
+    @Test("a message fetched before a reconnect is still acknowledged after the consumer made a new subscription")
+    func ackThroughReplacedSubscription() async throws {
+        let server = try NATSServer()
+        let nats = try await connect(server.url)
+        try await nats.ensureStream(JetStreamStreamConfig(name: "S", subjects: ["s.>"], maxAge: .seconds(3600)))
+        let consumer = nats.pullConsumer(stream: "S", durable: "d", filterSubject: "s.>", ackWait: .seconds(60))
+        try await nats.jetStreamPublish("s.1", payload: Data("held".utf8))
+        let held = try #require(try await consumer.fetch(batch: 1, timeout: .seconds(2)).first)
+
+        try server.stop()
+        try await eventually { nats.state != .connected }
+        try server.start()
+        try await eventually(timeout: .seconds(10)) { nats.state == .connected }
+        try await nats.jetStreamPublish("s.2", payload: Data("next".utf8))
+        // This fetch lets go of the first subscription (libnats 3.4.1 does not restore it) ...
+        try await eventually(timeout: .seconds(10), "fetch through a new subscription") {
+            let batch = try await consumer.fetch(batch: 5, timeout: .milliseconds(500))
+            try await JetStreamMessage.ack(batch)
+            return batch.contains { String(decoding: $0.message.payload, as: UTF8.self) == "next" }
+        }
+        // ... which must live on for the message fetched through it: libnats acknowledges
+        // through the message's own subscription.
+        try await held.ack(confirmed: true)
+        #expect(String(decoding: held.message.payload, as: UTF8.self) == "held")
+        await nats.shutdown()
+    }
 }

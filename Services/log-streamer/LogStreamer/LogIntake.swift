@@ -7,8 +7,8 @@ import Prometheus
 import ServiceLifecycle
 
 /// Stores every entry on `FLUKE_LOGS`: the durable consumer `log_streamer` (shared by the
-/// replicas, each fetching its own batches), one insert per fetched batch, acknowledged after
-/// it commits. A redelivery (a crash before the acknowledgement, or a producer repeating an entry)
+/// replicas, each fetching its own batches, two in flight), one insert per fetched batch,
+/// acknowledged after it commits. A redelivery (a crash before the acknowledgement, or a producer repeating an entry)
 /// stores nothing twice: entries are unique per tenant, id and timestamp.
 ///
 /// A message that is no valid entry of the tenant its subject names is a dead letter at once
@@ -43,7 +43,8 @@ final class LogIntake: Service, Sendable {
             nats: nats,
             configuration: .init(durable: Self.durable, filterSubject: UnifiedLogEntry.subjectPrefix + ">",
                                  stream: UnifiedLogEntry.streamName, batchSize: batchSize,
-                                 fetchTimeout: .milliseconds(200), maxAckPending: max(20_000, batchSize * 4)),
+                                 fetchTimeout: .milliseconds(200), maxAckPending: max(20_000, batchSize * 4),
+                                 concurrentBatches: 2),
             deadLetters: deadLetters, logger: logger,
             handleBatch: { [self] batch in await handle(batch) })
         try await worker.run()
