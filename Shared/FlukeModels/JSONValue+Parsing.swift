@@ -98,8 +98,11 @@ private struct JSONParser {
             index += 1
             skipWhitespace()
             let member = try value(depth: depth)
-            // JSONDecoder keeps a repeated key's first value.
-            if members[key] == nil { members[key] = member }
+            // JSONDecoder keeps a repeated key's first value. One hash: the defaulted subscript's
+            // modify inserts `member` only when the key is absent. Most objects have a few
+            // members: room for 8 at first spares the small tables' regrowth.
+            if members.isEmpty { members.reserveCapacity(8) }
+            keepFirst(&members[key, default: member])
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","):
@@ -282,3 +285,6 @@ private struct JSONParser {
         return index - start
     }
 }
+
+/// Accessing a defaulted dictionary entry in place inserts the default when it was absent.
+@inline(__always) private func keepFirst(_ value: inout JSONValue) {}

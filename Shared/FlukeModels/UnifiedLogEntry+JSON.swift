@@ -68,22 +68,35 @@ extension [UInt8] {
     /// the short escapes, other C0 controls as `\u00xx`; everything else as it is.
     fileprivate mutating func appendJSONString(_ value: String) {
         append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): append(UInt8(ascii: "\\")); append(byte)
-            case UInt8(ascii: "\\"): append(UInt8(ascii: "\\")); append(byte)
-            case 0x08: append(UInt8(ascii: "\\")); append(UInt8(ascii: "b"))
-            case 0x0C: append(UInt8(ascii: "\\")); append(UInt8(ascii: "f"))
-            case 0x0A: append(UInt8(ascii: "\\")); append(UInt8(ascii: "n"))
-            case 0x0D: append(UInt8(ascii: "\\")); append(UInt8(ascii: "r"))
-            case 0x09: append(UInt8(ascii: "\\")); append(UInt8(ascii: "t"))
-            case 0x00..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                    hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
-            default: append(byte)
+        var value = value
+        // Runs of bytes that need no escape are copied whole: most text has none.
+        value.withUTF8 { bytes in
+            var start = 0
+            for (index, byte) in bytes.enumerated()
+            where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                appendEscaped(byte)
+                start = index + 1
             }
+            append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
         append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): append(UInt8(ascii: "\\")); append(byte)
+        case 0x08: append(UInt8(ascii: "\\")); append(UInt8(ascii: "b"))
+        case 0x0C: append(UInt8(ascii: "\\")); append(UInt8(ascii: "f"))
+        case 0x0A: append(UInt8(ascii: "\\")); append(UInt8(ascii: "n"))
+        case 0x0D: append(UInt8(ascii: "\\")); append(UInt8(ascii: "r"))
+        case 0x09: append(UInt8(ascii: "\\")); append(UInt8(ascii: "t"))
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            hex.withUTF8Buffer { digits in
+                append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                    digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+            }
+        }
     }
 }

@@ -212,9 +212,18 @@ private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<
 /// and silently mean something else; Postgres text cannot hold a NUL anyway. Refused before
 /// anything is sent, with the SQLSTATE the server uses for it (22021).
 private func checkParameters(_ strings: [String?]) throws {
-    for (i, value) in strings.enumerated() where value?.utf8.contains(0) == true {
-        throw PostgresError(.invalidParameter, sqlState: "22021",
-                            "parameter $\(i + 1) contains a NUL character, which Postgres text cannot hold")
+    for (i, value) in strings.enumerated() {
+        guard var value else { continue }
+        // memchr over the contiguous UTF-8: a batch's parameters run to megabytes, and
+        // `utf8.contains` walks them a byte at a time.
+        let hasNUL = value.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
+        if hasNUL {
+            throw PostgresError(.invalidParameter, sqlState: "22021",
+                                "parameter $\(i + 1) contains a NUL character, which Postgres text cannot hold")
+        }
     }
 }
 

@@ -62,10 +62,7 @@ final class LiveTail: Service, Sendable {
     }
 
     private func entry(_ delivery: JetStreamDelivery) -> CheckedEntry? {
-        // fluke.logs.<tenant>.<app>: the tenant is the third token.
-        let tokens = delivery.subject.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
-        guard tokens.count == 4, let tenant = UUID(text: String(decoding: tokens[2], as: UTF8.self)),
-              let raw = try? JSONValue(parsing: delivery.payload) else { return nil }
+        guard let tenant = LogIntake.tenant(inSubject: delivery.subject), let raw = try? JSONValue(parsing: delivery.payload) else { return nil }
         return try? validator.check(raw, index: 0, origin: .stream(tenant: tenant))
     }
 }

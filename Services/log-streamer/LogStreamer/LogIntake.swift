@@ -44,7 +44,7 @@ final class LogIntake: Service, Sendable {
             configuration: .init(durable: Self.durable, filterSubject: UnifiedLogEntry.subjectPrefix + ">",
                                  stream: UnifiedLogEntry.streamName, batchSize: batchSize,
                                  fetchTimeout: .milliseconds(200), maxAckPending: max(20_000, batchSize * 4),
-                                 concurrentBatches: 2),
+                                 concurrentBatches: 4),
             deadLetters: deadLetters, logger: logger,
             handleBatch: { [self] batch in await handle(batch) })
         try await worker.run()
@@ -82,8 +82,7 @@ final class LogIntake: Service, Sendable {
     /// The entry `message` carries, checked as the tenant its subject names
     /// (`fluke.logs.<tenant_id>.<app>`); `nil` when past retention.
     func entry(_ message: JetStreamMessage, now: Date) -> Result<CheckedEntry?, JetStreamRejection> {
-        let tokens = message.message.subject.split(separator: ".", omittingEmptySubsequences: false)
-        guard tokens.count >= 4, let tenant = UUID(text: String(tokens[2])) else {
+        guard let tenant = Self.tenant(inSubject: message.message.subject.utf8) else {
             return .failure(JetStreamRejection(.malformed, "the subject names no tenant: fluke.logs.<tenant_id>.<app>"))
         }
         guard let raw = try? JSONValue(parsing: message.message.payload) else {
@@ -94,5 +93,13 @@ final class LogIntake: Service, Sendable {
         } catch {
             return .failure(JetStreamRejection(.malformed, "not a UnifiedLogEntry: \(error)"))
         }
+    }
+
+    /// The tenant of `fluke.logs.<tenant_id>.<app>`: its third token. Split as bytes, once per
+    /// entry on both the intake and the live tail.
+    static func tenant(inSubject subject: some Collection<UInt8>) -> UUID? {
+        let tokens = subject.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
+        guard tokens.count == 4 else { return nil }
+        return UUID(text: String(decoding: tokens[2], as: UTF8.self))
     }
 }
