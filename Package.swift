@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "deploy-tracker", targets: ["deploy-tracker"]),
         .executable(name: "log-streamer", targets: ["log-streamer"]),
         .executable(name: "fleet-bench", targets: ["fleet-bench"]),
+        .executable(name: "fluke", targets: ["fluke"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -34,6 +35,9 @@ let package = Package(
         // Already in the graph through Hummingbird; named for the HTTP/1 <-> HTTP types codec the
         // WebSocket upgrade path sets up itself (FleetWebSocketChannel).
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.22.0"),
+        // The `fluke` CLI's commands, and its MCP server (Model Context Protocol 2025-11-25).
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.0"),
     ],
     targets: [
         // Layer 1: the C libraries, as system-library targets.
@@ -136,6 +140,20 @@ let package = Package(
                 path: "Services/log-streamer/LogStreamer", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "log-streamer", dependencies: ["LogStreamer"], path: "Services/log-streamer/Main"),
 
+        // One typed client for every service's REST API: the `fluke` CLI and MCP server use it.
+        .target(name: "FlukeClient", dependencies: [
+            "FlukeModels",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ], path: "Shared/FlukeClient"),
+        // `fluke`: the CLI (commands, output) and `fluke mcp`, over FlukeClient.
+        .target(name: "FlukeCLI", dependencies: [
+            "FlukeClient", "FlukeModels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "MCP", package: "swift-sdk"),
+        ], path: "Services/fluke/FlukeCLI"),
+        .executableTarget(name: "fluke", dependencies: ["FlukeCLI"], path: "Services/fluke/Main"),
+
         // `make bench`: the wrapper side of the comparisons (bare baselines are in bench/*.c).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FlukeNATS", "FlukePostgres", "FlukeModels", .product(name: "Hummingbird", package: "hummingbird"),
@@ -190,6 +208,10 @@ let package = Package(
         ], path: "Tests/LogStreamerTests",
         // OTLP fixtures and the OpenTelemetry SDK script, read from the repository by the tests.
         exclude: ["Fixtures"]),
+        .testTarget(name: "FlukeCLITests", dependencies: [
+            "FleetTestServices", "FlukeCLI", "FlukeClient", "ProjectManager", "ContextAPI", "FlukeTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/FlukeCLITests", exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

@@ -22,6 +22,10 @@ if ! .venv/bin/python -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input \
     "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2"
 fi
+# The MCP Python SDK, the agent side of the `fluke mcp` tests (Tests/FlukeCLITests/Fixtures).
+if ! .venv/bin/python -c 'import mcp.client.stdio' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "mcp>=1.24,<2"
+fi
 export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)

@@ -1,0 +1,8 @@
+import FlukeCLI
+
+@main
+struct FlukeMain {
+    static func main() async {
+        await Fluke.main()
+    }
+}

@@ -1,0 +1,209 @@
+import FlukeModels
+import Foundation
+
+// Each service's routes as calls; answers are the services' documented JSON (their OpenAPI
+// documents), kept whole as `JSONValue` so that nothing a newer service adds is dropped on the
+// way to a script or an agent.
+
+extension FlukeClient {
+    // MARK: project-manager
+
+    /// The caller: user, tenant, effective scopes, and the project a bound token reaches.
+    public func me() async throws -> Me { try await send(.projectManager, .GET, "/api/v1/me") }
+
+    /// `POST /auth/login`: an access and a refresh token.
+    public func login(email: String, password: String) async throws -> JSONValue {
+        try await send(.projectManager, .POST, "/auth/login", body: ["email": email, "password": password])
+    }
+
+    /// `POST /auth/refresh`: a new pair for a refresh token.
+    public func refresh(_ refreshToken: String) async throws -> JSONValue {
+        try await send(.projectManager, .POST, "/auth/refresh", body: ["refresh_token": refreshToken])
+    }
+
+    public func listProjects(cursor: String? = nil, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/projects", query: page(cursor, limit))
+    }
+
+    public func project(_ id: String) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/projects/\(segment(id))")
+    }
+
+    /// Deploy status, federation status and blocked tasks of one project.
+    public func projectStatus(_ id: String) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/projects/\(segment(id))/status")
+    }
+
+    public func listTasks(project: String?, status: String? = nil, cursor: String? = nil, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/tasks",
+                       query: [("project_id", project), ("status", status)] + page(cursor, limit))
+    }
+
+    public func createTask(_ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.projectManager, .POST, "/api/v1/tasks", body: JSONValue.object(fields))
+    }
+
+    public func updateTask(_ id: String, _ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.projectManager, .PATCH, "/api/v1/tasks/\(segment(id))", body: JSONValue.object(fields))
+    }
+
+    public func listMilestones(project: String, cursor: String? = nil) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/projects/\(segment(project))/milestones", query: page(cursor, nil))
+    }
+
+    public func listTokens(cursor: String? = nil) async throws -> JSONValue {
+        try await send(.projectManager, .GET, "/api/v1/tokens", query: page(cursor, nil))
+    }
+
+    public func createToken(_ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.projectManager, .POST, "/api/v1/tokens", body: JSONValue.object(fields))
+    }
+
+    public func revokeToken(_ id: String) async throws {
+        _ = try await sendRaw(.projectManager, .DELETE, "/api/v1/tokens/\(segment(id))")
+    }
+
+    // MARK: context-api
+
+    /// The project context an AI tool gets (`context_level`: minimal, standard or full).
+    public func context(project: String?, level: String? = nil, environment: String? = nil) async throws -> JSONValue {
+        try await send(.contextAPI, .GET, "/api/v1/flukebase_connect/context",
+                       query: [("project_id", project), ("context_level", level), ("environment", environment)])
+    }
+
+    public func listEnv(project: String, environment: String? = nil) async throws -> JSONValue {
+        try await send(.contextAPI, .GET, "/api/v1/projects/\(segment(project))/env", query: [("environment", environment)])
+    }
+
+    public func setEnv(project: String, key: String, value: String, environment: String?, secret: Bool) async throws -> JSONValue {
+        var body: [String: JSONValue] = ["value": .string(value), "secret": .bool(secret)]
+        if let environment { body["environment"] = .string(environment) }
+        return try await send(.contextAPI, .PUT, "/api/v1/projects/\(segment(project))/env/\(segment(key))",
+                              body: JSONValue.object(body))
+    }
+
+    public func unsetEnv(project: String, key: String, environment: String?) async throws {
+        _ = try await sendRaw(.contextAPI, .DELETE, "/api/v1/projects/\(segment(project))/env/\(segment(key))",
+                              query: [("environment", environment)])
+    }
+
+    public func listMemories(project: String?, query text: String? = nil, type: String? = nil, tag: String? = nil,
+                             cursor: String? = nil, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.contextAPI, .GET, "/api/v1/flukebase_connect/memories",
+                       query: [("project_id", project), ("q", text), ("memory_type", type), ("tag", tag)] + page(cursor, limit))
+    }
+
+    /// Idempotent on `external_id`; a conflict is the API's own answer.
+    public func saveMemory(project: String?, _ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.contextAPI, .POST, "/api/v1/flukebase_connect/memories", query: [("project_id", project)],
+                       body: JSONValue.object(fields))
+    }
+
+    public func memory(_ id: String, project: String?) async throws -> JSONValue {
+        try await send(.contextAPI, .GET, "/api/v1/flukebase_connect/memories/\(segment(id))", query: [("project_id", project)])
+    }
+
+    public func updateMemory(_ id: String, project: String?, _ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.contextAPI, .PUT, "/api/v1/flukebase_connect/memories/\(segment(id))", query: [("project_id", project)],
+                       body: JSONValue.object(fields))
+    }
+
+    public func deleteMemory(_ id: String, project: String?) async throws {
+        _ = try await sendRaw(.contextAPI, .DELETE, "/api/v1/flukebase_connect/memories/\(segment(id))",
+                              query: [("project_id", project)])
+    }
+
+    // MARK: deploy-tracker
+
+    public func listApps(cursor: String? = nil) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/apps", query: page(cursor, nil))
+    }
+
+    public func app(_ name: String) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/apps/\(segment(name))")
+    }
+
+    public func releases(app: String) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/apps/\(segment(app))/releases")
+    }
+
+    /// `POST /api/v1/deploy` (an image, or an app's spec): the queued deployment.
+    public func deploy(_ request: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/deploy", body: JSONValue.object(request))
+    }
+
+    /// What a deploy request would do, and what is wrong with it, without deploying.
+    public func validateDeploy(_ request: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/deploy/validate", body: JSONValue.object(request))
+    }
+
+    /// Uploads a gzipped tar of the app's source as a new deployment.
+    public func deploySource(app: String, tarball: Data) async throws -> JSONValue {
+        let raw = try await sendRaw(.deployTracker, .POST, "/api/v1/apps/\(segment(app))/deployments", body: tarball,
+                                    contentType: "application/gzip")
+        return try JSONValue(parsing: raw.body)
+    }
+
+    public func deployment(_ id: String) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/deployments/\(segment(id))")
+    }
+
+    public func deployments(app: String, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/apps/\(segment(app))/deployments", query: [("limit", limit.map(String.init))])
+    }
+
+    public func deploymentLogs(_ id: String, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.deployTracker, .GET, "/api/v1/deployments/\(segment(id))/logs", query: [("limit", limit.map(String.init))])
+    }
+
+    public func cancelDeployment(_ id: String) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/deployments/\(segment(id))/cancel")
+    }
+
+    /// Back to the previous release, or to `version` (`vN`).
+    public func rollback(app: String, to version: String? = nil) async throws -> JSONValue {
+        var body: [String: JSONValue] = [:]
+        if let version { body["version"] = .string(version) }
+        return try await send(.deployTracker, .POST, "/api/v1/apps/\(segment(app))/rollback", body: JSONValue.object(body))
+    }
+
+    // MARK: log-streamer
+
+    /// `GET /api/v1/logs` with its filters (`app_name`, `level`, `since_minutes`, …, `cursor`, `limit`).
+    public func queryLogs(_ filters: [(String, String?)]) async throws -> JSONValue {
+        try await send(.logStreamer, .GET, "/api/v1/logs", query: filters)
+    }
+
+    // MARK: federation
+
+    /// The catalog: every project with ONLINE/OFFLINE.
+    public func catalog() async throws -> JSONValue {
+        try await send(.federation, .GET, "/api/fed/projects")
+    }
+
+    // MARK: helpers
+
+    func page(_ cursor: String?, _ limit: Int?) -> [(String, String?)] {
+        [("cursor", cursor), ("limit", limit.map(String.init))]
+    }
+
+    /// One path segment, percent-encoded: ids and names never reach another route.
+    func segment(_ value: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#%;")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+}
+
+/// `GET /api/v1/me`.
+public struct Me: Codable, Sendable {
+    public var scopes: [String]
+    public var projectID: String?
+    public var authenticatedWith: String
+    public var user: JSONValue
+    public var tenant: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case scopes, projectID = "project_id", authenticatedWith = "authenticated_with", user, tenant
+    }
+}

@@ -1,0 +1,61 @@
+"""Drives `fluke mcp` over stdio with the MCP Python SDK (PyPI `mcp`), as an agent would.
+
+Usage: mcp_session.py FLUKE_BINARY SCENARIO [ARGS...]; the fleet's URLs and token come from the
+environment. Prints one JSON object with what the session saw, for the Swift test to check.
+"""
+import asyncio
+import json
+import os
+import sys
+import uuid
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.shared.exceptions import McpError
+from mcp.client.stdio import stdio_client
+
+
+async def call(session, name, args):
+    """A tool call's result as data, or the JSON-RPC error it raised."""
+    try:
+        result = await session.call_tool(name, args)
+    except McpError as error:
+        return {"rpc_error": error.error.code, "message": error.error.message}
+    return {"is_error": bool(result.isError), "structured": result.structuredContent,
+            "text": [c.text for c in result.content if getattr(c, "type", "") == "text"]}
+
+
+async def main():
+    binary, scenario, *extra = sys.argv[1:]
+    params = StdioServerParameters(command=binary, args=["mcp", *extra], env=dict(os.environ))
+    out = {}
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            out["protocol"] = init.protocolVersion
+            tools = (await session.list_tools()).tools
+            out["tools"] = sorted(t.name for t in tools)
+            out["annotations"] = {t.name: {"read_only": t.annotations.readOnlyHint if t.annotations else None,
+                                           "destructive": t.annotations.destructiveHint if t.annotations else None,
+                                           "has_output_schema": t.outputSchema is not None} for t in tools}
+            if scenario == "full":
+                out["context"] = await call(session, "get_project_context", {})
+                external = str(uuid.uuid4())
+                memory = {"content": "The API answers problem+json", "memory_type": "fact",
+                          "tags": ["api"], "external_id": external}
+                out["saved"] = await call(session, "save_memory", memory)
+                out["saved_again"] = await call(session, "save_memory", memory)
+                out["found"] = await call(session, "search_memories", {"query": "problem+json"})
+                memory_id = (out["saved"].get("structured") or {}).get("id")
+                out["delete_unconfirmed"] = await call(session, "delete_memory", {"memory_id": memory_id})
+                out["found_after_unconfirmed"] = await call(session, "search_memories", {"query": "problem+json"})
+                out["list_env"] = await call(session, "list_env", {})
+                out["unknown_tool"] = await call(session, "no_such_tool", {})
+                out["missing_argument"] = await call(session, "save_memory", {"memory_type": "fact"})
+                out["unknown_argument"] = await call(session, "search_memories", {"qurey": "typo"})
+                out["api_refusal"] = await call(session, "save_memory", {"content": "x", "memory_type": "not-a-type"})
+                out["delete_confirmed"] = await call(session, "delete_memory", {"memory_id": memory_id, "confirm": True})
+                out["found_after_delete"] = await call(session, "search_memories", {"query": "problem+json"})
+    print(json.dumps(out))
+
+
+asyncio.run(main())

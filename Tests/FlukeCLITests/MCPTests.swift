@@ -1,0 +1,79 @@
+import FlukeTestSupport
+import Foundation
+import Testing
+
+@Suite("fluke mcp over stdio, driven by the MCP Python SDK", .needsPostgresAndNATS)
+struct MCPTests {
+    static var python: String {
+        ProcessInfo.processInfo.environment["FLUKE_TEST_PYTHON"]
+            ?? TestEnvironment.repositoryRoot.appendingPathComponent(".venv/bin/python").path
+    }
+
+    static func session(_ scenario: String, _ environment: [String: String], _ extra: [String] = []) async throws -> [String: Any] {
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/FlukeCLITests/Fixtures/mcp_session.py").path
+        let run = try await CommandRun.run(python, [script, FlukeHarness.fluke, scenario] + extra, environment: environment,
+                                           timeout: .seconds(90))
+        try #require(run.status == 0, "mcp_session.py: \(run.stderr)")
+        return try #require(try run.json() as? [String: Any], "\(run.stdout)")
+    }
+
+    static func structured(_ result: Any?) -> [String: Any]? { (result as? [String: Any])?["structured"] as? [String: Any] }
+
+    @Test("tools listed by scope with annotations; context, memories (idempotent, confirm before delete), errors as results or JSON-RPC errors")
+    func session() async throws {
+        let h = try await FlukeHarness()
+        try await h.withFleet { f in
+            let out = try await Self.session("full", f.environment)
+            #expect(out["protocol"] as? String == "2025-11-25")
+            let tools = try #require(out["tools"] as? [String])
+            // context:read, context:write, memories:write: no deploy writes, no logs.
+            #expect(Set(tools) == ["list_projects", "get_project_context", "project_status", "list_env", "search_memories",
+                                   "save_memory", "delete_memory", "list_tasks", "create_task", "update_task",
+                                   "deploy_validate", "deploy_status", "deploy_history", "catalog"])
+            let annotations = try #require(out["annotations"] as? [String: [String: Any]])
+            #expect(annotations["delete_memory"]?["destructive"] as? Bool == true)
+            #expect(annotations["get_project_context"]?["read_only"] as? Bool == true)
+            #expect(annotations.values.allSatisfy { $0["has_output_schema"] as? Bool == true })
+
+            let context = try #require(Self.structured(out["context"]))
+            #expect((context["project"] as? [String: Any])?["id"] as? String == f.world.projectID, "\(context)")
+
+            let saved = try #require(Self.structured(out["saved"]))
+            let again = try #require(Self.structured(out["saved_again"]))
+            #expect(saved["id"] != nil && saved["id"] as? String == again["id"] as? String, "idempotent on external_id")
+            let found = try #require(Self.structured(out["found"])?["items"] as? [[String: Any]])
+            #expect(found.map { $0["id"] as? String } == [saved["id"] as? String])
+
+            let unconfirmed = try #require(Self.structured(out["delete_unconfirmed"]))
+            #expect(unconfirmed["confirm_needed"] as? Bool == true)
+            #expect((Self.structured(out["found_after_unconfirmed"])?["items"] as? [Any])?.count == 1, "nothing deleted without confirm")
+            #expect((Self.structured(out["delete_confirmed"]))?["deleted"] as? Bool == true)
+            #expect((Self.structured(out["found_after_delete"])?["items"] as? [Any])?.isEmpty == true)
+
+            #expect(Self.structured(out["list_env"])?["items"] != nil)
+            #expect((out["unknown_tool"] as? [String: Any])?["rpc_error"] as? Int == -32602)
+            #expect(((out["missing_argument"] as? [String: Any])?["message"] as? String)?.contains("content") == true)
+            #expect(((out["unknown_argument"] as? [String: Any])?["message"] as? String)?.contains("qurey") == true)
+            let refusal = try #require(out["api_refusal"] as? [String: Any])
+            #expect(refusal["is_error"] as? Bool == true)
+            let problem = (Self.structured(refusal)?["error"] as? [String: Any])
+            #expect(problem?["field"] as? String == "memory_type", "the API's problem, naming the field: \(refusal)")
+        }
+    }
+
+    @Test("a context:read token sees only read tools; --read-only and --toolsets narrow further")
+    func narrowing() async throws {
+        let h = try await FlukeHarness()
+        try await h.withFleet(scopes: ["context:read"]) { f in
+            let readOnly = try #require(try await Self.session("list", f.environment)["tools"] as? [String])
+            #expect(Set(readOnly) == ["list_projects", "get_project_context", "project_status", "list_env", "search_memories",
+                                      "list_tasks", "deploy_validate", "deploy_status", "deploy_history", "catalog"])
+            let narrowed = try #require(try await Self.session("list", f.environment, ["--toolsets", "memories"])["tools"] as? [String])
+            #expect(narrowed == ["search_memories"])
+        }
+        try await h.withFleet(scopes: ["context:read", "memories:write"]) { f in
+            let tools = try #require(try await Self.session("list", f.environment, ["--read-only"])["tools"] as? [String])
+            #expect(!tools.contains("save_memory") && tools.contains("search_memories"))
+        }
+    }
+}
