@@ -129,6 +129,15 @@ struct MakeRunTests {
         let fleetEnv = try String(contentsOfFile: runDir + "/fleet.env", encoding: .utf8)
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_USER=heartbeat"))
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_PASSWORD=p"))
+        // fluke needs nothing but what make run wrote: the URLs, the admin token, federation's key.
+        #expect(first.text.contains("fluke projects"), "the banner suggests fluke")
+        let noLogin = ["XDG_CONFIG_HOME": runDir + "/fluke-config"]
+        for command in [["projects", "--json"], ["catalog", "--json"]] {
+            let run = try await CommandRun.run(TestEnvironment.binDir + "/fluke", command + ["--fleet-env", runDir + "/fleet.env"],
+                                               environment: noLogin)
+            #expect(run.status == 0, "fluke \(command[0]): \(run.stderr)")
+            #expect((try? run.json() as? [String: Any])?["items"] != nil, "\(run.stdout)")
+        }
         // Its Postgres asks every role for its own password.
         let secrets = try String(contentsOfFile: runDir + "/secrets.env", encoding: .utf8)
         let pmPassword = try #require(secrets.split(separator: "\n").first { $0.hasPrefix("FLUKE_DB_PM_PASSWORD=") }?

@@ -419,7 +419,14 @@ fi
 echo
 echo "  Written to $RUN/fleet.env (source it: set -a; . .run/fleet.env; set +a)"
 echo
-echo "  Try:"
+echo "  Try (fluke reads .run/fleet.env: no setup inside this repository):"
+echo "    $BIN/fluke projects"
+echo "    $BIN/fluke context --project <id>        # what an AI agent gets"
+echo "    $BIN/fluke memories add \"Deploys go through staging\" --project <id>"
+echo "    $BIN/fluke logs <app> --level error"
+echo "    $BIN/fluke catalog"
+echo "    $BIN/fluke mcp                           # an MCP server on stdio for your agent"
+echo "  or with curl:"
 if [ -n "$ADMIN_TOKEN" ]; then
   echo "    curl -H \"Authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8000/api/v1/projects"
 fi
