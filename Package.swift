@@ -145,12 +145,19 @@ let package = Package(
             "FlukeModels",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            // log-streamer's live tail.
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ], path: "Shared/FlukeClient"),
         // `fluke`: the CLI (commands, output) and `fluke mcp`, over FlukeClient.
         .target(name: "FlukeCLI", dependencies: [
             "FlukeClient", "FlukeModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "MCP", package: "swift-sdk"),
+            // `fluke mcp --http`: Streamable HTTP.
+            .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Services/fluke/FlukeCLI"),
         .executableTarget(name: "fluke", dependencies: ["FlukeCLI"], path: "Services/fluke/Main"),
 
@@ -209,7 +216,8 @@ let package = Package(
         // OTLP fixtures and the OpenTelemetry SDK script, read from the repository by the tests.
         exclude: ["Fixtures"]),
         .testTarget(name: "FlukeCLITests", dependencies: [
-            "FleetTestServices", "FlukeCLI", "FlukeClient", "ProjectManager", "ContextAPI", "FlukeTestSupport",
+            "FleetTestServices", "FlukeCLI", "FlukeClient", "ProjectManager", "ContextAPI", "DeployTracker", "DeployExecutors",
+            "LogStreamer", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeCLITests", exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [

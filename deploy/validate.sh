@@ -16,7 +16,7 @@
 #     the schema owner's Secret only its `migrate` initContainer; a default-deny NetworkPolicy
 #     and one of its own for every workload; requests and limits on every container (init
 #     containers too); a HorizontalPodAutoscaler for every Deployment; FLUKE_EVENTS_REPLICAS on
-#     every service, never above the NATS servers; in prod three NATS servers with routes between
+#     every service on NATS, never above the NATS servers; in prod three NATS servers with routes between
 #     them (port 6222 open between nats pods only) and FLUKE_EVENTS_REPLICAS=3.
 #   The k8s checks run on each overlay's rendered output, i.e. on what `kubectl apply -k` applies.
 # Prints one `ok:` / `error:` line per check and exits non-zero if any failed.
@@ -558,6 +558,9 @@ def k8s_rules(overlay, docs):
     copies = {}
     for dep in deployments:
         for _, c in containers(dep, ("containers",)):
+            # Only services on NATS make the stream (fluke-mcp talks HTTP to the services only).
+            if "NATS_URL" not in env_of(c):
+                continue
             raw = env_of(c).get("FLUKE_EVENTS_REPLICAS")
             copies[dep["metadata"]["name"]] = raw
             if raw is None:

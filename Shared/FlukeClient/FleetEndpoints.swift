@@ -19,10 +19,10 @@ public enum FleetService: String, CaseIterable, Sendable {
         switch self {
         case .projectManager: 8000
         case .federation: 8001
-        case .contextAPI: 8765
-        case .webhookDispatcher: 8766
+        case .contextAPI: 8080
+        case .webhookDispatcher: 8082
         case .logStreamer: 8767
-        case .deployTracker: 8768
+        case .deployTracker: 3000
         }
     }
 }
@@ -63,14 +63,19 @@ public struct FleetEndpoints: Sendable, Equatable {
             throw FlukeClientError(service: service, status: 0, title: "Not configured",
                                    detail: "no URL for \(service.name): set \(service.urlVariable)")
         }
+        let trimmed = base.absoluteString.hasSuffix("/") ? String(base.absoluteString.dropLast()) : base.absoluteString
+        return trimmed + Self.target(path: path, query: query)
+    }
+
+    /// `path?query` (absent values left out), percent-encoded.
+    static func target(path: String, query: [(String, String?)]) -> String {
         var components = URLComponents()
         components.percentEncodedPath = path
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !items.isEmpty { components.queryItems = items }
         // `+` is a space to many servers' form decoding: always percent-encode it.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        let trimmed = base.absoluteString.hasSuffix("/") ? String(base.absoluteString.dropLast()) : base.absoluteString
-        return trimmed + (components.string ?? path)
+        return components.string ?? path
     }
 
     /// The fleet as this process is configured to see it.

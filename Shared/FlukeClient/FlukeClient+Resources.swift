@@ -71,6 +71,12 @@ extension FlukeClient {
                        query: [("project_id", project), ("context_level", level), ("environment", environment)])
     }
 
+    /// Context changes after `since` (a change's `cursor`), in commit order.
+    public func contextChanges(project: String?, since: String?, limit: Int? = nil) async throws -> JSONValue {
+        try await send(.contextAPI, .GET, "/api/v1/flukebase_connect/changes",
+                       query: [("project_id", project), ("since", since), ("limit", limit.map(String.init))])
+    }
+
     public func listEnv(project: String, environment: String? = nil) async throws -> JSONValue {
         try await send(.contextAPI, .GET, "/api/v1/projects/\(segment(project))/env", query: [("environment", environment)])
     }
@@ -117,6 +123,19 @@ extension FlukeClient {
 
     public func listApps(cursor: String? = nil) async throws -> JSONValue {
         try await send(.deployTracker, .GET, "/api/v1/apps", query: page(cursor, nil))
+    }
+
+    /// `POST /api/v1/apps`: `name`, `project_id`, `executor`, `spec`.
+    public func createApp(_ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/apps", body: JSONValue.object(fields))
+    }
+
+    public func scaleApp(_ name: String, replicas: Int) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/apps/\(segment(name))/scale", body: ["replicas": replicas])
+    }
+
+    public func restartApp(_ name: String) async throws -> JSONValue {
+        try await send(.deployTracker, .POST, "/api/v1/apps/\(segment(name))/restart")
     }
 
     public func app(_ name: String) async throws -> JSONValue {

@@ -9,9 +9,10 @@ struct MCPTests {
             ?? TestEnvironment.repositoryRoot.appendingPathComponent(".venv/bin/python").path
     }
 
-    static func session(_ scenario: String, _ environment: [String: String], _ extra: [String] = []) async throws -> [String: Any] {
+    static func session(_ scenario: String, _ environment: [String: String], _ extra: [String] = [],
+                        target: String = FlukeHarness.fluke) async throws -> [String: Any] {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/FlukeCLITests/Fixtures/mcp_session.py").path
-        let run = try await CommandRun.run(python, [script, FlukeHarness.fluke, scenario] + extra, environment: environment,
+        let run = try await CommandRun.run(python, [script, target, scenario] + extra, environment: environment,
                                            timeout: .seconds(90))
         try #require(run.status == 0, "mcp_session.py: \(run.stderr)")
         return try #require(try run.json() as? [String: Any], "\(run.stdout)")
@@ -19,11 +20,50 @@ struct MCPTests {
 
     static func structured(_ result: Any?) -> [String: Any]? { (result as? [String: Any])?["structured"] as? [String: Any] }
 
-    @Test("tools listed by scope with annotations; context, memories (idempotent, confirm before delete), errors as results or JSON-RPC errors")
-    func session() async throws {
+    @Test("stdio: tools listed by scope with annotations; the context resource and its updates; memories (idempotent, confirm before delete); errors as results or JSON-RPC errors")
+    func stdio() async throws {
         let h = try await FlukeHarness()
         try await h.withFleet { f in
-            let out = try await Self.session("full", f.environment)
+            try Self.checkFullSession(try await Self.session("full", f.environment), f)
+        }
+    }
+
+    @Test("Streamable HTTP: the same session with the caller's bearer token passed through; no token 401, a foreign Host 421, a foreign Origin 403")
+    func http() async throws {
+        let h = try await FlukeHarness()
+        try await h.withFleet { f in
+            let port = freePort()
+            var serverEnvironment = f.environment
+            serverEnvironment["FLUKE_TOKEN"] = nil
+            let server = try ServiceProcess(executable: "fluke", environment: serverEnvironment,
+                                            arguments: ["mcp", "--http", "127.0.0.1:\(port)"])
+            defer { server.signal(SIGTERM) }
+            let url = "http://127.0.0.1:\(port)/mcp"
+            try await eventually(timeout: .seconds(30), "fluke mcp --http answers") {
+                (try? await HTTP.get("http://127.0.0.1:\(port)/health").status) == 200
+            }
+            try Self.checkFullSession(try await Self.session("full", ["FLUKE_TOKEN": f.world.token], target: url), f)
+
+            let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+            func status(host: String = "127.0.0.1:\(port)", _ extra: [String]) async throws -> Int {
+                let connection = try RawConnection(port: port)
+                let head = ["POST /mcp HTTP/1.1", "Host: \(host)", "Accept: application/json, text/event-stream",
+                            "Content-Type: application/json", "Content-Length: \(initialize.utf8.count)", "Connection: close"] + extra
+                try connection.send(head.joined(separator: "\r\n") + "\r\n\r\n" + initialize)
+                let answer = await connection.readUntilClosed(timeout: .seconds(10)).received
+                return Int(answer.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+            let bearer = "Authorization: Bearer \(f.world.token)"
+            #expect(try await status([]) == 401, "no token")
+            #expect(try await status(host: "evil.example:80", [bearer]) == 421, "a foreign Host (DNS rebinding)")
+            #expect(try await status([bearer, "Origin: http://evil.example"]) == 403, "a foreign Origin")
+            server.signal(SIGTERM)
+            #expect(await server.waitForExit(timeout: .seconds(20)) == 0)
+        }
+    }
+
+    static func checkFullSession(_ out: [String: Any], _ f: FlukeHarness.Fleet) throws {
+        do {
             #expect(out["protocol"] as? String == "2025-11-25")
             let tools = try #require(out["tools"] as? [String])
             // context:read, context:write, memories:write: no deploy writes, no logs.
@@ -34,6 +74,11 @@ struct MCPTests {
             #expect(annotations["delete_memory"]?["destructive"] as? Bool == true)
             #expect(annotations["get_project_context"]?["read_only"] as? Bool == true)
             #expect(annotations.values.allSatisfy { $0["has_output_schema"] as? Bool == true })
+
+            let uri = "fluke://projects/\(f.world.projectID)/context"
+            #expect(out["resources"] as? [String] == [uri])
+            #expect(((out["resource_text"] as? [String: Any])?["project"] as? [String: Any])?["id"] as? String == f.world.projectID)
+            #expect((out["updates"] as? [String])?.contains(uri) == true, "notifications/resources/updated after a change: \(out["updates"] ?? "none")")
 
             let context = try #require(Self.structured(out["context"]))
             #expect((context["project"] as? [String: Any])?["id"] as? String == f.world.projectID, "\(context)")

@@ -5,7 +5,59 @@ import Foundation
 
 struct Apps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apps deploy-tracker runs.",
-                                                    subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+                                                    subcommands: [List.self, Show.self, Create.self, Scale.self, Restart.self],
+                                                    defaultSubcommand: List.self)
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an app.",
+            discussion: "Example: fluke apps create web --executor process --spec '{\"start\":\"python3 -m http.server $PORT\"}' -p <id>")
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var project: ProjectOption
+        @Argument var name: String
+        @Option(help: "process (default), swarm or kubernetes.") var executor: String?
+        @Option(help: "The app's spec as JSON (see deploy-tracker's AppSpec).") var spec: String?
+
+        func run() async throws {
+            var fields: [String: JSONValue] = ["name": .string(name)]
+            if let project = project.resolved { fields["project_id"] = .string(project) }
+            if let executor { fields["executor"] = .string(executor) }
+            if let spec {
+                guard let parsed = try? JSONValue(parsing: Data(spec.utf8)), case .object = parsed else {
+                    throw ValidationError("--spec must be a JSON object")
+                }
+                fields["spec"] = parsed
+            }
+            try await withClient(options) { client in
+                Output.show(try await client.createApp(fields), json: options.json) {
+                    Output.write("Created \(Output.cell($0, path: "name")) (\(Output.cell($0, path: "executor"))).")
+                }
+            }
+        }
+    }
+
+    struct Scale: AsyncParsableCommand {
+        @OptionGroup var options: GlobalOptions
+        @Argument var app: String
+        @Argument(help: "Replicas, 0 to 100.") var replicas: Int
+        func run() async throws {
+            try await withClient(options) { client in
+                Output.show(try await client.scaleApp(app, replicas: replicas), json: options.json) { _ in
+                    Output.write("Scaled \(app) to \(replicas).")
+                }
+            }
+        }
+    }
+
+    struct Restart: AsyncParsableCommand {
+        @OptionGroup var options: GlobalOptions
+        @Argument var app: String
+        func run() async throws {
+            try await withClient(options) { client in
+                Output.show(try await client.restartApp(app), json: options.json) { _ in Output.write("Restarting \(app).") }
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions

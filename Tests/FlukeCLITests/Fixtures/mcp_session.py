@@ -1,7 +1,9 @@
 """Drives `fluke mcp` over stdio with the MCP Python SDK (PyPI `mcp`), as an agent would.
 
-Usage: mcp_session.py FLUKE_BINARY SCENARIO [ARGS...]; the fleet's URLs and token come from the
-environment. Prints one JSON object with what the session saw, for the Swift test to check.
+Usage: mcp_session.py FLUKE_BINARY SCENARIO [ARGS...] runs `fluke mcp ARGS` on stdio, the fleet's
+URLs and token from the environment; mcp_session.py http://HOST:PORT/mcp SCENARIO talks Streamable
+HTTP to a running `fluke mcp --http`, sending FLUKE_TOKEN as its bearer token. Prints one JSON
+object with what the session saw, for the Swift test to check.
 """
 import asyncio
 import json
@@ -9,9 +11,10 @@ import os
 import sys
 import uuid
 
-from mcp import ClientSession, StdioServerParameters
+from mcp import ClientSession, StdioServerParameters, types
 from mcp.shared.exceptions import McpError
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamablehttp_client
 
 
 async def call(session, name, args):
@@ -25,37 +28,66 @@ async def call(session, name, args):
 
 
 async def main():
-    binary, scenario, *extra = sys.argv[1:]
-    params = StdioServerParameters(command=binary, args=["mcp", *extra], env=dict(os.environ))
-    out = {}
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            init = await session.initialize()
-            out["protocol"] = init.protocolVersion
-            tools = (await session.list_tools()).tools
-            out["tools"] = sorted(t.name for t in tools)
-            out["annotations"] = {t.name: {"read_only": t.annotations.readOnlyHint if t.annotations else None,
-                                           "destructive": t.annotations.destructiveHint if t.annotations else None,
-                                           "has_output_schema": t.outputSchema is not None} for t in tools}
-            if scenario == "full":
-                out["context"] = await call(session, "get_project_context", {})
-                external = str(uuid.uuid4())
-                memory = {"content": "The API answers problem+json", "memory_type": "fact",
-                          "tags": ["api"], "external_id": external}
-                out["saved"] = await call(session, "save_memory", memory)
-                out["saved_again"] = await call(session, "save_memory", memory)
-                out["found"] = await call(session, "search_memories", {"query": "problem+json"})
-                memory_id = (out["saved"].get("structured") or {}).get("id")
-                out["delete_unconfirmed"] = await call(session, "delete_memory", {"memory_id": memory_id})
-                out["found_after_unconfirmed"] = await call(session, "search_memories", {"query": "problem+json"})
-                out["list_env"] = await call(session, "list_env", {})
-                out["unknown_tool"] = await call(session, "no_such_tool", {})
-                out["missing_argument"] = await call(session, "save_memory", {"memory_type": "fact"})
-                out["unknown_argument"] = await call(session, "search_memories", {"qurey": "typo"})
-                out["api_refusal"] = await call(session, "save_memory", {"content": "x", "memory_type": "not-a-type"})
-                out["delete_confirmed"] = await call(session, "delete_memory", {"memory_id": memory_id, "confirm": True})
-                out["found_after_delete"] = await call(session, "search_memories", {"query": "problem+json"})
+    target, scenario, *extra = sys.argv[1:]
+    updates = []
+
+    async def on_message(message):
+        if isinstance(message, types.ServerNotification) and isinstance(message.root, types.ResourceUpdatedNotification):
+            updates.append(str(message.root.params.uri))
+
+    if target.startswith("http"):
+        headers = {"Authorization": "Bearer " + os.environ["FLUKE_TOKEN"]}
+        async with streamablehttp_client(target, headers=headers) as (read, write, _):
+            async with ClientSession(read, write, message_handler=on_message) as session:
+                out = await run(session, scenario, updates)
+    else:
+        params = StdioServerParameters(command=target, args=["mcp", *extra], env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write, message_handler=on_message) as session:
+                out = await run(session, scenario, updates)
     print(json.dumps(out))
+
+
+async def run(session, scenario, updates):
+    out = {}
+    init = await session.initialize()
+    out["protocol"] = init.protocolVersion
+    tools = (await session.list_tools()).tools
+    out["tools"] = sorted(t.name for t in tools)
+    out["annotations"] = {t.name: {"read_only": t.annotations.readOnlyHint if t.annotations else None,
+                                   "destructive": t.annotations.destructiveHint if t.annotations else None,
+                                   "has_output_schema": t.outputSchema is not None} for t in tools}
+    if scenario == "full":
+        resources = (await session.list_resources()).resources
+        out["resources"] = [str(r.uri) for r in resources]
+        uri = resources[0].uri
+        read_back = await session.read_resource(uri)
+        out["resource_text"] = json.loads(read_back.contents[0].text)
+        await session.subscribe_resource(uri)
+        out["context"] = await call(session, "get_project_context", {})
+        external = str(uuid.uuid4())
+        memory = {"content": "The API answers problem+json", "memory_type": "fact",
+                  "tags": ["api"], "external_id": external}
+        out["saved"] = await call(session, "save_memory", memory)
+        out["saved_again"] = await call(session, "save_memory", memory)
+        out["found"] = await call(session, "search_memories", {"query": "problem+json"})
+        memory_id = (out["saved"].get("structured") or {}).get("id")
+        out["delete_unconfirmed"] = await call(session, "delete_memory", {"memory_id": memory_id})
+        out["found_after_unconfirmed"] = await call(session, "search_memories", {"query": "problem+json"})
+        out["list_env"] = await call(session, "list_env", {})
+        out["unknown_tool"] = await call(session, "no_such_tool", {})
+        out["missing_argument"] = await call(session, "save_memory", {"memory_type": "fact"})
+        out["unknown_argument"] = await call(session, "search_memories", {"qurey": "typo"})
+        out["api_refusal"] = await call(session, "save_memory", {"content": "x", "memory_type": "not-a-type"})
+        out["delete_confirmed"] = await call(session, "delete_memory", {"memory_id": memory_id, "confirm": True})
+        out["found_after_delete"] = await call(session, "search_memories", {"query": "problem+json"})
+        # The memories saved above changed the context: a notification names its resource.
+        for _ in range(100):
+            if updates:
+                break
+            await asyncio.sleep(0.1)
+        out["updates"] = list(updates)
+    return out
 
 
 asyncio.run(main())

@@ -10,6 +10,8 @@ import MCP
 /// result with `isError: true` and the API's problem; an unknown tool or bad arguments are
 /// JSON-RPC errors.
 struct FleetMCPServer: Sendable {
+    /// The fleet, with the token of `fluke mcp` on stdio; over HTTP each request's own token
+    /// replaces it (``requestClient()``).
     let client: FlukeClient
     let readOnly: Bool
     let toolsets: Set<String>?
@@ -23,6 +25,13 @@ struct FleetMCPServer: Sendable {
         }
     }
 
+    /// The client for the request being handled: over HTTP with that request's bearer token.
+    func requestClient() -> FlukeClient {
+        guard let http = Server.currentHandlerContext?.httpContext,
+              let auth = http.header(HTTPHeaderName.authorization), auth.lowercased().hasPrefix("bearer ") else { return client }
+        return client.withToken(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+    }
+
     /// The caller's scopes; none when project-manager cannot tell (every tool then hidden).
     func scopes(_ client: FlukeClient) async -> Set<String> {
         (try? await Set(client.me().scopes)) ?? []
@@ -32,10 +41,31 @@ struct FleetMCPServer: Sendable {
     func makeServer() async -> Server {
         let server = Server(name: "fluke", version: FlukeClient.version, title: "FlukeBase Fleet",
                             instructions: "Read get_project_context before working on a project; save what you learn with save_memory.",
-                            capabilities: .init(tools: .init(listChanged: false)))
+                            capabilities: .init(resources: .init(subscribe: true, listChanged: false),
+                                                tools: .init(listChanged: false)))
         let this = self
+        let resources = ContextResources()
+        await server.withMethodHandler(ListResources.self) { _ in
+            .init(resources: try await this.answering { try await resources.list(this.requestClient()) }, nextCursor: nil)
+        }
+        await server.withMethodHandler(ReadResource.self) { params in
+            .init(contents: try await this.answering { try await resources.read(params.uri, this.requestClient()) })
+        }
+        let notifier = WeakServer(server)
+        await server.withMethodHandler(ResourceSubscribe.self) { params in
+            try await this.answering {
+                try await resources.subscribe(params.uri, this.requestClient()) { uri in
+                    try? await notifier.server?.notify(ResourceUpdatedNotification.message(.init(uri: uri)))
+                }
+            }
+            return .init()
+        }
+        await server.withMethodHandler(ResourceUnsubscribe.self) { params in
+            await resources.unsubscribe(params.uri)
+            return .init()
+        }
         await server.withMethodHandler(ListTools.self) { _ in
-            let scopes = await this.scopes(this.client)
+            let scopes = await this.scopes(this.requestClient())
             return .init(tools: this.tools(scopes: scopes).map(\.tool))
         }
         await server.withMethodHandler(CallTool.self) { params in
@@ -44,10 +74,20 @@ struct FleetMCPServer: Sendable {
         return server
     }
 
+    /// A resource request's fleet refusal as a JSON-RPC error carrying the API's detail.
+    func answering<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as FlukeClientError {
+            throw MCPError.serverError(code: error.status == 404 ? -32002 : -32603, message: error.description)
+        }
+    }
+
     func call(_ name: String, arguments: [String: Value]) async throws -> CallTool.Result {
         guard let tool = FleetTools.all.first(where: { $0.name == name }) else {
             throw MCPError.invalidParams("unknown tool: \(name)")
         }
+        let client = requestClient()
         let scopes = await scopes(client)
         guard tools(scopes: scopes).contains(where: { $0.name == name }) else {
             throw MCPError.invalidParams("tool \(name) is not available to this token or in this server's mode")
@@ -71,4 +111,10 @@ struct FleetMCPServer: Sendable {
                          structuredContent: Value(["error": problem]), isError: true)
         }
     }
+}
+
+/// The server a subscription notifies through, without keeping it alive.
+final class WeakServer: @unchecked Sendable {
+    weak var server: Server?
+    init(_ server: Server) { self.server = server }
 }

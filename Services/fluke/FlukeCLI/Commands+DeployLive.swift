@@ -1,0 +1,151 @@
+import ArgumentParser
+import FlukeClient
+import FlukeModels
+import Foundation
+
+struct Deploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Deploy an app and watch it: each phase live, then its log lines.",
+        discussion: """
+            Uploads DIR (default: here) as a gzipped tar, or deploys --image, then shows each of \
+            the five phases as it runs (a spinner and elapsed time on a terminal, plain lines \
+            otherwise) with the deployment's log lines as they arrive. Exits 0 on success, 2 when \
+            the deployment failed, was rolled back or cancelled. --detach prints the id at once.
+
+            Examples:
+              fluke deploy ./site --app web
+              fluke deploy --app api --image registry.example.com/api --version 1.4.2
+              fluke deploy --app web --detach --json
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The directory to upload (default: the current one); not with --image.") var directory: String?
+    @Option(name: .shortAndLong, help: "The app to deploy.") var app: String
+    @Option(help: "An image to deploy instead of a directory (swarm, kubernetes).") var image: String?
+    @Option(help: "The image's tag.") var version: String?
+    @Flag(help: "Print the deployment's id and return at once.") var detach = false
+    @Flag(name: .customLong("no-auto-rollback"), help: "Leave a failed deployment as it is.") var noAutoRollback = false
+    @Option(help: "Stop watching after this many seconds (the deployment goes on).") var timeout = 1800
+
+    func validate() throws {
+        if image != nil, directory != nil { throw ValidationError("give a directory or --image, not both") }
+    }
+
+    func run() async throws {
+        try await withClient(options) { client in
+            let queued: JSONValue
+            if let image {
+                var request: [String: JSONValue] = ["app_name": .string(app), "image": .string(image)]
+                if let version { request["version"] = .string(version) }
+                if noAutoRollback { request["auto_rollback"] = .bool(false) }
+                queued = try await client.deploy(request)
+            } else {
+                queued = try await client.deploySource(app: app, tarball: try Tarball.gzip(directory ?? "."))
+            }
+            guard let id = (queued["id"] ?? queued["deployment_id"])?.stringValue else {
+                throw FlukeClientError(service: .deployTracker, status: 0, title: "No id", detail: "the deployment came back without an id")
+            }
+            if detach {
+                Output.show(queued, json: options.json) { _ in Output.write(id) }
+                return
+            }
+            let final = try await DeployWatcher(client: client, deploymentID: id, quiet: options.json,
+                                                timeout: .seconds(timeout)).watch()
+            if options.json { Output.printJSON(final) }
+            guard final["status"]?.stringValue == "success" else { throw ExitCode(2) }
+        }
+    }
+}
+
+/// Polls a deployment until it ends, printing phase changes and new log lines.
+struct DeployWatcher {
+    let client: FlukeClient
+    let deploymentID: String
+    /// `--json`: nothing but the final answer is printed.
+    let quiet: Bool
+    let timeout: Duration
+
+    static let terminal: Set<String> = ["success", "failed", "rolled_back", "cancelled"]
+    static let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+
+    func watch() async throws -> JSONValue {
+        let clock = ContinuousClock(), start = clock.now
+        var seen: [String: String] = [:], logOffset = 0, tick = 0, spinning = false
+        while true {
+            let deployment = try await client.deployment(deploymentID)
+            let status = deployment["status"]?.stringValue ?? "?"
+            var lines: [String] = []
+            var running: (String, String?)?
+            if case .array(let phases)? = deployment["phases"] {
+                for phase in phases {
+                    let name = phase["name"]?.stringValue ?? "?", state = phase["state"]?.stringValue ?? "?"
+                    if state == "running" { running = (name, phase["started_at"]?.stringValue) }
+                    guard seen[name] != state else { continue }
+                    seen[name] = state
+                    if state == "running", Output.isTerminal { continue }
+                    var line = "\(name): \(state)"
+                    if let ms = phase["duration_ms"], case .number(let n) = ms, state != "running" {
+                        line += String(format: " in %.1f s", n / 1000)
+                    }
+                    if let error = phase["error"]?.stringValue { line += " — \(error)" }
+                    lines.append(line)
+                }
+            }
+            let logs = try? await client.queryLogs([("deployment_id", deploymentID), ("order", "asc"), ("limit", "200"),
+                                                    ("offset", String(logOffset)), ("since_minutes", "43200")])
+            for entry in Output.items(logs ?? .null) {
+                logOffset += 1
+                lines.append("  \(Output.cell(entry, path: "level").uppercased().prefix(5)) \(Output.cell(entry, path: "message"))")
+            }
+            if !quiet {
+                if spinning { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); spinning = false }
+                for line in lines { Output.write(line) }
+                if Output.isTerminal, let (name, started) = running, !Self.terminal.contains(status) {
+                    let since = started.flatMap(RFC3339.parse).map { Date().timeIntervalSince($0) } ?? 0
+                    let frame = Self.spinner[tick % Self.spinner.count]
+                    FileHandle.standardOutput.write(Data("\(frame) \(name)  \(String(format: "%.1f", max(0, since))) s".utf8))
+                    spinning = true
+                }
+            }
+            tick += 1
+            if Self.terminal.contains(status) {
+                if !quiet {
+                    if spinning { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)) }
+                    let reason = deployment["error"]?.stringValue ?? deployment["reason"]?.stringValue
+                    Output.write("deployment \(deploymentID): \(status)" + (reason.map { " — \($0)" } ?? ""))
+                }
+                return deployment
+            }
+            guard clock.now - start < timeout else {
+                if !quiet { Output.write("still \(status) after \(timeout); it goes on: fluke deployments show \(deploymentID)") }
+                throw ExitCode(5)
+            }
+            try await Task.sleep(for: .milliseconds(Output.isTerminal ? 150 : 500))
+        }
+    }
+}
+
+/// A directory as the gzipped tar deploy-tracker takes (tar from the system, `.git` and
+/// `.build` left out).
+enum Tarball {
+    static func gzip(_ directory: String) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(directory) is not a directory")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tar", "--exclude=./.git", "--exclude=./.build", "-czf", "-", "-C", directory, "."]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw ValidationError("could not pack \(directory): \(text)")
+        }
+        return data
+    }
+}
