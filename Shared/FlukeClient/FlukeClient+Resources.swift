@@ -186,6 +186,43 @@ extension FlukeClient {
         return try await send(.deployTracker, .POST, "/api/v1/apps/\(segment(app))/rollback", body: JSONValue.object(body))
     }
 
+    // MARK: webhook-dispatcher
+
+    public func listWebhooks(cursor: String? = nil) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .GET, "/api/v1/webhooks/subscriptions", query: page(cursor, nil))
+    }
+
+    /// The answer carries the signing secret, once.
+    public func createWebhook(_ fields: [String: JSONValue]) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .POST, "/api/v1/webhooks/subscriptions", body: JSONValue.object(fields))
+    }
+
+    public func deleteWebhook(_ id: String) async throws {
+        _ = try await sendRaw(.webhookDispatcher, .DELETE, "/api/v1/webhooks/subscriptions/\(segment(id))")
+    }
+
+    /// A new signing secret, shown once.
+    public func rotateWebhookSecret(_ id: String) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .POST, "/api/v1/webhooks/subscriptions/\(segment(id))/rotate-secret", body: [String: String]())
+    }
+
+    public func testWebhook(_ id: String) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .POST, "/api/v1/webhooks/subscriptions/\(segment(id))/test")
+    }
+
+    public func webhookDeliveries(_ id: String, cursor: String? = nil) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .GET, "/api/v1/webhooks/subscriptions/\(segment(id))/deliveries", query: page(cursor, nil))
+    }
+
+    /// Sends again the failed deliveries created at or after `since` (RFC 3339).
+    public func recoverWebhook(_ id: String, since: String) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .POST, "/api/v1/webhooks/subscriptions/\(segment(id))/recover", body: ["since": since])
+    }
+
+    public func retryDelivery(_ id: String) async throws -> JSONValue {
+        try await send(.webhookDispatcher, .POST, "/api/v1/webhooks/deliveries/\(segment(id))/retry")
+    }
+
     // MARK: log-streamer
 
     /// `GET /api/v1/logs` with its filters (`app_name`, `level`, `since_minutes`, …, `cursor`, `limit`).

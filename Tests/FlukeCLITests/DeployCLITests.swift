@@ -1,4 +1,5 @@
 import DeployExecutors
+@testable import FlukeCLI
 import DeployTracker
 import FleetTestServices
 import FlukeTestSupport
@@ -85,9 +86,39 @@ struct DeployCLITests {
                     follower.log.contains("WARN sent while following")
                 }
 
+                // On a terminal: a spinner with the running phase's time, redrawn in place.
+                let pty = try await CommandRun.run("/usr/bin/script", ["-qefc", "\(FlukeHarness.fluke) deploy \(source) --app web", "/dev/null"],
+                                                   environment: env, timeout: .seconds(180))
+                #expect(pty.status == 0, "\(pty.stdout)")
+                #expect(pty.stdout.contains("\u{1B}[2K") && DeployWatcher.spinner.contains { pty.stdout.contains($0) },
+                        "a spinner redrawn in place: \(pty.stdout.debugDescription.prefix(2000))")
+                #expect(pty.stdout.contains(": success"))
+
                 let history = try await FlukeHarness.fluke(["deployments", "list", "web", "--json"], env)
                 let items = try #require((try history.json() as? [String: Any])?["items"] as? [[String: Any]])
                 #expect(items.first?["status"] as? String == "success")
+
+                // An agent's session over MCP: deploy from git, follow the logs (bounded), roll back.
+                let repository = try Self.gitRepository(source)
+                var agent = env
+                agent["DEPLOY_APP"] = "web"
+                agent["DEPLOY_GIT"] = "file://" + repository
+                let out = try await MCPTests.session("deploy", agent)
+                func structured(_ key: String) -> [String: Any] { MCPTests.structured(out[key]) ?? [:] }
+                #expect((out["validate"] as? [String: Any])?["is_error"] as? Bool == false, "\(out["validate"] ?? "")")
+                #expect(structured("final")["status"] as? String == "success", "\(out["final"] ?? "")")
+                let page = structured("logs_page")
+                #expect(((page["entries"] as? [Any])?.count ?? 0) == 3 && page["more"] as? Bool == true, "\(page)")
+                #expect(((structured("logs_next")["entries"] as? [Any])?.count ?? 0) > 0)
+                let followed = try #require(out["follow_seconds"] as? Double)
+                #expect(followed >= 1.5 && followed < 10, "follow waits wait_seconds, not forever: \(followed)")
+                #expect((structured("logs_follow")["entries"] as? [Any])?.isEmpty == true)
+                let deployments = (structured("history")["deployments"] as? [Any])?.count ?? 0
+                #expect(deployments >= 3)
+                #expect(structured("rollback_unconfirmed")["confirm_needed"] as? Bool == true)
+                #expect((structured("history_after_unconfirmed")["deployments"] as? [Any])?.count == deployments, "nothing without confirm")
+                #expect(structured("rollback_final")["status"] as? String == "success", "\(out["rollback_final"] ?? "")")
+                #expect(structured("rollback_final")["kind"] as? String == "rollback")
 
                 _ = try await FlukeHarness.fluke(["apps", "create", "broken", "--executor", "process", "--spec",
                                                   Self.spec(build: "echo the build breaks; exit 3")], env)
@@ -97,6 +128,24 @@ struct DeployCLITests {
                 #expect(failed.stdout.contains("build: failed"), "\(failed.stdout)")
             }
         }
+    }
+}
+
+extension DeployCLITests {
+    /// `directory` committed as a git repository (a deployment source), in a copy.
+    static func gitRepository(_ directory: String) throws -> String {
+        let repository = directory + "-git"
+        try FileManager.default.copyItem(atPath: directory, toPath: repository)
+        for arguments in [["init", "-q", "-b", "main"], ["add", "."],
+                          ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "source"]] {
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            git.arguments = ["-C", repository] + arguments
+            try git.run()
+            git.waitUntilExit()
+            guard git.terminationStatus == 0 else { throw TestFailure("git \(arguments) failed") }
+        }
+        return repository
     }
 }
 

@@ -87,7 +87,40 @@ async def run(session, scenario, updates):
                 break
             await asyncio.sleep(0.1)
         out["updates"] = list(updates)
+    elif scenario == "deploy":
+        app, git = os.environ["DEPLOY_APP"], os.environ["DEPLOY_GIT"]
+        out["validate"] = await call(session, "deploy_validate", {"app_name": app, "source_git": git})
+        queued = await call(session, "deploy_app", {"app_name": app, "source_git": git})
+        out["queued"] = queued
+        deployment = (queued.get("structured") or {}).get("deployment_id") or (queued.get("structured") or {}).get("id")
+        out["final"] = await until_done(session, deployment)
+        out["logs_page"] = await call(session, "deploy_logs", {"deployment_id": deployment, "lines": 3})
+        cursor = (out["logs_page"].get("structured") or {}).get("next_cursor")
+        out["logs_next"] = await call(session, "deploy_logs", {"deployment_id": deployment, "lines": 500, "cursor": cursor})
+        end = (out["logs_next"].get("structured") or {}).get("next_cursor")
+        started = asyncio.get_running_loop().time()
+        out["logs_follow"] = await call(session, "deploy_logs", {"deployment_id": deployment, "cursor": end,
+                                                                  "follow": True, "wait_seconds": 2})
+        out["follow_seconds"] = asyncio.get_running_loop().time() - started
+        out["history"] = await call(session, "deploy_history", {"app_name": app})
+        out["rollback_unconfirmed"] = await call(session, "deploy_rollback", {"app_name": app})
+        out["history_after_unconfirmed"] = await call(session, "deploy_history", {"app_name": app})
+        rolled = await call(session, "deploy_rollback", {"app_name": app, "confirm": True})
+        out["rollback"] = rolled
+        rollback_id = (rolled.get("structured") or {}).get("deployment_id") or (rolled.get("structured") or {}).get("id")
+        out["rollback_final"] = await until_done(session, rollback_id)
     return out
+
+
+async def until_done(session, deployment):
+    """deploy_status until the deployment ends (at most 120 s)."""
+    for _ in range(240):
+        status = await call(session, "deploy_status", {"deployment_id": deployment})
+        state = (status.get("structured") or {}).get("status")
+        if state in ("success", "failed", "rolled_back", "cancelled"):
+            return status
+        await asyncio.sleep(0.5)
+    return status
 
 
 asyncio.run(main())

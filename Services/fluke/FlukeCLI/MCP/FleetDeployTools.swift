@@ -8,9 +8,11 @@ import MCP
 enum FleetDeployTools {
     static let all: [FleetTool] = [
         FleetTool("deploy_app", "Deploy an app", toolset: "deploy", scope: "deploy:write", readOnly: false,
-                  description: "Queue a deployment of an app (from an image, or the app's configured source) and return at once with its id; follow it with deploy_status and deploy_logs.",
+                  description: "Queue a deployment of an app (from an image, or a git source) and return at once with its id; follow it with deploy_status and deploy_logs.",
                   properties: ["app_name": Schema.string("The app."), "image": Schema.string("An image to deploy (swarm, kubernetes)."),
                                "version": Schema.string("The image tag."),
+                               "source_git": Schema.string("A git repository URL to build from (process executor)."),
+                               "source_ref": Schema.string("The branch, tag or commit (default the repository's HEAD)."),
                                "auto_rollback": Schema.boolean("Roll back when it fails (default true).")],
                   required: ["app_name"]) { client, args in
             try await client.deploy(try request(args))
@@ -18,7 +20,9 @@ enum FleetDeployTools {
         FleetTool("deploy_validate", "Validate a deploy", toolset: "deploy", scope: "context:read", readOnly: true,
                   description: "What a deploy_app call would do and what is wrong with it, without deploying.",
                   properties: ["app_name": Schema.string("The app."), "image": Schema.string("An image."),
-                               "version": Schema.string("The image tag.")],
+                               "version": Schema.string("The image tag."),
+                               "source_git": Schema.string("A git repository URL to build from."),
+                               "source_ref": Schema.string("The branch, tag or commit.")],
                   required: ["app_name"]) { client, args in
             try await client.validateDeploy(try request(args))
         },
@@ -66,6 +70,11 @@ enum FleetDeployTools {
     static func request(_ args: ToolArguments) throws -> [String: JSONValue] {
         var request: [String: JSONValue] = ["app_name": .string(try args.requiredString("app_name"))]
         for key in ["image", "version"] { if let value = try args.string(key) { request[key] = .string(value) } }
+        if let git = try args.string("source_git") {
+            var source: [String: JSONValue] = ["git": .string(git)]
+            if let ref = try args.string("source_ref") { source["ref"] = .string(ref) }
+            request["source"] = .object(source)
+        }
         if let autoRollback = try args.bool("auto_rollback") { request["auto_rollback"] = .bool(autoRollback) }
         return request
     }
