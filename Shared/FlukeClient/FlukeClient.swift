@@ -60,7 +60,10 @@ public final class FlukeClient: Sendable {
                                     body: try body.map { try JSONEncoder.fleet.encode($0) },
                                     contentType: "application/json", headers: headers)
         do {
-            return try JSONDecoder.fleet.decode(Response.self, from: raw.body.isEmpty ? Data("null".utf8) : raw.body)
+            let body = raw.body.isEmpty ? Data("null".utf8) : raw.body
+            // Most answers are kept whole: the fleet's own parser reads them straight into JSONValue.
+            if Response.self == JSONValue.self { return try JSONValue(parsing: body) as! Response }
+            return try JSONDecoder.fleet.decode(Response.self, from: body)
         } catch {
             throw FlukeClientError(service: service, status: raw.status, title: "Unreadable answer",
                                    detail: "\(method) \(path) answered what is not the documented JSON: \(error)")

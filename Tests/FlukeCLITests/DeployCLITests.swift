@@ -113,6 +113,8 @@ struct DeployCLITests {
                 let followed = try #require(out["follow_seconds"] as? Double)
                 #expect(followed >= 1.5 && followed < 10, "follow waits wait_seconds, not forever: \(followed)")
                 #expect((structured("logs_follow")["entries"] as? [Any])?.isEmpty == true)
+                let queried = structured("query_logs")["items"] as? [[String: Any]]
+                #expect(queried?.count == 2, "query_logs honours limit: \(out["query_logs"] ?? "")")
                 let deployments = (structured("history")["deployments"] as? [Any])?.count ?? 0
                 #expect(deployments >= 3)
                 #expect(structured("rollback_unconfirmed")["confirm_needed"] as? Bool == true)

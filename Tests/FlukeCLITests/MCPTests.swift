@@ -80,6 +80,15 @@ struct MCPTests {
             #expect(((out["resource_text"] as? [String: Any])?["project"] as? [String: Any])?["id"] as? String == f.world.projectID)
             #expect((out["updates"] as? [String])?.contains(uri) == true, "notifications/resources/updated after a change: \(out["updates"] ?? "none")")
 
+            let projects = Self.structured(out["projects"])?["items"] as? [[String: Any]]
+            #expect(projects?.map { $0["id"] as? String } == [f.world.projectID])
+            #expect((out["status"] as? [String: Any])?["is_error"] as? Bool == false, "\(out["status"] ?? "")")
+            let task = try #require(Self.structured(out["task"]), "\(out["task"] ?? "")")
+            #expect(task["title"] as? String == "Write the release notes" && task["project_id"] as? String == f.world.projectID)
+            #expect(Self.structured(out["task_updated"])?["status"] as? String == "in_progress")
+            let tasks = Self.structured(out["tasks"])?["items"] as? [[String: Any]]
+            #expect(tasks?.map { $0["id"] as? String } == [task["id"] as? String])
+
             let context = try #require(Self.structured(out["context"]))
             #expect((context["project"] as? [String: Any])?["id"] as? String == f.world.projectID, "\(context)")
 

@@ -65,6 +65,12 @@ async def run(session, scenario, updates):
         out["resource_text"] = json.loads(read_back.contents[0].text)
         await session.subscribe_resource(uri)
         out["context"] = await call(session, "get_project_context", {})
+        out["projects"] = await call(session, "list_projects", {})
+        out["status"] = await call(session, "project_status", {})
+        out["task"] = await call(session, "create_task", {"title": "Write the release notes", "labels": ["docs"]})
+        task_id = (out["task"].get("structured") or {}).get("id")
+        out["task_updated"] = await call(session, "update_task", {"task_id": task_id, "status": "in_progress"})
+        out["tasks"] = await call(session, "list_tasks", {"status": "in_progress"})
         external = str(uuid.uuid4())
         memory = {"content": "The API answers problem+json", "memory_type": "fact",
                   "tags": ["api"], "external_id": external}
@@ -103,6 +109,7 @@ async def run(session, scenario, updates):
                                                                   "follow": True, "wait_seconds": 2})
         out["follow_seconds"] = asyncio.get_running_loop().time() - started
         out["history"] = await call(session, "deploy_history", {"app_name": app})
+        out["query_logs"] = await call(session, "query_logs", {"app_name": app, "deployment_id": deployment, "limit": 2})
         out["rollback_unconfirmed"] = await call(session, "deploy_rollback", {"app_name": app})
         out["history_after_unconfirmed"] = await call(session, "deploy_history", {"app_name": app})
         rolled = await call(session, "deploy_rollback", {"app_name": app, "confirm": True})

@@ -15,6 +15,7 @@ struct FleetMCPServer: Sendable {
     let client: FlukeClient
     let readOnly: Bool
     let toolsets: Set<String>?
+    let scopeCache = ScopeCache()
 
     static let toolsetNames: Set<String> = Set(FleetTools.all.map(\.toolset))
 
@@ -33,8 +34,14 @@ struct FleetMCPServer: Sendable {
     }
 
     /// The caller's scopes; none when project-manager cannot tell (every tool then hidden).
+    /// Kept for a while per token: they only decide which tools are offered, and every call is
+    /// still checked by the service it reaches.
     func scopes(_ client: FlukeClient) async -> Set<String> {
-        (try? await Set(client.me().scopes)) ?? []
+        let token = client.endpoints.token ?? ""
+        if let known = await scopeCache.scopes(token) { return known }
+        guard let scopes = try? await Set(client.me().scopes) else { return [] }
+        await scopeCache.keep(scopes, for: token)
+        return scopes
     }
 
     /// A server answering with `client` (one caller).
@@ -117,4 +124,29 @@ struct FleetMCPServer: Sendable {
 final class WeakServer: @unchecked Sendable {
     weak var server: Server?
     init(_ server: Server) { self.server = server }
+}
+
+/// Tokens' scopes for `ttl`, at most `limit` tokens (the oldest entry goes first).
+actor ScopeCache {
+    let ttl: Duration
+    let limit: Int
+    private var entries: [String: (scopes: Set<String>, until: ContinuousClock.Instant)] = [:]
+
+    init(ttl: Duration = .seconds(30), limit: Int = 1000) {
+        self.ttl = ttl
+        self.limit = limit
+    }
+
+    func scopes(_ token: String) -> Set<String>? {
+        guard let entry = entries[token] else { return nil }
+        guard entry.until > .now else { entries[token] = nil; return nil }
+        return entry.scopes
+    }
+
+    func keep(_ scopes: Set<String>, for token: String) {
+        if entries.count >= limit, let oldest = entries.min(by: { $0.value.until < $1.value.until })?.key {
+            entries[oldest] = nil
+        }
+        entries[token] = (scopes, .now + ttl)
+    }
 }
