@@ -24,30 +24,23 @@ struct Login: AsyncParsableCommand {
         let pmURL = endpoints.base(.projectManager)?.absoluteString
         if let token = options.token {
             endpoints.token = token
-            let client = FlukeClient(endpoints: endpoints)
-            try await withClient(options) { _ in
+            try await withClient(FlukeClient(endpoints: endpoints), json: options.json) { client in
                 let me = try await client.me()
                 try StoredLogin(token: token, projectManagerURL: pmURL).write(environment: environment)
                 Output.write("Signed in as \(Output.cell(me.user, path: "email")) (\(me.scopes.joined(separator: " "))).")
             }
-            try? await client.shutdown()
             return
         }
         guard let email else { throw ValidationError("give --email (or --token fbk_…)") }
         let password = environment["FLUKE_PASSWORD"] ?? String(cString: getpass("Password: "))
         endpoints.token = nil
-        let client = FlukeClient(endpoints: endpoints)
-        defer { Task { try? await client.shutdown() } }
-        do {
+        try await withClient(FlukeClient(endpoints: endpoints), json: options.json) { client in
             let pair = try await client.login(email: email, password: password)
             guard let refresh = pair["refresh_token"]?.stringValue else {
                 throw FlukeClientError(service: .projectManager, status: 0, title: "No refresh token", detail: "login gave no refresh token")
             }
             try StoredLogin(refreshToken: refresh, projectManagerURL: pmURL).write(environment: environment)
             Output.write("Signed in as \(email). Saved to \(StoredLogin.path(environment: environment)).")
-        } catch let error as FlukeClientError {
-            Output.error("fluke: \(error)")
-            throw ExitCode(1)
         }
     }
 }

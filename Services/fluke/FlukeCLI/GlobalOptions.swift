@@ -55,15 +55,20 @@ struct ProjectOption: ParsableArguments {
     }
 }
 
-/// Runs `body` with a client, prints fleet errors as one line naming the field, exits non-zero.
+/// Runs `body` with the configured client; see ``withClient(_:json:_:)``.
 func withClient(_ options: GlobalOptions, _ body: (FlukeClient) async throws -> Void) async throws {
-    let client = try await options.client()
+    try await withClient(try await options.client(), json: options.json, body)
+}
+
+/// Runs `body` with `client` and shuts it down; prints a fleet error as one line naming the
+/// field (the problem document with `--json`) and exits non-zero.
+func withClient(_ client: FlukeClient, json: Bool, _ body: (FlukeClient) async throws -> Void) async throws {
     do {
         try await body(client)
         try? await client.shutdown()
     } catch let error as FlukeClientError {
         try? await client.shutdown()
-        if options.json, error.problem != .null {
+        if json, error.problem != .null {
             Output.printJSON(error.problem, to: .standardError)
         } else {
             Output.error("fluke: \(error)")
