@@ -3,7 +3,7 @@
 
 Usage:
   fluke_bench.py help FLUKE_BINARY ROUNDS          -> "fluke_ms baseline_ms" (medians, wall clock)
-  fluke_bench.py mcp MCP_PORT CONTEXT_PORT TOKEN N -> "mcp_p50 direct_p50 mcp_p99 direct_p99" (ms)
+  fluke_bench.py mcp MCP_PORT CONTEXT_PORT TOKEN N -> "mcp_p50 direct_p50 mcp_p99 direct_p99 ping_p50" (ms)
 Both sides of the MCP comparison use one keep-alive HTTP/1.1 connection from this process and
 take turns call by call, so the machine's noise falls on both alike.
 """
@@ -62,8 +62,15 @@ def mcp(mcp_port, ctx_port, token, n):
         direct_ms.append((time.perf_counter() - start) * 1000)
         if r.status != 200:
             sys.exit(f"context-api answered {r.status}")
+    # Where the added time goes: MCP's own `ping` (transport and session only, no fleet call).
+    ping_ms = []
+    for i in range(n):
+        start = time.perf_counter()
+        post(mcp_conn, session, token, {"jsonrpc": "2.0", "id": n + i + 1, "method": "ping"})
+        ping_ms.append((time.perf_counter() - start) * 1000)
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(len(xs) * p))]
-    print(f"{statistics.median(mcp_ms):.3f} {statistics.median(direct_ms):.3f} {q(mcp_ms, 0.99):.3f} {q(direct_ms, 0.99):.3f}")
+    print(f"{statistics.median(mcp_ms):.3f} {statistics.median(direct_ms):.3f} {q(mcp_ms, 0.99):.3f} {q(direct_ms, 0.99):.3f} "
+          f"{statistics.median(ping_ms):.3f}")
 
 
 if sys.argv[1] == "help":
