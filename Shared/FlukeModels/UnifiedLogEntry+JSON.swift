@@ -66,7 +66,7 @@ extension [UInt8] {
 
     /// A JSON string as `JSONEncoder` escapes it (with `.withoutEscapingSlashes`): `"` and `\`,
     /// the short escapes, other C0 controls as `\u00xx`; everything else as it is.
-    fileprivate mutating func appendJSONString(_ value: String) {
+    mutating func appendJSONString(_ value: String) {
         append(UInt8(ascii: "\""))
         var value = value
         // Runs of bytes that need no escape are copied whole: most text has none.

@@ -87,6 +87,41 @@ struct JSONParsingTests {
         }
     }
 
+    /// `jsonBytes()` writes what JSONEncoder (sorted keys, slashes as they are) writes: numbers of
+    /// every size, every escape, keys that sort differently by bytes than by characters.
+    @Test("jsonBytes() writes JSONEncoder's bytes for random values")
+    func writing() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var generator = SystemRandomNumberGenerator()
+        let keys = ["a", "B", "b", "é", "e\u{301}", "中", "😀", "a/b", "", "k\"", "z\n", "10", "9", "ｚ", "Z"]
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator) {
+            case 0: return Bool.random(using: &generator) ? .null : .bool(Bool.random(using: &generator))
+            case 1: return .number([0, -0.0, 1, -17, 9e15 - 1, 9e15, 1e300, 5e-324, 0.1, 1e-7, 3.25, -1.5e10,
+                                    Double.random(in: -1e6...1e6, using: &generator)].randomElement(using: &generator)!)
+            case 2: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &generator)))
+            case 3:
+                let scalars = (0..<Int.random(in: 0..<12, using: &generator)).map { _ in
+                    Unicode.Scalar([0x22, 0x5C, 0x2F, 0x0A, 0x08, 0x0C, 0x0D, 0x09, 0x01, 0x1F, 0x7F, 0x41, 0xE9, 0x2028, 0x4E2D, 0x1F600]
+                        .randomElement(using: &generator)!)!
+                }
+                return .string(String(String.UnicodeScalarView(scalars)))
+            case 4: return .array((0..<Int.random(in: 0..<4, using: &generator)).map { _ in random(depth + 1) })
+            default:
+                var o: [String: JSONValue] = [:]
+                for key in keys.shuffled(using: &generator).prefix(Int.random(in: 0..<6, using: &generator)) { o[key] = random(depth + 1) }
+                return .object(o)
+            }
+        }
+        for _ in 0..<1_000 {
+            let value = random(0)
+            let expected = String(decoding: try encoder.encode(value), as: UTF8.self)
+            #expect(value.jsonText == expected)
+            #expect(try JSONValue(parsing: Data(value.jsonBytes())) == value)
+        }
+    }
+
     @Test("hasControlCharacter is Unicode's Cc, read from bytes")
     func controlCharacters() {
         for value in 0..<0x800 {

@@ -42,7 +42,7 @@ struct Logs: AsyncParsableCommand {
                         print(message)
                         lastID = message["id"]?.stringValue ?? lastID
                     } else if let type = message["type"]?.stringValue, type == "dropped" || type == "error" {
-                        Output.error("fluke: \(type): \(message.compactText)")
+                        Output.error("fluke: \(type): \(message.jsonText)")
                     }
                 }
                 // The server closed (a restart, a deploy of log-streamer): resume after the last line.
@@ -53,7 +53,7 @@ struct Logs: AsyncParsableCommand {
 
     func print(_ entry: JSONValue) {
         if options.json {
-            Output.write(entry.compactText)
+            Output.write(entry.jsonText)
         } else {
             Output.write("\(Output.cell(entry, path: "timestamp")) \(Output.cell(entry, path: "level").uppercased()) \(Output.cell(entry, path: "message"))")
         }

@@ -41,8 +41,9 @@ struct MCPCommand: AsyncParsableCommand {
             return
         }
         let client = try await options.client()
-        let server = await FleetMCPServer(client: client, readOnly: readOnly, toolsets: sets).makeServer()
-        try await server.start(transport: StdioTransport())
+        let mcp = FleetMCPServer(client: client, readOnly: readOnly, toolsets: sets)
+        let server = await mcp.makeServer()
+        try await server.start(transport: FleetTransport(StdioTransport(), mcp: mcp))
         await server.waitUntilCompleted()
         try? await client.shutdown()
     }

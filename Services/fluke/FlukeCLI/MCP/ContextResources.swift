@@ -40,7 +40,7 @@ actor ContextResources {
     func read(_ uri: String, _ client: FlukeClient) async throws -> [Resource.Content] {
         guard let project = Self.project(uri) else { throw MCPError.invalidParams("unknown resource: \(uri)") }
         let context = try await client.context(project: project)
-        return [.text(context.compactText, uri: uri, mimeType: "application/json")]
+        return [.text(context.jsonText, uri: uri, mimeType: "application/json")]
     }
 
     /// Starts watching `uri` from the feed's current end; `notify` is called with each URI that moved.

@@ -28,8 +28,12 @@ struct FleetMCPServer: Sendable {
 
     /// The client for the request being handled: over HTTP with that request's bearer token.
     func requestClient() -> FlukeClient {
-        guard let http = Server.currentHandlerContext?.httpContext,
-              let auth = http.header(HTTPHeaderName.authorization), auth.lowercased().hasPrefix("bearer ") else { return client }
+        client(for: Server.currentHandlerContext?.httpContext)
+    }
+
+    /// The client acting for an HTTP request's bearer token; on stdio (no HTTP request), `client`.
+    func client(for http: MCP.HTTPRequest?) -> FlukeClient {
+        guard let auth = http?.header(HTTPHeaderName.authorization), auth.lowercased().hasPrefix("bearer ") else { return client }
         return client.withToken(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces))
     }
 
@@ -75,8 +79,10 @@ struct FleetMCPServer: Sendable {
             let scopes = await this.scopes(this.requestClient())
             return .init(tools: this.tools(scopes: scopes).map(\.tool))
         }
+        // Tool calls are answered by FleetTransport before they reach the Server; a batch
+        // (which FleetTransport leaves to the Server) still finds them here.
         await server.withMethodHandler(CallTool.self) { params in
-            try await this.call(params.name, arguments: params.arguments ?? [:])
+            try await this.call(params.name, arguments: params.arguments ?? [:], client: this.requestClient()).result
         }
         return server
     }
@@ -90,11 +96,12 @@ struct FleetMCPServer: Sendable {
         }
     }
 
-    func call(_ name: String, arguments: [String: Value]) async throws -> CallTool.Result {
+    /// Runs tool `name` for `client`'s caller. Throws `MCPError` for an unknown tool or bad
+    /// arguments; a call the fleet refused is an answer with `isError`.
+    func call(_ name: String, arguments: [String: Value], client: FlukeClient) async throws -> ToolAnswer {
         guard let tool = FleetTools.all.first(where: { $0.name == name }) else {
             throw MCPError.invalidParams("unknown tool: \(name)")
         }
-        let client = requestClient()
         let scopes = await scopes(client)
         guard tools(scopes: scopes).contains(where: { $0.name == name }) else {
             throw MCPError.invalidParams("tool \(name) is not available to this token or in this server's mode")
@@ -107,15 +114,33 @@ struct FleetMCPServer: Sendable {
         do {
             let answer = try await tool.run(client, args)
             let structured: JSONValue = if case .object = answer { answer } else { ["result": answer] }
-            return try .init(content: [.text(text: structured.compactText, annotations: nil, _meta: nil)],
-                         structuredContent: Value(structured), isError: false)
+            return ToolAnswer(text: structured.jsonText, structured: structured, isError: false)
         } catch let error as FlukeClientError {
             var problem: JSONValue = error.problem
             if case .object = problem {} else {
                 problem = ["title": .string(error.title), "detail": .string(error.detail), "status": .number(Double(error.status))]
             }
-            return try .init(content: [.text(text: error.description, annotations: nil, _meta: nil)],
-                         structuredContent: Value(["error": problem]), isError: true)
+            return ToolAnswer(text: error.description, structured: ["error": problem], isError: true)
+        }
+    }
+}
+
+/// A tool's answer: its JSON as text (for clients without structured content) and as
+/// `structuredContent`.
+struct ToolAnswer: Sendable {
+    let text: String
+    let structured: JSONValue
+    let isError: Bool
+
+    /// The `tools/call` result as JSON.
+    var json: JSONValue {
+        ["content": .array([["type": "text", "text": .string(text)]]), "structuredContent": structured, "isError": .bool(isError)]
+    }
+
+    /// The same result as the SDK's type.
+    var result: CallTool.Result {
+        get throws {
+            try .init(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: Value(structured), isError: isError)
         }
     }
 }

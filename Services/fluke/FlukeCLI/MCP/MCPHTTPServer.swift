@@ -63,7 +63,7 @@ actor MCPHTTPSessions {
         let transport = StatefulHTTPServerTransport(sessionIDGenerator: FixedSessionID(id: id), validationPipeline: validation)
         let server = await mcp.makeServer()
         do {
-            try await server.start(transport: transport)
+            try await server.start(transport: FleetTransport(transport, mcp: mcp))
         } catch {
             return .error(statusCode: 500, .internalError("could not start a session"))
         }

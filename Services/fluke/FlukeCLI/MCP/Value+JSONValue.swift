@@ -30,11 +30,4 @@ extension JSONValue {
         case .object(let o): self = .object(o.mapValues { JSONValue($0) })
         }
     }
-
-    /// Compact JSON text (the `text` content beside `structuredContent`).
-    var compactText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
 }
