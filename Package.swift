@@ -217,7 +217,7 @@ let package = Package(
         exclude: ["Fixtures"]),
         .testTarget(name: "FlukeCLITests", dependencies: [
             "FleetTestServices", "FlukeCLI", "FlukeClient", "ProjectManager", "ContextAPI", "DeployTracker", "DeployExecutors",
-            "LogStreamer", "WebhookDispatcher", "FlukeTestSupport",
+            "LogStreamer", "WebhookDispatcher", "Federation", "FlukeModels", "FlukeTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeCLITests", exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [

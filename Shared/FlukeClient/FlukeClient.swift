@@ -59,14 +59,16 @@ public final class FlukeClient: Sendable {
         let raw = try await sendRaw(service, method, path, query: query,
                                     body: try body.map { try JSONEncoder.fleet.encode($0) },
                                     contentType: "application/json", headers: headers)
+        return try decodeAnswer(raw.body, status: raw.status, from: service, "\(method) \(path)")
+    }
+
+    /// An answer's body as `Response`: parsed once with the fleet's parser, models read from that tree.
+    func decodeAnswer<Response: Decodable>(_ body: Data, status: Int, from service: FleetService, _ request: String) throws -> Response {
         do {
-            let body = raw.body.isEmpty ? Data("null".utf8) : raw.body
-            // Most answers are kept whole: the fleet's own parser reads them straight into JSONValue.
-            if Response.self == JSONValue.self { return try JSONValue(parsing: body) as! Response }
-            return try JSONDecoder.fleet.decode(Response.self, from: body)
+            return try (body.isEmpty ? JSONValue.null : try JSONValue(parsing: body)).decode(Response.self)
         } catch {
-            throw FlukeClientError(service: service, status: raw.status, title: "Unreadable answer",
-                                   detail: "\(method) \(path) answered what is not the documented JSON: \(error)")
+            throw FlukeClientError(service: service, status: status, title: "Unreadable answer",
+                                   detail: "\(request) answered what is not the documented JSON: \(error)")
         }
     }
 
@@ -113,19 +115,5 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return encoder
-    }
-}
-
-extension JSONDecoder {
-    static var fleet: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = RFC3339.parse(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not RFC 3339: \(text)"))
-            }
-            return date
-        }
-        return decoder
     }
 }

@@ -122,6 +122,64 @@ struct JSONParsingTests {
         }
     }
 
+    /// `JSONValue.decode` reads models as JSONDecoder reads them from the same text, and fails
+    /// where it fails, naming the path.
+    @Test("decode(_:) gives JSONDecoder's models and its errors' paths")
+    func decoding() throws {
+        struct Model: Decodable, Equatable {
+            struct Inner: Decodable, Equatable { var n: Int8; var tags: [String]; var when: Date? }
+            var id: UUID
+            var name: String
+            var ratio: Double
+            var count: UInt32
+            var flag: Bool?
+            var inner: [Inner]
+            var extra: JSONValue?
+        }
+        let text = #"{"id":"6F1C2A1E-9A8B-4C3D-8E7F-0A1B2C3D4E5F","name":"a\"b","ratio":0.25,"count":7,"flag":null,"#
+            + #""inner":[{"n":-3,"tags":["x","y"],"when":"2026-12-03T07:00:00.125Z"},{"n":4,"tags":[]}],"extra":{"k":[1,"2"]},"unknown":1}"#
+        let value = try JSONValue(parsing: Data(text.utf8))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { d in
+            let s = try d.singleValueContainer().decode(String.self)
+            guard let date = RFC3339.parse(s) else { throw DecodingError.dataCorruptedError(in: try d.singleValueContainer(), debugDescription: s) }
+            return date
+        }
+        let expected = try decoder.decode(Model.self, from: Data(text.utf8))
+        #expect(try value.decode(Model.self) == expected)
+        #expect(try value.decode(Model.self).inner.first?.when == RFC3339.parse("2026-12-03T07:00:00.125Z"))
+
+        let entry = UnifiedLogEntry(timestamp: RFC3339.parse("2026-12-03T07:00:00.125Z")!, level: .warn, message: "disk 91% full",
+                                    source: .init(service: "db", component: "disk"))
+        let encoded = try JSONValue(parsing: try CloudEvent.encoder().encode(entry))
+        #expect(try encoded.decode(UnifiedLogEntry.self) == entry)
+
+        func failure(_ text: String) -> String {
+            do {
+                _ = try JSONValue(parsing: Data(text.utf8)).decode(Model.self)
+                return "decoded"
+            } catch let error as DecodingError {
+                switch error {
+                case .keyNotFound(let key, let context): return (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+                case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+                    return context.codingPath.map(\.stringValue).joined(separator: ".")
+                @unknown default: return "?"
+                }
+            } catch {
+                return "other: \(error)"
+            }
+        }
+        let base = #""id":"6f1c2a1e-9a8b-4c3d-8e7f-0a1b2c3d4e5f","name":"n","ratio":1,"count":1"#
+        #expect(failure("{\(base)}") == "inner")
+        #expect(failure(#"{"# + base + #","inner":[{"n":300,"tags":[]}]}"#) == "inner.0.n", "300 does not fit Int8")
+        #expect(failure(#"{"# + base + #","inner":[{"n":1,"tags":[1]}]}"#) == "inner.0.tags.0")
+        #expect(failure(#"{"# + base + #","inner":[{"n":1.5,"tags":[]}]}"#) == "inner.0.n")
+        #expect(failure(#"{"# + base + #","inner":[{"n":1,"tags":[],"when":"yesterday"}]}"#) == "inner.0.when")
+        #expect(failure(#"{"id":"not-a-uuid","name":"n","ratio":1,"count":1,"inner":[]}"#) == "id")
+        #expect(failure(#"{"# + base.replacingOccurrences(of: #""count":1"#, with: #""count":-1"#) + #","inner":[]}"#) == "count")
+        #expect(failure(#"[1]"#) == "")
+    }
+
     @Test("hasControlCharacter is Unicode's Cc, read from bytes")
     func controlCharacters() {
         for value in 0..<0x800 {

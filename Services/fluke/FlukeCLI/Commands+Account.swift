@@ -36,10 +36,7 @@ struct Login: AsyncParsableCommand {
         endpoints.token = nil
         try await withClient(FlukeClient(endpoints: endpoints), json: options.json) { client in
             let pair = try await client.login(email: email, password: password)
-            guard let refresh = pair["refresh_token"]?.stringValue else {
-                throw FlukeClientError(service: .projectManager, status: 0, title: "No refresh token", detail: "login gave no refresh token")
-            }
-            try StoredLogin(refreshToken: refresh, projectManagerURL: pmURL).write(environment: environment)
+            try StoredLogin(refreshToken: pair.refreshToken, projectManagerURL: pmURL).write(environment: environment)
             Output.write("Signed in as \(email). Saved to \(StoredLogin.path(environment: environment)).")
         }
     }

@@ -33,17 +33,13 @@ struct Env: AsyncParsableCommand {
         func run() async throws {
             try await withClient(options) { client in
                 let id = try await project.required(client)
-                var page = try await client.listEnv(project: id, environment: environment)
-                if !reveal { page = Self.masked(page) }
-                Output.show(page, json: options.json) {
+                let page = try await client.listEnv(project: id, environment: environment)
+                Output.show(reveal ? page.json : FleetTools.masked(page), json: options.json) {
                     Output.table(Output.items($0), [("key", "key"), ("environment", "environment"), ("value", "value"),
                                                     ("secret", "secret"), ("version", "version")])
                 }
             }
         }
-
-        /// Secrets' values left out, even when the token could read them: `--reveal` asks for them.
-        static func masked(_ page: JSONValue) -> JSONValue { FleetTools.masked(page) }
     }
 
     struct Set: AsyncParsableCommand {
@@ -60,8 +56,8 @@ struct Env: AsyncParsableCommand {
             try await withClient(options) { client in
                 let id = try await project.required(client)
                 let saved = try await client.setEnv(project: id, key: key, value: value, environment: environment, secret: secret)
-                let shown = Output.items(List.masked(.object(["items": .array([saved])]))).first ?? saved
-                Output.show(shown, json: options.json) {
+                // Secrets' values left out, even when the token could read them.
+                Output.show(FleetTools.masked(saved), json: options.json) {
                     Output.write("Set \(Output.cell($0, path: "key")) (\(Output.cell($0, path: "environment")), version \(Output.cell($0, path: "version"))).")
                 }
             }
@@ -136,7 +132,7 @@ struct Memories: AsyncParsableCommand {
             try await withClient(options) { client in
                 let current = try await client.memory(id, project: project.resolved)
                 var fields: [String: JSONValue] = ["content": .string(content)]
-                for key in ["memory_type", "tags", "version"] { if let value = current[key] { fields[key] = value } }
+                for key in ["memory_type", "tags", "version"] { if let value = current.json[key] { fields[key] = value } }
                 Output.show(try await client.updateMemory(id, project: project.resolved, fields), json: options.json) {
                     Output.write("Saved \(Output.cell($0, path: "id")) (version \(Output.cell($0, path: "version"))).")
                 }

@@ -33,7 +33,7 @@ struct Deploy: AsyncParsableCommand {
 
     func run() async throws {
         try await withClient(options) { client in
-            let queued: JSONValue
+            let queued: FleetObject<Deployment>
             if let image {
                 var request: [String: JSONValue] = ["app_name": .string(app), "image": .string(image)]
                 if let version { request["version"] = .string(version) }
@@ -42,9 +42,7 @@ struct Deploy: AsyncParsableCommand {
             } else {
                 queued = try await client.deploySource(app: app, tarball: try Tarball.gzip(directory ?? "."))
             }
-            guard let id = (queued["id"] ?? queued["deployment_id"])?.stringValue else {
-                throw FlukeClientError(service: .deployTracker, status: 0, title: "No id", detail: "the deployment came back without an id")
-            }
+            let id = queued.id.lowercased
             if detach {
                 Output.show(queued, json: options.json) { _ in Output.write(id) }
                 return
@@ -52,7 +50,7 @@ struct Deploy: AsyncParsableCommand {
             let final = try await DeployWatcher(client: client, deploymentID: id, quiet: options.json,
                                                 timeout: .seconds(timeout)).watch()
             if options.json { Output.printJSON(final) }
-            guard final["status"]?.stringValue == "success" else { throw ExitCode(2) }
+            guard final.status == "success" else { throw ExitCode(2) }
         }
     }
 }
@@ -65,53 +63,47 @@ struct DeployWatcher {
     let quiet: Bool
     let timeout: Duration
 
-    static let terminal: Set<String> = ["success", "failed", "rolled_back", "cancelled"]
     static let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
-    func watch() async throws -> JSONValue {
+    func watch() async throws -> FleetObject<Deployment> {
         let clock = ContinuousClock(), start = clock.now
         var seen: [String: String] = [:], logOffset = 0, tick = 0, spinning = false
         while true {
             let deployment = try await client.deployment(deploymentID)
-            let status = deployment["status"]?.stringValue ?? "?"
+            let status = deployment.status
             var lines: [String] = []
-            var running: (String, String?)?
-            if case .array(let phases)? = deployment["phases"] {
-                for phase in phases {
-                    let name = phase["name"]?.stringValue ?? "?", state = phase["state"]?.stringValue ?? "?"
-                    if state == "running" { running = (name, phase["started_at"]?.stringValue) }
-                    guard seen[name] != state else { continue }
-                    seen[name] = state
-                    if state == "running", Output.isTerminal { continue }
-                    var line = "\(name): \(state)"
-                    if let ms = phase["duration_ms"], case .number(let n) = ms, state != "running" {
-                        line += String(format: " in %.1f s", n / 1000)
-                    }
-                    if let error = phase["error"]?.stringValue { line += " — \(error)" }
-                    lines.append(line)
-                }
+            var running: (name: String, started: Date?)?
+            for phase in deployment.phases {
+                if phase.state == "running" { running = (phase.name, phase.startedAt) }
+                guard seen[phase.name] != phase.state else { continue }
+                seen[phase.name] = phase.state
+                if phase.state == "running", Output.isTerminal { continue }
+                var line = "\(phase.name): \(phase.state)"
+                if let ms = phase.durationMS, phase.state != "running" { line += String(format: " in %.1f s", Double(ms) / 1000) }
+                if let error = phase.error { line += " — \(error)" }
+                lines.append(line)
             }
             let logs = try? await client.queryLogs([("deployment_id", deploymentID), ("order", "asc"), ("limit", "200"),
                                                     ("offset", String(logOffset)), ("since_minutes", "43200")])
-            for entry in Output.items(logs ?? .null) {
+            for entry in logs?.items ?? [] {
                 logOffset += 1
-                lines.append("  \(Output.cell(entry, path: "level").uppercased().prefix(5)) \(Output.cell(entry, path: "message"))")
+                lines.append("  \(entry.level.rawValue.uppercased().prefix(5)) \(Output.cell(.string(entry.message), path: ""))")
             }
             if !quiet {
                 if spinning { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); spinning = false }
                 for line in lines { Output.write(line) }
-                if Output.isTerminal, let (name, started) = running, !Self.terminal.contains(status) {
-                    let since = started.flatMap(RFC3339.parse).map { Date().timeIntervalSince($0) } ?? 0
+                if Output.isTerminal, let (name, started) = running, !deployment.isFinished {
+                    let since = started.map { Date().timeIntervalSince($0) } ?? 0
                     let frame = Self.spinner[tick % Self.spinner.count]
                     FileHandle.standardOutput.write(Data("\(frame) \(name)  \(String(format: "%.1f", max(0, since))) s".utf8))
                     spinning = true
                 }
             }
             tick += 1
-            if Self.terminal.contains(status) {
+            if deployment.isFinished {
                 if !quiet {
                     if spinning { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)) }
-                    let reason = deployment["error"]?.stringValue ?? deployment["reason"]?.stringValue
+                    let reason = deployment.error ?? deployment.reason
                     Output.write("deployment \(deploymentID): \(status)" + (reason.map { " — \($0)" } ?? ""))
                 }
                 return deployment

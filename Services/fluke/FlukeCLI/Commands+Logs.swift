@@ -26,9 +26,9 @@ struct Logs: AsyncParsableCommand {
                 ("app_name", app), ("level", level), ("since_minutes", since.map(String.init)),
                 ("deployment_id", deployment), ("limit", String(limit))])
             // Newest first from the API; printed oldest first, as a log reads.
-            let latest = Array(Output.items(page).reversed())
+            let latest = page.items.reversed().map(\.json)
             if options.json, !follow {
-                Output.printJSON(.array(latest))
+                Output.printJSON(JSONValue.array(latest))
                 return
             }
             for entry in latest { print(entry) }

@@ -123,7 +123,10 @@ struct Webhooks: AsyncParsableCommand {
         @Option(help: "RFC 3339, e.g. 2026-12-01T00:00:00Z.") var since: String
         func run() async throws {
             try await withClient(options) { client in
-                Output.show(try await client.recoverWebhook(id, since: since), json: options.json) { Output.printJSON($0) }
+                let recovered = try await client.recoverWebhook(id, since: since).recovered
+                Output.show(["recovered": .number(Double(recovered))] as JSONValue, json: options.json) { _ in
+                    Output.write("Sent again: \(recovered) failed deliveries.")
+                }
             }
         }
     }

@@ -25,13 +25,11 @@ struct GlobalOptions: ParsableArguments {
             let client = FlukeClient(endpoints: endpoints)
             let pair = try await client.refresh(refresh)
             try? await client.shutdown()
-            if let access = pair["access_token"]?.stringValue { endpoints.token = access }
+            endpoints.token = pair.accessToken
             // Refresh tokens rotate: keep the new one.
-            if let next = pair["refresh_token"]?.stringValue {
-                var updated = stored ?? StoredLogin()
-                updated.refreshToken = next
-                try? updated.write(environment: environment)
-            }
+            var updated = stored ?? StoredLogin()
+            updated.refreshToken = pair.refreshToken
+            try? updated.write(environment: environment)
         }
         return FlukeClient(endpoints: endpoints)
     }
@@ -50,7 +48,7 @@ struct ProjectOption: ParsableArguments {
     /// The project, asked of project-manager (`/api/v1/me`) when neither names one.
     func required(_ client: FlukeClient) async throws -> String {
         if let resolved { return resolved }
-        if let bound = try await client.me().projectID { return bound }
+        if let bound = try await client.me().projectID { return bound.lowercased }
         throw ValidationError("name a project with --project (or FLUKE_PROJECT_ID); this token reaches several")
     }
 }

@@ -1,3 +1,4 @@
+import FlukeClient
 import FlukeModels
 import Foundation
 
@@ -17,16 +18,16 @@ enum Output {
         write(coloured, to: .standardError)
     }
 
-    static func printJSON(_ value: JSONValue, to stream: Stream = .standardOutput) {
+    static func printJSON(_ value: some JSONConvertible, to stream: Stream = .standardOutput) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        let data = (try? encoder.encode(value.json)) ?? Data("null".utf8)
         write(String(decoding: data, as: UTF8.self), to: stream)
     }
 
     /// `value` as JSON with `--json`, else as `render` prints it.
-    static func show(_ value: JSONValue, json: Bool, _ render: (JSONValue) -> Void) {
-        if json { printJSON(value) } else { render(value) }
+    static func show(_ value: some JSONConvertible, json: Bool, _ render: (JSONValue) -> Void) {
+        if json { printJSON(value) } else { render(value.json) }
     }
 
     /// A table of `items` (objects): one column per `(title, key path)`; text made safe to print.
@@ -44,6 +45,16 @@ enum Output {
         let header = line(columns.map { $0.0.uppercased() })
         write(isTerminal ? "\u{1B}[1m\(header)\u{1B}[0m" : header)
         for row in rows { write(line(row)) }
+    }
+
+    /// ONLINE in green and OFFLINE in red, on a terminal.
+    static func coloured(_ status: String) -> String {
+        guard isTerminal else { return status }
+        switch status {
+        case "ONLINE", "success", "running": return "\u{1B}[32m\(status)\u{1B}[0m"
+        case "OFFLINE", "failed": return "\u{1B}[31m\(status)\u{1B}[0m"
+        default: return status
+        }
     }
 
     /// `key: value` lines for one object.

@@ -57,7 +57,10 @@ async def run(session, scenario, updates):
     out["annotations"] = {t.name: {"read_only": t.annotations.readOnlyHint if t.annotations else None,
                                    "destructive": t.annotations.destructiveHint if t.annotations else None,
                                    "has_output_schema": t.outputSchema is not None} for t in tools}
-    if scenario == "full":
+    if scenario == "catalog":
+        out["catalog"] = await call(session, "catalog", {})
+        out["status"] = await call(session, "project_status", {})
+    elif scenario == "full":
         resources = (await session.list_resources()).resources
         out["resources"] = [str(r.uri) for r in resources]
         uri = resources[0].uri

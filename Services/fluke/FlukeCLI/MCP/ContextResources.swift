@@ -29,9 +29,8 @@ actor ContextResources {
 
     func list(_ client: FlukeClient) async throws -> [Resource] {
         let page = try await client.listProjects(limit: 100)
-        return Output.items(page).compactMap { project in
-            guard let id = project["id"]?.stringValue else { return nil }
-            let name = project["name"]?.stringValue ?? id
+        return page.items.map { project in
+            let id = project.id.lowercased, name = project.name
             return Resource(name: "\(name) context", uri: Self.uri(id), title: "Project context: \(name)",
                             description: "What an AI agent should know about \(name).", mimeType: "application/json")
         }
@@ -40,7 +39,7 @@ actor ContextResources {
     func read(_ uri: String, _ client: FlukeClient) async throws -> [Resource.Content] {
         guard let project = Self.project(uri) else { throw MCPError.invalidParams("unknown resource: \(uri)") }
         let context = try await client.context(project: project)
-        return [.text(context.jsonText, uri: uri, mimeType: "application/json")]
+        return [.text(context.json.jsonText, uri: uri, mimeType: "application/json")]
     }
 
     /// Starts watching `uri` from the feed's current end; `notify` is called with each URI that moved.
@@ -69,8 +68,7 @@ actor ContextResources {
             guard let project = Self.project(uri),
                   let page = try? await subscription.client.contextChanges(project: project, since: subscription.cursor, limit: 100)
             else { continue }
-            let items = Output.items(page)
-            guard let last = items.last?["cursor"]?.stringValue else { continue }
+            guard let last = page.items.last?.cursor else { continue }
             // Unsubscribed meanwhile: leave it out.
             guard subscriptions[uri] != nil else { continue }
             subscriptions[uri]?.cursor = last
@@ -84,8 +82,8 @@ actor ContextResources {
         var cursor: String?
         for _ in 0..<100 {
             let page = try await client.contextChanges(project: project, since: cursor, limit: 100)
-            if let last = Output.items(page).last?["cursor"]?.stringValue { cursor = last }
-            if page["next_cursor"] == nil || page["next_cursor"] == .null { break }
+            if let last = page.items.last?.cursor { cursor = last }
+            if page.nextCursor == nil { break }
         }
         return cursor
     }

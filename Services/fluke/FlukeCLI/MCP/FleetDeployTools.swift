@@ -38,7 +38,7 @@ enum FleetDeployTools {
             let app = try args.requiredString("app_name")
             let deployments = try await client.deployments(app: app, limit: try args.int("limit", in: 1...100) ?? 20)
             let releases = try await client.releases(app: app)
-            return ["deployments": deployments["items"] ?? .array([]), "releases": releases["items"] ?? .array([])]
+            return ["deployments": .array(deployments.items.map(\.json)), "releases": .array(releases.items.map(\.json))] as JSONValue
         },
         FleetTool("deploy_logs", "Deployment logs", toolset: "deploy", scope: "logs:read", readOnly: true,
                   description: "A deployment's log lines, oldest first, always bounded: `lines` (default 100, at most 500) and `max_chars` (default 20000); continue with `cursor`. With follow: true it waits up to `wait_seconds` (at most 30) for new lines and returns what arrived — it never hangs.",
@@ -58,10 +58,10 @@ enum FleetDeployTools {
                   required: ["app_name"]) { client, args in
             let app = try args.requiredString("app_name"), version = try args.string("version")
             guard try args.bool("confirm") == true else {
-                let releases = try await client.releases(app: app)
-                return ["would_roll_back": .string(app), "to": version.map { .string($0) } ?? "the previous release",
-                        "releases": releases["items"] ?? .array([]), "confirm_needed": true,
-                        "message": "Call deploy_rollback again with confirm: true to roll back."]
+                let releases: JSONValue = .array(try await client.releases(app: app).items.map(\.json))
+                let target: JSONValue = version.map { .string($0) } ?? "the previous release"
+                return ["would_roll_back": .string(app), "to": target, "releases": releases, "confirm_needed": true,
+                        "message": "Call deploy_rollback again with confirm: true to roll back."] as JSONValue
             }
             return try await client.rollback(app: app, to: version)
         },
@@ -110,28 +110,28 @@ struct DeployLogs {
     func read(_ client: FlukeClient) async throws -> JSONValue {
         let deadline = ContinuousClock.now + (follow ? wait : .zero)
         var page = try await fetch(client)
-        while follow, Output.items(page).isEmpty, ContinuousClock.now < deadline {
+        while follow, page.items.isEmpty, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             page = try await fetch(client)
         }
-        let entries = Output.items(page)
+        let entries = page.items
         var kept: [JSONValue] = [], chars = 0
         for entry in entries {
-            let message = entry["message"]?.stringValue ?? ""
+            let message = entry.message
             // At least one line, however long: a cut page always moves forward.
             if chars + message.count > maxChars, !kept.isEmpty { break }
             chars += message.count
-            kept.append(entry)
+            kept.append(entry.json)
         }
         let truncated = kept.count < entries.count
         let status = try? await client.deployment(deploymentID)
         return ["deployment_id": .string(deploymentID), "entries": .array(kept),
                 "next_cursor": .string(Self.encode(offset + kept.count)),
-                "more": .bool(truncated || page["next_cursor"].map { $0 != .null } == true),
-                "truncated": .bool(truncated), "status": status?["status"] ?? .null]
+                "more": .bool(truncated || page.nextCursor != nil),
+                "truncated": .bool(truncated), "status": status.map { .string($0.status) } ?? .null]
     }
 
-    private func fetch(_ client: FlukeClient) async throws -> JSONValue {
+    private func fetch(_ client: FlukeClient) async throws -> Page<FleetObject<UnifiedLogEntry>> {
         try await client.queryLogs([("deployment_id", deploymentID), ("order", "asc"), ("limit", String(lines)),
                                     ("offset", String(offset)), ("since_minutes", "43200")])
     }

@@ -112,7 +112,7 @@ struct FleetMCPServer: Sendable {
             throw MCPError.invalidParams("\(name): \(required) is required")
         }
         do {
-            let answer = try await tool.run(client, args)
+            let answer = try await tool.run(client, args).json
             let structured: JSONValue = if case .object = answer { answer } else { ["result": answer] }
             return ToolAnswer(text: structured.jsonText, structured: structured, isError: false)
         } catch let error as FlukeClientError {

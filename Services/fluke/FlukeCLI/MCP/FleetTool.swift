@@ -18,11 +18,11 @@ struct FleetTool: Sendable {
     /// JSON Schema properties of its arguments, and which are required.
     let properties: [String: Value]
     let required: [String]
-    let run: @Sendable (FlukeClient, ToolArguments) async throws -> JSONValue
+    let run: @Sendable (FlukeClient, ToolArguments) async throws -> any JSONConvertible
 
     init(_ name: String, _ title: String, toolset: String, scope: String, readOnly: Bool, destructive: Bool = false,
          description: String, properties: [String: Value] = [:], required: [String] = [],
-         run: @escaping @Sendable (FlukeClient, ToolArguments) async throws -> JSONValue) {
+         run: @escaping @Sendable (FlukeClient, ToolArguments) async throws -> any JSONConvertible) {
         self.name = name
         self.title = title
         self.toolset = toolset

@@ -22,7 +22,7 @@ enum FleetTools {
         FleetTool("project_status", "Project status", toolset: "context", scope: "context:read", readOnly: true,
                   description: "A project's deploy status, ONLINE/OFFLINE and blocked tasks: what needs attention.",
                   properties: ["project_id": Schema.project]) { client, args in
-            try await client.projectStatus(try await project(client, args))
+            try await client.projectOverview(try await project(client, args))
         },
         FleetTool("list_env", "List environment variables", toolset: "context", scope: "context:read", readOnly: true,
                   description: "A project's environment variables. Secrets' values are always masked here.",
@@ -64,11 +64,11 @@ enum FleetTools {
             let id = try args.requiredString("memory_id"), project = try args.string("project_id")
             guard try args.bool("confirm") == true else {
                 let memory = try await client.memory(id, project: project)
-                return ["would_delete": memory, "confirm_needed": true,
-                        "message": "Call delete_memory again with confirm: true to delete this memory."]
+                return ["would_delete": memory.json, "confirm_needed": true,
+                        "message": "Call delete_memory again with confirm: true to delete this memory."] as JSONValue
             }
             try await client.deleteMemory(id, project: project)
-            return ["deleted": true, "id": .string(id)]
+            return ["deleted": true, "id": .string(id)] as JSONValue
         },
     ]
 
@@ -138,20 +138,20 @@ enum FleetTools {
     /// `project_id`, or the one project a bound token reaches.
     static func project(_ client: FlukeClient, _ args: ToolArguments) async throws -> String {
         if let id = try args.string("project_id") { return id }
-        if let bound = try await client.me().projectID { return bound }
+        if let bound = try await client.me().projectID { return bound.lowercased }
         throw MCPError.invalidParams("\(args.tool): project_id is required (this token reaches several projects)")
     }
 
     /// Secrets' values left out whatever the token may read: agents get names, not secrets.
-    static func masked(_ page: JSONValue) -> JSONValue {
-        guard case .object(var object) = page, case .array(let items)? = object["items"] else { return page }
-        object["items"] = .array(items.map { item in
-            guard case .object(var fields) = item, fields["secret"] == .bool(true) else { return item }
-            fields["value"] = nil
-            fields["masked"] = .bool(true)
-            return .object(fields)
-        })
-        return .object(object)
+    static func masked(_ page: Page<FleetObject<EnvVar>>) -> JSONValue {
+        ["items": .array(page.items.map(masked)), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null]
+    }
+
+    static func masked(_ variable: FleetObject<EnvVar>) -> JSONValue {
+        guard variable.secret, case .object(var fields) = variable.json else { return variable.json }
+        fields["value"] = nil
+        fields["masked"] = .bool(true)
+        return .object(fields)
     }
 }
 

@@ -1,0 +1,100 @@
+import FlukeModels
+import Foundation
+
+// project-manager's answers (its OpenAPI document's schemas).
+
+/// `GET /api/v1/me`.
+public struct Me: Decodable, Sendable {
+    public var scopes: [String]
+    public var projectID: UUID?
+    public var authenticatedWith: String
+    public var user: JSONValue
+    public var tenant: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case scopes, projectID = "project_id", authenticatedWith = "authenticated_with", user, tenant
+    }
+}
+
+/// `POST /auth/login` and `/auth/refresh`.
+public struct TokenPair: Decodable, Sendable {
+    public var accessToken: String
+    public var refreshToken: String
+    public var expiresIn: Int
+    public var tenantID: UUID
+    public var userID: UUID
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token", refreshToken = "refresh_token", expiresIn = "expires_in"
+        case tenantID = "tenant_id", userID = "user_id"
+    }
+}
+
+public struct Project: Decodable, Sendable {
+    public var id: UUID
+    public var tenantID: UUID
+    public var name: String
+    public var description: String
+    public var stage: String
+    public var repositoryURL: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenantID = "tenant_id", name, description, stage, repositoryURL = "repository_url"
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+}
+
+/// `GET /api/v1/projects/{id}/status`: counts per task and milestone status.
+public struct ProjectStatus: Decodable, Sendable {
+    public var projectID: UUID
+    public var tasks: [String: Int]
+    public var milestones: [String: Int]
+    public var teamSize: Int
+
+    enum CodingKeys: String, CodingKey {
+        case projectID = "project_id", tasks, milestones, teamSize = "team_size"
+    }
+}
+
+public struct Milestone: Decodable, Sendable {
+    public var id: UUID
+    public var title: String
+    public var description: String?
+    public var status: String
+    public var dueDate: String?
+
+    enum CodingKeys: String, CodingKey { case id, title, description, status, dueDate = "due_date" }
+}
+
+public struct ProjectTask: Decodable, Sendable {
+    public var id: UUID
+    public var projectID: UUID
+    public var title: String
+    public var description: String?
+    public var status: String
+    public var labels: [String]
+    public var source: String
+    public var deploymentID: UUID?
+
+    enum CodingKeys: String, CodingKey {
+        case id, projectID = "project_id", title, description, status, labels, source, deploymentID = "deployment_id"
+    }
+}
+
+public struct APIToken: Decodable, Sendable {
+    public var id: UUID
+    public var name: String
+    public var prefix: String
+    public var projectID: UUID?
+    public var scopes: [String]
+    public var expiresAt: Date?
+    public var lastUsedAt: Date?
+    /// The secret: only in the answer that created it.
+    public var token: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, prefix, projectID = "project_id", scopes, expiresAt = "expires_at", lastUsedAt = "last_used_at", token
+    }
+}
