@@ -78,7 +78,9 @@ public struct FleetEndpoints: Sendable, Equatable {
         return components.string ?? path
     }
 
-    /// The fleet as this process is configured to see it.
+    /// The fleet as this process is configured to see it. Later sources win: `make run`'s ports,
+    /// the stored login's project-manager URL, the config file (`FLUKE_CONFIG`, else
+    /// `$XDG_CONFIG_HOME/fluke/config.env`), the `fleet.env`, then the environment.
     ///
     /// - Parameters:
     ///   - environment: the process environment (`FLUKE_*_URL`, `FLUKE_TOKEN`, `FEDERATION_API_KEY`).
@@ -88,12 +90,14 @@ public struct FleetEndpoints: Sendable, Equatable {
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
                             fleetEnv: String? = nil, storedLogin: StoredLogin? = nil) throws -> FleetEndpoints {
         var settings: [String: String] = [:]
-        let file = fleetEnv ?? findFleetEnv(from: FileManager.default.currentDirectoryPath)
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw FlukeClientError(service: nil, status: 0, title: "Unreadable fleet.env", detail: "cannot read \(file)")
-            }
-            settings = parseEnvFile(text)
+        // The config file: KEY=value lines as in fleet.env, for a fleet elsewhere than `make run`'s.
+        let config = environment["FLUKE_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let configFile = config ?? StoredLogin.configDirectory(environment) + "/config.env"
+        if config != nil || FileManager.default.fileExists(atPath: configFile) {
+            settings = try readEnvFile(configFile, what: "config file")
+        }
+        if let file = fleetEnv ?? findFleetEnv(from: FileManager.default.currentDirectoryPath) {
+            settings.merge(try readEnvFile(file, what: "fleet.env")) { _, fleet in fleet }
         }
         for (key, value) in environment where key.hasPrefix("FLUKE_") || key == "FEDERATION_API_KEY" {
             settings[key] = value
@@ -103,7 +107,7 @@ public struct FleetEndpoints: Sendable, Equatable {
         for service in FleetService.allCases {
             guard let raw = settings[service.urlVariable], !raw.isEmpty else { continue }
             guard let url = URL(string: raw), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw FlukeClientError(service: service, status: 0, title: "Bad URL", detail: "\(service.urlVariable) is not an http(s) URL: \(raw)",
+                throw FlukeClientError(service: nil, status: 0, title: "Bad URL", detail: "\(service.urlVariable) is not an http(s) URL: \(raw)",
                                        field: service.urlVariable)
             }
             endpoints.urls[service] = url
@@ -112,6 +116,13 @@ public struct FleetEndpoints: Sendable, Equatable {
             .compactMap { $0 }.first { !$0.isEmpty }
         endpoints.federationAPIKey = settings["FEDERATION_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         return endpoints
+    }
+
+    static func readEnvFile(_ file: String, what: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw FlukeClientError(service: nil, status: 0, title: "Unreadable \(what)", detail: "cannot read the \(what) \(file)")
+        }
+        return parseEnvFile(text)
     }
 
     /// `.run/fleet.env` in `directory` or the nearest parent that has one.

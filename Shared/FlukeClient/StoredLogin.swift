@@ -25,9 +25,14 @@ public struct StoredLogin: Codable, Sendable, Equatable {
 
     /// `$XDG_CONFIG_HOME/fluke/login.json`, `~/.config/fluke/login.json` without it.
     public static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        configDirectory(environment) + "/login.json"
+    }
+
+    /// `$XDG_CONFIG_HOME/fluke`, `~/.config/fluke` without it: the login and the config file.
+    static func configDirectory(_ environment: [String: String]) -> String {
         let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
-        return base + "/fluke/login.json"
+        return base + "/fluke"
     }
 
     public static func read(environment: [String: String] = ProcessInfo.processInfo.environment) -> StoredLogin? {

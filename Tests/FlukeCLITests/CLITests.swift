@@ -46,7 +46,7 @@ struct CLITests {
         }
     }
 
-    @Test("a fleet.env gives the URLs and FLUKE_ADMIN_TOKEN; FLUKE_TOKEN overrides it")
+    @Test("a fleet.env or the config file gives the URLs and a token (fleet.env wins); FLUKE_TOKEN overrides them")
     func fleetEnv() async throws {
         let h = try await FlukeHarness()
         try await h.withFleet { f in
@@ -63,6 +63,20 @@ struct CLITests {
             let overridden = try await FlukeHarness.fluke(["projects", "--fleet-env", file],
                                                           config.merging(["FLUKE_TOKEN": "fbk_not_a_token"]) { _, new in new })
             #expect(overridden.status == 1 && overridden.stderr.contains("401"), "\(overridden.stderr)")
+
+            // The config file ($XDG_CONFIG_HOME/fluke/config.env) alone is enough; a fleet.env wins over it.
+            let configDirectory = config["XDG_CONFIG_HOME"]! + "/fluke"
+            try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
+            try "FLUKE_PROJECT_MANAGER_URL=\(f.environment["FLUKE_PROJECT_MANAGER_URL"]!)\nFLUKE_TOKEN=\(f.world.token)\n"
+                .write(toFile: configDirectory + "/config.env", atomically: true, encoding: .utf8)
+            let viaConfig = try await FlukeHarness.fluke(["projects", "--json"], config)
+            #expect(viaConfig.status == 0, "\(viaConfig.stderr)")
+            try "FLUKE_PROJECT_MANAGER_URL=http://127.0.0.1:1\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let fleetWins = try await FlukeHarness.fluke(["projects", "--fleet-env", file], config)
+            #expect(fleetWins.status == 3, "\(fleetWins.stderr)")
+            // FLUKE_CONFIG names another file; a missing one is an error, not silently nothing.
+            let named = try await FlukeHarness.fluke(["projects"], config.merging(["FLUKE_CONFIG": file + ".missing"]) { _, new in new })
+            #expect(named.status == 64 && named.stderr.hasPrefix("fluke: ") && named.stderr.contains("config file"), "\(named.stderr)")
         }
     }
 }

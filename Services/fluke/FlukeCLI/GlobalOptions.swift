@@ -55,7 +55,21 @@ struct ProjectOption: ParsableArguments {
 
 /// Runs `body` with the configured client; see ``withClient(_:json:_:)``.
 func withClient(_ options: GlobalOptions, _ body: (FlukeClient) async throws -> Void) async throws {
-    try await withClient(try await options.client(), json: options.json, body)
+    let client: FlukeClient
+    do {
+        client = try await options.client()
+    } catch let error as FlukeClientError {
+        // A bad configuration (an unreadable file, a URL that is not one) or an expired login.
+        Output.error("fluke: \(error)")
+        throw ExitCode(exitStatus(error))
+    }
+    try await withClient(client, json: options.json, body)
+}
+
+/// 1 refused, 3 unreachable, 4 the server failed, 64 the configuration is wrong.
+func exitStatus(_ error: FlukeClientError) -> Int32 {
+    if error.status == 0 { return error.service == nil ? 64 : 3 }
+    return error.status >= 500 ? 4 : 1
 }
 
 /// Runs `body` with `client` and shuts it down; prints a fleet error as one line naming the
@@ -71,7 +85,7 @@ func withClient(_ client: FlukeClient, json: Bool, _ body: (FlukeClient) async t
         } else {
             Output.error("fluke: \(error)")
         }
-        throw ExitCode(error.status == 0 ? 3 : (error.status >= 500 ? 4 : 1))
+        throw ExitCode(exitStatus(error))
     } catch {
         try? await client.shutdown()
         throw error
