@@ -122,6 +122,16 @@ struct DeployCLITests {
                 #expect(structured("rollback_final")["status"] as? String == "success", "\(out["rollback_final"] ?? "")")
                 #expect(structured("rollback_final")["kind"] as? String == "rollback")
 
+                // notifications/cancelled stops a tool call in flight: it is never answered; others are.
+                let deploymentID = try #require(structured("final")["id"] as? String)
+                let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/FlukeCLITests/Fixtures/mcp_cancel.py").path
+                let cancel = try await CommandRun.run(MCPTests.python, [script, FlukeHarness.fluke, deploymentID], environment: env,
+                                                      timeout: .seconds(60))
+                let answered = try #require((try cancel.json() as? [String: Any])?["answered"] as? [String: Double], "\(cancel.stderr)")
+                #expect(answered["2"] == nil, "the cancelled call was answered: \(answered)")
+                #expect((answered["3"] ?? 99) < 2, "\(answered)")
+                #expect((answered["4"] ?? 0) >= 1.5 && (answered["4"] ?? 99) < 8, "the other call still follows for its 2 s: \(answered)")
+
                 _ = try await FlukeHarness.fluke(["apps", "create", "broken", "--executor", "process", "--spec",
                                                   Self.spec(build: "echo the build breaks; exit 3")], env)
                 let failed = try await CommandRun.run(FlukeHarness.fluke, ["deploy", source, "--app", "broken"], environment: env,
