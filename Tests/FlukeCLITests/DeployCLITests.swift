@@ -104,23 +104,12 @@ struct DeployCLITests {
                 agent["DEPLOY_APP"] = "web"
                 agent["DEPLOY_GIT"] = "file://" + repository
                 let out = try await MCPTests.session("deploy", agent)
+                try Self.checkDeploySession(out)
+                // The same over Streamable HTTP, the agent's token sent with each request.
+                try await MCPTests.withHTTPServer(env) { url in
+                    try Self.checkDeploySession(try await MCPTests.session("deploy", agent, target: url))
+                }
                 func structured(_ key: String) -> [String: Any] { MCPTests.structured(out[key]) ?? [:] }
-                #expect((out["validate"] as? [String: Any])?["is_error"] as? Bool == false, "\(out["validate"] ?? "")")
-                #expect(structured("final")["status"] as? String == "success", "\(out["final"] ?? "")")
-                let page = structured("logs_page")
-                #expect(((page["entries"] as? [Any])?.count ?? 0) == 3 && page["more"] as? Bool == true, "\(page)")
-                #expect(((structured("logs_next")["entries"] as? [Any])?.count ?? 0) > 0)
-                let followed = try #require(out["follow_seconds"] as? Double)
-                #expect(followed >= 1.5 && followed < 10, "follow waits wait_seconds, not forever: \(followed)")
-                #expect((structured("logs_follow")["entries"] as? [Any])?.isEmpty == true)
-                let queried = structured("query_logs")["items"] as? [[String: Any]]
-                #expect(queried?.count == 2, "query_logs honours limit: \(out["query_logs"] ?? "")")
-                let deployments = (structured("history")["deployments"] as? [Any])?.count ?? 0
-                #expect(deployments >= 3)
-                #expect(structured("rollback_unconfirmed")["confirm_needed"] as? Bool == true)
-                #expect((structured("history_after_unconfirmed")["deployments"] as? [Any])?.count == deployments, "nothing without confirm")
-                #expect(structured("rollback_final")["status"] as? String == "success", "\(out["rollback_final"] ?? "")")
-                #expect(structured("rollback_final")["kind"] as? String == "rollback")
 
                 // notifications/cancelled stops a tool call in flight: it is never answered; others are.
                 let deploymentID = try #require(structured("final")["id"] as? String)
@@ -144,6 +133,27 @@ struct DeployCLITests {
 }
 
 extension DeployCLITests {
+    /// What an agent's MCP deploy session (mcp_session.py "deploy") must have seen.
+    static func checkDeploySession(_ out: [String: Any]) throws {
+        func structured(_ key: String) -> [String: Any] { MCPTests.structured(out[key]) ?? [:] }
+        #expect((out["validate"] as? [String: Any])?["is_error"] as? Bool == false, "\(out["validate"] ?? "")")
+        #expect(structured("final")["status"] as? String == "success", "\(out["final"] ?? "")")
+        let page = structured("logs_page")
+        #expect(((page["entries"] as? [Any])?.count ?? 0) == 3 && page["more"] as? Bool == true, "\(page)")
+        #expect(((structured("logs_next")["entries"] as? [Any])?.count ?? 0) > 0)
+        let followed = try #require(out["follow_seconds"] as? Double)
+        #expect(followed >= 1.5 && followed < 10, "follow waits wait_seconds, not forever: \(followed)")
+        #expect((structured("logs_follow")["entries"] as? [Any])?.isEmpty == true)
+        let queried = structured("query_logs")["items"] as? [[String: Any]]
+        #expect(queried?.count == 2, "query_logs honours limit: \(out["query_logs"] ?? "")")
+        let deployments = (structured("history")["deployments"] as? [Any])?.count ?? 0
+        #expect(deployments >= 3)
+        #expect(structured("rollback_unconfirmed")["confirm_needed"] as? Bool == true)
+        #expect((structured("history_after_unconfirmed")["deployments"] as? [Any])?.count == deployments, "nothing without confirm")
+        #expect(structured("rollback_final")["status"] as? String == "success", "\(out["rollback_final"] ?? "")")
+        #expect(structured("rollback_final")["kind"] as? String == "rollback")
+    }
+
     /// `directory` committed as a git repository (a deployment source), in a copy.
     static func gitRepository(_ directory: String) throws -> String {
         let repository = directory + "-git"

@@ -18,6 +18,21 @@ struct MCPTests {
         return try #require(try run.json() as? [String: Any], "\(run.stdout)")
     }
 
+    /// `fluke mcp --http` on a free port, with `environment`'s URLs and no token of its own, while
+    /// `body` runs with its endpoint's URL.
+    static func withHTTPServer<T: Sendable>(_ environment: [String: String], _ body: (String) async throws -> T) async throws -> T {
+        let port = freePort()
+        var serverEnvironment = environment
+        serverEnvironment["FLUKE_TOKEN"] = nil
+        let server = try ServiceProcess(executable: "fluke", environment: serverEnvironment,
+                                        arguments: ["mcp", "--http", "127.0.0.1:\(port)"])
+        defer { server.signal(SIGTERM) }
+        try await eventually(timeout: .seconds(30), "fluke mcp --http answers") {
+            (try? await HTTP.get("http://127.0.0.1:\(port)/health").status) == 200
+        }
+        return try await body("http://127.0.0.1:\(port)/mcp")
+    }
+
     static func structured(_ result: Any?) -> [String: Any]? { (result as? [String: Any])?["structured"] as? [String: Any] }
 
     @Test("stdio: tools listed by scope with annotations; the context resource and its updates; memories (idempotent, confirm before delete); errors as results or JSON-RPC errors")

@@ -105,8 +105,12 @@ struct StatusCLITests {
         #expect(partial.stdout.contains("unavailable") && partial.stdout.contains("federation"), "\(partial.stdout)")
         #expect(partial.stdout.contains("Wait for the payment keys"))
 
-        // An agent asks the same through MCP.
-        let session = try await MCPTests.session("catalog", env)
+        // An agent asks the same through MCP, on stdio and over Streamable HTTP.
+        try checkSession(try await MCPTests.session("catalog", env))
+        try await MCPTests.withHTTPServer(env) { url in try checkSession(try await MCPTests.session("catalog", env, target: url)) }
+    }
+
+    static func checkSession(_ session: [String: Any]) throws {
         let catalogItems = MCPTests.structured(session["catalog"])?["items"] as? [[String: Any]]
         #expect(catalogItems?.first { $0["slug"] as? String == "storefront" }?["status"] as? String == "ONLINE", "\(session)")
         let projectStatus = try #require(MCPTests.structured(session["status"]), "\(session)")
