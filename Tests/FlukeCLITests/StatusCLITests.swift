@@ -77,6 +77,8 @@ struct StatusCLITests {
                 && items.contains { $0["slug"] as? String == "elsewhere" && $0["status"] as? String == "UNKNOWN" }
         }
         await nats.shutdown()
+        let offline = try await FlukeHarness.fluke(["catalog", "--status", "UNKNOWN"], env)
+        #expect(offline.stdout.contains("elsewhere") && !offline.stdout.contains("storefront"), "\(offline.stdout)")
 
         let status = try await FlukeHarness.fluke(["status", "--json"], env)
         let overview = try #require(try status.json() as? [String: Any], "\(status.stderr)")

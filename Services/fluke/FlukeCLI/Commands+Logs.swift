@@ -61,13 +61,18 @@ struct Logs: AsyncParsableCommand {
 }
 
 struct Catalog: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Federation's catalog: every project, ONLINE or OFFLINE.")
+    static let configuration = CommandConfiguration(abstract: "Federation's catalog: every project, ONLINE or OFFLINE.",
+                                                    discussion: "Examples:\n  fluke catalog\n  fluke catalog --status OFFLINE")
     @OptionGroup var options: GlobalOptions
+    @Option(help: "Only ONLINE, OFFLINE or UNKNOWN projects.") var status: String?
+    @Option(help: "Continue from a page's next_cursor.") var cursor: String?
+
     func run() async throws {
         try await withClient(options) { client in
-            Output.show(try await client.catalog(), json: options.json) {
-                Output.table(Output.items($0), [("slug", "slug"), ("status", "status"), ("version", "version"),
-                                                ("last seen", "last_heartbeat_at")])
+            Output.show(try await client.catalog(status: status, cursor: cursor), json: options.json) { page in
+                Output.table(Output.items(page), [("slug", "slug"), ("name", "name"), ("status", "status"),
+                                                  ("project", "project_id"), ("last seen", "last_heartbeat_at")])
+                if let next = page["next_cursor"]?.stringValue { Output.write("more: --cursor \(next)") }
             }
         }
     }
