@@ -8,13 +8,26 @@ import NIOWebSocket
 /// log-streamer's live tail (`/api/v1/logs/stream`): entries as they arrive, and its control
 /// messages (`dropped`, `live`, `error`, …), as one async sequence.
 public struct LogTail: AsyncSequence, Sendable {
-    public typealias Element = JSONValue
-    let stream: AsyncThrowingStream<JSONValue, any Error>
+    /// What the tail sends: an entry, or a control message.
+    public enum Message: Sendable {
+        case entry(FleetObject<UnifiedLogEntry>)
+        /// `live`, `dropped` (`count`, `since_id`: resume from there), `error`, `stats`, …, whole.
+        case control(type: String, JSONValue)
 
-    public func makeAsyncIterator() -> AsyncThrowingStream<JSONValue, any Error>.AsyncIterator { stream.makeAsyncIterator() }
+        /// Entries carry `@context`; control messages `type`.
+        init(_ message: JSONValue) {
+            if message["@context"] != nil, let entry = try? FleetObject<UnifiedLogEntry>(json: message) {
+                self = .entry(entry)
+            } else {
+                self = .control(type: message["type"]?.stringValue ?? "unknown", message)
+            }
+        }
+    }
 
-    /// Whether a tail message is an entry (control messages carry `type`; entries `@context`).
-    public static func isEntry(_ message: JSONValue) -> Bool { message["@context"] != nil }
+    public typealias Element = Message
+    let stream: AsyncThrowingStream<Message, any Error>
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<Message, any Error>.AsyncIterator { stream.makeAsyncIterator() }
 }
 
 extension FlukeClient {
@@ -70,7 +83,7 @@ extension FlukeClient {
                                as: JSONValue.self)
             throw FlukeClientError(service: .logStreamer, status: 0, title: "Refused", detail: "the live tail was refused")
         }
-        let (stream, continuation) = AsyncThrowingStream<JSONValue, any Error>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let (stream, continuation) = AsyncThrowingStream<LogTail.Message, any Error>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let reader = Task {
             do {
                 try await channel.executeThenClose { inbound, outbound in
@@ -81,7 +94,7 @@ extension FlukeClient {
                             var data = frame.unmaskedData
                             text.writeBuffer(&data)
                             guard frame.fin else { continue }
-                            if let message = try? JSONValue(parsing: Data(buffer: text)) { continuation.yield(message) }
+                            if let message = try? JSONValue(parsing: Data(buffer: text)) { continuation.yield(LogTail.Message(message)) }
                             text.clear()
                         case .ping:
                             var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)

@@ -70,6 +70,14 @@ struct DeployCLITests {
                 #expect(phases == ["pre_build", "build", "pre_deploy", "deploy", "post_deploy"], "\(deployed.stdout)")
                 #expect(lines.last?.hasSuffix(": success") == true, "\(deployed.stdout)")
                 #expect(deployed.stdout.contains("building the site"), "the build's own output arrives: \(deployed.stdout)")
+                // Every line of the deployment's log printed once, from the live tail (replayed from before it opened).
+                let listed = try await FlukeHarness.fluke(["deployments", "list", "web", "--json"], env)
+                let latest = try #require(((try listed.json() as? [String: Any])?["items"] as? [[String: Any]])?.first?["id"] as? String)
+                let full = try await FlukeHarness.fluke(["logs", "web", "--deployment", latest, "--limit", "1000", "--json"], env)
+                let messages = try #require(try full.json() as? [[String: Any]], "\(full.stdout)").compactMap { $0["message"] as? String }
+                let printed = lines.filter { $0.hasPrefix("  ") }
+                #expect(printed.count == messages.count && !messages.isEmpty, "printed \(printed) of \(messages)")
+                #expect(zip(printed, messages).allSatisfy { $0.hasSuffix($1) }, "in the log's order: \(printed) vs \(messages)")
 
                 // The log afterwards, oldest first; then --follow shows what comes next.
                 let logs = try await FlukeHarness.fluke(["logs", "web", "--json"], env)

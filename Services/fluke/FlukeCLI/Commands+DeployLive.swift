@@ -55,7 +55,7 @@ struct Deploy: AsyncParsableCommand {
     }
 }
 
-/// Polls a deployment until it ends, printing phase changes and new log lines.
+/// Polls a deployment until it ends, printing phase changes and its log lines from the live tail.
 struct DeployWatcher {
     let client: FlukeClient
     let deploymentID: String
@@ -66,8 +66,26 @@ struct DeployWatcher {
     static let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
     func watch() async throws -> FleetObject<Deployment> {
+        let feed = DeployLogFeed(client: client, deploymentID: deploymentID)
+        if !quiet {
+            if client.endpoints.base(.logStreamer)?.scheme != "http" {
+                Output.write("(log lines come from log-streamer's live tail over ws://; here: fluke logs APP --deployment \(deploymentID))")
+            }
+            await feed.start()
+        }
+        do {
+            let deployment = try await poll(feed)
+            await feed.stop()
+            return deployment
+        } catch {
+            await feed.stop()
+            throw error
+        }
+    }
+
+    private func poll(_ feed: DeployLogFeed) async throws -> FleetObject<Deployment> {
         let clock = ContinuousClock(), start = clock.now
-        var seen: [String: String] = [:], logOffset = 0, tick = 0, spinning = false
+        var seen: [String: String] = [:], tick = 0, spinning = false
         while true {
             let deployment = try await client.deployment(deploymentID)
             let status = deployment.status
@@ -83,10 +101,9 @@ struct DeployWatcher {
                 if let error = phase.error { line += " — \(error)" }
                 lines.append(line)
             }
-            let logs = try? await client.queryLogs([("deployment_id", deploymentID), ("order", "asc"), ("limit", "200"),
-                                                    ("offset", String(logOffset)), ("since_minutes", "43200")])
-            for entry in logs?.items ?? [] {
-                logOffset += 1
+            // The last lines may land just after the deployment ends: wait for the tail to go quiet.
+            if deployment.isFinished, !quiet { await feed.settle() }
+            for entry in await feed.take() {
                 lines.append("  \(entry.level.rawValue.uppercased().prefix(5)) \(Output.cell(.string(entry.message), path: ""))")
             }
             if !quiet {
@@ -114,6 +131,63 @@ struct DeployWatcher {
             }
             try await Task.sleep(for: .milliseconds(Output.isTerminal ? 150 : 500))
         }
+    }
+}
+
+/// A deployment's log lines as they arrive, each once: log-streamer's live tail filtered to the
+/// deployment, replayed from an hour back (the deployment's lines before the tail opened) and
+/// resumed after the last line when the connection drops or could not be made yet.
+actor DeployLogFeed {
+    let client: FlukeClient
+    let deploymentID: String
+    private var pending: [FleetObject<UnifiedLogEntry>] = []
+    private var lastID: String?
+    private var reader: Task<Void, Never>?
+
+    init(client: FlukeClient, deploymentID: String) {
+        self.client = client
+        self.deploymentID = deploymentID
+    }
+
+    func start() {
+        let since = RFC3339.format(Date().addingTimeInterval(-3600))
+        reader = Task { [client, deploymentID] in
+            while !Task.isCancelled {
+                // Before the first line, from an hour back; then after the last line received.
+                let resume = self.lastID.map { ("since_id", $0) } ?? ("since", since)
+                if let tail = try? await client.tailLogs([("deployment_id", deploymentID), resume]) {
+                    do {
+                        for try await message in tail { if case .entry(let entry) = message { self.receive(entry) } }
+                    } catch {}
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func receive(_ entry: FleetObject<UnifiedLogEntry>) {
+        pending.append(entry)
+        lastID = entry.id
+    }
+
+    /// The lines that arrived since the last call.
+    func take() -> [FleetObject<UnifiedLogEntry>] {
+        defer { pending = [] }
+        return pending
+    }
+
+    /// Waits (at most 2 s) until no line has arrived for 300 ms.
+    func settle() async {
+        var count = -1
+        for _ in 0..<20 where count != pending.count {
+            count = pending.count
+            try? await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
+    func stop() {
+        reader?.cancel()
+        reader = nil
     }
 }
 

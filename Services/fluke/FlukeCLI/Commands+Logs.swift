@@ -38,11 +38,14 @@ struct Logs: AsyncParsableCommand {
                 let tail = try await client.tailLogs([("app_name", app), ("level", level), ("deployment_id", deployment),
                                                       ("since_id", lastID)])
                 for try await message in tail {
-                    if LogTail.isEntry(message) {
-                        print(message)
-                        lastID = message["id"]?.stringValue ?? lastID
-                    } else if let type = message["type"]?.stringValue, type == "dropped" || type == "error" {
-                        Output.error("fluke: \(type): \(message.jsonText)")
+                    switch message {
+                    case .entry(let entry):
+                        print(entry.json)
+                        lastID = entry.id
+                    case .control(let type, let json) where type == "dropped" || type == "error":
+                        Output.error("fluke: \(type): \(json.jsonText)")
+                    case .control:
+                        continue
                     }
                 }
                 // The server closed (a restart, a deploy of log-streamer): resume after the last line.
