@@ -211,6 +211,7 @@ let package = Package(
         ], path: "Tests/DeployTrackerTests"),
         .testTarget(name: "LogStreamerTests", dependencies: [
             "FleetTestServices", "LogStreamer", "ProjectManager", "FlukeTestSupport", "CZlib",
+            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/LogStreamerTests",
         // OTLP fixtures and the OpenTelemetry SDK script, read from the repository by the tests.

@@ -16,7 +16,7 @@ import Synchronization
 /// tails never wait for this one.
 final class TailConnection: Sendable {
     enum Item: Sendable {
-        case entry(ByteBuffer)
+        case entry(TailEntry)
         case frame(WebSocketFrame)
     }
 
@@ -44,6 +44,9 @@ final class TailConnection: Sendable {
     let openedAt = ContinuousClock.now
     let channel: any Channel
     private let writer: LoopWriter
+    /// The frame encoder's place in the pipeline: live entries' ready-made frames are written from
+    /// there (past the encoder), many in one buffer. Set on the loop once the tail is served.
+    private let encoder: NIOLoopBoundBox<ChannelHandlerContext?>
     private let state: Mutex<State>
     private let lastHeard = Mutex(ContinuousClock.now)
     /// Succeeds once the close frame is written, or the connection is gone.
@@ -55,11 +58,17 @@ final class TailConnection: Sendable {
         self.channel = channel
         self.writer = writer
         state = Mutex(State(filter: filter))
+        encoder = .makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
         ended = channel.eventLoop.makePromise()
         channel.closeFuture.whenComplete { [ended] _ in ended.succeed() }
     }
 
     var tenantID: UUID { principal.tenantID }
+
+    /// Finds the WebSocket frame encoder in the pipeline; on the channel's event loop.
+    func attachEncoder() throws {
+        encoder.value = try channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+    }
 
     /// Offers a live entry; never waits. Returns whether it was dropped for want of room.
     @discardableResult
@@ -74,7 +83,7 @@ final class TailConnection: Sendable {
                 return true
             }
             if s.dropped > 0 { s.items.append(.frame(.text(Self.droppedMessage(&s)))) }
-            s.items.append(.entry(entry.frame))
+            s.items.append(.entry(entry))
             s.queuedEntries += 1
             s.lastQueuedID = entry.id
             mark = Self.mark(&s)
@@ -193,14 +202,34 @@ final class TailConnection: Sendable {
             return (taken, close)
         }
         guard !items.isEmpty || close != nil else { return }
+        // Entries' frames are ready: copied one after another into one buffer, written past the
+        // encoder. (Through the encoder, each frame cost two writes and a pipeline walk, per
+        // tail, 500,000 times a second for 100 tails at 5,000 entries/s.)
+        let encoder = self.encoder.value
+        var batch: ByteBuffer?
         for item in items {
             switch item {
-            case .entry(let buffer): channel.write(WebSocketFrame.text(buffer), promise: nil)
-            case .frame(let frame): channel.write(frame, promise: nil)
+            case .entry(let entry):
+                guard encoder != nil else {
+                    channel.write(WebSocketFrame.text(entry.frame), promise: nil)
+                    continue
+                }
+                if batch == nil { batch = channel.allocator.buffer(capacity: Self.wireBytes(items)) }
+                batch!.writeImmutableBuffer(entry.wire)
+            case .frame(let frame):
+                if let ready = batch.take() { encoder!.write(NIOAny(ready), promise: nil) }
+                channel.write(frame, promise: nil)
             }
         }
+        if let ready = batch { encoder!.write(NIOAny(ready), promise: nil) }
         guard let close else { return channel.flush() }
         channel.writeAndFlush(close).whenComplete { [ended] _ in ended.succeed() }
+    }
+}
+
+extension TailConnection {
+    static func wireBytes(_ items: [Item]) -> Int {
+        items.reduce(0) { sum, item in if case .entry(let entry) = item { sum + entry.wire.readableBytes } else { sum } }
     }
 }
 

@@ -108,6 +108,9 @@ struct TailEntry: Sendable {
     let eventType: UnifiedLogEntry.EventKind?
     /// The UnifiedLogEntry JSON, as every tail's frame carries it (one buffer, shared).
     let frame: ByteBuffer
+    /// The whole text frame as it goes on the wire (header and `frame`): written once here, then
+    /// copied into each tail's batch without going through the frame encoder again.
+    let wire: ByteBuffer
 
     init(seq: Int64, checked: CheckedEntry) {
         self.seq = seq
@@ -118,6 +121,28 @@ struct TailEntry: Sendable {
         deploymentID = checked.entry.flukedeployMetadata?.deploymentID
         level = checked.entry.level
         eventType = checked.entry.flukedeployMetadata?.eventType
-        frame = ByteBuffer(string: checked.json)
+        let payload = ByteBuffer(string: checked.json)
+        wire = TailEntry.textFrame(payload)
+        frame = payload
+    }
+
+    /// A final, unmasked text frame carrying `payload`, byte for byte what NIO's
+    /// `WebSocketFrameEncoder` writes for `WebSocketFrame.text(payload)` from a server.
+    static func textFrame(_ payload: ByteBuffer) -> ByteBuffer {
+        let length = payload.readableBytes
+        var wire = ByteBuffer()
+        wire.reserveCapacity(length + 10)
+        wire.writeInteger(UInt8(0x81))   // FIN, opcode 1 (text)
+        if length < 126 {
+            wire.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            wire.writeInteger(UInt8(126))
+            wire.writeInteger(UInt16(length))
+        } else {
+            wire.writeInteger(UInt8(127))
+            wire.writeInteger(UInt64(length))
+        }
+        wire.writeImmutableBuffer(payload)
+        return wire
     }
 }

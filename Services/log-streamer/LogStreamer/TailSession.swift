@@ -78,6 +78,8 @@ struct TailSessions: Sendable {
                        inbound: NIOAsyncChannelInboundStream<WebSocketFrame>) async {
         let reader = TailReader(tail: tail, broadcaster: broadcaster, maxMessageBytes: settings.maxMessageBytes)
         try? await channel.pipeline.addHandler(TailWritability(tail: tail))
+        // Before the replay ends, so that every live entry goes out by the fast path.
+        try? await channel.eventLoop.submit { try tail.attachEncoder() }.get()
         await withTaskGroup(of: End.self) { group in
             group.addTask {
                 do {
