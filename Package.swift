@@ -219,6 +219,7 @@ let package = Package(
         .testTarget(name: "FlukeCLITests", dependencies: [
             "FleetTestServices", "FlukeCLI", "FlukeClient", "ProjectManager", "ContextAPI", "DeployTracker", "DeployExecutors",
             "LogStreamer", "WebhookDispatcher", "Federation", "FlukeModels", "FlukeTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeCLITests", exclude: ["Fixtures"]),
         .testTarget(name: "FederationTests", dependencies: [

@@ -43,7 +43,8 @@ struct Login: AsyncParsableCommand {
 }
 
 struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Forget the stored login.")
+    static let configuration = CommandConfiguration(abstract: "Forget the stored login.",
+        discussion: "Example: fluke logout")
 
     func run() async throws {
         StoredLogin.remove()
@@ -57,6 +58,8 @@ struct Tokens: AsyncParsableCommand {
         subcommands: [List.self, Create.self, Revoke.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The API tokens you minted (their secrets are never shown again).",
+                                                        discussion: "Example: fluke tokens list --json | jq '.items[] | {id, name, scopes}'")
         @OptionGroup var options: GlobalOptions
         func run() async throws {
             try await withClient(options) { client in
@@ -92,6 +95,8 @@ struct Tokens: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token: it stops working at once, with the tokens it minted.",
+                                                        discussion: "Example: fluke tokens revoke 0b7e…")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The token's id.") var id: String
         func run() async throws {

@@ -25,6 +25,8 @@ struct Env: AsyncParsableCommand {
         subcommands: [List.self, Set.self, Unset.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a project's variables.",
+                                                        discussion: "Example: fluke env list --environment production --reveal")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Option(help: "Only this environment.") var environment: String?
@@ -65,6 +67,8 @@ struct Env: AsyncParsableCommand {
     }
 
     struct Unset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a variable.",
+                                                        discussion: "Example: fluke env unset API_KEY --environment production")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Argument var key: String
@@ -86,6 +90,8 @@ struct Memories: AsyncParsableCommand {
         subcommands: [List.self, Add.self, Edit.self, Remove.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find memories by text, type or tag.",
+                                                        discussion: "Example: fluke memories list -q staging --type convention")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Option(name: [.customShort("q"), .long], help: "Text to find.") var query: String?
@@ -103,6 +109,8 @@ struct Memories: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Keep something learnt (idempotent with --external-id).",
+                                                        discussion: "Example: fluke memories add \"Deploys go through staging first\" --type convention --tag deploy")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Argument var content: String
@@ -123,6 +131,8 @@ struct Memories: AsyncParsableCommand {
     }
 
     struct Edit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a memory's content (its type and tags stay).",
+                                                        discussion: "Example: fluke memories edit 5c2d… \"Deploys go through staging, then canary\"")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Argument var id: String
@@ -141,7 +151,8 @@ struct Memories: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a memory for good.",
+            discussion: "Example: fluke memories rm 5c2d…")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Argument var id: String

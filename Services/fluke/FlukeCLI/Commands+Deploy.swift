@@ -37,6 +37,8 @@ struct Apps: AsyncParsableCommand {
     }
 
     struct Scale: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run an app on this many replicas.",
+                                                        discussion: "Example: fluke apps scale web 3")
         @OptionGroup var options: GlobalOptions
         @Argument var app: String
         @Argument(help: "Replicas, 0 to 100.") var replicas: Int
@@ -50,6 +52,8 @@ struct Apps: AsyncParsableCommand {
     }
 
     struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restart an app's replicas.",
+                                                        discussion: "Example: fluke apps restart web")
         @OptionGroup var options: GlobalOptions
         @Argument var app: String
         func run() async throws {
@@ -60,6 +64,8 @@ struct Apps: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The apps this token reaches.",
+                                                        discussion: "Example: fluke apps list --json | jq '.items[] | {name, status, url}'")
         @OptionGroup var options: GlobalOptions
         func run() async throws {
             try await withClient(options) { client in
@@ -72,6 +78,8 @@ struct Apps: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One app: status, current release, URL, replicas.",
+                                                        discussion: "Example: fluke apps show web")
         @OptionGroup var options: GlobalOptions
         @Argument var app: String
         func run() async throws {
@@ -85,6 +93,8 @@ struct Deployments: AsyncParsableCommand {
                                                     subcommands: [List.self, Show.self, Cancel.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An app's deployments, newest first.",
+                                                        discussion: "Example: fluke deployments list web --limit 5")
         @OptionGroup var options: GlobalOptions
         @Argument var app: String
         @Option var limit: Int?
@@ -99,6 +109,8 @@ struct Deployments: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One deployment and its five phases.",
+                                                        discussion: "Example: fluke deployments show 9f1a…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -107,6 +119,8 @@ struct Deployments: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a deployment that has not finished.",
+                                                        discussion: "Example: fluke deployments cancel 9f1a…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -120,7 +134,8 @@ struct Deployments: AsyncParsableCommand {
 }
 
 struct Releases: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "An app's releases, newest first.")
+    static let configuration = CommandConfiguration(abstract: "An app's releases, newest first.",
+        discussion: "Example: fluke releases web")
     @OptionGroup var options: GlobalOptions
     @Argument var app: String
     func run() async throws {
@@ -134,7 +149,8 @@ struct Releases: AsyncParsableCommand {
 }
 
 struct Rollback: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Roll an app back to its previous release, or --to vN.")
+    static let configuration = CommandConfiguration(abstract: "Roll an app back to its previous release, or --to vN.",
+        discussion: "Example: fluke rollback web --to v3")
     @OptionGroup var options: GlobalOptions
     @Argument var app: String
     @Option(help: "The release to go back to (vN).") var to: String?

@@ -8,6 +8,9 @@ struct MCPCommand: AsyncParsableCommand {
         commandName: "mcp",
         abstract: "Serve the fleet's tools to AI agents (Model Context Protocol).",
         discussion: """
+            Examples:
+              fluke mcp --read-only --toolsets context,memories
+              fluke mcp --http 127.0.0.1:8090
             On stdio for an agent's MCP configuration:
               {"mcpServers": {"fluke": {"command": "fluke", "args": ["mcp"], "env": {"FLUKE_TOKEN": "fbk_…"}}}}
             Only the tools the token's scopes allow are listed; --read-only and --toolsets narrow them.

@@ -68,7 +68,8 @@ extension ProjectOption {
 }
 
 struct Tasks: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A project's tasks.")
+    static let configuration = CommandConfiguration(abstract: "A project's tasks.",
+        discussion: "Example: fluke tasks --status blocked")
     @OptionGroup var options: GlobalOptions
     @OptionGroup var project: ProjectOption
     @Option(help: "Only this status (todo, in_progress, blocked, done).") var status: String?
@@ -83,7 +84,8 @@ struct Tasks: AsyncParsableCommand {
 }
 
 struct Milestones: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A project's milestones.")
+    static let configuration = CommandConfiguration(abstract: "A project's milestones.",
+        discussion: "Example: fluke milestones --project 4b1d… --json")
     @OptionGroup var options: GlobalOptions
     @OptionGroup var project: ProjectOption
 

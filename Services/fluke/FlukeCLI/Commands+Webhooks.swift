@@ -17,6 +17,8 @@ struct Webhooks: AsyncParsableCommand {
         defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Your webhook subscriptions.",
+                                                        discussion: "Example: fluke webhooks list")
         @OptionGroup var options: GlobalOptions
         func run() async throws {
             try await withClient(options) { client in
@@ -29,7 +31,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Subscribe a URL; its signing secret is printed once.")
+        static let configuration = CommandConfiguration(abstract: "Subscribe a URL; its signing secret is printed once.",
+            discussion: "Example: fluke webhooks create https://hooks.example.com/fluke --event \"deploy.*\" --event task.updated")
         @OptionGroup var options: GlobalOptions
         @OptionGroup var project: ProjectOption
         @Argument(help: "The https URL to deliver to.") var url: String
@@ -50,7 +53,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a subscription.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a subscription.",
+            discussion: "Example: fluke webhooks rm 7d3c…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -62,7 +66,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rotate-secret", abstract: "A new signing secret, printed once.")
+        static let configuration = CommandConfiguration(commandName: "rotate-secret", abstract: "A new signing secret, printed once.",
+            discussion: "Example: fluke webhooks rotate-secret 7d3c…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -75,7 +80,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a test event now.")
+        static let configuration = CommandConfiguration(abstract: "Send a test event now.",
+            discussion: "Example: fluke webhooks test 7d3c…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -88,7 +94,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Deliveries: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A subscription's deliveries, newest first.")
+        static let configuration = CommandConfiguration(abstract: "A subscription's deliveries, newest first.",
+            discussion: "Example: fluke webhooks deliveries 7d3c… --json | jq '.items[] | select(.status == \"failed\")'")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         @Option(help: "Continue from a page's next_cursor.") var cursor: String?
@@ -104,7 +111,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send one delivery again.")
+        static let configuration = CommandConfiguration(abstract: "Send one delivery again.",
+            discussion: "Example: fluke webhooks retry 2e9b…")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         func run() async throws {
@@ -117,7 +125,8 @@ struct Webhooks: AsyncParsableCommand {
     }
 
     struct Recover: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send again every failed delivery since a time.")
+        static let configuration = CommandConfiguration(abstract: "Send again every failed delivery since a time.",
+            discussion: "Example: fluke webhooks recover 7d3c… --since 2026-12-01T00:00:00Z")
         @OptionGroup var options: GlobalOptions
         @Argument var id: String
         @Option(help: "RFC 3339, e.g. 2026-12-01T00:00:00Z.") var since: String
