@@ -47,9 +47,10 @@ for key in $NATS_KEYS; do
   generate "FLUKE_NATS_${key}_PASSWORD" "p$(hex 18)"
 done
 generate PM_JWT_PRIVATE_KEYS "k1:$(key32)"
-# Two keyrings: a leak of one service's key opens nothing of the other's.
+# A keyring per service that seals: a leak of one service's key opens nothing of another's.
 generate FLUKE_ENCRYPTION_KEY "k1:$(key32)"
 generate FLUKE_WEBHOOKS_ENCRYPTION_KEY "w1:$(key32)"
+generate FLUKE_PM_ENCRYPTION_KEY "p1:$(key32)"
 generate FEDERATION_API_KEY "$(hex 24)"
 
 # put CONTAINER VAR VALUE
@@ -88,6 +89,7 @@ service() {
 }
 service project-manager PM
 put project-manager PM_JWT_PRIVATE_KEYS "$(get PM_JWT_PRIVATE_KEYS)"
+put project-manager FLUKE_ENCRYPTION_KEY "$(get FLUKE_PM_ENCRYPTION_KEY)"
 service context-api CONTEXT
 put context-api FLUKE_ENCRYPTION_KEY "$(get FLUKE_ENCRYPTION_KEY)"
 service webhook-dispatcher WEBHOOKS

@@ -47,6 +47,8 @@ service_env() {
     project-manager)
       echo "PM_SIGNUP_ENABLED=${PM_SIGNUP_ENABLED:-true}"
       echo "PM_JWT_PRIVATE_KEYS=$JWT_KEYS"
+      # Its own keyring, for the connections' credentials.
+      echo "FLUKE_ENCRYPTION_KEY=${FLUKE_PM_ENCRYPTION_KEY_OVERRIDE:-$FLUKE_PM_ENCRYPTION_KEY}"
       ;;
     context-api|webhook-dispatcher|deploy-tracker|log-streamer)
       # Fetched when the first access token arrives, so no service waits for project-manager.
@@ -260,6 +262,7 @@ SECRETS="$RUN/secrets.env"
 CALLER_JWT_KEYS=${PM_JWT_PRIVATE_KEYS:-}
 FLUKE_ENCRYPTION_KEY_OVERRIDE=${FLUKE_ENCRYPTION_KEY:-}
 FLUKE_WEBHOOKS_ENCRYPTION_KEY_OVERRIDE=${FLUKE_WEBHOOKS_ENCRYPTION_KEY:-}
+FLUKE_PM_ENCRYPTION_KEY_OVERRIDE=${FLUKE_PM_ENCRYPTION_KEY:-}
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 (umask 077; touch "$SECRETS")
 chmod 600 "$SECRETS"
@@ -271,6 +274,7 @@ add_secret FLUKE_ADMIN_EMAIL "admin@flukebase.local"
 add_secret FLUKE_ADMIN_PASSWORD "$(random_hex 12)"
 add_secret FLUKE_ENCRYPTION_KEY "k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 add_secret FLUKE_WEBHOOKS_ENCRYPTION_KEY "w1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+add_secret FLUKE_PM_ENCRYPTION_KEY "p1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 # One NATS password per user of deploy/nats/auth.conf (FLUKE_NATS_<KEY>_PASSWORD).
 for entry in $FLEET_NATS_USERS; do add_secret "FLUKE_NATS_${entry#*:}_PASSWORD" "p$(random_hex 18)"; done
 # Postgres: the superuser's password and one per fleet role (service and owner), hex so that they

@@ -17,6 +17,12 @@ public struct PMConfig: Sendable {
     /// Bytes of projects the project cache may hold.
     public var projectCacheMaxBytes: Int
     var trustedProxies: TrustedProxies
+    /// `FLUKE_ENCRYPTION_KEY`: seals the connections' credentials; without it they are refused (503).
+    public var keyring: Keyring?
+    /// `GITHUB_API_URL`: GitHub's REST API (GitHub Enterprise, or a test's fake).
+    public var githubAPIURL: String
+    /// Which URLs connections may call (GitHub's and each Coder deployment's).
+    public var connectionsPolicy: OutboundURLPolicy
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -31,6 +37,10 @@ public struct PMConfig: Sendable {
         ConfigVariable("PM_LOGIN_FAILURE_WINDOW", default: "900", "seconds over which failed logins are counted"),
         ConfigVariable("PM_TRUSTED_PROXIES", default: "", "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For entries are believed; the header is read from the right"),
         ConfigVariable("PM_TRUST_FORWARDED_FOR", default: "false", "deprecated: true adds loopback (127.0.0.0/8, ::1) to PM_TRUSTED_PROXIES"),
+        Keyring.variable,
+        ConfigVariable("GITHUB_API_URL", default: "https://api.github.com", "GitHub's REST API, for GitHub connections"),
+        ConfigVariable("PM_CONNECTIONS_ALLOW_HTTP", default: "false", "whether connections may call plain-http URLs (local fakes in tests)"),
+        ConfigVariable("PM_CONNECTIONS_ALLOWED_HOSTS", default: "", "comma-separated hosts connections may call even where they resolve to private addresses (a Coder inside the network)"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
 
@@ -48,5 +58,10 @@ public struct PMConfig: Sendable {
         projectCacheMaxBytes = try reader.int("PM_PROJECT_CACHE_MAX_BYTES", in: 0...(1 << 40))
         trustedProxies = try TrustedProxies.parse(try reader.string("PM_TRUSTED_PROXIES"),
                                                   trustLoopback: try reader.bool("PM_TRUST_FORWARDED_FOR"))
+        keyring = try reader.optionalString(Keyring.variable.name).map { try Keyring(parsing: $0, variable: Keyring.variable.name) }
+        githubAPIURL = try reader.string("GITHUB_API_URL")
+        let hosts = try reader.string("PM_CONNECTIONS_ALLOWED_HOSTS").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
 }

@@ -241,5 +241,32 @@ public enum PMMigrations {
             -- deploy.* events the consumer could not apply after FLUKE_CONSUMER_MAX_DELIVERIES attempts.
             \(DeadLetters.tableSQL(schema: "pm"))
             """),
+        // A tenant's connections to GitHub and Coder. The credential is an envelope (SealedEnvelope:
+        // a data key of its own wrapped by FLUKE_ENCRYPTION_KEY, associated data tenant/id), never
+        // stored or answered in clear.
+        PostgresMigration("0005_connections", """
+            CREATE TABLE pm.connections (
+                id uuid PRIMARY KEY,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                provider text NOT NULL CHECK (provider IN ('github', 'coder')),
+                kind text NOT NULL CHECK (kind IN ('token', 'app', 'oauth')),
+                status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'invalid')),
+                status_reason text,
+                account jsonb NOT NULL DEFAULT '{}',
+                base_url text,
+                kek_id text NOT NULL,
+                wrapped_key text NOT NULL,
+                sealed text NOT NULL,
+                created_by uuid,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                checked_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX connections_tenant ON pm.connections (tenant_id, created_at);
+            ALTER TABLE pm.connections ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.connections FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.connections
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            """),
     ]
 }

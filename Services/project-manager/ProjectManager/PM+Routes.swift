@@ -14,6 +14,8 @@ struct PMRoutes: Sendable {
     let projects: ProjectStore
     let work: WorkStore
     let tenant: TenantStore
+    let connections: ConnectionStore
+    let providers: ProviderClient
     let config: PMConfig
 
     static let nameLimit = 200
@@ -27,6 +29,7 @@ struct PMRoutes: Sendable {
         registerMembers(&routes)
         registerMilestones(&routes)
         registerWork(&routes)
+        registerConnections(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

@@ -12,6 +12,10 @@ enum PMError: Error, ProblemConvertible {
     case signupDisabled
     case forbidden(String)
     case invalidRefreshToken
+    /// A feature this replica is not configured for.
+    case unavailable(String)
+    /// GitHub or Coder answered what cannot be used.
+    case upstream(String)
 
     var problem: Problem {
         switch self {
@@ -25,6 +29,8 @@ enum PMError: Error, ProblemConvertible {
                     headers: [.retryAfter: String(seconds)])
         case .signupDisabled: Problem(.forbidden, "Signup disabled", detail: "this fleet does not accept signups (PM_SIGNUP_ENABLED)")
         case .forbidden(let detail): Problem(.forbidden, detail: detail)
+        case .unavailable(let detail): Problem(.serviceUnavailable, detail: detail)
+        case .upstream(let detail): Problem(.badGateway, detail: detail)
         case .invalidRefreshToken:
             Problem(.unauthorized, "Invalid refresh token", detail: "the refresh token is unknown, expired, revoked or already used",
                     field: "refresh_token")

@@ -1,0 +1,100 @@
+import FlukeModels
+import FlukePostgres
+import FlukeRuntime
+import Hummingbird
+import Foundation
+
+/// A tenant's connection to GitHub or Coder as the API shows it: never its credential.
+struct ConnectionView: Codable, Sendable, ResponseEncodable {
+    var id: UUID
+    var provider: String
+    var kind: String
+    var status: String
+    var statusReason: String?
+    /// Who the credential acts as (GitHub's `login`, Coder's `username`, …).
+    var account: JSONValue
+    /// A Coder deployment's base URL.
+    var url: String?
+    var createdAt: Date
+    var checkedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, provider, kind, status, account, url
+        case statusReason = "status_reason", createdAt = "created_at", checkedAt = "checked_at"
+    }
+}
+
+/// Connections and their sealed credentials (``SealedEnvelope``, associated data `tenant/id`).
+struct ConnectionStore: Sendable {
+    let db: TenantDatabase
+    let keyring: Keyring?
+    /// The most connections one tenant keeps.
+    static let limit = 100
+
+    static let columns: StaticString = "id, provider, kind, status, status_reason, account::text, base_url, created_at, checked_at"
+
+    static func view(_ row: PostgresRow) throws -> ConnectionView {
+        ConnectionView(id: try row.decode(UUID.self, "id"), provider: try row.decode(String.self, "provider"),
+                       kind: try row.decode(String.self, "kind"), status: try row.decode(String.self, "status"),
+                       statusReason: try row.decode(String?.self, "status_reason"),
+                       account: try JSONValue(parsing: Data(try row.decode(String.self, "account").utf8)),
+                       url: try row.decode(String?.self, "base_url"), createdAt: try row.decode(Date.self, "created_at"),
+                       checkedAt: try row.decode(Date.self, "checked_at"))
+    }
+
+    static func context(tenant: UUID, id: UUID) -> String { "\(tenant.lowercased)/connection/\(id.lowercased)" }
+
+    func create(by principal: Principal, requestID: String, provider: String, kind: String, account: JSONValue,
+                url: String?, credential: String) async throws -> ConnectionView {
+        guard let keyring else {
+            throw PMError.unavailable("connections need FLUKE_ENCRYPTION_KEY on project-manager to seal their credentials")
+        }
+        let id = UUID()
+        let envelope = try keyring.sealEnvelope(credential, context: Self.context(tenant: principal.tenantID, id: id))
+        let accountText = account.jsonText
+        return try await db.inTenant(of: principal) { tx in
+            // Serialised per tenant, so that two connects at once cannot both pass the limit.
+            try await tx.query("SELECT 1 FROM pm.tenants WHERE id = \(principal.tenantID) FOR UPDATE")
+            let count = try await tx.query("SELECT count(*) FROM pm.connections").first!.decode(Int.self, at: 0)
+            guard count < Self.limit else {
+                throw PMError.conflict(field: "provider", "a tenant keeps at most \(Self.limit) connections; delete one first")
+            }
+            let row = try await tx.query("""
+                INSERT INTO pm.connections (id, tenant_id, provider, kind, account, base_url, kek_id, wrapped_key, sealed, created_by)
+                VALUES (\(id), \(principal.tenantID), \(provider), \(kind), \(accountText)::jsonb, \(url), \(envelope.kekID),
+                        \(envelope.wrappedKey), \(envelope.sealed), \(principal.userID))
+                RETURNING \(sql: Self.columns)
+                """).first!
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
+                .record(on: tx, AuditRecord(action: "connection.created", objectType: "connection", objectID: id.lowercased,
+                                            details: .object(["provider": .string(provider), "kind": .string(kind)])))
+            return try Self.view(row)
+        }
+    }
+
+    func list(_ principal: Principal) async throws -> [ConnectionView] {
+        try await db.inTenant(of: principal) { tx in
+            try await tx.query("SELECT \(sql: Self.columns) FROM pm.connections ORDER BY created_at, id LIMIT \(Self.limit)")
+                .map(Self.view)
+        }
+    }
+
+    func get(_ id: UUID, _ principal: Principal) async throws -> ConnectionView {
+        try await db.inTenant(of: principal) { tx in
+            guard let row = try await tx.query("SELECT \(sql: Self.columns) FROM pm.connections WHERE id = \(id)").first else {
+                throw PMError.notFound("connection")
+            }
+            return try Self.view(row)
+        }
+    }
+
+    func delete(_ id: UUID, _ principal: Principal, requestID: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            guard try await !tx.query("DELETE FROM pm.connections WHERE id = \(id) RETURNING id").isEmpty else {
+                throw PMError.notFound("connection")
+            }
+            try await Change(principal: principal, requestID: requestID, outbox: db.outbox)
+                .record(on: tx, AuditRecord(action: "connection.deleted", objectType: "connection", objectID: id.lowercased))
+        }
+    }
+}
