@@ -63,6 +63,25 @@ extension FlukeClient {
         _ = try await sendRaw(.projectManager, .DELETE, "/api/v1/tokens/\(segment(id))")
     }
 
+    /// The tenant's GitHub and Coder connections (admins).
+    public func listConnections() async throws -> Page<FleetObject<Connection>> {
+        try await send(.projectManager, .GET, "/api/v1/connections")
+    }
+
+    /// Connects GitHub with a personal access token; GitHub checks it first.
+    public func connectGitHub(token: String) async throws -> FleetObject<Connection> {
+        try await send(.projectManager, .POST, "/api/v1/connections/github", body: ["token": token])
+    }
+
+    /// Connects a Coder deployment with a session token; it checks the token first.
+    public func connectCoder(url: String, token: String) async throws -> FleetObject<Connection> {
+        try await send(.projectManager, .POST, "/api/v1/connections/coder", body: ["url": url, "token": token])
+    }
+
+    public func deleteConnection(_ id: String) async throws {
+        _ = try await sendRaw(.projectManager, .DELETE, "/api/v1/connections/\(segment(id))")
+    }
+
     // MARK: context-api
 
     /// The project context an AI tool gets (`context_level`: minimal, standard or full).

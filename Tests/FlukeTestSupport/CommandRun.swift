@@ -7,10 +7,10 @@ public struct CommandRun: Sendable {
     public var stdout: String
     public var stderr: String
 
-    /// Runs `executable` with `arguments` and exactly `environment` (plus PATH and HOME), failing
-    /// the test when it outlives `timeout`.
+    /// Runs `executable` with `arguments` and exactly `environment` (plus PATH and HOME), `input`
+    /// on its standard input (else nothing), failing the test when it outlives `timeout`.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String],
-                           timeout: Duration = .seconds(60)) async throws -> CommandRun {
+                           input: String? = nil, timeout: Duration = .seconds(60)) async throws -> CommandRun {
         let base = TestEnvironment.workDir + "/run-\(UUID().uuidString.prefix(8))"
         guard FileManager.default.createFile(atPath: base + ".out", contents: nil),
               FileManager.default.createFile(atPath: base + ".err", contents: nil),
@@ -23,7 +23,13 @@ public struct CommandRun: Sendable {
         process.environment = inherited.merging(environment) { _, new in new }
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            guard FileManager.default.createFile(atPath: base + ".in", contents: Data(input.utf8)),
+                  let handle = FileHandle(forReadingAtPath: base + ".in") else { throw TestFailure("could not create \(base).in") }
+            process.standardInput = handle
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         try? out.close()
         try? err.close()
@@ -34,6 +40,7 @@ public struct CommandRun: Sendable {
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
+            try? FileManager.default.removeItem(atPath: base + ".in")
         }
         return CommandRun(status: process.terminationStatus,
                           stdout: String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),

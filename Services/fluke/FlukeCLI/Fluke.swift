@@ -23,7 +23,7 @@ public struct Fluke: AsyncParsableCommand {
         subcommands: [
             Login.self, Logout.self, Projects.self, Status.self, Context.self, Env.self, Memories.self, Tasks.self,
             Milestones.self, Tokens.self, Apps.self, Deploy.self, Deployments.self, Releases.self, Rollback.self, Logs.self,
-            Catalog.self, Webhooks.self, MCPCommand.self,
+            Catalog.self, Webhooks.self, Connections.self, MCPCommand.self,
         ])
 
     public init() {}

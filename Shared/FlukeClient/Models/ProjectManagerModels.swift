@@ -98,3 +98,21 @@ public struct APIToken: Decodable, Sendable {
         case id, name, prefix, projectID = "project_id", scopes, expiresAt = "expires_at", lastUsedAt = "last_used_at", token
     }
 }
+
+/// A tenant's connection to GitHub or Coder (never its credential).
+public struct Connection: Decodable, Sendable {
+    public var id: UUID
+    public var provider: String
+    public var kind: String
+    public var status: String
+    public var statusReason: String?
+    public var account: JSONValue
+    public var url: String?
+
+    /// Who it acts as: GitHub's login or Coder's username.
+    public var accountName: String? { account["login"]?.stringValue ?? account["username"]?.stringValue }
+
+    enum CodingKeys: String, CodingKey {
+        case id, provider, kind, status, account, url, statusReason = "status_reason"
+    }
+}

@@ -4,21 +4,21 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Synchronization
-import FlukeTestSupport
 
 /// GitHub's REST API as far as connections use it (`GET /user`), with its wire format: a
 /// `Bearer` (or `token`) credential, `Bad credentials` 401s, the 403 GitHub gives a request
 /// without `User-Agent`, rate-limit headers on every answer.
-final class FakeGitHub: Sendable {
+public final class FakeGitHub: Sendable {
     /// token → the `/user` answer for it (JSON).
     let users: [String: Data]
     private let seen = Mutex<[HTTPFields]>([])
 
-    init(users: [String: Data]) { self.users = users }
+    public init(users: [String: Data]) { self.users = users }
 
-    var requests: [HTTPFields] { seen.withLock { $0 } }
+    public var requests: [HTTPFields] { seen.withLock { $0 } }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
+    /// Serves on a free port of 127.0.0.1 while `body` runs with its base URL.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
         router.get("/user") { request, _ -> Response in
             self.seen.withLock { $0.append(request.headers) }
@@ -47,19 +47,20 @@ final class FakeGitHub: Sendable {
     }
 
     /// A `/user` answer as GitHub writes it (the fields connections read, and some they do not).
-    static func user(login: String, id: Int) -> Data {
+    public static func user(login: String, id: Int) -> Data {
         try! JSONSerialization.data(withJSONObject: ["login": login, "id": id, "node_id": "MDQ6VXNlcj\(id)", "name": "The \(login)", "type": "User",
          "html_url": "https://github.com/\(login)", "site_admin": false, "created_at": "2020-01-02T03:04:05Z"] as [String: Any])
     }
 }
 
 /// Coder's API as far as connections use it (`GET /api/v2/users/me` with `Coder-Session-Token`).
-final class FakeCoder: Sendable {
+public final class FakeCoder: Sendable {
     let tokens: [String: String]   // token → username
 
-    init(tokens: [String: String]) { self.tokens = tokens }
+    public init(tokens: [String: String]) { self.tokens = tokens }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
+    /// Serves on a free port of 127.0.0.1 while `body` runs with its base URL.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
         router.get("/api/v2/users/me") { request, _ -> Response in
             let headers: HTTPFields = [.contentType: "application/json"]
