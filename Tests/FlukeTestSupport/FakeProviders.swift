@@ -11,34 +11,120 @@ import Synchronization
 public final class FakeGitHub: Sendable {
     /// token → the `/user` answer for it (JSON).
     let users: [String: Data]
+    /// How many repositories `/user/repos` lists (in pages, as GitHub does).
+    let repositories: Int
     private let seen = Mutex<[HTTPFields]>([])
+    private let revoked = Mutex<Set<String>>([])
+    private let notModified = Mutex(0)
+    private let limited = Mutex<Set<String>>([])
 
-    public init(users: [String: Data]) { self.users = users }
+    public init(users: [String: Data], repositories: Int = 3) {
+        self.users = users
+        self.repositories = repositories
+    }
 
     public var requests: [HTTPFields] { seen.withLock { $0 } }
+    /// How many 304s it answered (a matching `If-None-Match`).
+    public var notModifiedCount: Int { notModified.withLock { $0 } }
+    /// From now on the token gets 403 with `x-ratelimit-remaining: 0`, as GitHub answers a spent rate limit.
+    public func spendRateLimit(_ token: String) { _ = limited.withLock { $0.insert(token) } }
+    /// From now on the token gets 401, as a token revoked on GitHub does.
+    public func revoke(_ token: String) { _ = revoked.withLock { $0.insert(token) } }
 
     /// Serves on a free port of 127.0.0.1 while `body` runs with its base URL.
     public func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
         router.get("/user") { request, _ -> Response in
-            self.seen.withLock { $0.append(request.headers) }
-            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-            headers[HTTPField.Name("x-ratelimit-limit")!] = "5000"
-            headers[HTTPField.Name("x-ratelimit-remaining")!] = "4999"
-            headers[HTTPField.Name("x-ratelimit-reset")!] = String(Int(Date().timeIntervalSince1970) + 3600)
-            guard request.headers[.userAgent] != nil else {
-                return Self.json(.forbidden, headers, ["message": "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required)."])
+            switch self.authorize(request) {
+            case .failure(let refusal): return refusal.response
+            case .success(let (token, headers)):
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: self.users[token]!)))
             }
-            let auth = request.headers[.authorization] ?? ""
-            let token = auth.hasPrefix("Bearer ") ? String(auth.dropFirst(7)) : auth.hasPrefix("token ") ? String(auth.dropFirst(6)) : ""
-            guard let user = self.users[token] else {
-                return Self.json(.unauthorized, headers, ["message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
-                                                          "status": "401"])
+        }
+        router.get("/user/repos") { request, _ -> Response in
+            let items: [[String: Any]] = (1...max(1, self.repositories)).prefix(self.repositories).map { n in
+                ["id": 1000 + n, "node_id": "R_\(n)", "full_name": "octo/repo-\(n)", "private": n % 2 == 0, "default_branch": "main",
+                 "html_url": "https://github.com/octo/repo-\(n)", "description": NSNull(), "updated_at": "2026-11-0\(n % 9 + 1)T10:00:00Z",
+                 "owner": ["login": "octo"]]
             }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: user)))
+            return self.page(request, path: "/user/repos", items)
+        }
+        router.get("/repos/{owner}/{repo}/issues") { request, context -> Response in
+            guard context.parameters.get("owner") == "octo", context.parameters.get("repo") == "app" else {
+                return Self.json(.notFound, [.contentType: "application/json"], ["message": "Not Found"])
+            }
+            let items: [[String: Any]] = [
+                ["id": 1, "node_id": "I_1", "number": 1, "title": "Checkout fails", "state": "open", "html_url": "https://github.com/octo/app/issues/1",
+                 "labels": [["name": "bug"]], "updated_at": "2026-11-20T10:00:00Z"],
+                ["id": 2, "node_id": "PR_2", "number": 2, "title": "Fix checkout", "state": "open", "html_url": "https://github.com/octo/app/pull/2",
+                 "labels": [] as [Any], "pull_request": ["url": "https://api.github.com/repos/octo/app/pulls/2"], "updated_at": "2026-11-21T10:00:00Z"],
+            ]
+            return self.page(request, path: "/repos/octo/app/issues", items)
+        }
+        router.get("/repos/{owner}/{repo}/pulls") { request, _ -> Response in
+            self.page(request, path: "/repos/octo/app/pulls", [
+                ["id": 2, "node_id": "PR_2", "number": 2, "title": "Fix checkout", "state": "open", "draft": false,
+                 "html_url": "https://github.com/octo/app/pull/2", "head": ["ref": "fix-checkout"], "base": ["ref": "main"],
+                 "updated_at": "2026-11-21T10:00:00Z"]])
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestEnvironment.logger)
         return try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)") }
+    }
+
+    /// GitHub's checks before any answer: a `User-Agent`, a known token, a rate limit not spent.
+    private func authorize(_ request: Request) -> Result<(String, HTTPFields), Refusal> {
+        seen.withLock { $0.append(request.headers) }
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers[HTTPField.Name("x-ratelimit-limit")!] = "5000"
+        headers[HTTPField.Name("x-ratelimit-reset")!] = String(Int(Date().timeIntervalSince1970) + 120)
+        guard request.headers[.userAgent] != nil else {
+            return .failure(Refusal(Self.json(.forbidden, headers, ["message": "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required)."])))
+        }
+        let auth = request.headers[.authorization] ?? ""
+        let token = auth.hasPrefix("Bearer ") ? String(auth.dropFirst(7)) : auth.hasPrefix("token ") ? String(auth.dropFirst(6)) : ""
+        if limited.withLock({ $0.contains(token) }) {
+            headers[HTTPField.Name("x-ratelimit-remaining")!] = "0"
+            return .failure(Refusal(Self.json(.forbidden, headers, ["message": "API rate limit exceeded for user ID 1.",
+                                                                   "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"])))
+        }
+        guard users[token] != nil, !revoked.withLock({ $0.contains(token) }) else {
+            return .failure(Refusal(Self.json(.unauthorized, headers, ["message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
+                                                                      "status": "401"])))
+        }
+        headers[HTTPField.Name("x-ratelimit-remaining")!] = "4999"
+        return .success((token, headers))
+    }
+
+    struct Refusal: Error { let response: Response; init(_ response: Response) { self.response = response } }
+
+    /// One page of `items` as GitHub answers a list: `per_page` (default 30, at most 100) and
+    /// `page`, a `Link` header to the next and last pages, an `ETag`, and 304 for a matching
+    /// `If-None-Match`.
+    private func page(_ request: Request, path: String, _ items: [[String: Any]]) -> Response {
+        let headers: HTTPFields
+        switch authorize(request) {
+        case .failure(let refusal): return refusal.response
+        case .success(let (_, h)): headers = h
+        }
+        let query = request.uri.queryParameters
+        let perPage = min(100, max(1, query["per_page"].flatMap { Int(String($0)) } ?? 30))
+        let number = max(1, query["page"].flatMap { Int(String($0)) } ?? 1)
+        let last = max(1, (items.count + perPage - 1) / perPage)
+        let slice = Array(items.dropFirst((number - 1) * perPage).prefix(perPage))
+        let body = try! JSONSerialization.data(withJSONObject: slice, options: [.sortedKeys])
+        var out = headers
+        let etag = "W/\"\(body.count)-\(path.count)-\(number)-\(body.reduce(0) { ($0 &* 31) &+ Int($1) })\""
+        out[.eTag] = etag
+        let base = "http://\(request.head.authority ?? "127.0.0.1")\(path)?per_page=\(perPage)"
+        var links: [String] = []
+        if number < last { links.append("<\(base)&page=\(number + 1)>; rel=\"next\"") }
+        links.append("<\(base)&page=\(last)>; rel=\"last\"")
+        out[HTTPField.Name("Link")!] = links.joined(separator: ", ")
+        if request.headers[.ifNoneMatch] == etag {
+            notModified.withLock { $0 += 1 }
+            return Response(status: .notModified, headers: out)
+        }
+        return Response(status: .ok, headers: out, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func json(_ status: HTTPResponse.Status, _ headers: HTTPFields, _ object: [String: Any]) -> Response {

@@ -105,3 +105,62 @@ struct ConnectionTests {
         }
     }
 }
+
+extension ConnectionTests {
+    @Test("GitHub repos, issues and pulls: Link pages followed, ETags reused (304), pull requests apart from issues; a spent rate limit is 429 with Retry-After; a revoked token marks the connection invalid")
+    func githubLists() async throws {
+        let spare = "ghp_" + String(repeating: "q7", count: 18)
+        let github = FakeGitHub(users: [Self.pat: FakeGitHub.user(login: "octocat", id: 9), spare: FakeGitHub.user(login: "hubot", id: 10)],
+                                repositories: 250)
+        try await github.run { githubURL in
+            let h = try await PMHarness([
+                "FLUKE_ENCRYPTION_KEY": "k1:\(Data(repeating: 3, count: 32).base64EncodedString())",
+                "GITHUB_API_URL": githubURL, "PM_CONNECTIONS_ALLOW_HTTP": "true", "PM_CONNECTIONS_ALLOWED_HOSTS": "127.0.0.1"])
+            try await h.run { c, _ in
+                let owner = try await c.signup()
+                let admin = owner.accessToken
+                let none = try await c.call(.get, "/api/v1/connections/github/repos", token: admin)
+                #expect(none.status == 422 && none.string("field") == "connection_id", "\(none.json)")
+                let made = try await c.call(.post, "/api/v1/connections/github", token: admin, json: ["token": Self.pat])
+                let id = try #require(made.string("id"))
+
+                let repos = try await c.call(.get, "/api/v1/connections/github/repos", token: admin)
+                #expect(repos.status == 200, "\(repos.json)")
+                #expect(repos.items.count == 250 && repos.json["truncated"] as? Bool == false, "three pages of 100 followed")
+                #expect(repos.items.first?["full_name"] as? String == "octo/repo-1" && repos.items.first?["owner"] == nil)
+                let pages = github.requests.filter { $0[.init("If-None-Match")!] == nil }.count
+                let again = try await c.call(.get, "/api/v1/connections/github/repos?connection_id=\(id)", token: admin)
+                #expect(again.items.count == 250)
+                #expect(github.notModifiedCount == 3, "each page asked again with its ETag: \(github.notModifiedCount)")
+                #expect(github.requests.filter { $0[.init("If-None-Match")!] == nil }.count == pages)
+
+                let issues = try await c.call(.get, "/api/v1/connections/github/repos/octo/app/issues", token: admin)
+                #expect(issues.items.map { $0["number"] as? Int } == [1], "the pull request is not an issue: \(issues.json)")
+                #expect(issues.items.first?["labels"] as? [String] == ["bug"])
+                let pulls = try await c.call(.get, "/api/v1/connections/github/repos/octo/app/pulls", token: admin)
+                #expect(pulls.items.first?["head"] as? String == "fix-checkout" && pulls.items.first?["number"] as? Int == 2)
+                #expect(try await c.call(.get, "/api/v1/connections/github/repos/octo/nope/issues", token: admin).status == 404)
+                let badOwner = try await c.call(.get, "/api/v1/connections/github/repos/oc%20to/app/issues", token: admin)
+                #expect(badOwner.status == 422 && badOwner.string("field") == "owner", "\(badOwner.json)")
+
+                // A second connection: now one must be named.
+                let other = try #require(try await c.call(.post, "/api/v1/connections/github", token: admin, json: ["token": spare]).string("id"))
+                let ambiguous = try await c.call(.get, "/api/v1/connections/github/repos", token: admin)
+                #expect(ambiguous.status == 422 && ambiguous.string("field") == "connection_id", "\(ambiguous.json)")
+
+                github.spendRateLimit(spare)
+                let limited = try await c.call(.get, "/api/v1/connections/github/repos/octo/app/pulls?connection_id=\(other)", token: admin)
+                #expect(limited.status == 429 && Int(limited.headers[.retryAfter] ?? "") ?? 0 > 0, "\(limited.json)")
+                #expect(try await c.call(.get, "/api/v1/connections/\(other)", token: admin).string("status") == "active", "a rate limit is no refusal")
+
+                github.revoke(Self.pat)
+                let revoked = try await c.call(.get, "/api/v1/connections/github/repos/octo/app/issues?connection_id=\(id)", token: admin)
+                #expect(revoked.status == 409 && revoked.string("field") == "connection_id", "\(revoked.json)")
+                let marked = try await c.call(.get, "/api/v1/connections/\(id)", token: admin)
+                #expect(marked.string("status") == "invalid" && marked.string("status_reason")?.contains("Bad credentials") == true, "\(marked.json)")
+                let afterwards = try await c.call(.get, "/api/v1/connections/github/repos?connection_id=\(id)", token: admin)
+                #expect(afterwards.status == 409, "an invalid connection is not used: \(afterwards.json)")
+            }
+        }
+    }
+}

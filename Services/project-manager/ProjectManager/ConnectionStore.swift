@@ -98,3 +98,42 @@ struct ConnectionStore: Sendable {
         }
     }
 }
+
+extension ConnectionStore {
+    /// The GitHub connection to act with (`id`, or the tenant's only one) and its token, opened.
+    func githubCredential(_ id: UUID?, _ principal: Principal) async throws -> (id: UUID, token: String) {
+        guard let keyring else {
+            throw PMError.unavailable("connections need FLUKE_ENCRYPTION_KEY on project-manager to open their credentials")
+        }
+        let rows = try await db.inTenant(of: principal) { tx in
+            try await tx.query("""
+                SELECT id, status, kek_id, wrapped_key, sealed FROM pm.connections
+                WHERE provider = 'github' AND (\(id)::uuid IS NULL OR id = \(id)) ORDER BY created_at LIMIT 2
+                """).map { row in
+                (try row.decode(UUID.self, at: 0), try row.decode(String.self, at: 1),
+                 SealedEnvelope(kekID: try row.decode(String.self, at: 2), wrappedKey: try row.decode(String.self, at: 3),
+                                sealed: try row.decode(String.self, at: 4)))
+            }
+        }
+        guard let first = rows.first else {
+            throw id == nil ? PMError.invalid(field: "connection_id", "this tenant has no GitHub connection") : PMError.notFound("connection")
+        }
+        let (found, status, envelope) = first
+        guard id != nil || rows.count == 1 else {
+            throw PMError.invalid(field: "connection_id", "this tenant has several GitHub connections: name one")
+        }
+        guard status == "active" else {
+            throw PMError.conflict(field: "connection_id", "the connection is invalid (GitHub refused its token); connect again")
+        }
+        return (found, try keyring.openEnvelope(envelope, context: Self.context(tenant: principal.tenantID, id: found)))
+    }
+
+    /// The provider refused the credential: the connection is `invalid` with the reason.
+    func markInvalid(_ id: UUID, _ principal: Principal, reason: String) async throws {
+        try await db.inTenant(of: principal) { tx in
+            try await tx.query("""
+                UPDATE pm.connections SET status = 'invalid', status_reason = \(reason), updated_at = now() WHERE id = \(id)
+                """)
+        }
+    }
+}

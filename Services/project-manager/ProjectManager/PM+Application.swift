@@ -28,9 +28,11 @@ public func buildApplication(config: PMConfig, logger: Logger,
                                        registry: runtime.registry)
     let projectCache = ProjectCache(nats: nats, maxBytes: config.projectCacheMaxBytes, logger: logger)
     let work = WorkStore(db: db)
+    let providers = ProviderClient(policy: config.connectionsPolicy)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
                           tenant: TenantStore(db: db), connections: ConnectionStore(db: db, keyring: config.keyring),
-                          providers: ProviderClient(policy: config.connectionsPolicy), config: config)
+                          providers: providers, github: GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache()),
+                          config: config)
     let deploymentTasks = DeploymentTaskConsumer(nats: nats, work: work, registry: runtime.registry,
                                                  maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,

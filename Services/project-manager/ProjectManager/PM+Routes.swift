@@ -16,6 +16,7 @@ struct PMRoutes: Sendable {
     let tenant: TenantStore
     let connections: ConnectionStore
     let providers: ProviderClient
+    let github: GitHubAPI
     let config: PMConfig
 
     static let nameLimit = 200
@@ -30,6 +31,7 @@ struct PMRoutes: Sendable {
         registerMilestones(&routes)
         registerWork(&routes)
         registerConnections(&routes)
+        registerGitHub(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

@@ -16,6 +16,8 @@ enum PMError: Error, ProblemConvertible {
     case unavailable(String)
     /// GitHub or Coder answered what cannot be used.
     case upstream(String)
+    /// GitHub's rate limit: ask again after this many seconds.
+    case upstreamRateLimited(retryAfter: Int)
 
     var problem: Problem {
         switch self {
@@ -31,6 +33,9 @@ enum PMError: Error, ProblemConvertible {
         case .forbidden(let detail): Problem(.forbidden, detail: detail)
         case .unavailable(let detail): Problem(.serviceUnavailable, detail: detail)
         case .upstream(let detail): Problem(.badGateway, detail: detail)
+        case .upstreamRateLimited(let seconds):
+            Problem(.tooManyRequests, "GitHub rate limit", detail: "GitHub's rate limit for this connection is spent; try again in \(seconds) s",
+                    headers: [.retryAfter: String(seconds)])
         case .invalidRefreshToken:
             Problem(.unauthorized, "Invalid refresh token", detail: "the refresh token is unknown, expired, revoked or already used",
                     field: "refresh_token")
