@@ -34,6 +34,11 @@ extension FlukeClient {
         try await send(.projectManager, .GET, "/api/v1/projects/\(segment(id))/status")
     }
 
+    /// Every project the token can see, what needs attention first (``TenantOverview``).
+    public func tenantOverview() async throws -> FleetObject<TenantOverview> {
+        try await send(.projectManager, .GET, "/api/v1/overview")
+    }
+
     public func listTasks(project: String?, status: String? = nil, cursor: String? = nil, limit: Int? = nil) async throws -> Page<FleetObject<ProjectTask>> {
         try await send(.projectManager, .GET, "/api/v1/tasks",
                        query: [("project_id", project), ("status", status)] + page(cursor, limit))

@@ -40,28 +40,33 @@ public final class JetStreamWorker: Service, Sendable {
 
     public let configuration: Configuration
     let consumer: JetStreamPullConsumer
+    let nats: NATSClient
     let deadLetters: DeadLetters
     let logger: Logger
     let handler: Handler
     let mayFetch: FetchGate?
+    /// When the worker last had nothing left to handle.
+    public let progress: ConsumerProgress
 
     /// A worker that handles messages one at a time, in stream order.
     public convenience init(nats: NATSClient, configuration: Configuration, deadLetters: DeadLetters, logger: Logger,
-                            mayFetch: FetchGate? = nil, handle: @escaping MessageHandler) {
+                            mayFetch: FetchGate? = nil, progress: ConsumerProgress = ConsumerProgress(),
+                            handle: @escaping MessageHandler) {
         self.init(nats: nats, configuration: configuration, deadLetters: deadLetters, logger: logger,
-                  mayFetch: mayFetch, handler: .each(handle))
+                  mayFetch: mayFetch, progress: progress, handler: .each(handle))
     }
 
     /// A worker that hands each fetched batch to `handleBatch` at once.
     public convenience init(nats: NATSClient, configuration: Configuration, deadLetters: DeadLetters, logger: Logger,
                             mayFetch: FetchGate? = nil, handleBatch: @escaping BatchHandler) {
         self.init(nats: nats, configuration: configuration, deadLetters: deadLetters, logger: logger,
-                  mayFetch: mayFetch, handler: .batch(handleBatch))
+                  mayFetch: mayFetch, progress: ConsumerProgress(), handler: .batch(handleBatch))
     }
 
     init(nats: NATSClient, configuration: Configuration, deadLetters: DeadLetters, logger: Logger,
-         mayFetch: FetchGate?, handler: Handler) {
+         mayFetch: FetchGate?, progress: ConsumerProgress, handler: Handler) {
         self.configuration = configuration
+        self.nats = nats
         consumer = nats.pullConsumer(stream: configuration.stream, durable: configuration.durable,
                                      filterSubject: configuration.filterSubject, ackWait: configuration.ackWait,
                                      maxAckPending: configuration.maxAckPending)
@@ -69,6 +74,7 @@ public final class JetStreamWorker: Service, Sendable {
         self.logger = logger
         self.handler = handler
         self.mayFetch = mayFetch
+        self.progress = progress
     }
 
     /// Fetches and handles until graceful shutdown or cancellation. Never throws: a NATS outage
@@ -86,9 +92,11 @@ public final class JetStreamWorker: Service, Sendable {
                         await handlers.next()
                         running -= 1
                     }
-                    guard let batch = await self.nextBatch() else { continue }
+                    guard let (batch, fetchedAt) = await self.nextBatch() else { continue }
                     if concurrency == 1 {
                         await self.handle(batch)
+                        // A partial batch held everything published before the fetch began.
+                        if batch.count < self.configuration.batchSize { self.progress.markCaughtUp(fetchedAt) }
                     } else {
                         handlers.addTask { await self.handle(batch) }
                         running += 1
@@ -99,14 +107,23 @@ public final class JetStreamWorker: Service, Sendable {
     }
 
     /// The next non-empty batch; nil after a timeout, a shut gate or a failed fetch (after a pause).
-    private func nextBatch() async -> [JetStreamMessage]? {
+    private func nextBatch() async -> ([JetStreamMessage], Date)? {
         do {
             if let mayFetch, try await !mayFetch() {
                 try await Task.sleep(for: configuration.pause)
                 return nil
             }
+            let fetchedAt = Date()
+            let generation = nats.generation
             let batch = try await consumer.fetch(batch: configuration.batchSize, timeout: configuration.fetchTimeout)
-            return batch.isEmpty ? nil : batch
+            // While libnats reconnects, a fetch's pull request sits in its reconnect buffer and
+            // the fetch times out empty: that says nothing about the stream.
+            let heard = nats.state == .connected && nats.generation == generation
+            guard !batch.isEmpty else {
+                if heard { progress.markCaughtUp(fetchedAt) }
+                return nil
+            }
+            return (batch, heard ? fetchedAt : .distantPast)
         } catch is CancellationError {
             return nil
         } catch {

@@ -82,7 +82,7 @@ struct MCPTests {
             #expect(out["protocol"] as? String == "2025-11-25")
             let tools = try #require(out["tools"] as? [String])
             // context:read, context:write, memories:write: no deploy writes, no logs.
-            #expect(Set(tools) == ["list_projects", "get_project_context", "project_status", "list_env", "search_memories",
+            #expect(Set(tools) == ["list_projects", "get_project_context", "project_status", "tenant_overview", "list_env", "search_memories",
                                    "save_memory", "delete_memory", "list_tasks", "create_task", "update_task",
                                    "deploy_validate", "deploy_status", "deploy_history", "catalog"])
             let annotations = try #require(out["annotations"] as? [String: [String: Any]])
@@ -135,7 +135,7 @@ struct MCPTests {
         let h = try await FlukeHarness()
         try await h.withFleet(scopes: ["context:read"]) { f in
             let readOnly = try #require(try await Self.session("list", f.environment)["tools"] as? [String])
-            #expect(Set(readOnly) == ["list_projects", "get_project_context", "project_status", "list_env", "search_memories",
+            #expect(Set(readOnly) == ["list_projects", "get_project_context", "project_status", "tenant_overview", "list_env", "search_memories",
                                       "list_tasks", "deploy_validate", "deploy_status", "deploy_history", "catalog"])
             let narrowed = try #require(try await Self.session("list", f.environment, ["--toolsets", "memories"])["tools"] as? [String])
             #expect(narrowed == ["search_memories"])

@@ -107,6 +107,22 @@ struct StatusCLITests {
         #expect(partial.stdout.contains("unavailable") && partial.stdout.contains("federation"), "\(partial.stdout)")
         #expect(partial.stdout.contains("Wait for the payment keys"))
 
+        // project-manager heard federation's event too: the overview (one answer from
+        // project-manager) shows the project ONLINE, and its blocked task as needing attention.
+        var tenantOverview: [String: Any] = [:]
+        try await eventually(timeout: .seconds(10), "Storefront ONLINE in fluke overview") {
+            let listed = try await FlukeHarness.fluke(["overview", "--json"], env)
+            tenantOverview = (try? listed.json() as? [String: Any]) ?? [:]
+            let projects = tenantOverview["projects"] as? [[String: Any]] ?? []
+            return (projects.first?["federation"] as? [String: Any])?["status"] as? String == "ONLINE"
+        }
+        #expect((tenantOverview["attention"] as? [[String: Any]])?.map { $0["kind"] as? String } == ["tasks_blocked"])
+        let humanOverview = try await FlukeHarness.fluke(["overview"], env)
+        #expect(humanOverview.status == 0, "\(humanOverview.stderr)")
+        for needle in ["Needs attention:", "Storefront  tasks_blocked  1 blocked task", "ONLINE", "2 open tasks"] {
+            #expect(humanOverview.stdout.contains(needle), "\(needle) in:\n\(humanOverview.stdout)")
+        }
+
         // An agent asks the same through MCP, on stdio and over Streamable HTTP.
         try checkSession(try await MCPTests.session("catalog", env))
         try await MCPTests.withHTTPServer(env) { url in try checkSession(try await MCPTests.session("catalog", env, target: url)) }
@@ -119,5 +135,9 @@ struct StatusCLITests {
         #expect((projectStatus["blocked_tasks"] as? [[String: Any]])?.count == 1)
         #expect((projectStatus["catalog"] as? [[String: Any]])?.first?["status"] as? String == "ONLINE")
         #expect((projectStatus["apps"] as? [[String: Any]])?.first?["name"] as? String == "shop")
+        let overview = try #require(MCPTests.structured(session["overview"]), "\(session)")
+        let projects = overview["projects"] as? [[String: Any]] ?? []
+        #expect(projects.map { $0["name"] as? String } == ["Storefront"])
+        #expect((projects.first?["federation"] as? [String: Any])?["status"] as? String == "ONLINE")
     }
 }

@@ -13,6 +13,11 @@ struct DeploymentTaskTests {
     /// deploy-tracker's side: its NATS user, its events.
     struct Tracker {
         let client: NATSClient
+        /// The deployment's status each event type carries, as deploy-tracker sends it.
+        static let status: [EventType: String] = [
+            .deployQueued: "pending", .deployStarted: "building", .deployPhaseChanged: "deploying", .deploySucceeded: "success",
+            .deployFailed: "failed", .deployRolledBack: "rolled_back", .deployCancelled: "cancelled",
+        ]
 
         init(_ h: PMHarness) async throws {
             client = try await NATSClient.connect(
@@ -23,7 +28,7 @@ struct DeploymentTaskTests {
 
         func publish(_ type: EventType, tenant: String?, project: String?, deployment: UUID, app: String = "web",
                      version: String? = "v3", reason: String? = nil, phase: String? = nil) async throws {
-            let payload = DeploymentPayload(deploymentID: deployment, app: app, version: version, status: type.rawValue,
+            let payload = DeploymentPayload(deploymentID: deployment, app: app, version: version, status: Self.status[type] ?? "pending",
                                             phase: phase, reason: reason)
             let event = try CloudEvent(source: "deploy-tracker", type: type, tenantID: tenant, projectID: project, payload: payload)
             _ = try await client.jetStreamPublish(event.subject, payload: try CloudEvent.encoder().encode(event),

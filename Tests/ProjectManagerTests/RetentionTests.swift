@@ -29,9 +29,17 @@ struct PMRetentionTests {
                     INSERT INTO pm.login_failures (key, window_start, failures) VALUES
                         ('account:old', now() - interval '1 hour', 3), ('account:new', now(), 1)
                     """)
+                // Catalog entries: OFFLINE for 31 days goes; ONLINE as long, or OFFLINE for a day, stays.
+                try await admin.query("""
+                    INSERT INTO pm.catalog_status (slug, name, status, changed_at) VALUES
+                        ('gone', 'Gone', 'OFFLINE', now() - interval '31 days'),
+                        ('steady', 'Steady', 'ONLINE', now() - interval '31 days'),
+                        ('resting', 'Resting', 'OFFLINE', now() - interval '1 day')
+                    """)
             }
             let deleted = try await h.config().retention.job(parts.runtime).runOnce()
-            #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1, "pm.dead_letters": 0])
+            #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1, "pm.catalog_status": 1, "pm.dead_letters": 0])
+            #expect(try await count("SELECT count(*) FROM pm.catalog_status WHERE slug IN ('steady', 'resting')") == 2)
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens") == live)
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens WHERE token_hash = 'expired-hash'") == 0)
             #expect(try await count("SELECT count(*) FROM pm.login_failures WHERE key = 'account:new'") == 1)

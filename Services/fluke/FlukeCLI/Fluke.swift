@@ -13,6 +13,7 @@ public struct Fluke: AsyncParsableCommand {
 
             Examples:
               fluke projects
+              fluke overview                 # every project, what needs attention first
               fluke context --project 4b1d…
               fluke env set DATABASE_URL postgres://… --secret --project 4b1d…
               fluke memories add "Deploys go through staging first" --type convention
@@ -21,7 +22,7 @@ public struct Fluke: AsyncParsableCommand {
             """,
         version: FlukeClient.version,
         subcommands: [
-            Login.self, Logout.self, Projects.self, Status.self, Context.self, Env.self, Memories.self, Tasks.self,
+            Login.self, Logout.self, Projects.self, Status.self, Overview.self, Context.self, Env.self, Memories.self, Tasks.self,
             Milestones.self, Tokens.self, Apps.self, Deploy.self, Deployments.self, Releases.self, Rollback.self, Logs.self,
             Catalog.self, Webhooks.self, Connections.self, MCPCommand.self,
         ])

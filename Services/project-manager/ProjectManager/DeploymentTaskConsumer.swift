@@ -9,21 +9,26 @@ import ServiceLifecycle
 /// Keeps a WeDo task per deployment from deploy-tracker's `deploy.*` events: a durable JetStream
 /// consumer (``JetStreamWorker``), so tasks catch up after any downtime. Each event moves its
 /// deployment's task forward only (``DeploymentTaskUpdate``), which makes redeliveries and
-/// reordering harmless.
+/// reordering harmless. Each event also keeps its app's latest deployment for the project's
+/// status (``FleetStatusStore/recordDeployment(_:_:at:tenant:project:)``).
 final class DeploymentTaskConsumer: Service, Sendable {
     static let durable = "project_manager_deploy"
     let nats: NATSClient
     let work: WorkStore
+    let status: FleetStatusStore
+    /// When the deployments were last caught up with the stream.
+    let progress = ConsumerProgress()
     let logger: Logger
     let deadLetters: DeadLetters
     let applied: Counter
     let skipped: Counter
 
-    init(nats: NATSClient, work: WorkStore, registry: PrometheusCollectorRegistry, maxDeliveries: Int, logger: Logger) {
+    init(nats: NATSClient, work: WorkStore, status: FleetStatusStore, registry: PrometheusCollectorRegistry, maxDeliveries: Int, logger: Logger) {
         deadLetters = DeadLetters(schema: "pm", consumer: Self.durable, maxDeliveries: maxDeliveries,
                                   postgres: work.db.postgres, registry: registry, logger: logger)
         self.nats = nats
         self.work = work
+        self.status = status
         self.logger = logger
         applied = registry.makeCounter(name: "pm_deployment_task_events_applied_total")
         skipped = registry.makeCounter(name: "pm_deployment_task_events_skipped_total")
@@ -33,7 +38,7 @@ final class DeploymentTaskConsumer: Service, Sendable {
         let configuration = JetStreamWorker.Configuration(durable: Self.durable,
                                                           filterSubject: EventType.subjectPrefix + "deploy.>")
         let worker = JetStreamWorker(nats: nats, configuration: configuration, deadLetters: deadLetters,
-                                     logger: logger) { [self] message in
+                                     logger: logger, progress: progress) { [self] message in
             try await apply(try message.cloudEvent())
         }
         try await worker.run()
@@ -55,6 +60,7 @@ final class DeploymentTaskConsumer: Service, Sendable {
         } catch {
             throw JetStreamRejection(.malformed, "\(event.type) \(event.id): \(error)")
         }
+        try await status.recordDeployment(type, payload, at: event.time, tenant: tenant, project: project)
         guard let update = DeploymentTaskUpdate(type, payload) else { return }
         let metadata: Logger.Metadata = [
             "type": "\(event.type)", "event_id": "\(event.id)", "tenant_id": "\(tenant.lowercased)",

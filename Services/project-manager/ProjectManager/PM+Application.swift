@@ -29,12 +29,17 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let projectCache = ProjectCache(nats: nats, maxBytes: config.projectCacheMaxBytes, logger: logger)
     let work = WorkStore(db: db)
     let providers = ProviderClient(policy: config.connectionsPolicy)
+    let fleetStatus = FleetStatusStore(db: db)
+    let deploymentTasks = DeploymentTaskConsumer(nats: nats, work: work, status: fleetStatus, registry: runtime.registry,
+                                                 maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
+    let catalogStatus = CatalogStatusConsumer(nats: nats, store: fleetStatus, registry: runtime.registry,
+                                              maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
                           tenant: TenantStore(db: db), connections: ConnectionStore(db: db, keyring: config.keyring),
                           providers: providers, github: GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache()),
+                          status: FleetStatusReader(db: db, deployments: deploymentTasks.progress, catalog: catalogStatus.progress,
+                                                    freshness: config.statusStaleAfter),
                           config: config)
-    let deploymentTasks = DeploymentTaskConsumer(nats: nats, work: work, registry: runtime.registry,
-                                                 maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
     let register = { (recorder: inout RouteRecorder) in routes.register(&recorder) }
@@ -42,7 +47,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [responder, projectCache, deploymentTasks, config.retention.job(runtime),
+                                  workers: [responder, projectCache, deploymentTasks, catalogStatus, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }

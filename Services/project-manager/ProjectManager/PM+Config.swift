@@ -23,6 +23,8 @@ public struct PMConfig: Sendable {
     public var githubAPIURL: String
     /// Which URLs connections may call (GitHub's and each Coder deployment's).
     public var connectionsPolicy: OutboundURLPolicy
+    /// `PM_STATUS_STALE_AFTER`: how long an event consumer may lag before its status parts read stale.
+    public var statusStaleAfter: Duration
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -41,6 +43,7 @@ public struct PMConfig: Sendable {
         ConfigVariable("GITHUB_API_URL", default: "https://api.github.com", "GitHub's REST API, for GitHub connections"),
         ConfigVariable("PM_CONNECTIONS_ALLOW_HTTP", default: "false", "whether connections may call plain-http URLs (local fakes in tests)"),
         ConfigVariable("PM_CONNECTIONS_ALLOWED_HOSTS", default: "", "comma-separated hosts connections may call even where they resolve to private addresses (a Coder inside the network)"),
+        ConfigVariable("PM_STATUS_STALE_AFTER", default: "15", "seconds the deploy or federation event consumer may go without catching up with the stream before a project's status marks those parts stale"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
 
@@ -62,6 +65,7 @@ public struct PMConfig: Sendable {
         githubAPIURL = try reader.string("GITHUB_API_URL")
         let hosts = try reader.string("PM_CONNECTIONS_ALLOWED_HOSTS").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        statusStaleAfter = try reader.seconds("PM_STATUS_STALE_AFTER", minimum: 1)
         connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
 }

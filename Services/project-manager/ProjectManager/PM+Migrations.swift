@@ -268,5 +268,43 @@ public enum PMMigrations {
             CREATE POLICY tenant_isolation ON pm.connections
                 USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
             """),
-    ]
+            // What the fleet says about a project, kept from events: the last deployments of each app
+        // (deploy.*, per tenant; FleetStatusStore.keptPerApp) and federation's catalog (federation.project.*: global like the
+        // catalog itself, read only through a project the reader can see).
+        PostgresMigration("0006_fleet_status", """
+            CREATE TABLE pm.app_deployments (
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL REFERENCES pm.projects(id) ON DELETE CASCADE,
+                app text NOT NULL,
+                deployment_id uuid NOT NULL,
+                version text,
+                status text NOT NULL,
+                phase text,
+                reason text,
+                rank smallint NOT NULL,
+                -- The earliest event seen of the deployment (when it began): the app's latest
+                -- deployment is the one that began last, however late its other events come.
+                first_event_at timestamptz NOT NULL,
+                event_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, project_id, app, deployment_id)
+            );
+            CREATE INDEX app_deployments_latest ON pm.app_deployments (tenant_id, project_id, app, first_event_at DESC);
+            ALTER TABLE pm.app_deployments ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.app_deployments FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.app_deployments
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+
+            CREATE TABLE pm.catalog_status (
+                slug text PRIMARY KEY,
+                name text NOT NULL,
+                project_id text,
+                status text NOT NULL CHECK (status IN ('ONLINE', 'OFFLINE')),
+                changed_at timestamptz NOT NULL,
+                last_heartbeat_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX catalog_status_project ON pm.catalog_status (project_id) WHERE project_id IS NOT NULL;
+            """),
+]
 }

@@ -147,17 +147,6 @@ public struct AuditEntry: Codable, Sendable {
     }
 }
 
-public struct ProjectStatusSummary: Codable, Sendable {
-    public var projectID: UUID
-    public var tasks: [String: Int]
-    public var milestones: [String: Int]
-    public var teamSize: Int
-    enum CodingKeys: String, CodingKey {
-        case tasks, milestones
-        case projectID = "project_id", teamSize = "team_size"
-    }
-}
-
 extension Tenant: ResponseEncodable {}
 extension UserView: ResponseEncodable {}
 extension TokenPair: ResponseEncodable {}
@@ -166,4 +155,3 @@ extension Project: ResponseEncodable {}
 extension ProjectMember: ResponseEncodable {}
 extension Milestone: ResponseEncodable {}
 extension WorkTask: ResponseEncodable {}
-extension ProjectStatusSummary: ResponseEncodable {}

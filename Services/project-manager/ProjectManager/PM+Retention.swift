@@ -1,8 +1,8 @@
 import FlukeRuntime
 
 /// Expired refresh tokens (a day after expiry, so a late presentation still finds its family),
-/// login-failure counters older than the window they count in, and the deployment-task
-/// consumer's dead letters.
+/// login-failure counters older than the window they count in, catalog entries OFFLINE for 30
+/// days, and the event consumers' dead letters.
 public struct PMRetention: RetentionPolicy {
     public var failureWindow: Duration
 
@@ -10,6 +10,9 @@ public struct PMRetention: RetentionPolicy {
         [
             RetentionRule(table: "pm.refresh_tokens", column: "expires_at", keep: .seconds(86_400)),
             RetentionRule(table: "pm.login_failures", column: "window_start", keep: failureWindow),
+            // A catalog entry OFFLINE for 30 days is gone from federation's catalog or forgotten.
+            RetentionRule(table: "pm.catalog_status", column: "changed_at", keep: .seconds(30 * 86_400),
+                          extraCondition: "status = 'OFFLINE'"),
         ]
     }
 

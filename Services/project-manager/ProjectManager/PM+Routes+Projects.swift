@@ -41,9 +41,6 @@ extension PMRoutes {
             try await projects.delete(try Parameters.uuid(context, "project_id"), principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
-        routes.on(.get, "/api/v1/projects/{project_id}/status") { _, context in
-            try await projects.status(try Parameters.uuid(context, "project_id"), try context.principal(requiring: .contextRead))
-        }
     }
 
     /// A project's team.

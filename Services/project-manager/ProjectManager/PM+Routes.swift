@@ -17,6 +17,7 @@ struct PMRoutes: Sendable {
     let connections: ConnectionStore
     let providers: ProviderClient
     let github: GitHubAPI
+    let status: FleetStatusReader
     let config: PMConfig
 
     static let nameLimit = 200
@@ -32,6 +33,7 @@ struct PMRoutes: Sendable {
         registerWork(&routes)
         registerConnections(&routes)
         registerGitHub(&routes)
+        registerOverview(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

@@ -105,24 +105,6 @@ struct ProjectStore: Sendable {
         }
     }
 
-    func status(_ id: UUID, _ principal: Principal) async throws -> ProjectStatusSummary {
-        try await db.inTenant(of: principal) { tx in
-            _ = try await Self.requireProject(id, principal, on: tx)
-            var tasks = Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, 0) })
-            for row in try await tx.query("""
-                SELECT status, count(*) FROM pm.tasks WHERE project_id = \(id) AND tenant_id = \(principal.tenantID) GROUP BY status
-                """) { tasks[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1) }
-            var milestones = Dictionary(uniqueKeysWithValues: MilestoneStatus.allCases.map { ($0.rawValue, 0) })
-            for row in try await tx.query("""
-                SELECT status, count(*) FROM pm.milestones WHERE project_id = \(id) AND tenant_id = \(principal.tenantID) GROUP BY status
-                """) { milestones[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1) }
-            let team = try await tx.query("""
-                SELECT count(*) FROM pm.project_members WHERE project_id = \(id) AND tenant_id = \(principal.tenantID)
-                """).first!.decode(Int.self, at: 0)
-            return ProjectStatusSummary(projectID: id, tasks: tasks, milestones: milestones, teamSize: team)
-        }
-    }
-
     // MARK: Team
 
     static let memberSelect: StaticString = """

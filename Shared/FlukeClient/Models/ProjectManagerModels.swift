@@ -116,3 +116,48 @@ public struct Connection: Decodable, Sendable {
         case id, provider, kind, status, account, url, statusReason = "status_reason"
     }
 }
+
+/// `GET /api/v1/overview`: every project the token can see, and what needs attention first.
+public struct TenantOverview: Decodable, Sendable {
+    public struct Attention: Decodable, Sendable {
+        public var projectID: UUID
+        public var projectName: String
+        /// `deploy_failed`, `deploy_rolled_back`, `offline`, `tasks_blocked`, `tasks_overdue` or `milestones_overdue`.
+        public var kind: String
+        public var detail: String
+        public var since: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, detail, since, projectID = "project_id", projectName = "project_name"
+        }
+    }
+
+    public struct ProjectLine: Decodable, Sendable {
+        public struct Federation: Decodable, Sendable {
+            /// `ONLINE`, `OFFLINE` or `UNKNOWN`.
+            public var status: String
+        }
+
+        public var id: UUID
+        public var name: String
+        public var stage: String
+        public var tasks: [String: Int]
+        public var federation: Federation
+        public var attention: Int
+    }
+
+    public struct Staleness: Decodable, Sendable {
+        public var deployments: Bool
+        public var federation: Bool
+    }
+
+    public var generatedAt: Date
+    public var attention: [Attention]
+    public var projects: [ProjectLine]
+    public var stale: Staleness
+    public var truncated: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case attention, projects, stale, truncated, generatedAt = "generated_at"
+    }
+}

@@ -60,6 +60,7 @@ async def run(session, scenario, updates):
     if scenario == "catalog":
         out["catalog"] = await call(session, "catalog", {})
         out["status"] = await call(session, "project_status", {})
+        out["overview"] = await call(session, "tenant_overview", {})
     elif scenario == "full":
         resources = (await session.list_resources()).resources
         out["resources"] = [str(r.uri) for r in resources]

@@ -24,6 +24,11 @@ enum FleetTools {
                   properties: ["project_id": Schema.project]) { client, args in
             try await client.projectOverview(try await project(client, args))
         },
+        FleetTool("tenant_overview", "Tenant overview", toolset: "context", scope: "context:read", readOnly: true,
+                  description: "Every project this token can see in one answer, with what needs attention first: failed or rolled-back deploys, OFFLINE services, blocked or overdue tasks, overdue milestones. Read it to decide which project to work on.",
+                  properties: [:]) { client, _ in
+            try await client.tenantOverview()
+        },
         FleetTool("list_env", "List environment variables", toolset: "context", scope: "context:read", readOnly: true,
                   description: "A project's environment variables. Secrets' values are always masked here.",
                   properties: ["project_id": Schema.project,

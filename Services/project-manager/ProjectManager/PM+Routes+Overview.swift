@@ -1,0 +1,16 @@
+import FlukeModels
+import FlukeRuntime
+import Foundation
+import Hummingbird
+
+/// One project's status across the fleet, and the overview of every project the caller can see.
+extension PMRoutes {
+    func registerOverview(_ routes: inout RouteRecorder) {
+        routes.on(.get, "/api/v1/projects/{project_id}/status") { _, context in
+            try await status.status(try Parameters.uuid(context, "project_id"), try context.principal(requiring: .contextRead))
+        }
+        routes.on(.get, "/api/v1/overview") { _, context in
+            try await status.overview(try context.principal(requiring: .contextRead))
+        }
+    }
+}
