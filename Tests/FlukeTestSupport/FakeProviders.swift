@@ -1,3 +1,4 @@
+import FlukeCrypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -17,10 +18,77 @@ public final class FakeGitHub: Sendable {
     private let revoked = Mutex<Set<String>>([])
     private let notModified = Mutex(0)
     private let limited = Mutex<Set<String>>([])
+    /// octo/app's issues and pull requests (GitHub lists both under `/issues`).
+    private let issues = Mutex<[Issue]>([
+        Issue(number: 1, title: "Checkout fails", labels: ["bug"], body: "Steps:\n1. add to cart\n2. pay"),
+        Issue(number: 2, title: "Fix checkout", isPull: true),
+    ])
+    /// octo/app's repository id.
+    public static let appRepositoryID = 4242
+
+    /// An issue (or pull request) of octo/app.
+    public struct Issue: Sendable {
+        public var number: Int
+        public var title: String
+        public var open = true
+        public var labels: [String] = []
+        public var body = ""
+        public var isPull = false
+
+        public init(number: Int, title: String, open: Bool = true, labels: [String] = [], body: String = "", isPull: Bool = false) {
+            self.number = number
+            self.title = title
+            self.open = open
+            self.labels = labels
+            self.body = body
+            self.isPull = isPull
+        }
+
+        /// As GitHub's REST API and `issues` webhooks write an issue.
+        public var json: [String: Any] {
+            var out: [String: Any] = [
+                "id": 100 + number, "node_id": (isPull ? "PR_" : "I_") + "\(number)", "number": number, "title": title,
+                "state": open ? "open" : "closed", "body": body, "labels": labels.map { ["name": $0, "color": "d73a4a"] },
+                "html_url": "https://github.com/octo/app/\(isPull ? "pull" : "issues")/\(number)", "updated_at": "2026-11-20T10:00:00Z",
+                "user": ["login": "octocat", "id": 1],
+            ]
+            if isPull { out["pull_request"] = ["url": "https://api.github.com/repos/octo/app/pulls/\(number)"] }
+            return out
+        }
+    }
 
     public init(users: [String: Data], repositories: Int = 3) {
         self.users = users
         self.repositories = repositories
+    }
+
+    /// Adds or replaces an issue of octo/app (as someone on GitHub would).
+    public func put(_ issue: Issue) {
+        issues.withLock { list in
+            if let i = list.firstIndex(where: { $0.number == issue.number }) { list[i] = issue } else { list.append(issue) }
+        }
+    }
+
+    public func issue(_ number: Int) -> Issue? { issues.withLock { $0.first { $0.number == number } } }
+
+    /// A webhook delivery as GitHub sends it for octo/app: the JSON body and its headers
+    /// (`X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256` = HMAC-SHA256 of the body under `secret`).
+    public static func delivery(event: String, action: String?, issue: Issue?, secret: String) -> (body: Data, headers: HTTPFields) {
+        var payload: [String: Any] = [
+            "repository": ["id": appRepositoryID, "node_id": "R_app", "full_name": "octo/app", "private": false,
+                           "html_url": "https://github.com/octo/app", "owner": ["login": "octo"]],
+            "sender": ["login": "octocat", "id": 1],
+        ]
+        if let action { payload["action"] = action }
+        if let issue { payload["issue"] = issue.json }
+        if event == "ping" { payload["zen"] = "Keep it logically awesome."; payload["hook_id"] = 1 }
+        let body = try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+        var headers: HTTPFields = [.contentType: "application/json", .userAgent: "GitHub-Hookshot/044aadd"]
+        headers[HTTPField.Name("X-GitHub-Event")!] = event
+        headers[HTTPField.Name("X-GitHub-Delivery")!] = UUID().uuidString.lowercased()
+        headers[HTTPField.Name("X-GitHub-Hook-ID")!] = "1"
+        headers[HTTPField.Name("X-Hub-Signature-256")!] = "sha256=" + Crypto.hex(Crypto.hmacSHA256(key: Array(secret.utf8), message: Array(body)))
+        return (body, headers)
     }
 
     public var requests: [HTTPFields] { seen.withLock { $0 } }
@@ -49,23 +117,36 @@ public final class FakeGitHub: Sendable {
             }
             return self.page(request, path: "/user/repos", items)
         }
+        router.get("/repos/{owner}/{repo}") { request, context -> Response in
+            guard context.parameters.get("owner") == "octo", context.parameters.get("repo") == "app" else {
+                return Self.json(.notFound, [.contentType: "application/json"], ["message": "Not Found"])
+            }
+            switch self.authorize(request) {
+            case .failure(let refusal): return refusal.response
+            case .success(let (_, headers)):
+                return Self.json(.ok, headers, ["id": Self.appRepositoryID, "node_id": "R_app", "name": "app", "full_name": "octo/app",
+                                                "private": false, "html_url": "https://github.com/octo/app", "default_branch": "main",
+                                                "owner": ["login": "octo", "id": 2], "open_issues_count": 2])
+            }
+        }
         router.get("/repos/{owner}/{repo}/issues") { request, context -> Response in
             guard context.parameters.get("owner") == "octo", context.parameters.get("repo") == "app" else {
                 return Self.json(.notFound, [.contentType: "application/json"], ["message": "Not Found"])
             }
-            let items: [[String: Any]] = [
-                ["id": 1, "node_id": "I_1", "number": 1, "title": "Checkout fails", "state": "open", "html_url": "https://github.com/octo/app/issues/1",
-                 "labels": [["name": "bug"]], "updated_at": "2026-11-20T10:00:00Z"],
-                ["id": 2, "node_id": "PR_2", "number": 2, "title": "Fix checkout", "state": "open", "html_url": "https://github.com/octo/app/pull/2",
-                 "labels": [] as [Any], "pull_request": ["url": "https://api.github.com/repos/octo/app/pulls/2"], "updated_at": "2026-11-21T10:00:00Z"],
-            ]
+            let state = request.uri.queryParameters["state"].map(String.init) ?? "open"
+            let items = self.issues.withLock { $0 }.filter { state == "all" || ($0.open == (state == "open")) }.map(\.json)
             return self.page(request, path: "/repos/octo/app/issues", items)
         }
         router.get("/repos/{owner}/{repo}/pulls") { request, _ -> Response in
-            self.page(request, path: "/repos/octo/app/pulls", [
-                ["id": 2, "node_id": "PR_2", "number": 2, "title": "Fix checkout", "state": "open", "draft": false,
-                 "html_url": "https://github.com/octo/app/pull/2", "head": ["ref": "fix-checkout"], "base": ["ref": "main"],
-                 "updated_at": "2026-11-21T10:00:00Z"]])
+            let pulls = self.issues.withLock { $0 }.filter { $0.isPull && $0.open }.map { pull -> [String: Any] in
+                var json = pull.json
+                json["pull_request"] = nil
+                json["draft"] = false
+                json["head"] = ["ref": "fix-checkout"]
+                json["base"] = ["ref": "main"]
+                return json
+            }
+            return self.page(request, path: "/repos/octo/app/pulls", pulls)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestEnvironment.logger)
         return try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)") }

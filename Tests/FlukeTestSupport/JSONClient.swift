@@ -43,7 +43,14 @@ public struct JSONClient: Sendable {
     @discardableResult
     public func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: String,
                      contentType: String) async throws -> JSONReply {
-        var headers: HTTPFields = [.contentType: contentType]
+        try await call(method, uri, token: token, body: body, headers: [.contentType: contentType])
+    }
+
+    /// Sends `body` as is with `headers` (a webhook delivery's own, say).
+    @discardableResult
+    public func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: String,
+                     headers: HTTPFields) async throws -> JSONReply {
+        var headers = headers
         if let token { headers[.authorization] = "Bearer \(token)" }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(string: body))
         let data = Data(buffer: response.body)

@@ -102,10 +102,15 @@ struct ConnectionStore: Sendable {
 extension ConnectionStore {
     /// The GitHub connection to act with (`id`, or the tenant's only one) and its token, opened.
     func githubCredential(_ id: UUID?, _ principal: Principal) async throws -> (id: UUID, token: String) {
+        try await githubCredential(id, tenant: principal.tenantID)
+    }
+
+    /// The same, for the fleet's own work in `tenant` (the issue sync).
+    func githubCredential(_ id: UUID?, tenant: UUID) async throws -> (id: UUID, token: String) {
         guard let keyring else {
             throw PMError.unavailable("connections need FLUKE_ENCRYPTION_KEY on project-manager to open their credentials")
         }
-        let rows = try await db.inTenant(of: principal) { tx in
+        let rows = try await db.inTenant(tenant) { tx in
             try await tx.query("""
                 SELECT id, status, kek_id, wrapped_key, sealed FROM pm.connections
                 WHERE provider = 'github' AND (\(id)::uuid IS NULL OR id = \(id)) ORDER BY created_at LIMIT 2
@@ -125,12 +130,16 @@ extension ConnectionStore {
         guard status == "active" else {
             throw PMError.conflict(field: "connection_id", "the connection is invalid (GitHub refused its token); connect again")
         }
-        return (found, try keyring.openEnvelope(envelope, context: Self.context(tenant: principal.tenantID, id: found)))
+        return (found, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
     }
 
     /// The provider refused the credential: the connection is `invalid` with the reason.
     func markInvalid(_ id: UUID, _ principal: Principal, reason: String) async throws {
-        try await db.inTenant(of: principal) { tx in
+        try await markInvalid(id, tenant: principal.tenantID, reason: reason)
+    }
+
+    func markInvalid(_ id: UUID, tenant: UUID, reason: String) async throws {
+        try await db.inTenant(tenant) { tx in
             try await tx.query("""
                 UPDATE pm.connections SET status = 'invalid', status_reason = \(reason), updated_at = now() WHERE id = \(id)
                 """)

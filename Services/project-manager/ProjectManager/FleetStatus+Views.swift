@@ -81,6 +81,18 @@ struct FederationBody: Codable, Sendable {
     }
 }
 
+/// The project's linked repository's open pull requests, as the last sync read them.
+struct PullRequestsBody: Codable, Sendable {
+    var repository: String
+    var count: Int
+    /// The first ``GitHubIssueSync/pullsShown``.
+    var items: [JSONValue]
+    /// Why the last sync failed, if it did.
+    var syncError: String?
+
+    enum CodingKeys: String, CodingKey { case repository, count, items, syncError = "sync_error" }
+}
+
 /// `GET /api/v1/projects/{id}/status`: the project's own counts, and what the rest of the fleet
 /// says about it, each part with its time and staleness.
 struct ProjectStatusView: Codable, Sendable, ResponseEncodable {
@@ -92,9 +104,11 @@ struct ProjectStatusView: Codable, Sendable, ResponseEncodable {
     var updatedAt: Date
     var deployments: StatusPart<DeploymentsBody>
     var federation: StatusPart<FederationBody>
+    /// Absent (null) while the project has no linked repository.
+    var pullRequests: StatusPart<PullRequestsBody>?
 
     enum CodingKeys: String, CodingKey {
-        case tasks, milestones, deployments, federation
+        case tasks, milestones, deployments, federation, pullRequests = "pull_requests"
         case projectID = "project_id", teamSize = "team_size", updatedAt = "updated_at"
     }
 }

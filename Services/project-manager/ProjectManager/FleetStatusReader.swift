@@ -12,6 +12,9 @@ struct FleetStatusReader: Sendable {
     let catalog: ConsumerProgress
     /// How long a consumer may go without being caught up before its parts read as stale.
     var freshness: Duration = .seconds(15)
+    /// How often linked repositories are read (``GitHubIssueSync``): pull requests older than two
+    /// rounds are stale.
+    var syncInterval: Duration = .seconds(300)
     /// The most projects one overview holds.
     static let overviewLimit = 1000
 
@@ -51,6 +54,9 @@ struct FleetStatusReader: Sendable {
             WHERE project_id = \(id) AND tenant_id = \(tenant) ORDER BY app, first_event_at DESC, deployment_id
             """, """
             SELECT \(sql: Self.catalogColumns) FROM pm.catalog_status WHERE project_id = \(id.lowercased) ORDER BY slug LIMIT 100
+            """, """
+            SELECT full_name, sync_error, open_pulls::text AS open_pulls, pulls_checked_at FROM pm.project_repositories
+            WHERE project_id = \(id) AND tenant_id = \(tenant)
             """)
         guard !rows[0].isEmpty else { throw PMError.notFound("project") }
         var tasks = Self.counts(TaskStatus.self)
@@ -65,6 +71,21 @@ struct FleetStatusReader: Sendable {
                                     body: DeploymentsBody(items: try rows[4].map(Self.deployment))),
             federation: StatusPart(updatedAt: try rows[5].map { try $0.decode(Date.self, "updated_at") }.max(),
                                    stale: !catalog.isCaughtUp(within: freshness, now: now),
-                                   body: FederationBody(try rows[5].map(Self.catalogEntry))))
+                                   body: FederationBody(try rows[5].map(Self.catalogEntry))),
+            pullRequests: try rows[6].first.map { try pullRequests($0, now: now) })
+    }
+
+    func pullRequests(_ row: PostgresRow, now: Date) throws -> StatusPart<PullRequestsBody> {
+        let pulls = try row.decode(String?.self, "open_pulls").flatMap { try? JSONValue(parsing: Data($0.utf8)) }
+        let checked = try row.decode(Date?.self, "pulls_checked_at")
+        let error = try row.decode(String?.self, "sync_error")
+        var items: [JSONValue] = []
+        if case .array(let list)? = pulls?["items"] { items = list }
+        var count = items.count
+        if case .number(let n)? = pulls?["count"] { count = Int(n) }
+        let fresh = checked.map { now.timeIntervalSince($0) <= 2 * syncInterval.secondsValue + freshness.secondsValue } ?? false
+        return StatusPart(updatedAt: checked, stale: error != nil || !fresh,
+                          body: PullRequestsBody(repository: try row.decode(String.self, "full_name"), count: count, items: items,
+                                                 syncError: error))
     }
 }

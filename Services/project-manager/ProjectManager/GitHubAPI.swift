@@ -37,6 +37,11 @@ struct GitHubAPI: Sendable {
         return (items, url != nil)
     }
 
+    /// One object (`/repos/{owner}/{repo}`, …), revalidated with its `ETag` like a page.
+    func object(_ path: String, token: String, connection: UUID) async throws(Failure) -> JSONValue {
+        try await get(baseURL + path, token: token, connection: connection).json
+    }
+
     private func get(_ url: String, token: String, connection: UUID) async throws(Failure) -> (json: JSONValue, headers: HTTPHeaders) {
         let key = "\(connection.lowercased) \(url)"
         let cached = etags.get(key)

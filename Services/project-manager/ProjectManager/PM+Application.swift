@@ -34,11 +34,16 @@ public func buildApplication(config: PMConfig, logger: Logger,
                                                  maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
     let catalogStatus = CatalogStatusConsumer(nats: nats, store: fleetStatus, registry: runtime.registry,
                                               maxDeliveries: config.common.consumerMaxDeliveries, logger: logger)
+    let connections = ConnectionStore(db: db, keyring: config.keyring)
+    let github = GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache())
+    let repositories = RepositoryStore(db: db, keyring: config.keyring)
+    let issueSync = GitHubIssueSync(repositories: repositories, connections: connections, work: work, github: github,
+                                    interval: config.githubSyncInterval, registry: runtime.registry, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
-                          tenant: TenantStore(db: db), connections: ConnectionStore(db: db, keyring: config.keyring),
-                          providers: providers, github: GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache()),
+                          tenant: TenantStore(db: db), connections: connections, providers: providers, github: github,
                           status: FleetStatusReader(db: db, deployments: deploymentTasks.progress, catalog: catalogStatus.progress,
-                                                    freshness: config.statusStaleAfter),
+                                                    freshness: config.statusStaleAfter, syncInterval: config.githubSyncInterval),
+                          repositories: repositories, issueSync: issueSync,
                           config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
@@ -47,7 +52,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [responder, projectCache, deploymentTasks, catalogStatus, config.retention.job(runtime),
+                                  workers: [responder, projectCache, deploymentTasks, catalogStatus, issueSync, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }

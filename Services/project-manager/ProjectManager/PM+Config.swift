@@ -25,6 +25,8 @@ public struct PMConfig: Sendable {
     public var connectionsPolicy: OutboundURLPolicy
     /// `PM_STATUS_STALE_AFTER`: how long an event consumer may lag before its status parts read stale.
     public var statusStaleAfter: Duration
+    /// `PM_GITHUB_SYNC_INTERVAL`: how often a linked repository's issues and pull requests are read again.
+    public var githubSyncInterval: Duration
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -43,6 +45,7 @@ public struct PMConfig: Sendable {
         ConfigVariable("GITHUB_API_URL", default: "https://api.github.com", "GitHub's REST API, for GitHub connections"),
         ConfigVariable("PM_CONNECTIONS_ALLOW_HTTP", default: "false", "whether connections may call plain-http URLs (local fakes in tests)"),
         ConfigVariable("PM_CONNECTIONS_ALLOWED_HOSTS", default: "", "comma-separated hosts connections may call even where they resolve to private addresses (a Coder inside the network)"),
+        ConfigVariable("PM_GITHUB_SYNC_INTERVAL", default: "300", "seconds between two reads of a linked repository's open issues (kept as github tasks) and pull requests; conditional requests, so an unchanged repository costs no rate limit"),
         ConfigVariable("PM_STATUS_STALE_AFTER", default: "15", "seconds the deploy or federation event consumer may go without catching up with the stream before a project's status marks those parts stale"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
@@ -66,6 +69,7 @@ public struct PMConfig: Sendable {
         let hosts = try reader.string("PM_CONNECTIONS_ALLOWED_HOSTS").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         statusStaleAfter = try reader.seconds("PM_STATUS_STALE_AFTER", minimum: 1)
+        githubSyncInterval = try reader.seconds("PM_GITHUB_SYNC_INTERVAL", minimum: 0.5)
         connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
 }

@@ -306,5 +306,42 @@ public enum PMMigrations {
             );
             CREATE INDEX catalog_status_project ON pm.catalog_status (project_id) WHERE project_id IS NOT NULL;
             """),
+        // A project's GitHub repository, through one of the tenant's connections: its open issues
+        // are the project's `github` tasks (external_id = the issue's node id), kept in step by
+        // GitHubIssueSync and GitHub's webhooks (signed with the link's own sealed secret). The
+        // sync finds the links due across tenants through app.system, for reading only.
+        PostgresMigration("0007_project_repositories", """
+            ALTER TABLE pm.tasks ADD COLUMN external_id text;
+            ALTER TABLE pm.tasks ADD COLUMN external_url text;
+            CREATE UNIQUE INDEX tasks_project_external ON pm.tasks (tenant_id, project_id, external_id)
+                WHERE external_id IS NOT NULL;
+
+            CREATE TABLE pm.project_repositories (
+                project_id uuid PRIMARY KEY REFERENCES pm.projects(id) ON DELETE CASCADE,
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                connection_id uuid NOT NULL REFERENCES pm.connections(id) ON DELETE CASCADE,
+                full_name text NOT NULL,
+                github_id bigint NOT NULL,
+                html_url text,
+                webhook_kek_id text NOT NULL,
+                webhook_wrapped_key text NOT NULL,
+                webhook_sealed text NOT NULL,
+                linked_by uuid,
+                linked_at timestamptz NOT NULL DEFAULT now(),
+                next_sync_at timestamptz NOT NULL DEFAULT now(),
+                synced_at timestamptz,
+                sync_error text,
+                open_pulls jsonb,
+                pulls_checked_at timestamptz
+            );
+            CREATE INDEX project_repositories_github ON pm.project_repositories (github_id);
+            CREATE INDEX project_repositories_due ON pm.project_repositories (next_sync_at);
+            ALTER TABLE pm.project_repositories ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.project_repositories FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.project_repositories
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            CREATE POLICY system_select ON pm.project_repositories FOR SELECT
+                USING (current_setting('app.system', true) = 'on');
+            """),
 ]
 }

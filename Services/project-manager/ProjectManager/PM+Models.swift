@@ -121,11 +121,15 @@ public struct WorkTask: Codable, Sendable {
     public var source: TaskSource
     /// The deployment a `deployment` task follows (see ``DeploymentTaskUpdate``).
     public var deploymentID: UUID?
+    /// A `github` task's issue: its node id, and its page.
+    public var externalID: String?
+    public var externalURL: String?
     public var createdAt: Date
     public var updatedAt: Date
     enum CodingKeys: String, CodingKey {
         case id, title, description, status, labels, source
         case projectID = "project_id", assigneeID = "assignee_id", dueDate = "due_date", deploymentID = "deployment_id"
+        case externalID = "external_id", externalURL = "external_url"
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 }

@@ -37,14 +37,19 @@ extension PMRoutes {
         do throws(GitHubAPI.Failure) {
             return try await github.list(path, query: query, token: token, connection: id)
         } catch {
-            switch error {
-            case .unauthorized(let message):
-                try await connections.markInvalid(id, principal, reason: "GitHub refused the token: \(message)")
-                throw PMError.conflict(field: "connection_id", "GitHub refused the connection's token (\(message)); it is now marked invalid")
-            case .rateLimited(let seconds): throw PMError.upstreamRateLimited(retryAfter: seconds)
-            case .notFound: throw PMError.notFound("repository (or the token cannot see it)")
-            case .failed(let reason): throw PMError.upstream(reason)
-            }
+            throw try await githubProblem(error, connection: id, principal)
+        }
+    }
+
+    /// What a GitHub failure is to the caller; a refused token also marks the connection invalid.
+    func githubProblem(_ error: GitHubAPI.Failure, connection id: UUID, _ principal: Principal) async throws -> PMError {
+        switch error {
+        case .unauthorized(let message):
+            try await connections.markInvalid(id, principal, reason: "GitHub refused the token: \(message)")
+            return PMError.conflict(field: "connection_id", "GitHub refused the connection's token (\(message)); it is now marked invalid")
+        case .rateLimited(let seconds): return PMError.upstreamRateLimited(retryAfter: seconds)
+        case .notFound: return PMError.notFound("repository (or the token cannot see it)")
+        case .failed(let reason): return PMError.upstream(reason)
         }
     }
 

@@ -18,6 +18,8 @@ struct PMRoutes: Sendable {
     let providers: ProviderClient
     let github: GitHubAPI
     let status: FleetStatusReader
+    let repositories: RepositoryStore
+    let issueSync: GitHubIssueSync
     let config: PMConfig
 
     static let nameLimit = 200
@@ -34,6 +36,7 @@ struct PMRoutes: Sendable {
         registerConnections(&routes)
         registerGitHub(&routes)
         registerOverview(&routes)
+        registerRepository(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

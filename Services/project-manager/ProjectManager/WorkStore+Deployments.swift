@@ -66,17 +66,13 @@ extension WorkStore {
         }
     }
 
-    /// The audit row (no actor: deploy-tracker's event moved it) and the event, as a person's
-    /// change to a task would have.
+    /// The audit row (no actor: deploy-tracker's event moved it) and the event.
     private func recordDeployment(_ task: WorkTask, action: String, event: EventType, _ update: DeploymentTaskUpdate,
                                   tenant: UUID, on tx: PostgresHandle) async throws {
-        let audit = AuditRecord(action: action, objectType: "task", objectID: task.id.lowercased,
-                                details: .object(["deployment_id": .string(update.deploymentID.lowercased),
-                                                  "status": .string(task.status.rawValue)]))
-        try await audit.write(on: tx, tenant: tenant, actor: nil, requestID: nil)
-        try await db.outbox.enqueue(try CloudEvent(source: "project-manager", type: event, tenantID: tenant.lowercased,
-                                               projectID: task.projectID.lowercased,
-                                               payload: TaskPayload(task, deleted: false)), on: tx)
+        try await recordSystemChange(task, action: action, event: event,
+                                     details: .object(["deployment_id": .string(update.deploymentID.lowercased),
+                                                       "status": .string(task.status.rawValue)]),
+                                     tenant: tenant, on: tx)
     }
 
     private static func json(_ notes: [String: String]) throws -> String {

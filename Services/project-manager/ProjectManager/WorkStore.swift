@@ -98,7 +98,7 @@ struct WorkStore: Sendable {
 
     static let taskColumns: StaticString = """
         id, project_id, title, description, status, assignee_id, due_date::text AS due_date, labels, source,
-        deployment_id, created_at, updated_at
+        deployment_id, external_id, external_url, created_at, updated_at
         """
 
     static func task(_ row: PostgresRow) throws -> WorkTask {
@@ -109,6 +109,7 @@ struct WorkStore: Sendable {
                  labels: try row.decode([String].self, "labels"),
                  source: TaskSource(rawValue: try row.decode(String.self, "source")) ?? .manual,
                  deploymentID: try row.decode(UUID?.self, "deployment_id"),
+                 externalID: try row.decode(String?.self, "external_id"), externalURL: try row.decode(String?.self, "external_url"),
                  createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
