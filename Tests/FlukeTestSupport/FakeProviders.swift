@@ -223,8 +223,62 @@ public final class FakeGitHub: Sendable {
 /// Coder's API as far as connections use it (`GET /api/v2/users/me` with `Coder-Session-Token`).
 public final class FakeCoder: Sendable {
     let tokens: [String: String]   // token → username
+    private let workspaces = Mutex<[Workspace]>([])
+    private let builds = Mutex<[(UUID, String)]>([])
 
-    public init(tokens: [String: String]) { self.tokens = tokens }
+    /// A workspace as Coder keeps it: its latest build's status and transition, its agents' health.
+    public struct Workspace: Sendable {
+        public var id: UUID
+        public var name: String
+        public var owner: String
+        public var status: String
+        public var transition: String
+        public var healthy: Bool
+
+        public init(id: UUID = UUID(), name: String, owner: String, status: String = "running", transition: String = "start",
+                    healthy: Bool = true) {
+            (self.id, self.name, self.owner, self.status, self.transition, self.healthy) = (id, name, owner, status, transition, healthy)
+        }
+
+        /// As Coder's `codersdk.Workspace` JSON.
+        var json: [String: Any] {
+            ["id": id.uuidString.lowercased(), "name": name, "owner_id": "8f0e4a1c-6a4e-4d4b-9b70-2a6c1f5d3e21", "owner_name": owner,
+             "organization_id": "0c9c4f3e-1d6a-4b7e-9d51-6f2a3c4b5d6e", "template_id": "c6d67e98-83ea-49f0-8812-e4abae2b68bc",
+             "template_name": "docker", "template_display_name": "Docker", "template_icon": "/icon/docker.png",
+             "latest_build": ["id": UUID().uuidString.lowercased(), "build_number": 3, "status": status, "transition": transition,
+                              "workspace_id": id.uuidString.lowercased(), "workspace_name": name, "workspace_owner_name": owner,
+                              "job": ["status": status == "failed" ? "failed" : "succeeded"], "created_at": "2026-11-30T09:00:00Z"],
+             "health": ["healthy": healthy, "failing_agents": healthy ? [] as [String] : ["c2511c51-045f-4dd0-925a-f9b8bbda5064"]],
+             "outdated": false, "automatic_updates": "never", "autostart_schedule": NSNull(), "ttl_ms": NSNull(),
+             "last_used_at": "2026-12-01T08:00:00Z", "created_at": "2026-11-01T08:00:00Z", "updated_at": "2026-12-01T08:00:00Z",
+             "dormant_at": NSNull(), "deleting_at": NSNull(), "favorite": false]
+        }
+    }
+
+    public init(tokens: [String: String], workspaces: [Workspace] = []) {
+        self.tokens = tokens
+        self.workspaces.withLock { $0 = workspaces }
+    }
+
+    /// Adds or replaces a workspace (as its owner would, in Coder).
+    public func put(_ workspace: Workspace) {
+        workspaces.withLock { list in
+            if let i = list.firstIndex(where: { $0.id == workspace.id }) { list[i] = workspace } else { list.append(workspace) }
+        }
+    }
+
+    public func remove(_ id: UUID) { workspaces.withLock { $0.removeAll { $0.id == id } } }
+    public func workspace(_ id: UUID) -> Workspace? { workspaces.withLock { $0.first { $0.id == id } } }
+    /// The builds asked for: workspace and transition.
+    public var requestedBuilds: [(UUID, String)] { builds.withLock { $0 } }
+
+    private func user(_ request: Request) -> String? {
+        request.headers[HTTPField.Name("Coder-Session-Token")!].flatMap { tokens[$0] }
+    }
+
+    private static var unauthorized: [String: Any] { [
+        "message": "You must be logged in to do that.",
+        "detail": "Ensure the Coder-Session-Token header or coder_session_token cookie is set."] }
 
     /// Serves on a free port of 127.0.0.1 while `body` runs with its base URL.
     public func run<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
@@ -239,6 +293,43 @@ public final class FakeCoder: Sendable {
             return FakeGitHub.json(.ok, headers, ["id": "8f0e4a1c-6a4e-4d4b-9b70-2a6c1f5d3e21", "username": username,
                                                   "email": "\(username)@example.com", "status": "active",
                                                   "created_at": "2024-05-06T07:08:09Z", "roles": [] as [Any]])
+        }
+        router.get("/api/v2/workspaces") { request, _ -> Response in
+            let headers: HTTPFields = [.contentType: "application/json"]
+            guard let user = self.user(request) else { return FakeGitHub.json(.unauthorized, headers, Self.unauthorized) }
+            let q = request.uri.queryParameters["q"].map(String.init) ?? ""
+            let owner = q == "owner:me" ? user : q.hasPrefix("owner:") ? String(q.dropFirst(6)) : nil
+            let items = self.workspaces.withLock { $0 }.filter { owner == nil || $0.owner == owner }.map(\.json)
+            return FakeGitHub.json(.ok, headers, ["workspaces": items, "count": items.count])
+        }
+        router.get("/api/v2/workspaces/{id}") { request, context -> Response in
+            let headers: HTTPFields = [.contentType: "application/json"]
+            guard self.user(request) != nil else { return FakeGitHub.json(.unauthorized, headers, Self.unauthorized) }
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)), let w = self.workspace(id) else {
+                return FakeGitHub.json(.notFound, headers, ["message": "Resource not found or you do not have access to this resource"])
+            }
+            return FakeGitHub.json(.ok, headers, w.json)
+        }
+        router.post("/api/v2/workspaces/{id}/builds") { request, context -> Response in
+            let headers: HTTPFields = [.contentType: "application/json"]
+            guard self.user(request) != nil else { return FakeGitHub.json(.unauthorized, headers, Self.unauthorized) }
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)), var w = self.workspace(id) else {
+                return FakeGitHub.json(.notFound, headers, ["message": "Resource not found or you do not have access to this resource"])
+            }
+            let body = try await request.body.collect(upTo: 1 << 16)
+            guard let json = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let transition = json["transition"] as? String, ["start", "stop", "delete"].contains(transition) else {
+                return FakeGitHub.json(.badRequest, headers, ["message": "Request body must be valid JSON.",
+                                                              "validations": [["field": "transition", "detail": "Validation failed"]]])
+            }
+            self.builds.withLock { $0.append((id, transition)) }
+            // The build runs at once here; Coder answers it pending and moves the workspace on.
+            w.transition = transition
+            w.status = transition == "start" ? "running" : "stopped"
+            self.put(w)
+            return FakeGitHub.json(.created, headers, ["id": UUID().uuidString.lowercased(), "build_number": 4, "status": "pending",
+                                                       "transition": transition, "workspace_id": id.uuidString.lowercased(),
+                                                       "job": ["status": "pending"], "created_at": "2026-12-03T10:00:00Z"])
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestEnvironment.logger)
         return try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)") }

@@ -93,7 +93,7 @@ struct TenancyTests {
             _ = try await Self.populate(c, a)
             _ = try await Self.populate(c, b)
             let tables = ["tenants", "users", "memberships", "refresh_tokens", "api_tokens", "projects", "project_members",
-                          "milestones", "tasks", "audit_log", "connections", "app_deployments", "project_repositories"]
+                          "milestones", "tasks", "audit_log", "connections", "app_deployments", "project_repositories", "project_workspaces"]
             // Ground truth, as the superuser.
             let total = try await h.database.withAdminClient { db in
                 try await db.query("SELECT count(*) FROM pm.projects").first!.decode(Int.self, at: 0)

@@ -107,30 +107,43 @@ extension ConnectionStore {
 
     /// The same, for the fleet's own work in `tenant` (the issue sync).
     func githubCredential(_ id: UUID?, tenant: UUID) async throws -> (id: UUID, token: String) {
+        let found = try await credential("github", id, tenant: tenant)
+        return (found.id, found.token)
+    }
+
+    /// The Coder connection to act with (`id`, or the tenant's only one): its base URL and token, opened.
+    func coderCredential(_ id: UUID?, tenant: UUID) async throws -> (id: UUID, url: String, token: String) {
+        let found = try await credential("coder", id, tenant: tenant)
+        return (found.id, found.url ?? "", found.token)
+    }
+
+    /// An active connection of `provider` (`id`, or the tenant's only one), its credential opened.
+    func credential(_ provider: String, _ id: UUID?, tenant: UUID) async throws -> (id: UUID, url: String?, token: String) {
+        let name = provider == "github" ? "GitHub" : "Coder"
         guard let keyring else {
             throw PMError.unavailable("connections need FLUKE_ENCRYPTION_KEY on project-manager to open their credentials")
         }
         let rows = try await db.inTenant(tenant) { tx in
             try await tx.query("""
-                SELECT id, status, kek_id, wrapped_key, sealed FROM pm.connections
-                WHERE provider = 'github' AND (\(id)::uuid IS NULL OR id = \(id)) ORDER BY created_at LIMIT 2
+                SELECT id, status, kek_id, wrapped_key, sealed, base_url FROM pm.connections
+                WHERE provider = \(provider) AND (\(id)::uuid IS NULL OR id = \(id)) ORDER BY created_at LIMIT 2
                 """).map { row in
                 (try row.decode(UUID.self, at: 0), try row.decode(String.self, at: 1),
                  SealedEnvelope(kekID: try row.decode(String.self, at: 2), wrappedKey: try row.decode(String.self, at: 3),
-                                sealed: try row.decode(String.self, at: 4)))
+                                sealed: try row.decode(String.self, at: 4)), try row.decode(String?.self, at: 5))
             }
         }
         guard let first = rows.first else {
-            throw id == nil ? PMError.invalid(field: "connection_id", "this tenant has no GitHub connection") : PMError.notFound("connection")
+            throw id == nil ? PMError.invalid(field: "connection_id", "this tenant has no \(name) connection") : PMError.notFound("connection")
         }
-        let (found, status, envelope) = first
+        let (found, status, envelope, url) = first
         guard id != nil || rows.count == 1 else {
-            throw PMError.invalid(field: "connection_id", "this tenant has several GitHub connections: name one")
+            throw PMError.invalid(field: "connection_id", "this tenant has several \(name) connections: name one")
         }
         guard status == "active" else {
-            throw PMError.conflict(field: "connection_id", "the connection is invalid (GitHub refused its token); connect again")
+            throw PMError.conflict(field: "connection_id", "the connection is invalid (\(name) refused its token); connect again")
         }
-        return (found, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
+        return (found, url, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
     }
 
     /// The provider refused the credential: the connection is `invalid` with the reason.

@@ -81,6 +81,10 @@ struct FederationBody: Codable, Sendable {
     }
 }
 
+struct WorkspacesBody: Codable, Sendable {
+    var items: [WorkspaceView]
+}
+
 /// The project's linked repository's open pull requests, as the last sync read them.
 struct PullRequestsBody: Codable, Sendable {
     var repository: String
@@ -104,11 +108,12 @@ struct ProjectStatusView: Codable, Sendable, ResponseEncodable {
     var updatedAt: Date
     var deployments: StatusPart<DeploymentsBody>
     var federation: StatusPart<FederationBody>
-    /// Absent (null) while the project has no linked repository.
+    var workspaces: StatusPart<WorkspacesBody>
+    /// Absent while the project has no linked repository.
     var pullRequests: StatusPart<PullRequestsBody>?
 
     enum CodingKeys: String, CodingKey {
-        case tasks, milestones, deployments, federation, pullRequests = "pull_requests"
+        case tasks, milestones, deployments, federation, workspaces, pullRequests = "pull_requests"
         case projectID = "project_id", teamSize = "team_size", updatedAt = "updated_at"
     }
 }
@@ -118,6 +123,7 @@ struct AttentionItem: Codable, Sendable {
     enum Kind: String, Codable, Sendable, CaseIterable {
         case deployFailed = "deploy_failed", deployRolledBack = "deploy_rolled_back", offline
         case tasksBlocked = "tasks_blocked", tasksOverdue = "tasks_overdue", milestonesOverdue = "milestones_overdue"
+        case workspaceFailing = "workspace_failing"
     }
 
     var projectID: UUID
@@ -144,11 +150,12 @@ struct ProjectOverview: Codable, Sendable {
     var overdueMilestones: Int
     var deployments: [AppDeploymentView]
     var federation: FederationBody
+    var workspaces: [WorkspaceView]
     /// How many attention items are this project's.
     var attention: Int
 
     enum CodingKeys: String, CodingKey {
-        case id, name, stage, tasks, milestones, deployments, federation, attention
+        case id, name, stage, tasks, milestones, deployments, federation, workspaces, attention
         case overdueTasks = "overdue_tasks", overdueMilestones = "overdue_milestones"
     }
 }
@@ -158,6 +165,7 @@ struct TenantOverview: Codable, Sendable, ResponseEncodable {
     struct Freshness: Codable, Sendable {
         var deployments: Bool
         var federation: Bool
+        var workspaces: Bool
     }
 
     var generatedAt: Date

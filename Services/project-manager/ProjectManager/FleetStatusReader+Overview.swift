@@ -34,6 +34,9 @@ extension FleetStatusReader {
             WHERE project_id IN (SELECT id::text FROM pm.projects
                                  WHERE tenant_id = \(tenant) AND (\(bound)::uuid IS NULL OR id = \(bound)::uuid))
             ORDER BY project_id, slug
+            """, """
+            SELECT project_id, \(sql: WorkspaceStore.columns) FROM pm.project_workspaces
+            WHERE tenant_id = \(tenant) AND (\(bound)::uuid IS NULL OR project_id = \(bound)::uuid) ORDER BY project_id, name
             """)
         let now = Date()
         let truncated = rows[0].count > Self.overviewLimit
@@ -45,7 +48,7 @@ extension FleetStatusReader {
             projects[id] = ProjectOverview(id: id, name: try row.decode(String.self, "name"), stage: try row.decode(String.self, "stage"),
                                            tasks: Self.counts(TaskStatus.self), overdueTasks: 0,
                                            milestones: Self.counts(MilestoneStatus.self), overdueMilestones: 0,
-                                           deployments: [], federation: FederationBody([]), attention: 0)
+                                           deployments: [], federation: FederationBody([]), workspaces: [], attention: 0)
         }
         var earliestOverdueTask: [UUID: String] = [:]
         var earliestOverdueMilestone: [UUID: String] = [:]
@@ -72,6 +75,12 @@ extension FleetStatusReader {
             guard let id = UUID(uuidString: try row.decode(String.self, "project_id")) else { continue }
             entries[id, default: []].append(try Self.catalogEntry(row))
         }
+        var allWorkspaces: [LinkedWorkspace] = []
+        for row in rows[5] {
+            let linked = try WorkspaceStore.linked(row)
+            allWorkspaces.append(linked)
+            projects[try row.decode(UUID.self, "project_id")]?.workspaces.append(linked.workspace)
+        }
         var attention: [AttentionItem] = []
         for id in order {
             var project = projects[id]!
@@ -94,7 +103,8 @@ extension FleetStatusReader {
         }
         return TenantOverview(generatedAt: now, attention: attention, projects: sorted,
                               stale: .init(deployments: !deployments.isCaughtUp(within: freshness, now: now),
-                                           federation: !catalog.isCaughtUp(within: freshness, now: now)),
+                                           federation: !catalog.isCaughtUp(within: freshness, now: now),
+                                           workspaces: workspacesPart(allWorkspaces, now: now).stale),
                               truncated: truncated)
     }
 
@@ -130,6 +140,10 @@ extension FleetStatusReader {
         if project.overdueMilestones > 0 {
             items.append(item(.milestonesOverdue, "\(project.overdueMilestones) overdue milestone\(project.overdueMilestones == 1 ? "" : "s")"
                               + (overdueMilestone.map { ", the oldest due \($0)" } ?? "")))
+        }
+        for workspace in project.workspaces where workspace.isFailing {
+            items.append(item(.workspaceFailing, workspace.status == "failed" ? "workspace \(workspace.name)'s last build failed"
+                                                                                : "workspace \(workspace.name) runs with failing agents"))
         }
         return items
     }

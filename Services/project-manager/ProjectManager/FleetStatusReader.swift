@@ -15,6 +15,8 @@ struct FleetStatusReader: Sendable {
     /// How often linked repositories are read (``GitHubIssueSync``): pull requests older than two
     /// rounds are stale.
     var syncInterval: Duration = .seconds(300)
+    /// How often linked workspaces are read (``WorkspaceRefresh``).
+    var workspaceInterval: Duration = .seconds(60)
     /// The most projects one overview holds.
     static let overviewLimit = 1000
 
@@ -57,6 +59,8 @@ struct FleetStatusReader: Sendable {
             """, """
             SELECT full_name, sync_error, open_pulls::text AS open_pulls, pulls_checked_at FROM pm.project_repositories
             WHERE project_id = \(id) AND tenant_id = \(tenant)
+            """, """
+            SELECT \(sql: WorkspaceStore.columns) FROM pm.project_workspaces WHERE project_id = \(id) AND tenant_id = \(tenant) ORDER BY name
             """)
         guard !rows[0].isEmpty else { throw PMError.notFound("project") }
         var tasks = Self.counts(TaskStatus.self)
@@ -72,7 +76,16 @@ struct FleetStatusReader: Sendable {
             federation: StatusPart(updatedAt: try rows[5].map { try $0.decode(Date.self, "updated_at") }.max(),
                                    stale: !catalog.isCaughtUp(within: freshness, now: now),
                                    body: FederationBody(try rows[5].map(Self.catalogEntry))),
+            workspaces: workspacesPart(try rows[7].map(WorkspaceStore.linked), now: now),
             pullRequests: try rows[6].first.map { try pullRequests($0, now: now) })
+    }
+
+    /// Stale when a workspace's last read failed, or is older than two refresh intervals.
+    func workspacesPart(_ linked: [LinkedWorkspace], now: Date) -> StatusPart<WorkspacesBody> {
+        let oldest = linked.map(\.checkedAt).min()
+        let late = oldest.map { now.timeIntervalSince($0) > 2 * workspaceInterval.secondsValue + freshness.secondsValue } ?? false
+        return StatusPart(updatedAt: oldest, stale: late || linked.contains { $0.checkError != nil },
+                          body: WorkspacesBody(items: linked.map(\.workspace)))
     }
 
     func pullRequests(_ row: PostgresRow, now: Date) throws -> StatusPart<PullRequestsBody> {

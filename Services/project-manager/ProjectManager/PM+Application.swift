@@ -39,11 +39,17 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let repositories = RepositoryStore(db: db, keyring: config.keyring)
     let issueSync = GitHubIssueSync(repositories: repositories, connections: connections, work: work, github: github,
                                     interval: config.githubSyncInterval, registry: runtime.registry, logger: logger)
+    let coder = CoderAPI(providers: providers)
+    let workspaces = WorkspaceStore(db: db)
+    let workspaceRefresh = WorkspaceRefresh(workspaces: workspaces, connections: connections, coder: coder,
+                                            interval: config.coderRefreshInterval, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
                           tenant: TenantStore(db: db), connections: connections, providers: providers, github: github,
                           status: FleetStatusReader(db: db, deployments: deploymentTasks.progress, catalog: catalogStatus.progress,
-                                                    freshness: config.statusStaleAfter, syncInterval: config.githubSyncInterval),
-                          repositories: repositories, issueSync: issueSync,
+                                                    freshness: config.statusStaleAfter, syncInterval: config.githubSyncInterval,
+                                                    workspaceInterval: config.coderRefreshInterval),
+                          repositories: repositories, issueSync: issueSync, coder: coder, workspaces: workspaces,
+                          workspaceRefresh: workspaceRefresh,
                           config: config)
     let responder = VerifyResponder(nats: nats, tokens: tokens, authenticator: authenticator,
                                     registry: runtime.registry, logger: logger)
@@ -52,7 +58,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
         runtime: runtime, routes: FleetApplication.record(runtime: runtime, openAPI: openAPIDocument, routes: register).table,
         authenticator: authenticator, tokenCache: cache))
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [responder, projectCache, deploymentTasks, catalogStatus, issueSync, config.retention.job(runtime),
+                                  workers: [responder, projectCache, deploymentTasks, catalogStatus, issueSync, workspaceRefresh, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
                                   authenticator: authenticator, routes: register)
 }

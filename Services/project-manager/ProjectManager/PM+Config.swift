@@ -27,6 +27,8 @@ public struct PMConfig: Sendable {
     public var statusStaleAfter: Duration
     /// `PM_GITHUB_SYNC_INTERVAL`: how often a linked repository's issues and pull requests are read again.
     public var githubSyncInterval: Duration
+    /// `PM_CODER_REFRESH_INTERVAL`: how often linked Coder workspaces' status is read again.
+    public var coderRefreshInterval: Duration
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -46,6 +48,7 @@ public struct PMConfig: Sendable {
         ConfigVariable("PM_CONNECTIONS_ALLOW_HTTP", default: "false", "whether connections may call plain-http URLs (local fakes in tests)"),
         ConfigVariable("PM_CONNECTIONS_ALLOWED_HOSTS", default: "", "comma-separated hosts connections may call even where they resolve to private addresses (a Coder inside the network)"),
         ConfigVariable("PM_GITHUB_SYNC_INTERVAL", default: "300", "seconds between two reads of a linked repository's open issues (kept as github tasks) and pull requests; conditional requests, so an unchanged repository costs no rate limit"),
+        ConfigVariable("PM_CODER_REFRESH_INTERVAL", default: "60", "seconds between two reads of a linked Coder workspace's status"),
         ConfigVariable("PM_STATUS_STALE_AFTER", default: "15", "seconds the deploy or federation event consumer may go without catching up with the stream before a project's status marks those parts stale"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
@@ -70,6 +73,7 @@ public struct PMConfig: Sendable {
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         statusStaleAfter = try reader.seconds("PM_STATUS_STALE_AFTER", minimum: 1)
         githubSyncInterval = try reader.seconds("PM_GITHUB_SYNC_INTERVAL", minimum: 0.5)
+        coderRefreshInterval = try reader.seconds("PM_CODER_REFRESH_INTERVAL", minimum: 0.5)
         connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
 }

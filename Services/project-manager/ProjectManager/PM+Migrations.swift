@@ -343,5 +343,37 @@ public enum PMMigrations {
             CREATE POLICY system_select ON pm.project_repositories FOR SELECT
                 USING (current_setting('app.system', true) = 'on');
             """),
+        // Coder workspaces linked to projects, through one of the tenant's Coder connections; their
+        // status is read again on a schedule (WorkspaceRefresh), which finds the rows due across
+        // tenants through app.system, for reading only.
+        PostgresMigration("0008_project_workspaces", """
+            CREATE TABLE pm.project_workspaces (
+                tenant_id uuid NOT NULL REFERENCES pm.tenants(id) ON DELETE CASCADE,
+                project_id uuid NOT NULL REFERENCES pm.projects(id) ON DELETE CASCADE,
+                workspace_id uuid NOT NULL,
+                connection_id uuid NOT NULL REFERENCES pm.connections(id) ON DELETE CASCADE,
+                name text NOT NULL,
+                owner_name text NOT NULL,
+                template text,
+                url text NOT NULL,
+                status text NOT NULL,
+                transition text,
+                healthy boolean,
+                outdated boolean,
+                last_used_at text,
+                linked_at timestamptz NOT NULL DEFAULT now(),
+                next_check_at timestamptz NOT NULL DEFAULT now(),
+                checked_at timestamptz NOT NULL DEFAULT now(),
+                check_error text,
+                PRIMARY KEY (tenant_id, project_id, workspace_id)
+            );
+            CREATE INDEX project_workspaces_due ON pm.project_workspaces (next_check_at);
+            ALTER TABLE pm.project_workspaces ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE pm.project_workspaces FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON pm.project_workspaces
+                USING (tenant_id = pm.current_tenant()) WITH CHECK (tenant_id = pm.current_tenant());
+            CREATE POLICY system_select ON pm.project_workspaces FOR SELECT
+                USING (current_setting('app.system', true) = 'on');
+            """),
 ]
 }

@@ -20,6 +20,9 @@ struct PMRoutes: Sendable {
     let status: FleetStatusReader
     let repositories: RepositoryStore
     let issueSync: GitHubIssueSync
+    let coder: CoderAPI
+    let workspaces: WorkspaceStore
+    let workspaceRefresh: WorkspaceRefresh
     let config: PMConfig
 
     static let nameLimit = 200
@@ -37,6 +40,7 @@ struct PMRoutes: Sendable {
         registerGitHub(&routes)
         registerOverview(&routes)
         registerRepository(&routes)
+        registerWorkspaces(&routes)
     }
 
     func created<T: ResponseEncodable>(_ value: T, _ request: Request, _ context: FleetRequestContext) throws -> Response {

@@ -28,6 +28,15 @@ struct ProviderClient: Sendable {
     }
 
     func get(_ url: String, headers: [(String, String)]) async throws(Failure) -> Answer {
+        try await send(.GET, url, headers: headers, body: nil)
+    }
+
+    /// POSTs `body` as JSON.
+    func post(_ url: String, headers: [(String, String)], json body: JSONValue) async throws(Failure) -> Answer {
+        try await send(.POST, url, headers: headers + [("Content-Type", "application/json")], body: Data(body.jsonText.utf8))
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: Data?) async throws(Failure) -> Answer {
         let host: String, address: String
         do {
             let checked = try await policy.checkedAddresses(url, threadPool: .singleton)
@@ -41,6 +50,8 @@ struct ProviderClient: Sendable {
         let answer: Result<Answer, Failure>
         do {
             var request = HTTPClientRequest(url: url)
+            request.method = method
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             request.headers.add(name: "User-Agent", value: Self.userAgent)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsValue))
