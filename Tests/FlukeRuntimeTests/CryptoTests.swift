@@ -1,6 +1,7 @@
 import FlukeCrypto
 import Foundation
 import Testing
+import FlukeTestSupport
 
 @Suite("FlukeCrypto over libcrypto")
 struct CryptoTests {
@@ -109,5 +110,61 @@ struct CryptoTests {
         set.keys[2].kty = "RSA"
         let decoded = try JSONDecoder().decode(JWKSet.self, from: try JSONEncoder().encode(set))
         #expect(decoded.ed25519Keys == ["k1": signer.publicKey, "k2": stranger.publicKey])
+    }
+}
+
+/// RS256 (GitHub App JWTs) against PyJWT and the `cryptography` package, independent implementations.
+@Suite("FlukeCrypto RS256 against PyJWT")
+struct RS256Tests {
+    static var python: String {
+        ProcessInfo.processInfo.environment["FLUKE_TEST_PYTHON"] ?? TestEnvironment.repositoryRoot.appendingPathComponent(".venv/bin/python").path
+    }
+
+    @Test("a PKCS#1 key as GitHub hands it out signs JWTs PyJWT accepts; PyJWT's tokens verify here; tampering and short keys are refused")
+    func interoperates() async throws {
+        // A 2048-bit key in GitHub's format (BEGIN RSA PRIVATE KEY), and a token PyJWT signs with it.
+        let made = try await CommandRun.run(Self.python, ["-c", """
+            import json, jwt
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            from cryptography.hazmat.primitives import serialization
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()).decode()
+            pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            print(json.dumps({"pem": pem, "pub": pub, "token": jwt.encode({"iss": "1234", "iat": 1, "exp": 4102444800}, pem, algorithm="RS256")}))
+            """], environment: [:])
+        try #require(made.status == 0, "\(made.stderr)")
+        let keys = try #require(try made.json() as? [String: String])
+        let pem = try #require(keys["pem"])
+        #expect(pem.hasPrefix("-----BEGIN RSA PRIVATE KEY-----"))
+        let key = try RSAPrivateKey(pem: pem)
+        let publicKey = try RSAPublicKey(pem: try #require(keys["pub"]))
+        #expect(try key.publicKeyPEM() == keys["pub"], "the same public half")
+
+        struct Claims: Encodable { var iat: Int; var exp: Int; var iss: String }
+        let token = try RS256JWT.sign(Claims(iat: 1_700_000_000, exp: 4_102_444_800, iss: "1234"), key: key)
+        let checked = try await CommandRun.run(Self.python, ["-c", """
+            import json, sys, jwt
+            print(json.dumps(jwt.decode(sys.argv[1], sys.argv[2], algorithms=["RS256"])))
+            """, token, keys["pub"]!], environment: [:])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect((try? checked.json() as? [String: Any])?["iss"] as? String == "1234")
+
+        #expect(RS256JWT.verify(try #require(keys["token"]), key: publicKey)?["iss"] as? String == "1234", "PyJWT's token verifies here")
+        let tampered = token.dropLast(4) + (token.hasSuffix("AAAA") ? "BBBB" : "AAAA")
+        #expect(RS256JWT.verify(String(tampered), key: publicKey) == nil)
+        #expect(RS256JWT.verify(token, key: try RSAPublicKey(pem: try RSAPrivateKey.generate().publicKeyPEM())) == nil, "another key")
+
+        // Refused at once: not PEM, a 1024-bit key, an Ed25519 key.
+        #expect(throws: CryptoError.self) { try RSAPrivateKey(pem: "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n") }
+        let weak = try await CommandRun.run(Self.python, ["-c", """
+            from cryptography.hazmat.primitives.asymmetric import rsa, ed25519
+            from cryptography.hazmat.primitives import serialization as s
+            print(rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode())
+            print(ed25519.Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode())
+            """], environment: [:])
+        let parts = weak.stdout.components(separatedBy: "-----END PRIVATE KEY-----")
+        #expect(throws: CryptoError.self) { try RSAPrivateKey(pem: parts[0] + "-----END PRIVATE KEY-----\n") }
+        #expect(throws: CryptoError.self) { try RSAPrivateKey(pem: parts[1] + "-----END PRIVATE KEY-----\n") }
     }
 }

@@ -62,6 +62,55 @@ public final class FakeGitHub: Sendable {
         self.repositories = repositories
     }
 
+    /// A GitHub App with one installation, on account `octo-org`: its JWTs must be RS256 under
+    /// `publicKeyPEM` with `iss` the app id and at most 10 minutes of life, as GitHub checks them.
+    public struct App: Sendable {
+        public var id: Int
+        public var installationID: Int
+        public var publicKeyPEM: String
+        /// How long the installation tokens it hands out live.
+        public var tokenLifetime: TimeInterval = 3600
+
+        public init(id: Int, installationID: Int, publicKeyPEM: String, tokenLifetime: TimeInterval = 3600) {
+            (self.id, self.installationID, self.publicKeyPEM, self.tokenLifetime) = (id, installationID, publicKeyPEM, tokenLifetime)
+        }
+    }
+
+    private let app = Mutex<App?>(nil)
+    /// Installation token → when it expires.
+    private let installationTokens = Mutex<[String: Date]>([:])
+    private let exchanges = Mutex(0)
+
+    public func register(_ app: App) { self.app.withLock { $0 = app } }
+    /// How many installation tokens it handed out.
+    public var tokenExchanges: Int { exchanges.withLock { $0 } }
+
+    /// GitHub's check of an app JWT: nil when accepted, else the 401 it answers.
+    private func checkAppJWT(_ request: Request, installation: String?) -> Response? {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers[HTTPField.Name("x-github-request-id")!] = "F00D:1234"
+        guard let app = app.withLock({ $0 }), let key = try? RSAPublicKey(pem: app.publicKeyPEM) else {
+            return Self.json(.unauthorized, headers, ["message": "Integration not found"])
+        }
+        let auth = request.headers[.authorization] ?? ""
+        guard auth.hasPrefix("Bearer "), let claims = RS256JWT.verify(String(auth.dropFirst(7)), key: key) else {
+            return Self.json(.unauthorized, headers, ["message": "A JSON web token could not be decoded",
+                                                     "documentation_url": "https://docs.github.com/rest"])
+        }
+        let now = Date().timeIntervalSince1970
+        guard let iat = claims["iat"] as? Double, let exp = claims["exp"] as? Double, exp - iat <= 600, exp > now, iat <= now + 60 else {
+            return Self.json(.unauthorized, headers, ["message": "'Expiration time' claim ('exp') is too far in the future",
+                                                     "documentation_url": "https://docs.github.com/rest"])
+        }
+        guard claims["iss"] as? String == String(app.id) || claims["iss"] as? Int == app.id else {
+            return Self.json(.unauthorized, headers, ["message": "'Issuer' claim ('iss') must be an Integer"])
+        }
+        if let installation, installation != String(app.installationID) {
+            return Self.json(.notFound, headers, ["message": "Not Found", "documentation_url": "https://docs.github.com/rest"])
+        }
+        return nil
+    }
+
     /// Adds or replaces an issue of octo/app (as someone on GitHub would).
     public func put(_ issue: Issue) {
         issues.withLock { list in
@@ -107,6 +156,37 @@ public final class FakeGitHub: Sendable {
             case .failure(let refusal): return refusal.response
             case .success(let (token, headers)):
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: self.users[token]!)))
+            }
+        }
+        router.get("/app/installations/{id}") { request, context -> Response in
+            if let refusal = self.checkAppJWT(request, installation: context.parameters.get("id")) { return refusal }
+            let app = self.app.withLock { $0 }!
+            return Self.json(.ok, [.contentType: "application/json; charset=utf-8"], [
+                "id": app.installationID, "app_id": app.id, "app_slug": "fluke-fleet", "target_type": "Organization",
+                "account": ["login": "octo-org", "id": 9919, "type": "Organization"], "repository_selection": "selected",
+                "permissions": ["issues": "read", "pull_requests": "read", "metadata": "read"], "events": ["issues"]])
+        }
+        router.post("/app/installations/{id}/access_tokens") { request, context -> Response in
+            if let refusal = self.checkAppJWT(request, installation: context.parameters.get("id")) { return refusal }
+            let app = self.app.withLock { $0 }!
+            let token = "ghs_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+            self.installationTokens.withLock { $0[token] = Date().addingTimeInterval(app.tokenLifetime) }
+            self.exchanges.withLock { $0 += 1 }
+            let expires = ISO8601DateFormatter().string(from: Date().addingTimeInterval(app.tokenLifetime))
+            return Self.json(.created, [.contentType: "application/json; charset=utf-8"], [
+                "token": token, "expires_at": expires, "permissions": ["issues": "read", "metadata": "read"],
+                "repository_selection": "selected"])
+        }
+        router.get("/installation/repositories") { request, _ -> Response in
+            switch self.authorize(request) {
+            case .failure(let refusal): return refusal.response
+            case .success(let (token, headers)):
+                guard token.hasPrefix("ghs_") else {
+                    return Self.json(.forbidden, headers, ["message": "You must authenticate with an installation access token in order to list repositories for an installation."])
+                }
+                return Self.json(.ok, headers, ["total_count": 1, "repository_selection": "selected", "repositories": [
+                    ["id": Self.appRepositoryID, "node_id": "R_app", "full_name": "octo/app", "private": false, "default_branch": "main",
+                     "html_url": "https://github.com/octo/app", "description": "The app", "updated_at": "2026-11-20T10:00:00Z"]]])
             }
         }
         router.get("/user/repos") { request, _ -> Response in
@@ -168,7 +248,8 @@ public final class FakeGitHub: Sendable {
             return .failure(Refusal(Self.json(.forbidden, headers, ["message": "API rate limit exceeded for user ID 1.",
                                                                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"])))
         }
-        guard users[token] != nil, !revoked.withLock({ $0.contains(token) }) else {
+        let installationValid = installationTokens.withLock { $0[token].map { $0 > Date() } ?? false }
+        guard users[token] != nil || installationValid, !revoked.withLock({ $0.contains(token) }) else {
             return .failure(Refusal(Self.json(.unauthorized, headers, ["message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
                                                                       "status": "401"])))
         }

@@ -26,6 +26,11 @@ fi
 if ! .venv/bin/python -c 'import mcp.client.stdio' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "mcp>=1.24,<2"
 fi
+# PyJWT (with the cryptography package), the independent RS256 implementation GitHub App JWTs
+# are checked against (Tests/FlukeRuntimeTests/CryptoTests.swift).
+if ! .venv/bin/python -c 'import jwt, cryptography' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "pyjwt[crypto]==2.10.1"
+fi
 export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
 work=$(mktemp -d /tmp/fluke-test.XXXXXX)

@@ -100,50 +100,40 @@ struct ConnectionStore: Sendable {
 }
 
 extension ConnectionStore {
-    /// The GitHub connection to act with (`id`, or the tenant's only one) and its token, opened.
-    func githubCredential(_ id: UUID?, _ principal: Principal) async throws -> (id: UUID, token: String) {
-        try await githubCredential(id, tenant: principal.tenantID)
-    }
-
-    /// The same, for the fleet's own work in `tenant` (the issue sync).
-    func githubCredential(_ id: UUID?, tenant: UUID) async throws -> (id: UUID, token: String) {
-        let found = try await credential("github", id, tenant: tenant)
-        return (found.id, found.token)
-    }
-
     /// The Coder connection to act with (`id`, or the tenant's only one): its base URL and token, opened.
     func coderCredential(_ id: UUID?, tenant: UUID) async throws -> (id: UUID, url: String, token: String) {
         let found = try await credential("coder", id, tenant: tenant)
-        return (found.id, found.url ?? "", found.token)
+        return (found.id, found.url ?? "", found.secret)
     }
 
-    /// An active connection of `provider` (`id`, or the tenant's only one), its credential opened.
-    func credential(_ provider: String, _ id: UUID?, tenant: UUID) async throws -> (id: UUID, url: String?, token: String) {
+    /// An active connection of `provider` (`id`, or the tenant's only one): its kind, URL and credential, opened.
+    func credential(_ provider: String, _ id: UUID?, tenant: UUID) async throws -> (id: UUID, kind: String, url: String?, secret: String) {
         let name = provider == "github" ? "GitHub" : "Coder"
         guard let keyring else {
             throw PMError.unavailable("connections need FLUKE_ENCRYPTION_KEY on project-manager to open their credentials")
         }
         let rows = try await db.inTenant(tenant) { tx in
             try await tx.query("""
-                SELECT id, status, kek_id, wrapped_key, sealed, base_url FROM pm.connections
+                SELECT id, status, kek_id, wrapped_key, sealed, base_url, kind FROM pm.connections
                 WHERE provider = \(provider) AND (\(id)::uuid IS NULL OR id = \(id)) ORDER BY created_at LIMIT 2
                 """).map { row in
                 (try row.decode(UUID.self, at: 0), try row.decode(String.self, at: 1),
                  SealedEnvelope(kekID: try row.decode(String.self, at: 2), wrappedKey: try row.decode(String.self, at: 3),
-                                sealed: try row.decode(String.self, at: 4)), try row.decode(String?.self, at: 5))
+                                sealed: try row.decode(String.self, at: 4)), try row.decode(String?.self, at: 5),
+                 try row.decode(String.self, at: 6))
             }
         }
         guard let first = rows.first else {
             throw id == nil ? PMError.invalid(field: "connection_id", "this tenant has no \(name) connection") : PMError.notFound("connection")
         }
-        let (found, status, envelope, url) = first
+        let (found, status, envelope, url, kind) = first
         guard id != nil || rows.count == 1 else {
             throw PMError.invalid(field: "connection_id", "this tenant has several \(name) connections: name one")
         }
         guard status == "active" else {
             throw PMError.conflict(field: "connection_id", "the connection is invalid (\(name) refused its token); connect again")
         }
-        return (found, url, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
+        return (found, kind, url, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
     }
 
     /// The provider refused the credential: the connection is `invalid` with the reason.

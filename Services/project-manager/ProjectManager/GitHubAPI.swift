@@ -23,13 +23,17 @@ struct GitHubAPI: Sendable {
     }
 
     /// Every item of `path` (at most ``maxPages`` pages), and whether more were left.
-    func list(_ path: String, query: String = "", token: String, connection: UUID) async throws(Failure) -> (items: [JSONValue], truncated: Bool) {
+    /// `itemsKey` names the array in pages that are objects (`/installation/repositories`).
+    func list(_ path: String, query: String = "", itemsKey: String? = nil, token: String, connection: UUID) async throws(Failure)
+        -> (items: [JSONValue], truncated: Bool) {
         var url: String? = baseURL + path + "?per_page=100" + (query.isEmpty ? "" : "&" + query)
         var items: [JSONValue] = []
         var pages = 0
         while let next = url, pages < Self.maxPages {
             let page = try await get(next, token: token, connection: connection)
-            guard case .array(let part) = page.json else { throw .failed("GitHub answered \(next) with what is not a list") }
+            guard case .array(let part) = itemsKey.map({ page.json[$0] ?? .null }) ?? page.json else {
+                throw .failed("GitHub answered \(next) with what is not a list")
+            }
             items += part
             pages += 1
             url = Self.nextLink(page.headers.first(name: "link"))

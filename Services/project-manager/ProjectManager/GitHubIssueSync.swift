@@ -14,6 +14,7 @@ import ServiceLifecycle
 final class GitHubIssueSync: Service, Sendable {
     let repositories: RepositoryStore
     let connections: ConnectionStore
+    let access: GitHubAccess
     let work: WorkStore
     let github: GitHubAPI
     let interval: Duration
@@ -25,10 +26,11 @@ final class GitHubIssueSync: Service, Sendable {
     /// The most open pull requests a status lists.
     static let pullsShown = 20
 
-    init(repositories: RepositoryStore, connections: ConnectionStore, work: WorkStore, github: GitHubAPI, interval: Duration,
+    init(repositories: RepositoryStore, connections: ConnectionStore, access: GitHubAccess, work: WorkStore, github: GitHubAPI, interval: Duration,
          registry: PrometheusCollectorRegistry, logger: Logger) {
         self.repositories = repositories
         self.connections = connections
+        self.access = access
         self.work = work
         self.github = github
         self.interval = interval
@@ -64,7 +66,7 @@ final class GitHubIssueSync: Service, Sendable {
     func sync(_ link: RepositoryStore.Link) async {
         let metadata: Logger.Metadata = ["project_id": "\(link.project.lowercased)", "repository": "\(link.fullName)"]
         do {
-            let (connection, token) = try await connections.githubCredential(link.connection, tenant: link.tenant)
+            let (connection, _, token) = try await access.token(link.connection, tenant: link.tenant)
             let path = "/repos/" + link.fullName
             let issues: (items: [JSONValue], truncated: Bool), pulls: (items: [JSONValue], truncated: Bool)
             do throws(GitHubAPI.Failure) {

@@ -37,14 +37,16 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let connections = ConnectionStore(db: db, keyring: config.keyring)
     let github = GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache())
     let repositories = RepositoryStore(db: db, keyring: config.keyring)
-    let issueSync = GitHubIssueSync(repositories: repositories, connections: connections, work: work, github: github,
+    let githubAccess = GitHubAccess(connections: connections, providers: providers, baseURL: config.githubAPIURL,
+                                    installationTokens: InstallationTokenCache())
+    let issueSync = GitHubIssueSync(repositories: repositories, connections: connections, access: githubAccess, work: work, github: github,
                                     interval: config.githubSyncInterval, registry: runtime.registry, logger: logger)
     let coder = CoderAPI(providers: providers)
     let workspaces = WorkspaceStore(db: db)
     let workspaceRefresh = WorkspaceRefresh(workspaces: workspaces, connections: connections, coder: coder,
                                             interval: config.coderRefreshInterval, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
-                          tenant: TenantStore(db: db), connections: connections, providers: providers, github: github,
+                          tenant: TenantStore(db: db), connections: connections, providers: providers, github: github, githubAccess: githubAccess,
                           status: FleetStatusReader(db: db, deployments: deploymentTasks.progress, catalog: catalogStatus.progress,
                                                     freshness: config.statusStaleAfter, syncInterval: config.githubSyncInterval,
                                                     workspaceInterval: config.coderRefreshInterval),

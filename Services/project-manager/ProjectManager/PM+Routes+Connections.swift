@@ -1,3 +1,4 @@
+import FlukeCrypto
 import FlukeModels
 import FlukeRuntime
 import Foundation
@@ -10,7 +11,14 @@ extension PMRoutes {
         routes.on(.post, "/api/v1/connections/github") { request, context in
             let principal = try context.tenantWidePrincipal(requiring: .admin)
             let fields = try await RequestFields.read(request, context: context)
-            try fields.allowOnly(["token"])
+            try fields.allowOnly(["token", "app_id", "installation_id", "private_key"])
+            let appFields = ["app_id", "installation_id", "private_key"].filter(fields.has)
+            if fields.has("token"), let extra = appFields.first {
+                throw PMError.invalid(field: extra, "give a token, or an app's app_id, installation_id and private_key: not both")
+            }
+            if !appFields.isEmpty {
+                return try created(try await connectGitHubApp(fields, principal, requestID: context.requestID), request, context)
+            }
             let token = try Self.credential(fields, "token")
             let account = try await githubAccount(token)
             return try created(try await connections.create(by: principal, requestID: context.requestID, provider: "github",
@@ -39,6 +47,40 @@ extension PMRoutes {
             try await connections.delete(try Parameters.uuid(context, "connection_id"), principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
+    }
+
+    /// A GitHub App installation: the key must sign an app JWT GitHub accepts for the
+    /// installation, and an installation token must be had with it, before anything is kept.
+    func connectGitHubApp(_ fields: RequestFields, _ principal: Principal, requestID: String) async throws -> ConnectionView {
+        guard let appID = try fields.int("app_id", in: 1...Int(Int32.max)) else { throw PMError.invalid(field: "app_id", "is required (the GitHub App's id)") }
+        guard let installation = try fields.int("installation_id", in: 1...Int(Int64.max / 2)) else {
+            throw PMError.invalid(field: "installation_id", "is required (the app installation's id)")
+        }
+        let pem = try fields.string("private_key", required: true, maxLength: 16 << 10)!
+        do {
+            _ = try RSAPrivateKey(pem: pem)
+        } catch {
+            throw PMError.invalid(field: "private_key", "must be the app's RSA private key in PEM, 2048 bits or more (\(error))")
+        }
+        let app = GitHubAccess.AppCredential(appID: String(appID), installationID: installation, privateKey: pem)
+        let info: JSONValue
+        do throws(GitHubAPI.Failure) {
+            info = try await githubAccess.appCall(.GET, "/app/installations/\(installation)", app)
+            _ = try await githubAccess.appCall(.POST, "/app/installations/\(installation)/access_tokens", app)
+        } catch {
+            switch error {
+            case .unauthorized(let message): throw PMError.invalid(field: "private_key", "GitHub refused the app JWT signed with it (\(message))")
+            case .notFound: throw PMError.invalid(field: "installation_id", "GitHub knows no such installation of app \(appID)")
+            case .rateLimited(let seconds): throw PMError.upstreamRateLimited(retryAfter: seconds)
+            case .failed(let reason): throw PMError.upstream(reason)
+            }
+        }
+        var account: [String: JSONValue] = ["app_id": .number(Double(appID)), "installation_id": .number(Double(installation))]
+        if let login = info["account"]?["login"] { account["login"] = login }
+        for key in ["app_slug", "repository_selection", "target_type"] { if let value = info[key], value != .null { account[key] = value } }
+        let sealed = String(decoding: try JSONEncoder().encode(app), as: UTF8.self)
+        return try await connections.create(by: principal, requestID: requestID, provider: "github", kind: "app",
+                                            account: .object(account), url: nil, credential: sealed)
     }
 
     /// A token as given: no spaces, printable ASCII, at most 1,024 characters.

@@ -14,7 +14,9 @@ extension PMRoutes {
 
     func registerGitHub(_ routes: inout RouteRecorder) {
         routes.on(.get, "/api/v1/connections/github/repos") { request, context in
-            let items = try await githubList(request, context, "/user/repos", query: "sort=updated")
+            // An app installation lists what it was given; a user's token, what the user can see.
+            let items = try await githubList(request, context, "/user/repos", query: "sort=updated",
+                                             app: ("/installation/repositories", "repositories"))
             return GitHubList(items: items.items.map(Self.repository), truncated: items.truncated)
         }
         routes.on(.get, "/api/v1/connections/github/repos/{owner}/{repo}/issues") { request, context in
@@ -30,11 +32,12 @@ extension PMRoutes {
         }
     }
 
-    private func githubList(_ request: Request, _ context: FleetRequestContext, _ path: String, query: String) async throws
-        -> (items: [JSONValue], truncated: Bool) {
+    private func githubList(_ request: Request, _ context: FleetRequestContext, _ path: String, query: String,
+                            app: (path: String, itemsKey: String)? = nil) async throws -> (items: [JSONValue], truncated: Bool) {
         let principal = try context.tenantWidePrincipal(requiring: .admin)
-        let (id, token) = try await connections.githubCredential(try Parameters.uuidQuery(request, "connection_id"), principal)
+        let (id, kind, token) = try await githubAccess.token(try Parameters.uuidQuery(request, "connection_id"), tenant: principal.tenantID)
         do throws(GitHubAPI.Failure) {
+            if kind == "app", let app { return try await github.list(app.path, itemsKey: app.itemsKey, token: token, connection: id) }
             return try await github.list(path, query: query, token: token, connection: id)
         } catch {
             throw try await githubProblem(error, connection: id, principal)

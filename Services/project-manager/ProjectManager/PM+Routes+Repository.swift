@@ -15,7 +15,7 @@ extension PMRoutes {
             let fields = try await RequestFields.read(request, context: context)
             try fields.allowOnly(["connection_id", "full_name"])
             let fullName = try Self.fullName(try fields.string("full_name", required: true, maxLength: 201)!)
-            let (connection, token) = try await connections.githubCredential(try fields.uuid("connection_id", required: true)!, principal)
+            let (connection, _, token) = try await githubAccess.token(try fields.uuid("connection_id", required: true)!, tenant: principal.tenantID)
             let repository: JSONValue
             do throws(GitHubAPI.Failure) {
                 repository = try await github.object("/repos/" + fullName, token: token, connection: connection)

@@ -17,6 +17,7 @@ struct PMRoutes: Sendable {
     let connections: ConnectionStore
     let providers: ProviderClient
     let github: GitHubAPI
+    let githubAccess: GitHubAccess
     let status: FleetStatusReader
     let repositories: RepositoryStore
     let issueSync: GitHubIssueSync
