@@ -83,6 +83,30 @@ extension FlukeClient {
         try await send(.projectManager, .POST, "/api/v1/connections/coder", body: ["url": url, "token": token])
     }
 
+    /// Connects a GitHub App installation; GitHub must accept the key's app JWT for it first.
+    public func connectGitHubApp(appID: Int, installationID: Int, privateKey: String) async throws -> FleetObject<Connection> {
+        try await send(.projectManager, .POST, "/api/v1/connections/github",
+                       body: GitHubAppConnect(appID: appID, installationID: installationID, privateKey: privateKey))
+    }
+
+    /// Links a project to a GitHub repository; its open issues become tasks. The answer carries
+    /// the webhook's secret, once.
+    public func linkRepository(project: String, connection: String, fullName: String) async throws -> FleetObject<RepositoryLink> {
+        try await send(.projectManager, .PUT, "/api/v1/projects/\(segment(project))/repository",
+                       body: ["connection_id": connection, "full_name": fullName])
+    }
+
+    /// The Coder connection's owner's workspaces.
+    public func coderWorkspaces(connection: String?) async throws -> Page<FleetObject<CoderWorkspace>> {
+        try await send(.projectManager, .GET, "/api/v1/connections/coder/workspaces", query: [("connection_id", connection)])
+    }
+
+    /// Makes `workspaces` the project's linked Coder workspaces.
+    public func linkWorkspaces(project: String, connection: String, workspaces: [String]) async throws -> Page<FleetObject<CoderWorkspace>> {
+        try await send(.projectManager, .PUT, "/api/v1/projects/\(segment(project))/workspaces",
+                       body: LinkWorkspaces(connectionID: connection, workspaceIDs: workspaces))
+    }
+
     public func deleteConnection(_ id: String) async throws {
         _ = try await sendRaw(.projectManager, .DELETE, "/api/v1/connections/\(segment(id))")
     }

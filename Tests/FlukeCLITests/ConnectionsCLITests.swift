@@ -11,7 +11,8 @@ struct ConnectionsCLITests {
     func connections() async throws {
         let pat = "ghp_" + String(repeating: "Zx9", count: 12)
         let github = FakeGitHub(users: [pat: FakeGitHub.user(login: "octocat", id: 7)])
-        let coder = FakeCoder(tokens: ["sess-123456": "dev"])
+        let box = FakeCoder.Workspace(name: "box", owner: "dev")
+        let coder = FakeCoder(tokens: ["sess-123456": "dev"], workspaces: [box])
         try await github.run { githubURL in
             try await coder.run { coderURL in
                 let fleet = try await ServiceHarness(migrating: [PMMigrations.migrator],
@@ -39,6 +40,27 @@ struct ConnectionsCLITests {
                     #expect(listed.stdout.contains("octocat") && listed.stdout.contains("dev") && listed.stdout.contains(coderURL),
                             "\(listed.stdout)")
                     #expect(!listed.stdout.contains(pat))
+                    // A repository linked to the project: the webhook's secret shown once.
+                    let githubID = try #require((try await FlukeHarness.fluke(["connections", "--json"], env).json() as? [String: Any])
+                        .flatMap { ($0["items"] as? [[String: Any]])?.first { $0["provider"] as? String == "github" }?["id"] as? String })
+                    let repo = try await FlukeHarness.fluke(["connections", "repo", "octo/app", "--connection", githubID,
+                                                             "--project", world.projectID], env)
+                    #expect(repo.status == 0 && repo.stdout.contains("Linked octo/app") && repo.stdout.contains("/api/v1/connections/github/webhook"),
+                            "\(repo.stdout)\(repo.stderr)")
+                    #expect(repo.stdout.range(of: "secret: +[0-9a-f]{64}", options: .regularExpression) != nil)
+                    let missing = try await FlukeHarness.fluke(["connections", "repo", "octo/none", "--connection", githubID,
+                                                                "--project", world.projectID], env)
+                    #expect(missing.status == 1 && missing.stderr.hasPrefix("fluke: full_name:"), "\(missing.stderr)")
+
+                    // Coder workspaces: listed, then linked to the project.
+                    let workspaces = try await FlukeHarness.fluke(["connections", "workspaces"], env)
+                    #expect(workspaces.status == 0 && workspaces.stdout.contains("box") && workspaces.stdout.contains("running"),
+                            "\(workspaces.stdout)\(workspaces.stderr)")
+                    let linked = try await FlukeHarness.fluke(["connections", "link-workspaces", box.id.uuidString, "--connection", coderID,
+                                                               "--project", world.projectID, "--json"], env)
+                    #expect(((try? linked.json() as? [String: Any])?["items"] as? [[String: Any]])?.first?["name"] as? String == "box",
+                            "\(linked.stdout)\(linked.stderr)")
+
                     #expect(try await FlukeHarness.fluke(["connections", "rm", coderID], env).status == 0)
                     let after = try await FlukeHarness.fluke(["connections", "--json"], env)
                     #expect(((try after.json() as? [String: Any])?["items"] as? [[String: Any]])?.map { $0["provider"] as? String } == ["github"])

@@ -82,6 +82,98 @@ public final class FakeGitHub: Sendable {
     private let exchanges = Mutex(0)
 
     public func register(_ app: App) { self.app.withLock { $0 = app } }
+
+    // MARK: OAuth (login with GitHub)
+
+    /// An OAuth app: its client credentials, and the GitHub user who approves its sign-ins.
+    public struct OAuthApp: Sendable {
+        public var clientID: String
+        public var clientSecret: String
+        public var login: String
+        public var userID: Int
+        public var email: String
+        public var emailVerified: Bool
+        /// How long user access tokens live (GitHub's default for expiring tokens: 8 hours).
+        public var tokenLifetime: Int
+
+        public init(clientID: String, clientSecret: String, login: String, userID: Int, email: String, emailVerified: Bool = true,
+                    tokenLifetime: Int = 28_800) {
+            (self.clientID, self.clientSecret, self.login, self.userID) = (clientID, clientSecret, login, userID)
+            (self.email, self.emailVerified, self.tokenLifetime) = (email, emailVerified, tokenLifetime)
+        }
+    }
+
+    private struct PendingCode: Sendable {
+        var redirectURI: String
+        var challenge: String
+    }
+
+    private let oauth = Mutex<OAuthApp?>(nil)
+    private let codes = Mutex<[String: PendingCode]>([:])
+    /// User access tokens → when they expire; refresh tokens not yet used.
+    private let userTokens = Mutex<[String: Date]>([:])
+    private let refreshTokens = Mutex<Set<String>>([])
+    private let refreshes = Mutex(0)
+
+    public func register(_ app: OAuthApp) { oauth.withLock { $0 = app } }
+    /// How many refresh tokens it took (each once).
+    public var refreshCount: Int { refreshes.withLock { $0 } }
+
+    /// What a person's browser does at GitHub's authorize URL when they approve: GitHub checks
+    /// the client and PKCE parameters, then sends the browser to `redirect_uri` with a code and
+    /// the state. Returns that redirect's URL (or GitHub's refusal).
+    public func approve(_ authorizeURL: String) -> (redirect: String?, refusal: String?) {
+        guard let url = URLComponents(string: authorizeURL), url.path == "/login/oauth/authorize" else { return (nil, "not the authorize URL") }
+        let q = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
+        guard let app = oauth.withLock({ $0 }), q["client_id"] == app.clientID else { return (nil, "unknown client_id") }
+        guard q["code_challenge_method"] == "S256", let challenge = q["code_challenge"], challenge.count == 43,
+              let redirect = q["redirect_uri"], let state = q["state"] else { return (nil, "missing PKCE, redirect_uri or state") }
+        let code = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        codes.withLock { $0[code] = PendingCode(redirectURI: redirect, challenge: challenge) }
+        var back = URLComponents(string: redirect)!
+        back.queryItems = [URLQueryItem(name: "code", value: code), URLQueryItem(name: "state", value: state)]
+        return (back.string, nil)
+    }
+
+    /// GitHub's token endpoint: an authorization code with its PKCE verifier, or a refresh token
+    /// (each usable once: refresh tokens rotate). Errors are 200 with `error`, as GitHub answers.
+    private func token(_ request: Request) async throws -> Response {
+        let headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+        var form: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+            if parts.count == 2 { form[parts[0]] = parts[1] }
+        }
+        guard let app = oauth.withLock({ $0 }), form["client_id"] == app.clientID, form["client_secret"] == app.clientSecret else {
+            return Self.json(.ok, headers, ["error": "incorrect_client_credentials",
+                                            "error_description": "The client_id and/or client_secret passed are incorrect."])
+        }
+        switch form["grant_type"] ?? "authorization_code" {
+        case "refresh_token":
+            guard let refresh = form["refresh_token"], refreshTokens.withLock({ $0.remove(refresh) != nil }) else {
+                return Self.json(.ok, headers, ["error": "bad_refresh_token", "error_description": "The refresh token passed is incorrect or expired."])
+            }
+            refreshes.withLock { $0 += 1 }
+        default:
+            guard let code = form["code"], let pending = codes.withLock({ $0.removeValue(forKey: code) }) else {
+                return Self.json(.ok, headers, ["error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."])
+            }
+            guard form["redirect_uri"] == pending.redirectURI else {
+                return Self.json(.ok, headers, ["error": "redirect_uri_mismatch", "error_description": "The redirect_uri MUST match the registered callback URL for this application."])
+            }
+            let verifier = form["code_verifier"] ?? ""
+            guard Base64URL.encode(Crypto.sha256(Array(verifier.utf8))) == pending.challenge else {
+                return Self.json(.ok, headers, ["error": "bad_verification_code", "error_description": "The code_verifier does not match the code_challenge."])
+            }
+        }
+        let access = "ghu_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let refresh = "ghr_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        userTokens.withLock { $0[access] = Date().addingTimeInterval(TimeInterval(app.tokenLifetime)) }
+        refreshTokens.withLock { _ = $0.insert(refresh) }
+        return Self.json(.ok, headers, ["access_token": access, "expires_in": app.tokenLifetime, "refresh_token": refresh,
+                                        "refresh_token_expires_in": 15_897_600, "scope": "", "token_type": "bearer"])
+    }
     /// How many installation tokens it handed out.
     public var tokenExchanges: Int { exchanges.withLock { $0 } }
 
@@ -155,7 +247,23 @@ public final class FakeGitHub: Sendable {
             switch self.authorize(request) {
             case .failure(let refusal): return refusal.response
             case .success(let (token, headers)):
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: self.users[token]!)))
+                if let user = self.users[token] { return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: user))) }
+                guard let app = self.oauth.withLock({ $0 }) else { return Self.json(.notFound, headers, ["message": "Not Found"]) }
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.user(login: app.login, id: app.userID))))
+            }
+        }
+        router.post("/login/oauth/access_token") { request, _ -> Response in try await self.token(request) }
+        router.get("/user/emails") { request, _ -> Response in
+            switch self.authorize(request) {
+            case .failure(let refusal): return refusal.response
+            case .success(let (_, headers)):
+                guard let app = self.oauth.withLock({ $0 }) else { return Self.json(.notFound, headers, ["message": "Not Found"]) }
+                let emails: [[String: Any]] = [
+                    ["email": "\(app.login)@users.noreply.github.com", "primary": false, "verified": true, "visibility": NSNull()],
+                    ["email": app.email, "primary": true, "verified": app.emailVerified, "visibility": "private"],
+                ]
+                let body = try! JSONSerialization.data(withJSONObject: emails)
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
         }
         router.get("/app/installations/{id}") { request, context -> Response in
@@ -249,7 +357,8 @@ public final class FakeGitHub: Sendable {
                                                                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"])))
         }
         let installationValid = installationTokens.withLock { $0[token].map { $0 > Date() } ?? false }
-        guard users[token] != nil || installationValid, !revoked.withLock({ $0.contains(token) }) else {
+        let userTokenValid = userTokens.withLock { $0[token].map { $0 > Date() } ?? false }
+        guard users[token] != nil || installationValid || userTokenValid, !revoked.withLock({ $0.contains(token) }) else {
             return .failure(Refusal(Self.json(.unauthorized, headers, ["message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
                                                                       "status": "401"])))
         }

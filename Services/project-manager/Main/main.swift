@@ -9,6 +9,12 @@ if CommandLine.arguments.dropFirst().first == "bootstrap" {
     }
 }
 
+if CommandLine.arguments.dropFirst().first == "rewrap-keys" {
+    await runCommand("project-manager rewrap-keys", logLevel: .warning) { logger in
+        try await RewrapKeys.run(logger: logger)
+    }
+}
+
 await runService(ServiceDescription(
     name: "project-manager",
     summary: "tenants, identity and API tokens for the fleet; projects, team, milestones and tasks",

@@ -136,6 +136,39 @@ extension ConnectionStore {
         return (found, kind, url, try keyring.openEnvelope(envelope, context: Self.context(tenant: tenant, id: found)))
     }
 
+    /// Keeps a user's GitHub grant (login with GitHub) as the tenant's `oauth` connection for that
+    /// GitHub account: a new one, or the same one with the new grant. Without a keyring, or with
+    /// the tenant's connections full, the login still stands and the grant is not kept.
+    func keepGrant(tenant: UUID, user: UUID, account: JSONValue, credential: String, requestID: String) async throws {
+        guard let keyring, let githubID = account["id"]?.jsonText else { return }
+        try await db.inTenant(tenant, user: user) { tx in
+            try await tx.query("SELECT 1 FROM pm.tenants WHERE id = \(tenant) FOR UPDATE")
+            let existing = try await tx.query("""
+                SELECT id FROM pm.connections WHERE provider = 'github' AND kind = 'oauth' AND account->>'id' = \(githubID) LIMIT 1
+                """).first?.decode(UUID.self, at: 0)
+            let id = existing ?? UUID()
+            let envelope = try keyring.sealEnvelope(credential, context: Self.context(tenant: tenant, id: id))
+            if existing != nil {
+                try await tx.query("""
+                    UPDATE pm.connections SET kek_id = \(envelope.kekID), wrapped_key = \(envelope.wrappedKey), sealed = \(envelope.sealed),
+                        account = \(account.jsonText)::jsonb, status = 'active', status_reason = NULL, updated_at = now(), checked_at = now()
+                    WHERE id = \(id)
+                    """)
+                return
+            }
+            let count = try await tx.query("SELECT count(*) FROM pm.connections").first!.decode(Int.self, at: 0)
+            guard count < Self.limit else { return }
+            try await tx.query("""
+                INSERT INTO pm.connections (id, tenant_id, provider, kind, account, kek_id, wrapped_key, sealed, created_by)
+                VALUES (\(id), \(tenant), 'github', 'oauth', \(account.jsonText)::jsonb, \(envelope.kekID), \(envelope.wrappedKey),
+                        \(envelope.sealed), \(user))
+                """)
+            try await AuditRecord(action: "connection.created", objectType: "connection", objectID: id.lowercased,
+                                  details: .object(["provider": .string("github"), "kind": .string("oauth")]))
+                .write(on: tx, tenant: tenant, actor: Principal(kind: .user, tenantID: tenant, userID: user, scopes: []), requestID: requestID)
+        }
+    }
+
     /// The provider refused the credential: the connection is `invalid` with the reason.
     func markInvalid(_ id: UUID, _ principal: Principal, reason: String) async throws {
         try await markInvalid(id, tenant: principal.tenantID, reason: reason)

@@ -12,6 +12,8 @@ struct GitHubAccess: Sendable {
     let providers: ProviderClient
     let baseURL: String
     let installationTokens: InstallationTokenCache
+    /// Refreshes `oauth` grants (login with GitHub).
+    var login: GitHubLogin?
     /// An installation token with less than this left is renewed before use.
     static let renewBefore: TimeInterval = 300
 
@@ -38,6 +40,9 @@ struct GitHubAccess: Sendable {
             } catch {
                 throw PMError.upstream("GitHub could not give an installation token: \(error)")
             }
+        case "oauth":
+            guard let login else { throw PMError.unavailable("login with GitHub is off: the grant cannot be refreshed") }
+            return (found.id, found.kind, try await login.refreshed(found.id, tenant: tenant))
         default:
             return (found.id, found.kind, found.secret)
         }

@@ -113,6 +113,34 @@ final class IdentityService: Sendable {
                                requestID: requestID)
     }
 
+    /// Signs in the user whose e-mail an outside provider verified (login with GitHub): in their
+    /// first tenant. An unknown e-mail gets a tenant of its own, with them as owner and no usable
+    /// password, only where signup is open.
+    func loginVerified(email: String, name: String, tenantName: String, action: String, requestID: String?)
+        async throws -> TokenPair {
+        let email = email.lowercased()
+        let membership = try await db.postgres.withTransaction { tx -> (UUID, UUID, TenantRole)? in
+            try await tx.setLocal("app.login_email", email)
+            guard let user = try await tx.query("SELECT id FROM pm.users WHERE lower(email) = \(email)").first?.decode(UUID.self, at: 0) else {
+                return nil
+            }
+            try await tx.setLocal("app.user_id", user.lowercased)
+            return try await tx.query("""
+                SELECT tenant_id, role FROM pm.memberships WHERE user_id = \(user) ORDER BY created_at LIMIT 1
+                """).first.map { (user, try $0.decode(UUID.self, at: 0), TenantRole(rawValue: try $0.decode(String.self, at: 1)) ?? .viewer) }
+        }
+        if let (user, tenant, role) = membership {
+            return try await issue(user: user, tenant: tenant, role: role, family: UUID(), action: action, requestID: requestID)
+        }
+        guard config.signupEnabled else {
+            throw PMError.forbidden("no account has this e-mail address, and this fleet does not accept signups (PM_SIGNUP_ENABLED)")
+        }
+        // Nobody knows this password: the account signs in through GitHub until one is set.
+        let (tenant, user) = try await signup(email: email, password: Base62.encode(Crypto.randomBytes(32)), name: name,
+                                              tenantName: tenantName, requestID: requestID)
+        return try await issue(user: user.id, tenant: tenant.id, role: .owner, family: UUID(), action: action, requestID: requestID)
+    }
+
     /// Stores a new refresh token (in `family`) and signs an access token.
     private func issue(user: UUID, tenant: UUID, role: TenantRole, family: UUID, action: String, requestID: String?)
         async throws -> TokenPair {

@@ -37,8 +37,10 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let connections = ConnectionStore(db: db, keyring: config.keyring)
     let github = GitHubAPI(providers: providers, baseURL: config.githubAPIURL, etags: ETagCache())
     let repositories = RepositoryStore(db: db, keyring: config.keyring)
+    let githubLogin = GitHubLogin(config: config.githubOAuth, postgres: runtime.postgres, keyring: config.keyring, providers: providers,
+                                  githubAPIURL: config.githubAPIURL, identity: identity, connections: connections)
     let githubAccess = GitHubAccess(connections: connections, providers: providers, baseURL: config.githubAPIURL,
-                                    installationTokens: InstallationTokenCache())
+                                    installationTokens: InstallationTokenCache(), login: githubLogin)
     let issueSync = GitHubIssueSync(repositories: repositories, connections: connections, access: githubAccess, work: work, github: github,
                                     interval: config.githubSyncInterval, registry: runtime.registry, logger: logger)
     let coder = CoderAPI(providers: providers)
@@ -46,7 +48,7 @@ public func buildApplication(config: PMConfig, logger: Logger,
     let workspaceRefresh = WorkspaceRefresh(workspaces: workspaces, connections: connections, coder: coder,
                                             interval: config.coderRefreshInterval, logger: logger)
     let routes = PMRoutes(identity: identity, tokens: tokens, projects: ProjectStore(db: db, cache: projectCache), work: work,
-                          tenant: TenantStore(db: db), connections: connections, providers: providers, github: github, githubAccess: githubAccess,
+                          tenant: TenantStore(db: db), connections: connections, providers: providers, github: github, githubAccess: githubAccess, githubLogin: githubLogin,
                           status: FleetStatusReader(db: db, deployments: deploymentTasks.progress, catalog: catalogStatus.progress,
                                                     freshness: config.statusStaleAfter, syncInterval: config.githubSyncInterval,
                                                     workspaceInterval: config.coderRefreshInterval),

@@ -29,6 +29,8 @@ public struct PMConfig: Sendable {
     public var githubSyncInterval: Duration
     /// `PM_CODER_REFRESH_INTERVAL`: how often linked Coder workspaces' status is read again.
     public var coderRefreshInterval: Duration
+    /// Login with GitHub: on when `GITHUB_OAUTH_CLIENT_ID` is set.
+    public var githubOAuth: GitHubOAuthConfig?
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -49,6 +51,11 @@ public struct PMConfig: Sendable {
         ConfigVariable("PM_CONNECTIONS_ALLOWED_HOSTS", default: "", "comma-separated hosts connections may call even where they resolve to private addresses (a Coder inside the network)"),
         ConfigVariable("PM_GITHUB_SYNC_INTERVAL", default: "300", "seconds between two reads of a linked repository's open issues (kept as github tasks) and pull requests; conditional requests, so an unchanged repository costs no rate limit"),
         ConfigVariable("PM_CODER_REFRESH_INTERVAL", default: "60", "seconds between two reads of a linked Coder workspace's status"),
+        ConfigVariable("GITHUB_OAUTH_CLIENT_ID", default: "", "the GitHub OAuth (or GitHub App) client id for login with GitHub (GET /auth/github); empty: login with GitHub is off"),
+        ConfigVariable("GITHUB_OAUTH_CLIENT_SECRET", default: "", "its client secret", secret: true),
+        ConfigVariable("GITHUB_OAUTH_URL", default: "https://github.com", "where GitHub's /login/oauth/authorize and /login/oauth/access_token are (GitHub Enterprise, or a test's fake)"),
+        ConfigVariable("GITHUB_OAUTH_SCOPES", default: "read:user user:email", "the scopes login with GitHub asks for (space-separated); add repo for the grant to list private repositories"),
+        ConfigVariable("PM_PUBLIC_URL", default: "http://127.0.0.1:8000", "project-manager's URL as browsers reach it: GitHub sends them back to <PM_PUBLIC_URL>/auth/callback"),
         ConfigVariable("PM_STATUS_STALE_AFTER", default: "15", "seconds the deploy or federation event consumer may go without catching up with the stream before a project's status marks those parts stale"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
     ]
@@ -74,6 +81,32 @@ public struct PMConfig: Sendable {
         statusStaleAfter = try reader.seconds("PM_STATUS_STALE_AFTER", minimum: 1)
         githubSyncInterval = try reader.seconds("PM_GITHUB_SYNC_INTERVAL", minimum: 0.5)
         coderRefreshInterval = try reader.seconds("PM_CODER_REFRESH_INTERVAL", minimum: 0.5)
+        let clientID = try reader.string("GITHUB_OAUTH_CLIENT_ID")
+        if clientID.isEmpty {
+            githubOAuth = nil
+        } else {
+            let secret = try reader.string("GITHUB_OAUTH_CLIENT_SECRET")
+            guard !secret.isEmpty else { throw ConfigError("GITHUB_OAUTH_CLIENT_SECRET", "is required with GITHUB_OAUTH_CLIENT_ID") }
+            var publicURL = try reader.string("PM_PUBLIC_URL")
+            while publicURL.hasSuffix("/") { publicURL.removeLast() }
+            var oauthURL = try reader.string("GITHUB_OAUTH_URL")
+            while oauthURL.hasSuffix("/") { oauthURL.removeLast() }
+            guard URLComponents(string: publicURL)?.host != nil else { throw ConfigError("PM_PUBLIC_URL", "must be an absolute URL") }
+            guard URLComponents(string: oauthURL)?.host != nil else { throw ConfigError("GITHUB_OAUTH_URL", "must be an absolute URL") }
+            githubOAuth = GitHubOAuthConfig(clientID: clientID, clientSecret: secret, baseURL: oauthURL,
+                                            scopes: try reader.string("GITHUB_OAUTH_SCOPES"), redirectURI: publicURL + "/auth/callback")
+        }
         connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
+}
+
+/// Login with GitHub (OAuth 2.0 authorization code with PKCE).
+public struct GitHubOAuthConfig: Sendable {
+    public var clientID: String
+    public var clientSecret: String
+    /// `https://github.com`: `/login/oauth/authorize` and `/login/oauth/access_token` are under it.
+    public var baseURL: String
+    public var scopes: String
+    /// `<PM_PUBLIC_URL>/auth/callback`.
+    public var redirectURI: String
 }

@@ -375,5 +375,29 @@ public enum PMMigrations {
             CREATE POLICY system_select ON pm.project_workspaces FOR SELECT
                 USING (current_setting('app.system', true) = 'on');
             """),
+        // Login with GitHub: each sign-in's state (its SHA-256, single use, 10 minutes) and PKCE
+        // verifier (sealed under the keyring, associated data oauth-state/<hash>). No tenant yet:
+        // not a tenant's row.
+        PostgresMigration("0009_github_login", """
+            CREATE TABLE pm.oauth_states (
+                state_hash text PRIMARY KEY,
+                kek_id text NOT NULL,
+                wrapped_key text NOT NULL,
+                sealed text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL
+            );
+            CREATE INDEX oauth_states_expiry ON pm.oauth_states (expires_at);
+            """),
+        // `project-manager rewrap-keys` re-wraps sealed credentials' data keys across tenants,
+        // through app.system: it may read and update those rows, and nothing else.
+        PostgresMigration("0010_rewrap_keys", """
+            CREATE POLICY system_select ON pm.connections FOR SELECT
+                USING (current_setting('app.system', true) = 'on');
+            CREATE POLICY system_rewrap ON pm.connections FOR UPDATE
+                USING (current_setting('app.system', true) = 'on') WITH CHECK (current_setting('app.system', true) = 'on');
+            CREATE POLICY system_rewrap ON pm.project_repositories FOR UPDATE
+                USING (current_setting('app.system', true) = 'on') WITH CHECK (current_setting('app.system', true) = 'on');
+            """),
 ]
 }

@@ -10,6 +10,8 @@ public struct PMRetention: RetentionPolicy {
         [
             RetentionRule(table: "pm.refresh_tokens", column: "expires_at", keep: .seconds(86_400)),
             RetentionRule(table: "pm.login_failures", column: "window_start", keep: failureWindow),
+            // Login-with-GitHub states nobody came back with.
+            RetentionRule(table: "pm.oauth_states", column: "expires_at", keep: .seconds(0)),
             // A catalog entry OFFLINE for 30 days is gone from federation's catalog or forgotten.
             RetentionRule(table: "pm.catalog_status", column: "changed_at", keep: .seconds(30 * 86_400),
                           extraCondition: "status = 'OFFLINE'"),

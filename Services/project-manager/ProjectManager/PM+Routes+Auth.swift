@@ -41,5 +41,17 @@ extension PMRoutes {
                                       requestID: context.requestID)
             return Response(status: .noContent)
         }
+        routes.on(.get, "/auth/github") { _, _ in
+            let location = try await githubLogin.start()
+            return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+        }
+        routes.on(.get, "/auth/callback") { request, context in
+            let query = request.uri.queryParameters
+            let pair = try await githubLogin.callback(code: query["code"].map(String.init), state: query["state"].map(String.init),
+                                                      error: query["error"].map(String.init), requestID: context.requestID)
+            var response = try pair.response(from: request, context: context)
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
     }
 }

@@ -18,6 +18,7 @@ struct PMRoutes: Sendable {
     let providers: ProviderClient
     let github: GitHubAPI
     let githubAccess: GitHubAccess
+    let githubLogin: GitHubLogin
     let status: FleetStatusReader
     let repositories: RepositoryStore
     let issueSync: GitHubIssueSync

@@ -16,6 +16,8 @@ enum PMError: Error, ProblemConvertible {
     case unavailable(String)
     /// GitHub or Coder answered what cannot be used.
     case upstream(String)
+    /// Login with GitHub did not go through: `field` says which part (state, code, error).
+    case loginRefused(field: String, String)
     /// GitHub's rate limit: ask again after this many seconds.
     case upstreamRateLimited(retryAfter: Int)
 
@@ -33,6 +35,7 @@ enum PMError: Error, ProblemConvertible {
         case .forbidden(let detail): Problem(.forbidden, detail: detail)
         case .unavailable(let detail): Problem(.serviceUnavailable, detail: detail)
         case .upstream(let detail): Problem(.badGateway, detail: detail)
+        case .loginRefused(let field, let detail): Problem(.unauthorized, "GitHub login refused", detail: detail, field: field)
         case .upstreamRateLimited(let seconds):
             Problem(.tooManyRequests, "GitHub rate limit", detail: "GitHub's rate limit for this connection is spent; try again in \(seconds) s",
                     headers: [.retryAfter: String(seconds)])

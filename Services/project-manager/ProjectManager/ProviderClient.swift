@@ -36,6 +36,14 @@ struct ProviderClient: Sendable {
         try await send(.POST, url, headers: headers + [("Content-Type", "application/json")], body: Data(body.jsonText.utf8))
     }
 
+    /// POSTs `fields` as `application/x-www-form-urlencoded`, as OAuth token endpoints take them.
+    func postForm(_ url: String, headers: [(String, String)], fields: [(String, String)]) async throws(Failure) -> Answer {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let body = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        return try await send(.POST, url, headers: headers + [("Content-Type", "application/x-www-form-urlencoded")], body: Data(body.utf8))
+    }
+
     func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: Data?) async throws(Failure) -> Answer {
         let host: String, address: String
         do {

@@ -161,3 +161,44 @@ public struct TenantOverview: Decodable, Sendable {
         case attention, projects, stale, truncated, generatedAt = "generated_at"
     }
 }
+
+/// `POST /api/v1/connections/github` for a GitHub App installation.
+struct GitHubAppConnect: Encodable {
+    var appID: Int
+    var installationID: Int
+    var privateKey: String
+    enum CodingKeys: String, CodingKey { case appID = "app_id", installationID = "installation_id", privateKey = "private_key" }
+}
+
+struct LinkWorkspaces: Encodable {
+    var connectionID: String
+    var workspaceIDs: [String]
+    enum CodingKeys: String, CodingKey { case connectionID = "connection_id", workspaceIDs = "workspace_ids" }
+}
+
+/// `PUT /api/v1/projects/{id}/repository`: the link, and how GitHub is to call the fleet.
+public struct RepositoryLink: Decodable, Sendable {
+    public struct Webhook: Decodable, Sendable {
+        public var path: String
+        /// Only in the answer that made the link.
+        public var secret: String?
+        public var events: [String]
+    }
+
+    public var projectID: UUID
+    public var fullName: String
+    public var htmlURL: String?
+    public var webhook: Webhook
+
+    enum CodingKeys: String, CodingKey { case webhook, projectID = "project_id", fullName = "full_name", htmlURL = "html_url" }
+}
+
+/// A Coder workspace, as project-manager shows it.
+public struct CoderWorkspace: Decodable, Sendable {
+    public var id: UUID
+    public var name: String
+    public var owner: String
+    public var status: String
+    public var healthy: Bool?
+    public var url: String
+}
