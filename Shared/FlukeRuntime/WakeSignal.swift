@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Synchronization
 
 /// A wake-up call for a polling loop: `wait(timeout:)` returns on `signal()`, on `finish()`, or
@@ -77,5 +78,21 @@ public final class WakeSignal: Sendable {
             return w.continuation
         }
         waiter?.resume()
+    }
+}
+
+extension WakeSignal {
+    /// A polling loop as a `Service` runs one: `round` now, then again once `interval` has passed
+    /// or at once on ``signal()``, until graceful shutdown (which finishes the signal, so that a
+    /// round in progress can see ``isFinished`` and stop early).
+    public func loop(every interval: Duration, _ round: @Sendable () async -> Void) async {
+        await withGracefulShutdownHandler {
+            while !isFinished && !Task.isCancelled {
+                await round()
+                await wait(timeout: interval)
+            }
+        } onGracefulShutdown: {
+            self.finish()
+        }
     }
 }

@@ -40,18 +40,10 @@ final class GitHubIssueSync: Service, Sendable {
     }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !wake.isFinished && !Task.isCancelled {
-                await round()
-                // Links fall due at their own times: look again at least every 30 s.
-                await wake.wait(timeout: min(interval, .seconds(30)))
-            }
-        } onGracefulShutdown: { [wake] in
-            wake.finish()
-        }
+        // Links fall due at their own times: look again at least every 30 s.
+        await wake.loop(every: min(interval, .seconds(30))) { await self.round() }
     }
 
-    /// Syncs every due link this replica can claim.
     func round() async {
         do {
             for link in try await repositories.due() where !wake.isFinished && !Task.isCancelled {

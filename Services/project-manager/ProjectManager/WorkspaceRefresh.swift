@@ -25,14 +25,7 @@ final class WorkspaceRefresh: Service, Sendable {
     }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !wake.isFinished && !Task.isCancelled {
-                await round()
-                await wake.wait(timeout: min(interval, .seconds(30)))
-            }
-        } onGracefulShutdown: { [wake] in
-            wake.finish()
-        }
+        await wake.loop(every: min(interval, .seconds(30))) { await self.round() }
     }
 
     func round() async {
