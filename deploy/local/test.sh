@@ -84,14 +84,15 @@ export FLUKE_BIN_DIR="$(swift build --show-bin-path)"
 # start apps, nginx, wrk and tracker processes (DeployTrackerTests, DeployExecutorTests) and those
 # that measure time (idle timeouts, heartbeat TTLs across a nats-server restart, a documentation
 # server's total timeout, a status following events within 2 s, 200 logins at once, SIGTERM within
-# 10 s), and log-streamer's bulk ones (tens of MB through NATS and WebSocket
+# 10 s, `make run` itself, the context fast path's hit counts, log paging while entries arrive),
+# and log-streamer's bulk ones (tens of MB through NATS and WebSocket
 # clients, kills and restarts): on a loaded 2-core machine they failed beside the rest, or made
 # others fail, never alone.
 # With arguments (`--filter X`), one run as asked.
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
 else
-  alone='DeployTrackerTests|DeployExecutorTests|HTTPConventionTests|FederationTests.ResilienceTests|FederationTests.HeartbeatStatusTests|ProviderRegistryTests|LogStreamerTests.ResilienceTests|LogStreamerTests.ResumeTests|FlukeCLITests.DeployCLITests|ProjectManagerTests.StatusOverviewTests|ProjectManagerTests.LoginLockoutTests|FederationTests.ProcessTests'
+  alone='DeployTrackerTests|DeployExecutorTests|HTTPConventionTests|FederationTests.ResilienceTests|FederationTests.HeartbeatStatusTests|ProviderRegistryTests|LogStreamerTests.ResilienceTests|LogStreamerTests.ResumeTests|FlukeCLITests.DeployCLITests|ProjectManagerTests.StatusOverviewTests|ProjectManagerTests.LoginLockoutTests|FederationTests.ProcessTests|FlukeRuntimeTests.MakeRunTests|ContextAPITests.ContextFastPathTests|LogStreamerTests.QueryTests'
   status=0
   swift test --skip-build --skip "$alone" || status=$?
   swift test --skip-build --no-parallel --filter "$alone" || status=$?
