@@ -142,6 +142,8 @@ public struct FleetConfig: Sendable {
     /// Largest request head (all header fields together, and any one of them).
     public var maxHeaderBytes: Int
     public var shutdownTimeout: Duration
+    /// `FLUKE_CORS_ORIGINS`: the browser origins (the dashboard's) allowed to call this service.
+    public var corsOrigins: [String]
     /// `NATS_USER`/`NATS_PASSWORD` or `NATS_NKEY_SEED_FILE`; `nil` only when neither is set.
     public var natsCredentials: NATSCredentials?
     public var natsTLS: NATSTLS?
@@ -180,6 +182,8 @@ public struct FleetConfig: Sendable {
             ConfigVariable("HTTP_IDLE_TIMEOUT", default: "60", "seconds a connection may stay open without a request in progress (sending nothing, or a request head too slowly) before it is closed"),
             ConfigVariable("HTTP_MAX_HEADER_BYTES", default: "16384", "largest request header block, and largest single header, in bytes (431 and the connection closed beyond)"),
             ConfigVariable("SHUTDOWN_TIMEOUT", default: "8", "seconds granted to graceful shutdown before exiting"),
+            ConfigVariable("FLUKE_CORS_ORIGINS", default: "",
+                           "browser origins allowed to call this service with a bearer token (the dashboard's, e.g. http://127.0.0.1:8000), comma-separated; none when empty"),
         ]
     }
 
@@ -211,6 +215,7 @@ public struct FleetConfig: Sendable {
         idleTimeout = try reader.seconds("HTTP_IDLE_TIMEOUT", minimum: 0.1)
         maxHeaderBytes = try reader.int("HTTP_MAX_HEADER_BYTES", in: 1024...(1 << 20))
         shutdownTimeout = try reader.seconds("SHUTDOWN_TIMEOUT", minimum: 0.1)
+        corsOrigins = try CORSPolicy.parse(reader.optionalString("FLUKE_CORS_ORIGINS") ?? "")
     }
 }
 

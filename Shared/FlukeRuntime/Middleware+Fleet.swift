@@ -22,15 +22,17 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
     let requests: RequestLog
     let logger: Logger
     let auth: AuthMiddleware?
+    let cors: CORSPolicy
 
     public init(bodyLimit: Int, bodyLimits: [String: Int] = [:], routes: RouteTable, metrics: HTTPMetrics, logger: Logger,
-                auth: AuthMiddleware? = nil) {
+                auth: AuthMiddleware? = nil, cors: CORSPolicy = CORSPolicy(origins: [])) {
         self.bodyLimit = bodyLimit
         self.bodyLimits = bodyLimits
         self.routes = routes
         self.requests = RequestLog(metrics: metrics, logger: logger)
         self.logger = logger
         self.auth = auth
+        self.cors = cors
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -41,6 +43,10 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
         let bodyLimit = bodyLimits.isEmpty ? bodyLimit
             : routes.template(for: request.uri.path).flatMap { bodyLimits[$0] } ?? bodyLimit
         context.bodyLimit = bodyLimit
+        // Before the body limit and authentication: a preflight carries neither body nor token.
+        if let preflight = cors.preflight(request) {
+            return finish(preflight, request, context, start)
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
             return finish(Problem(.contentTooLarge, detail: "the body exceeds \(bodyLimit) bytes", field: "body")
                 .response(instance: request.uri.path, requestID: context.requestID), request, context, start)
@@ -64,6 +70,7 @@ public struct FleetHTTPMiddleware: RouterMiddleware {
                         _ start: ContinuousClock.Instant) -> Response {
         var response = response
         response.headers[.requestID] = context.requestID
+        cors.decorate(&response, for: request)
         requests.record(method: request.method, path: request.uri.path,
                         route: routes.template(for: request.uri.path) ?? "unmatched", status: response.status.code,
                         requestID: context.requestID, since: start)

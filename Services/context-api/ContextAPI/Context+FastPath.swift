@@ -36,8 +36,9 @@ struct ContextFastPath: Sendable {
     /// The response to `head`, or nil when the router must answer.
     func answer(_ head: HTTPRequest) -> (HTTPResponse, ByteBuffer?)? {
         let start = ContinuousClock.now
-        // No query: context_level, environment and project_id change what is served.
-        guard head.method == .get, head.path == Self.path,
+        // No query: context_level, environment and project_id change what is served. No Origin:
+        // a browser's request needs the router's CORS headers.
+        guard head.method == .get, head.path == Self.path, head.headerFields[.origin] == nil,
               let authorization = head.headerFields[.authorization],
               let token = AuthMiddleware.bearerToken(authorization),
               let principal = authenticator.cachedPrincipal(token: token),

@@ -55,6 +55,7 @@ struct FleetWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
     let decoderLimits: HTTP1Channel.Configuration.DecoderConfiguration
     /// How long a new connection may take to send its first request head.
     let firstRequestTimeout: TimeAmount
+    let cors: CORSPolicy
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -68,6 +69,11 @@ struct FleetWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
                     let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
                     guard endpoint.paths.contains(path), let request = try? HTTPRequest(head, secure: false, splitCookie: false) else {
                         refusal.withLockedValue { $0 = Problem(.notFound, detail: "no WebSocket at \(path)") }
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    guard cors.allowsUpgrade(origin: head.headers.first(name: "origin")) else {
+                        refusal.withLockedValue { $0 = Problem(.forbidden, detail: "this origin may not open a WebSocket here (FLUKE_CORS_ORIGINS)",
+                                                               field: "Origin") }
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
