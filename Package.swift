@@ -92,8 +92,12 @@ let package = Package(
         // The OpenAPI parts every service's document shares (see OpenAPIDocument).
         resources: [.embedInCode("Resources/openapi-common.json")]),
 
+        // The web dashboard: static HTML, CSS and JavaScript modules (no build step, no npm),
+        // served by project-manager under /ui/.
+        .target(name: "Dashboard", path: "Services/dashboard/Dashboard", resources: [.copy("ui")]),
+
         // project-manager: tenants, identity and tokens for the fleet, projects, team, milestones, tasks.
-        .target(name: "ProjectManager", dependencies: ["FlukeRuntime"],
+        .target(name: "ProjectManager", dependencies: ["FlukeRuntime", "Dashboard"],
                 path: "Services/project-manager/ProjectManager", resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "project-manager", dependencies: ["ProjectManager"],
                           path: "Services/project-manager/Main"),
@@ -222,6 +226,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/FlukeCLITests", exclude: ["Fixtures"]),
+        // The dashboard in headless Chromium (selenium) against the whole fleet.
+        .testTarget(name: "DashboardTests", dependencies: [
+            "FleetTestServices", "ProjectManager", "ContextAPI", "DeployTracker", "LogStreamer", "WebhookDispatcher",
+            "Federation", "FlukeTestSupport",
+        ], path: "Tests/DashboardTests", exclude: ["browser"]),
         .testTarget(name: "FederationTests", dependencies: [
             "FleetTestServices",
             "Federation", "FlukeTestSupport",

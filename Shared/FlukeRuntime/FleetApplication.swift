@@ -19,6 +19,7 @@ public enum FleetApplication {
         bodyLimits: [String: Int] = [:],
         authPrefixes: [String] = ["/api/"],
         webSocket: WebSocketEndpoint? = nil,
+        middleware: [FleetMiddleware] = [],
         routes: (inout RouteRecorder) -> Void
     ) -> some ApplicationProtocol {
         let recorder = record(runtime: runtime, openAPI: openAPI, routes: routes)
@@ -29,7 +30,10 @@ public enum FleetApplication {
         router.add(middleware: FleetHTTPMiddleware(
             bodyLimit: runtime.config.maxBodyBytes, bodyLimits: bodyLimits, routes: recorder.table,
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
-            auth: authenticator.map { AuthMiddleware(authenticator: $0, prefixes: authPrefixes) }))
+            auth: authenticator.map { AuthMiddleware(authenticator: $0, prefixes: authPrefixes) },
+            cors: CORSPolicy(origins: runtime.config.corsOrigins)))
+        // Answers under a path prefix that no route names (project-manager's dashboard files).
+        for extra in middleware { router.add(middleware: extra) }
         recorder.install(into: router)
         // Handlers that answer some requests before Hummingbird sees them (each connection
         // gets its own): context-api's cached context. The connection limits go first so that
@@ -42,7 +46,8 @@ public enum FleetApplication {
         let server: HTTPServerBuilder = webSocket.map { endpoint in
             HTTPServerBuilder { responder in
                 FleetWebSocketChannel(responder: responder, endpoint: endpoint, additionalChannelHandlers: handlers,
-                                      decoderLimits: decoder, firstRequestTimeout: .nanoseconds(idleTimeout))
+                                      decoderLimits: decoder, firstRequestTimeout: .nanoseconds(idleTimeout),
+                                      cors: CORSPolicy(origins: runtime.config.corsOrigins))
             }
         } ?? .http1(configuration: .init(additionalChannelHandlers: handlers(), httpDecoderConfiguration: decoder))
         return Application(
@@ -95,5 +100,21 @@ public enum FleetApplication {
     public static func jsonResponse(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A service's own middleware for ``FleetApplication/build(runtime:openAPI:workers:authenticator:channelHandlers:bodyLimits:authPrefixes:webSocket:middleware:routes:)``,
+/// behind the fleet's.
+public struct FleetMiddleware: RouterMiddleware {
+    public typealias Context = FleetRequestContext
+    let body: @Sendable (Request, Context, (Request, Context) async throws -> Response) async throws -> Response
+
+    public init<M: RouterMiddleware>(_ middleware: M) where M.Context == FleetRequestContext {
+        body = { try await middleware.handle($0, context: $1, next: $2) }
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response {
+        try await body(request, context, next)
     }
 }

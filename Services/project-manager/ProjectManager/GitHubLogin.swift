@@ -43,7 +43,7 @@ struct GitHubLogin: Sendable {
     static func stateContext(_ hash: String) -> String { "oauth-state/\(hash)" }
 
     /// Where to send the browser: GitHub's authorize URL with a new state and PKCE challenge.
-    func start() async throws -> String {
+    func start(cookieSession: Bool = false) async throws -> String {
         let (config, keyring) = try enabled()
         let state = Base64URL.encode(Crypto.randomBytes(32))
         let verifier = Base64URL.encode(Crypto.randomBytes(32))
@@ -54,8 +54,9 @@ struct GitHubLogin: Sendable {
             let pending = try await tx.query("SELECT count(*) FROM pm.oauth_states WHERE expires_at > now()").first!.decode(Int.self, at: 0)
             guard pending < Self.maxPending else { return false }
             try await tx.query("""
-                INSERT INTO pm.oauth_states (state_hash, kek_id, wrapped_key, sealed, expires_at)
-                VALUES (\(hash), \(sealed.kekID), \(sealed.wrappedKey), \(sealed.sealed), now() + make_interval(secs => \(Self.stateLifetime)))
+                INSERT INTO pm.oauth_states (state_hash, kek_id, wrapped_key, sealed, expires_at, cookie_session)
+                VALUES (\(hash), \(sealed.kekID), \(sealed.wrappedKey), \(sealed.sealed), now() + make_interval(secs => \(Self.stateLifetime)),
+                        \(cookieSession))
                 """)
             return true
         }
@@ -71,20 +72,22 @@ struct GitHubLogin: Sendable {
     }
 
     /// The session for GitHub's answer: the state taken (once), the code exchanged with its verifier.
-    func callback(code: String?, state: String?, error: String?, requestID: String) async throws -> TokenPair {
+    /// `cookie`: the sign-in was started by the dashboard, which wants its session in cookies.
+    func callback(code: String?, state: String?, error: String?, requestID: String) async throws -> (pair: TokenPair, cookie: Bool) {
         let (config, keyring) = try enabled()
         guard let state, (1...200).contains(state.utf8.count) else { throw PMError.invalid(field: "state", "is required") }
         // Taken first, whatever follows: a state is good for one try only.
         let hash = Crypto.sha256Hex(state)
         let row = try await postgres.withTransaction { tx in
             try await tx.query("""
-                DELETE FROM pm.oauth_states WHERE state_hash = \(hash) RETURNING kek_id, wrapped_key, sealed, expires_at > now() AS live
+                DELETE FROM pm.oauth_states WHERE state_hash = \(hash)
+                RETURNING kek_id, wrapped_key, sealed, expires_at > now() AS live, cookie_session
                 """).first.map { row in
                 (SealedEnvelope(kekID: try row.decode(String.self, at: 0), wrappedKey: try row.decode(String.self, at: 1),
-                                sealed: try row.decode(String.self, at: 2)), try row.decode(Bool.self, at: 3))
+                                sealed: try row.decode(String.self, at: 2)), try row.decode(Bool.self, at: 3), try row.decode(Bool.self, at: 4))
             }
         }
-        guard let (envelope, live) = row, live else {
+        guard let (envelope, live, cookie) = row, live else {
             throw PMError.loginRefused(field: "state", "the state is unknown, expired or already used: start again at /auth/github")
         }
         if let error { throw PMError.loginRefused(field: "error", "GitHub did not grant the login: \(String(error.prefix(200)))") }
@@ -104,7 +107,7 @@ struct GitHubLogin: Sendable {
         if let html = user["html_url"], html != .null { account["html_url"] = html }
         try await connections.keepGrant(tenant: pair.tenantID, user: pair.userID, account: .object(account),
                                         credential: String(decoding: try JSONEncoder().encode(grant), as: UTF8.self), requestID: requestID)
-        return pair
+        return (pair, cookie)
     }
 
     /// Exchanges at GitHub's token endpoint (a code, or a refresh token); GitHub answers errors

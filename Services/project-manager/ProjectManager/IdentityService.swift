@@ -165,12 +165,15 @@ final class IdentityService: Sendable {
 
     private enum RefreshOutcome: Sendable {
         case rotate(id: UUID, tenant: UUID, user: UUID, family: UUID, role: TenantRole)
-        case reused, invalid
+        case reused, invalid, notMember
     }
 
     /// Rotates a refresh token. Presenting one that was already rotated revokes its whole family
     /// (OAuth 2.0 Security BCP §4.14): whoever holds the newer token loses it too.
-    func refresh(_ token: String, requestID: String?) async throws -> TokenPair {
+    ///
+    /// `target`: another tenant of the same user to move the session to (the dashboard's tenant
+    /// switcher); the new session is a family of its own there.
+    func refresh(_ token: String, switchingTo target: UUID? = nil, requestID: String?) async throws -> TokenPair {
         let outcome = try await db.postgres.withTransaction { tx -> RefreshOutcome in
             try await tx.setLocal("app.token_hash", Crypto.sha256Hex(token))
             guard let row = try await tx.query("""
@@ -184,6 +187,14 @@ final class IdentityService: Sendable {
             let id = try row.decode(UUID.self, "id")
             try await tx.setLocal("app.tenant_id", tenant.lowercased)
             guard try row.decode(Bool.self, "live"), try !row.decode(Bool.self, "revoked") else { return .invalid }
+            // Checked before the rotation is claimed, so a refused switch leaves the session as it was.
+            let tenantAfter = target ?? tenant
+            try await tx.setLocal("app.user_id", user.lowercased)
+            guard let role = try await tx.query("""
+                SELECT role FROM pm.memberships WHERE tenant_id = \(tenantAfter) AND user_id = \(user)
+                """).first.map({ TenantRole(rawValue: try $0.decode(String.self, at: 0)) ?? .viewer }) else {
+                return tenantAfter == tenant ? .invalid : .notMember
+            }
             // Claiming the rotation is one conditional UPDATE, so two concurrent refreshes with the
             // same token cannot both succeed: the loser is treated as a reuse.
             let claimed = try await tx.query("""
@@ -199,19 +210,17 @@ final class IdentityService: Sendable {
                     .write(on: tx, tenant: tenant, actor: nil, requestID: requestID)
                 return .reused
             }
-            guard let role = try await tx.query("""
-                SELECT role FROM pm.memberships WHERE tenant_id = \(tenant) AND user_id = \(user)
-                """).first.map({ TenantRole(rawValue: try $0.decode(String.self, at: 0)) ?? .viewer }) else { return .invalid }
-            return .rotate(id: id, tenant: tenant, user: user, family: family, role: role)
+            return .rotate(id: id, tenant: tenantAfter, user: user, family: tenantAfter == tenant ? family : UUID(), role: role)
         }
         switch outcome {
         case .invalid: throw PMError.invalidRefreshToken
+        case .notMember: throw PMError.invalid(field: "tenant_id", "names no tenant you belong to")
         case .reused:
             logger.warning("a rotated refresh token was presented again; its family is revoked")
             throw PMError.invalidRefreshToken
         case .rotate(_, let tenant, let user, let family, let role):
-            return try await issue(user: user, tenant: tenant, role: role, family: family, action: "auth.refresh",
-                                   requestID: requestID)
+            return try await issue(user: user, tenant: tenant, role: role, family: family,
+                                   action: target == nil ? "auth.refresh" : "auth.switch_tenant", requestID: requestID)
         }
     }
 

@@ -64,7 +64,8 @@ public func buildApplication(config: PMConfig, logger: Logger,
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
                                   workers: [responder, projectCache, deploymentTasks, catalogStatus, issueSync, workspaceRefresh, config.retention.job(runtime),
                                             ShutdownHook { await identity.shutdown() }],
-                                  authenticator: authenticator, routes: register)
+                                  authenticator: authenticator,
+                                  middleware: [FleetMiddleware(DashboardMiddleware(config: config.dashboard, logger: logger))], routes: register)
 }
 
 extension PMConfig {

@@ -31,6 +31,10 @@ public struct PMConfig: Sendable {
     public var coderRefreshInterval: Duration
     /// Login with GitHub: on when `GITHUB_OAUTH_CLIENT_ID` is set.
     public var githubOAuth: GitHubOAuthConfig?
+    /// `PM_SESSION_COOKIE_SECURE`: the dashboard's session cookies carry `Secure`.
+    public var sessionCookieSecure: Bool
+    /// The dashboard under `/ui/`.
+    public var dashboard: DashboardConfig
 
     public static let variables: [ConfigVariable] = FleetConfig.variables(defaultPort: 8000) + AuthConfig.variables + [
         ConfigVariable("PM_JWT_PRIVATE_KEYS", default: nil,
@@ -57,8 +61,9 @@ public struct PMConfig: Sendable {
         ConfigVariable("GITHUB_OAUTH_SCOPES", default: "read:user user:email", "the scopes login with GitHub asks for (space-separated); add repo for the grant to list private repositories"),
         ConfigVariable("PM_PUBLIC_URL", default: "http://127.0.0.1:8000", "project-manager's URL as browsers reach it: GitHub sends them back to <PM_PUBLIC_URL>/auth/callback"),
         ConfigVariable("PM_STATUS_STALE_AFTER", default: "15", "seconds the deploy or federation event consumer may go without catching up with the stream before a project's status marks those parts stale"),
+        ConfigVariable("PM_SESSION_COOKIE_SECURE", default: "true", "whether the dashboard's session cookies carry Secure (browsers keep Secure cookies from http://localhost and 127.0.0.1 too; turn off only for plain http on another host)"),
         ConfigVariable("PM_PROJECT_CACHE_MAX_BYTES", default: "16777216", "bytes of projects kept in the project cache (GET /api/v1/projects/{id}; least recently stored dropped first)"),
-    ]
+    ] + DashboardConfig.variables
 
     public init(reader: ConfigReader) throws {
         common = try FleetConfig(serviceName: "project-manager", reader: reader)
@@ -96,6 +101,10 @@ public struct PMConfig: Sendable {
             githubOAuth = GitHubOAuthConfig(clientID: clientID, clientSecret: secret, baseURL: oauthURL,
                                             scopes: try reader.string("GITHUB_OAUTH_SCOPES"), redirectURI: publicURL + "/auth/callback")
         }
+        var publicURL = try reader.string("PM_PUBLIC_URL")
+        while publicURL.hasSuffix("/") { publicURL.removeLast() }
+        dashboard = try DashboardConfig(reader: reader, publicURL: publicURL, githubLogin: githubOAuth != nil)
+        sessionCookieSecure = try reader.bool("PM_SESSION_COOKIE_SECURE")
         connectionsPolicy = OutboundURLPolicy(allowHTTP: try reader.bool("PM_CONNECTIONS_ALLOW_HTTP"), allowedHosts: Set(hosts))
     }
 }

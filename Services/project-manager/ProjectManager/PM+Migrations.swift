@@ -399,5 +399,12 @@ public enum PMMigrations {
             CREATE POLICY system_rewrap ON pm.project_repositories FOR UPDATE
                 USING (current_setting('app.system', true) = 'on') WITH CHECK (current_setting('app.system', true) = 'on');
             """),
+        // The dashboard: a user lists the tenants they belong to (the tenant switcher), and a
+        // GitHub sign-in started by the dashboard comes back to it with a cookie session.
+        PostgresMigration("0011_dashboard_sessions", """
+            CREATE POLICY member_tenants ON pm.tenants FOR SELECT USING (EXISTS (
+                SELECT 1 FROM pm.memberships m WHERE m.tenant_id = id AND m.user_id = pm.current_app_user()));
+            ALTER TABLE pm.oauth_states ADD COLUMN cookie_session boolean NOT NULL DEFAULT false;
+            """),
 ]
 }

@@ -11,6 +11,13 @@ public struct Tenant: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case id, name, createdAt = "created_at" }
 }
 
+/// One of the caller's tenants, with their role in it.
+public struct MembershipView: Codable, Sendable {
+    public var id: UUID
+    public var name: String
+    public var role: TenantRole
+}
+
 /// A user as the tenant sees them (never the password hash).
 public struct UserView: Codable, Sendable {
     public var id: UUID

@@ -12,6 +12,9 @@ extension PMRoutes {
             return MeView(user: user, tenant: tenant, scopes: principal.scopes.sorted(), projectID: principal.projectID,
                           authenticatedWith: principal.kind.rawValue)
         }
+        routes.on(.get, "/api/v1/me/tenants") { _, context in
+            Page(items: try await tenant.memberships(try context.principal()), nextCursor: nil)
+        }
         routes.on(.get, "/api/v1/users") { _, context in
             Page(items: try await tenant.users(try context.tenantWidePrincipal(requiring: .contextRead)), nextCursor: nil)
         }

@@ -27,6 +27,10 @@ struct PMRoutes: Sendable {
     let workspaceRefresh: WorkspaceRefresh
     let config: PMConfig
 
+    var browserSession: BrowserSession {
+        BrowserSession(secure: config.sessionCookieSecure, lifetime: Int(config.refreshTokenTTL.secondsValue))
+    }
+
     static let nameLimit = 200
     static let descriptionLimit = 10_000
 

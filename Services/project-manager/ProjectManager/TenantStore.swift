@@ -29,6 +29,20 @@ struct TenantStore: Sendable {
         }
     }
 
+    /// The tenants a signed-in user belongs to (the dashboard's tenant switcher); a token sees
+    /// only its own tenant.
+    func memberships(_ principal: Principal) async throws -> [MembershipView] {
+        let onlyCurrent = principal.kind != .user
+        return try await db.read(principal, """
+            SELECT t.id, t.name, m.role FROM pm.memberships m JOIN pm.tenants t ON t.id = m.tenant_id
+            WHERE m.user_id = \(principal.userID) AND (NOT \(onlyCurrent) OR m.tenant_id = \(principal.tenantID))
+            ORDER BY m.created_at, t.id LIMIT 1000
+            """)[0].map { row in
+            MembershipView(id: try row.decode(UUID.self, at: 0), name: try row.decode(String.self, at: 1),
+                           role: TenantRole(rawValue: try row.decode(String.self, at: 2)) ?? .viewer)
+        }
+    }
+
     func users(_ principal: Principal) async throws -> [UserView] {
         try await db.inTenant(of: principal) { tx in
             try await tx.query("\(sql: Self.userSelect) WHERE m.tenant_id = \(principal.tenantID) ORDER BY m.created_at, u.id")
