@@ -131,6 +131,13 @@ struct MakeRunTests {
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_PASSWORD=p"))
         // fluke needs nothing but what make run wrote: the URLs, the admin token, federation's key.
         #expect(first.text.contains("fluke projects"), "the banner suggests fluke")
+        // The dashboard: its URL in the banner, served, and every service open to it (CORS).
+        #expect(first.text.contains("http://127.0.0.1:8000/ui/"), "the banner names the dashboard")
+        let page = try await HTTP.get("http://127.0.0.1:8000/ui/")
+        #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("type=\"module\""))
+        let preflight = try await HTTP.send("OPTIONS", "http://127.0.0.1:8080/api/v1/projects/x/env",
+                                            headers: ["Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "GET"])
+        #expect(preflight.status == 204 && preflight.headers.contains { $0.key.lowercased() == "access-control-allow-origin" })
         let noLogin = ["XDG_CONFIG_HOME": runDir + "/fluke-config"]
         for command in [["projects", "--json"], ["catalog", "--json"]] {
             let run = try await CommandRun.run(TestEnvironment.binDir + "/fluke", command + ["--fleet-env", runDir + "/fleet.env"],

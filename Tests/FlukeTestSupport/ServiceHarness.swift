@@ -81,6 +81,38 @@ public struct ServiceHarness: Sendable {
         return try await app.test(.live) { client in try await body(client, captured) }
     }
 
+    /// Serves `service` on `port` (chosen by the test) while `body` runs: for tests whose
+    /// services must know each other's URLs before any of them starts (the dashboard's browser
+    /// tests: CORS origins, its Content-Security-Policy). ``run(_:_:logger:_:)`` picks the port itself.
+    public func serve<Config, Parts, T: Sendable>(
+        _ service: ServiceUnderTest<Config, Parts>, port: Int, _ overrides: [String: String] = [:],
+        logger: Logger = TestEnvironment.logger,
+        _ body: @escaping @Sendable (Parts) async throws -> T) async throws -> T {
+        let config = try config(for: service, overrides.merging(["HTTP_HOST": "127.0.0.1", "HTTP_PORT": String(port)]) { _, new in new })
+        let parts = Mutex<Parts?>(nil)
+        let app = try await service.build(config, logger) { built in parts.withLock { $0 = built } }
+        let captured = parts.withLock { $0 }!
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await app.runService(gracefulShutdownSignals: [])
+                return nil
+            }
+            group.addTask {
+                try await eventually(timeout: .seconds(30), "listening on \(port)") {
+                    (try? await HTTP.get("http://127.0.0.1:\(port)/health", timeout: 1))?.status == 200
+                }
+                return try await body(captured)
+            }
+            // The first to finish is the body (or the service failing): the other is stopped.
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+                throw ConfigError("HTTP_PORT", "the service stopped while the test was running")
+            }
+            throw CancellationError()
+        }
+    }
+
     /// A connection of the test's own to this nats-server, as the admin user.
     public func natsClient(name: String = "test-client") async throws -> NATSClient {
         try await NATSClient.connect(.admin(url: nats.url, name: name), logger: TestEnvironment.logger)

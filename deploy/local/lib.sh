@@ -4,10 +4,14 @@
 
 # Debian packages the fleet needs to build, test and run.
 FLEET_PACKAGES="postgresql nats-server libnats-dev libpq-dev libssl-dev python3-venv wrk nginx"
+# What only `make test` needs besides: the dashboard's browser tests (headless Chromium, driven
+# by selenium through chromedriver).
+FLEET_TEST_PACKAGES="chromium chromium-driver"
 
+# fleet_install_deps [EXTRA PACKAGES...]
 fleet_install_deps() {
   local missing=()
-  for p in $FLEET_PACKAGES; do
+  for p in $FLEET_PACKAGES "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

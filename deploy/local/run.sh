@@ -85,7 +85,9 @@ service_env() {
 
 # Defaults for every service that the caller may override.
 : "${LOG_FORMAT:=text}"
-export LOG_FORMAT
+# The dashboard (project-manager's /ui/) calls every service from the browser.
+: "${FLUKE_CORS_ORIGINS:=http://127.0.0.1:8000,http://localhost:8000}"
+export LOG_FORMAT FLUKE_CORS_ORIGINS
 
 # FLUKE_RUN_DIR moves the state directory (the tests run a whole fleet without touching yours).
 RUN="${FLUKE_RUN_DIR:-$ROOT/.run}"
@@ -410,6 +412,10 @@ KEY=$(sed -n 's/^FEDERATION_API_KEY=//p' "$RUN/fleet.env")
 echo
 echo "FlukeBase Fleet is running. Ctrl-C stops everything."
 echo
+if [ -n "${enabled[*]}" ] && printf '%s\n' "${enabled[@]}" | grep -q '^project-manager '; then
+  printf '  %-20s %s\n' "Dashboard" "http://127.0.0.1:8000/ui/  (sign in as FLUKE_ADMIN_EMAIL below)"
+  echo
+fi
 for line in "${enabled[@]}"; do
   read -r name port _ <<<"$line"
   printf '  %-20s http://127.0.0.1:%s   (log: .run/logs/%s.log)\n' "$name" "$port" "$name"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/local/lib.sh
 
-fleet_install_deps
+fleet_install_deps $FLEET_TEST_PACKAGES
 deploy/validate.sh
 # The reference Standard Webhooks verifier the webhook tests check signatures with, in the venv
 # validate.sh keeps.
@@ -30,6 +30,10 @@ fi
 # are checked against (Tests/FlukeRuntimeTests/CryptoTests.swift).
 if ! .venv/bin/python -c 'import jwt, cryptography' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "pyjwt[crypto]==2.10.1"
+fi
+# selenium, which drives headless Chromium in the dashboard's browser tests (Tests/DashboardTests).
+if ! .venv/bin/python -c 'import selenium' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input "selenium==4.50.0"
 fi
 export FLUKE_TEST_PYTHON="$PWD/.venv/bin/python"
 
