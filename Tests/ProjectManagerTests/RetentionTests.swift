@@ -36,6 +36,12 @@ struct PMRetentionTests {
                         ('steady', 'Steady', 'ONLINE', now() - interval '31 days'),
                         ('resting', 'Resting', 'OFFLINE', now() - interval '1 day')
                     """)
+                // Catalog history: changes older than 30 days go, a recent one stays.
+                try await admin.query("""
+                    INSERT INTO pm.catalog_history (slug, status, previous_status, changed_at) VALUES
+                        ('resting', 'ONLINE', 'UNKNOWN', now() - interval '40 days'),
+                        ('resting', 'OFFLINE', 'ONLINE', now() - interval '1 day')
+                    """)
                 // Sign-ins with GitHub: one nobody came back from, one still under way.
                 try await admin.query("""
                     INSERT INTO pm.oauth_states (state_hash, kek_id, wrapped_key, sealed, expires_at) VALUES
@@ -44,7 +50,8 @@ struct PMRetentionTests {
             }
             let deleted = try await h.config().retention.job(parts.runtime).runOnce()
             #expect(deleted == ["pm.refresh_tokens": 1, "pm.login_failures": 1, "pm.catalog_status": 1, "pm.oauth_states": 1,
-                               "pm.dead_letters": 0])
+                               "pm.catalog_history": 1, "pm.dead_letters": 0])
+            #expect(try await count("SELECT count(*) FROM pm.catalog_history WHERE slug = 'resting'") == 1)
             #expect(try await count("SELECT count(*) FROM pm.oauth_states WHERE state_hash = 'pending'") == 1)
             #expect(try await count("SELECT count(*) FROM pm.catalog_status WHERE slug IN ('steady', 'resting')") == 2)
             #expect(try await count("SELECT count(*) FROM pm.refresh_tokens") == live)

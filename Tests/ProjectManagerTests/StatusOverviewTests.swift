@@ -125,6 +125,21 @@ struct StatusOverviewTests {
             let stranger = try await c.signup()
             #expect(try await c.call(.get, "/api/v1/projects/\(busy)/status", token: stranger.accessToken).status == 404)
             #expect((try await c.call(.get, "/api/v1/overview", token: stranger.accessToken)["projects"] as? [Any])?.isEmpty == true)
+
+            // The tenant's catalog: its entries with their status changes, newest first (the
+            // older change arrived last and is in its place); nobody else's.
+            let entries = try await c.call(.get, "/api/v1/catalog", token: owner.accessToken)
+            #expect(entries.items.map { $0["slug"] as? String } == ["busy-web"] && entries.items.first?["project_id"] as? String == busy)
+            #expect(entries.items.first?["status"] as? String == "OFFLINE" && entries.items.first?["history"] == nil)
+            let (entry, _) = try await Self.follow(c, owner.accessToken, "/api/v1/catalog/busy-web", "three changes") { e in
+                (e["history"] as? [Any])?.count == 3
+            }
+            let history = entry["history"] as? [[String: Any]] ?? []
+            #expect(history.map { $0["status"] as? String } == ["OFFLINE", "ONLINE", "ONLINE"], "\(entry)")
+            #expect(history.first?["previous_status"] as? String == "ONLINE")
+            #expect(try await c.call(.get, "/api/v1/catalog/busy-web", token: stranger.accessToken).status == 404)
+            #expect(try await c.call(.get, "/api/v1/catalog/busy-web", token: bound).status == 404, "bound to another project")
+            #expect(try await c.call(.get, "/api/v1/catalog", token: stranger.accessToken).items.isEmpty)
         }
     }
 

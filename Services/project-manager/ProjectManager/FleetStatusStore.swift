@@ -51,17 +51,34 @@ struct FleetStatusStore: Sendable {
         }
     }
 
-    /// Keeps a catalog entry's status unless a later change is already kept.
+    /// Status changes kept per catalog entry.
+    static let historyLimit = 50
+
+    /// Keeps a catalog entry's status unless a later change is already kept, and the change in
+    /// its history (the last ``historyLimit``; a redelivered event adds nothing).
     func recordCatalog(_ payload: FederationProjectStatusPayload) async throws {
         // Global like the catalog: no tenant's rows, so no tenant setting.
-        _ = try await db.postgres.query("""
-            INSERT INTO pm.catalog_status AS c (slug, name, project_id, status, changed_at, last_heartbeat_at)
-            VALUES (\(payload.slug), \(payload.name), \(payload.projectID?.lowercased()), \(payload.status), \(payload.changedAt),
-                    \(payload.lastHeartbeatAt))
-            ON CONFLICT (slug) DO UPDATE SET
-                name = EXCLUDED.name, project_id = EXCLUDED.project_id, status = EXCLUDED.status,
-                changed_at = EXCLUDED.changed_at, last_heartbeat_at = EXCLUDED.last_heartbeat_at, updated_at = now()
-            WHERE c.changed_at <= EXCLUDED.changed_at
-            """)
+        try await db.postgres.withTransaction { tx in
+            try await tx.query("""
+                INSERT INTO pm.catalog_status AS c (slug, name, project_id, status, changed_at, last_heartbeat_at)
+                VALUES (\(payload.slug), \(payload.name), \(payload.projectID?.lowercased()), \(payload.status), \(payload.changedAt),
+                        \(payload.lastHeartbeatAt))
+                ON CONFLICT (slug) DO UPDATE SET
+                    name = EXCLUDED.name, project_id = EXCLUDED.project_id, status = EXCLUDED.status,
+                    changed_at = EXCLUDED.changed_at, last_heartbeat_at = EXCLUDED.last_heartbeat_at, updated_at = now()
+                WHERE c.changed_at <= EXCLUDED.changed_at
+                """)
+            let added = try await tx.query("""
+                INSERT INTO pm.catalog_history (slug, status, previous_status, changed_at)
+                VALUES (\(payload.slug), \(payload.status), \(payload.previousStatus), \(payload.changedAt))
+                ON CONFLICT DO NOTHING
+                """).affectedRows
+            guard added > 0 else { return }
+            try await tx.query("""
+                DELETE FROM pm.catalog_history WHERE slug = \(payload.slug) AND changed_at < (
+                    SELECT changed_at FROM pm.catalog_history WHERE slug = \(payload.slug)
+                    ORDER BY changed_at DESC OFFSET \(Self.historyLimit - 1) LIMIT 1)
+                """)
+        }
     }
 }

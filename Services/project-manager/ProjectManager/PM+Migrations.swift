@@ -406,5 +406,16 @@ public enum PMMigrations {
                 SELECT 1 FROM pm.memberships m WHERE m.tenant_id = id AND m.user_id = pm.current_app_user()));
             ALTER TABLE pm.oauth_states ADD COLUMN cookie_session boolean NOT NULL DEFAULT false;
             """),
+        // Each catalog entry's status changes (the dashboard's catalog history): the last
+        // FleetStatusStore.historyLimit per entry, global like pm.catalog_status.
+        PostgresMigration("0012_catalog_history", """
+            CREATE TABLE pm.catalog_history (
+                slug text NOT NULL,
+                status text NOT NULL CHECK (status IN ('ONLINE', 'OFFLINE')),
+                previous_status text NOT NULL,
+                changed_at timestamptz NOT NULL,
+                PRIMARY KEY (slug, changed_at)
+            );
+            """),
 ]
 }

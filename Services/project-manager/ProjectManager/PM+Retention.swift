@@ -15,6 +15,7 @@ public struct PMRetention: RetentionPolicy {
             // A catalog entry OFFLINE for 30 days is gone from federation's catalog or forgotten.
             RetentionRule(table: "pm.catalog_status", column: "changed_at", keep: .seconds(30 * 86_400),
                           extraCondition: "status = 'OFFLINE'"),
+            RetentionRule(table: "pm.catalog_history", column: "changed_at", keep: .seconds(30 * 86_400)),
         ]
     }
 
