@@ -179,6 +179,16 @@ public enum Parameters {
         return id
     }
 
+    /// A boolean query parameter (`true` or `false`); 422 naming it otherwise.
+    public static func boolQuery(_ request: Request, _ name: String) throws -> Bool? {
+        switch request.uri.queryParameters[Substring(name)].map(String.init) {
+        case nil: return nil
+        case "true": return true
+        case "false": return false
+        default: throw Problem.invalid(name, "must be true or false")
+        }
+    }
+
     /// A query parameter holding one of an enum's raw values (after `normalise`, e.g. upper-casing);
     /// 422 naming the parameter and listing the values when it holds another.
     public static func enumQuery<E: RawRepresentable & CaseIterable>(

@@ -82,6 +82,22 @@ struct ContextTests {
                 #expect(log.items.first?["key"] as? String == "DATABASE_PASSWORD" && log.items.first?["via"] as? String == "context")
                 #expect(try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/access-log", token: reader).status == 403)
                 #expect(try await api.call(.put, "/api/v1/projects/\(w.projectID)/env/X", token: reader, json: ["value": "1"]).status == 403)
+                // The dashboard's way: the list masked whatever the scopes (nothing logged), then
+                // one variable revealed (one read logged).
+                let logged = log.items.count
+                let listed = try await api.call(.get, "/api/v1/projects/\(w.projectID)/env?reveal=false", token: w.token)
+                #expect(listed.items.first { $0["key"] as? String == "DATABASE_PASSWORD" }?["masked"] as? Bool == true)
+                #expect(listed.items.allSatisfy { ($0["value"] as? String)?.contains("hunter") != true })
+                #expect(try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/access-log", token: w.token).items.count == logged)
+                let one = try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/DATABASE_PASSWORD?environment=production", token: w.token)
+                #expect(one.status == 200 && one.string("value") == "hunter3-very-secret" && one["masked"] as? Bool == false)
+                let afterOne = try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/access-log", token: w.token)
+                #expect(afterOne.items.count == logged + 1 && afterOne.items.first?["via"] as? String == "env")
+                let masked1 = try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/DATABASE_PASSWORD?environment=production", token: reader)
+                #expect(masked1.status == 200 && masked1["value"] == nil && masked1["masked"] as? Bool == true)
+                #expect(try await api.call(.get, "/api/v1/projects/\(w.projectID)/env/DATABASE_PASSWORD", token: w.token).status == 404,
+                        "development has no such variable")
+                #expect(try await api.call(.get, "/api/v1/projects/\(w.projectID)/env?reveal=maybe", token: w.token).string("field") == "reveal")
                 // Bad input, named; nothing changes.
                 for (uri, body, field) in [
                     ("/env/lower_case", ["value": "x"] as [String: Any], "key"), ("/env/OK", ["value": 3], "value"),

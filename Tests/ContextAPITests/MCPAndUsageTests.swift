@@ -169,7 +169,7 @@ struct ContextDocumentTests {
         let h = try await ContextHarness()
         try await h.withContextAPI { api, parts in
             let served = try await expectOpenAPIDocumentsExactlyServedRoutes(api.client, routes: parts.routes)
-            #expect(served.count == 32)
+            #expect(served.count == 33)
         }
     }
 }

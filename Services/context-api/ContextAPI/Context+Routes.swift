@@ -64,8 +64,11 @@ struct ContextRoutes: Sendable {
             let principal = try context.principal(requiring: .contextRead)
             let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
             let environment = try Parameters.enumQuery(request, "environment", as: Environment.self)
-            let vars = try await env.list(project, environment: environment, reveal: principal.scopes.contains(.secretsRead), by: principal,
-                                          via: "env")
+            // reveal=false: masked even for a caller who may read secrets (the dashboard lists
+            // masked and reveals one variable at a time).
+            let reveal = try Parameters.boolQuery(request, "reveal") ?? true
+            let vars = try await env.list(project, environment: environment, reveal: reveal && principal.scopes.contains(.secretsRead),
+                                          by: principal, via: "env")
             return Page(items: vars, nextCursor: nil)
         }
         // Before /env/{key}: a literal segment, listed first so that it is matched first.
@@ -75,6 +78,18 @@ struct ContextRoutes: Sendable {
             let (before, limit) = try Pagination.sequence(request)
             let (items, last) = try await env.accessLog(project, principal: principal, before: before, limit: limit)
             return Page(items: items, lastSequence: last, limit: limit)
+        }
+        // One variable: a secret's value only with secrets:read, and that one read is logged.
+        routes.on(.get, "/api/v1/projects/{project_id}/env/{key}") { request, context in
+            let principal = try context.principal(requiring: .contextRead)
+            let project = try await access.project(try Parameters.uuid(context, "project_id"), for: principal)
+            let key = try Self.envKey(context)
+            let environment = try Parameters.enumQuery(request, "environment", as: Environment.self) ?? .development
+            guard let variable = try await env.one(project, key: key, environment: environment,
+                                                   reveal: principal.scopes.contains(.secretsRead), by: principal) else {
+                throw Problem.notFound("no variable \(key) in \(environment.rawValue)")
+            }
+            return variable
         }
         routes.on(.put, "/api/v1/projects/{project_id}/env/{key}") { request, context in
             let principal = try context.principal(requiring: .contextWrite)

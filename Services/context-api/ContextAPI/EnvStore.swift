@@ -37,6 +37,15 @@ struct EnvStore: Sendable {
         return vars
     }
 
+    /// One variable, its secret value revealed (and logged) when `reveal`; nil when absent.
+    func one(_ project: ProjectInfo, key: String, environment: Environment, reveal: Bool, by principal: Principal)
+        async throws -> EnvVar? {
+        let rows = try await db.read(principal, Self.query(project.id, tenant: principal.tenantID, environment: environment, key: key))[0]
+        let (vars, revealed) = try decode(rows, project: project.id, reveal: reveal)
+        if !revealed.isEmpty { try await logAccess(project, revealed, by: principal, via: "env") }
+        return vars.first
+    }
+
     /// The variables and which secrets were revealed, without logging (the caller logs once it
     /// knows the values leave, e.g. not on a 304).
     func read(_ project: ProjectInfo, environment: Environment?, reveal: Bool, principal: Principal, on tx: PostgresHandle?)
@@ -47,11 +56,12 @@ struct EnvStore: Sendable {
         return try decode(rows, project: project.id, reveal: reveal)
     }
 
-    static func query(_ project: UUID, tenant: UUID, environment: Environment?) -> PostgresQuery {
+    static func query(_ project: UUID, tenant: UUID, environment: Environment?, key: String? = nil) -> PostgresQuery {
         """
         SELECT key, environment, secret, key_id, sealed, version, updated_at FROM context.env_vars
         WHERE project_id = \(project) AND tenant_id = \(tenant)
           AND (\(environment?.rawValue)::text IS NULL OR environment = \(environment?.rawValue)::text)
+          AND (\(key)::text IS NULL OR key = \(key)::text)
         ORDER BY environment, key
         """
     }

@@ -28,13 +28,13 @@ export default async function envTab(ctx) {
   function actions(v) {
     const box = h('div', { class: 'row-actions' });
     if (v.secret) {
-      const reveal = h('button', { type: 'button', class: 'secondary small', 'data-testid': 'env-reveal', disabled: v.masked, title: v.masked ? 'Needs the secrets:read scope' : null }, 'Reveal');
+      const reveal = h('button', { type: 'button', class: 'secondary small', 'data-testid': 'env-reveal', title: 'Needs the secrets:read scope; the read is logged' }, 'Reveal');
       reveal.addEventListener('click', async () => {
         const cell = reveal.closest('tr').querySelector('[data-testid=env-value]');
         if (cell.dataset.masked === 'false') { cell.textContent = MASK; cell.dataset.masked = 'true'; reveal.textContent = 'Reveal'; return; }
         try {
-          const page = await api('context', path, { query: { environment: v.environment } });
-          const found = (page.items || []).find((x) => x.key === v.key);
+          // One variable: only its read is logged.
+          const found = await api('context', `${path}/${encodeURIComponent(v.key)}`, { query: { environment: v.environment } });
           if (!found || found.masked || found.value === undefined) throw new ApiError(403, { title: 'Not revealed', detail: 'Reading secret values needs the secrets:read scope.' });
           cell.textContent = found.value;
           cell.dataset.masked = 'false';
@@ -67,8 +67,8 @@ export default async function envTab(ctx) {
   }
 
   async function load() {
-    const page = await api('context', path, { query: { environment: filter.input.value || undefined }, signal: ctx.signal });
-    // Secret values never stay in the page: they are fetched again on "Reveal".
+    // Listed masked whatever the scopes (nothing logged); "Reveal" reads one variable.
+    const page = await api('context', path, { query: { environment: filter.input.value || undefined, reveal: 'false' }, signal: ctx.signal });
     const items = (page.items || []).map((v) => (v.secret ? { ...v, value: undefined } : v));
     list.setRows(items);
     status.textContent = `${items.length} variable${items.length === 1 ? '' : 's'}.`;
