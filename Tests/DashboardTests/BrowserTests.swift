@@ -24,7 +24,7 @@ struct BrowserTests {
 
     static var python: String { ProcessInfo.processInfo.environment["FLUKE_TEST_PYTHON"] ?? "/usr/bin/python3" }
 
-    @Test("sign in, projects, env vars, memories, MCP configuration errors, a second tenant sees nothing; first load and log view speed")
+    @Test("sign in, a project, a secret env var masked, a memory, an MCP schema error on its field, a process deploy followed live, a rollback from the releases table, a webhook's attempts, 375 px, a second tenant sees nothing; first load and log view speed")
     func dashboard() async throws {
         let ports = (pm: freePort(), context: freePort(), webhooks: freePort(), deploy: freePort(), logs: freePort(), federation: freePort())
         let pmURL = "http://127.0.0.1:\(ports.pm)"
@@ -64,7 +64,8 @@ struct BrowserTests {
         let failed = result["failed"] as? [[String: Any]] ?? [{ ["step": "script", "error": "no result"] }()]
         #expect(failed.isEmpty, "\(failed)")
         let passed = result["passed"] as? [String] ?? []
-        for step in ["sign_in", "create_project", "secret_env_var_masked", "save_memory", "mcp_schema_error_on_field", "second_tenant_isolation", "overview_first_load", "log_view_fps"] {
+        for step in ["sign_in", "create_project", "secret_env_var_masked", "save_memory", "mcp_schema_error_on_field", "second_tenant_isolation", "overview_first_load", "log_view_fps",
+                     "deploy_process_app", "rollback_from_releases", "webhook_delivery_attempts", "narrow_viewport", "cleanup"] {
             #expect(passed.contains(step), "step \(step) did not pass: \(passed)")
         }
         let metrics = result["metrics"] as? [String: Any] ?? [:]

@@ -362,5 +362,8 @@ export function uuid4() {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
+/** A deployment's version as shown: releases are already `v3`; an image tag `1.2` becomes `v1.2`. */
+export const versionLabel = (v) => (v == null || v === '' ? '' : /^v\d/i.test(String(v)) ? String(v) : `v${v}`);
+
 /** Comma- or newline-separated words → a list without blanks. */
 export const splitList = (s) => String(s ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean);

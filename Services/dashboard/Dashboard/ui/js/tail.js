@@ -65,7 +65,8 @@ export class Tail {
       ws = new WebSocket(tailURL(base, this.filters, { sinceId: this.lastId, since: this.since, token }));
     } catch (e) { this.state('error', String(e.message || e)); return; }
     this.ws = ws;
-    ws.onopen = () => { if (this.ws === ws) this.state(this.lastId ? 'resuming' : 'live'); };
+    // with a resume point the server replays first and says {"type":"live"} when it is done
+    ws.onopen = () => { if (this.ws === ws) this.state(this.lastId ? 'resuming' : this.since ? 'replaying' : 'live'); };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       this.attempt = 0;

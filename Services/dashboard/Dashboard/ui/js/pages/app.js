@@ -66,6 +66,25 @@ export default async function appPage(ctx) {
     },
   }, h('div', { class: 'grid2' }, image, version), h('div', { class: 'grid2' }, level, autoRb), h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'deploy-submit' }, 'Deploy')));
 
+  // deploy from git (what the process executor builds; a file:// URL names a repository on the server)
+  const gitURL = field({ label: 'Git repository URL', name: 'source.git', required: true, testid: 'deploy-git-url', hint: 'https, ssh, git or file URL', attrs: { autocomplete: 'off', spellcheck: 'false' } });
+  const gitRef = field({ label: 'Ref', name: 'source.ref', testid: 'deploy-git-ref', hint: 'a branch, tag or commit; empty: HEAD', attrs: { autocomplete: 'off', spellcheck: 'false' } });
+  const gitVersion = field({ label: 'Version (optional)', name: 'version', testid: 'deploy-git-version', hint: 'the image tag (swarm, kubernetes)' });
+  const gitAutoRb = field({ label: 'Roll back automatically on failure', name: 'auto_rollback', type: 'checkbox', value: true, testid: 'deploy-git-auto-rollback' });
+  const gitForm = form({
+    label: 'Deploy from git',
+    testid: 'deploy-git-form',
+    onSubmit: async () => {
+      const source = { git: gitURL.input.value.trim() };
+      if (gitRef.input.value.trim()) source.ref = gitRef.input.value.trim();
+      const body = { app_name: name, source, auto_rollback: gitAutoRb.input.checked };
+      if (!gitVersion.hidden && gitVersion.input.value.trim()) body.version = gitVersion.input.value.trim();
+      const d = await api('deploy', '/api/v1/deploy', { method: 'POST', body });
+      announce('Deployment queued.');
+      ctx.navigate(`#/deployments/${encodeURIComponent(d.id || d.deployment_id)}`);
+    },
+  }, gitURL, h('div', { class: 'grid2' }, gitRef, gitVersion), gitAutoRb, h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'deploy-git-submit' }, 'Deploy')));
+
   const replicas = field({ label: 'Replicas', name: 'replicas', type: 'number', testid: 'scale-replicas', attrs: { min: '0', max: '100' } });
   const scaleForm = form({
     label: 'Scale',
@@ -98,9 +117,11 @@ export default async function appPage(ctx) {
     ]);
     if (!ctx.isCurrent()) return;
     replicas.input.value = String(a.spec?.replicas ?? 1);
+    // the process executor numbers its releases itself: a version is an image tag
+    gitVersion.hidden = a.executor === 'process';
     summary.replaceChildren(dl([
-      ['Status', badge(a.status || 'unknown', 'app-status')], ['Current release', a.current_release || '—'], ['Executor', a.executor],
-      ['URL', a.url ? link(a.url, a.url, { rel: 'noopener noreferrer', target: '_blank' }) : '—'],
+      ['Status', badge(a.status || 'unknown', 'app-status')], ['Current release', h('span', { 'data-testid': 'app-current-release' }, a.current_release || '—')], ['Executor', a.executor],
+      ['URL', a.url ? link(a.url, a.url, { rel: 'noopener noreferrer', target: '_blank', 'data-testid': 'app-url' }) : '—'],
       ['Project', a.project_id ? h('a', { href: `#/projects/${encodeURIComponent(a.project_id)}` }, a.project_id.slice(0, 8)) : '—'],
       ['Logs', h('a', { href: `#/logs?app_name=${encodeURIComponent(a.name)}` }, 'Open in the logs explorer')],
     ]), table([
@@ -115,7 +136,8 @@ export default async function appPage(ctx) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/apps' }, 'Apps'), ' / '),
     h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, name), h('div', { class: 'page-actions' }, restart, del)),
     status, summary,
-    h('div', { class: 'grid2 cards' }, section('Deploy an image', deployForm), section('Scale', scaleForm)),
+    h('div', { class: 'grid2 cards' }, section('Deploy from git', gitForm), section('Deploy an image', deployForm)),
+    section('Scale', scaleForm),
     section('Releases (newest first)', releases),
     section('Deployments', deployments));
   await load();

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { h, badge, fmtDate, fmtDuration, dl, confirmDialog, announce, problemText, section } from '../dom.js';
+import { h, badge, fmtDate, fmtDuration, dl, confirmDialog, announce, problemText, section, versionLabel, clean } from '../dom.js';
 import { LogView } from '../logview.js';
 import { Tail } from '../tail.js';
 
@@ -24,7 +24,12 @@ export default async function deploymentPage(ctx) {
   let d = await api('deploy', path, { signal: ctx.signal });
   if (!ctx.isCurrent()) return;
 
-  const title = h('h1', { tabindex: '-1' }, `Deploy ${d.app_name}${d.version ? ` v${d.version}` : ''}`);
+  // the version is known once the deployment is claimed: the title follows it
+  const titleText = () => {
+    const ver = versionLabel(d.version);
+    return d.kind === 'rollback' ? `Roll ${d.app_name} back${ver ? ` to ${ver}` : ''}` : `Deploy ${d.app_name}${ver ? ` ${ver}` : ''}`;
+  };
+  const title = h('h1', { tabindex: '-1' }, titleText());
   const statusSlot = h('span', { 'data-testid': 'deployment-status-slot' });
   const info = h('div');
   const phasesEl = h('ol', { class: 'phases', 'data-testid': 'phases' });
@@ -38,6 +43,8 @@ export default async function deploymentPage(ctx) {
   });
 
   function render() {
+    const t = clean(titleText());
+    if (title.textContent !== t) { title.textContent = t; document.title = `${t} · FlukeBase Fleet`; }
     statusSlot.replaceChildren(badge(d.status, 'deployment-status'));
     cancel.hidden = TERMINAL.has(d.status);
     info.replaceChildren(dl([
@@ -68,9 +75,27 @@ export default async function deploymentPage(ctx) {
     section('Log', h('p', null, 'Following live ', tailState), view.el));
   render();
 
-  // poll until terminal; log entries with an event type poll at once
+  // poll until settled; log entries with an event type poll at once. A failed deployment whose
+  // automatic rollback is under way (rolled_back_by) is not settled: it becomes rolled_back once
+  // that rollback succeeds, so it is followed until the rollback itself has finished.
   let timer = 0;
   let polling = false;
+  let following = !TERMINAL.has(d.status) || (d.status === 'failed' && !!d.rolled_back_by);
+  const liveText = () => {
+    if (!TERMINAL.has(d.status)) return '';
+    if (following) return 'Failed: rolling back to the release that served before…';
+    return `Finished: ${d.status.replace(/_/g, ' ')}.`;
+  };
+  const rollbackRunning = async () => {
+    if (d.status !== 'failed' || !d.rolled_back_by) return false;
+    try {
+      const r = await api('deploy', `/api/v1/deployments/${encodeURIComponent(d.rolled_back_by)}`, { signal: ctx.signal });
+      return !TERMINAL.has(r.status);
+    } catch (e) {
+      if (e?.name === 'AbortError') throw e;
+      return false; // the rollback cannot be read: stop following
+    }
+  };
   const poll = async () => {
     clearTimeout(timer);
     if (polling || !ctx.isCurrent()) return;
@@ -78,21 +103,28 @@ export default async function deploymentPage(ctx) {
     try {
       d = await api('deploy', path);
       if (!ctx.isCurrent()) return;
+      if (TERMINAL.has(d.status)) {
+        const wasRollingBack = d.status === 'failed' && !!d.rolled_back_by;
+        following = await rollbackRunning();
+        // the rollback has just finished: read this deployment's outcome (rolled_back or failed)
+        if (!following && wasRollingBack) d = await api('deploy', path);
+      }
+      if (!ctx.isCurrent()) return;
       render();
-      live.textContent = TERMINAL.has(d.status) ? `Finished: ${d.status.replace(/_/g, ' ')}.` : '';
+      live.textContent = liveText();
     } catch (e) { live.textContent = problemText(e); } finally { polling = false; }
-    if (!TERMINAL.has(d.status) && ctx.isCurrent()) timer = setTimeout(poll, 1000);
+    if ((following || !TERMINAL.has(d.status)) && ctx.isCurrent()) timer = setTimeout(poll, 1000);
   };
   ctx.onCleanup(() => clearTimeout(timer));
-  if (!TERMINAL.has(d.status)) timer = setTimeout(poll, 1000);
-  else live.textContent = `Finished: ${d.status.replace(/_/g, ' ')}.`;
+  if (following) timer = setTimeout(poll, 1000);
+  live.textContent = liveText();
 
   // the log: from the deployment's start over the WebSocket (replay, then live)
   const since = new Date(new Date(d.created_at || Date.now()).getTime() - 60000).toISOString();
   const tail = new Tail({ deployment_id: id }, {
     onEntries: (entries) => {
       view.append(entries);
-      if (!TERMINAL.has(d.status) && entries.some((e) => e.flukedeploy_metadata?.event_type)) poll();
+      if (following && entries.some((e) => e.flukedeploy_metadata?.event_type)) poll();
     },
     onControl: (m) => {
       if (m.type === 'dropped') view.mark(`${m.count} lines were dropped here (the connection was too slow); they are in the logs explorer`);

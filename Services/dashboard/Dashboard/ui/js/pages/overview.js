@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { h, badge, pageHeader, section, table, timeAgo, fmtDate } from '../dom.js';
+import { h, badge, pageHeader, section, table, timeAgo, fmtDate, versionLabel } from '../dom.js';
 
 const KIND = {
   deploy_failed: 'Deploy failed', deploy_rolled_back: 'Rolled back', offline: 'Offline', tasks_blocked: 'Blocked tasks',
@@ -37,7 +37,7 @@ function render(o) {
   out.push(section(`Projects (${projects.length})`, table([
     { label: 'Project', render: (p) => h('a', { href: `#/projects/${encodeURIComponent(p.id)}`, 'data-testid': 'overview-project-link' }, p.name) },
     { label: 'Stage', render: (p) => p.stage },
-    { label: 'Deployments', render: (p) => (p.deployments?.length ? h('ul', { class: 'plain' }, p.deployments.map((d) => h('li', null, h('a', { href: `#/deployments/${encodeURIComponent(d.deployment_id)}` }, d.app, d.version ? ` v${d.version}` : ''), ' ', badge(d.status), h('span', { class: 'muted' }, ` ${timeAgo(d.at)}`)))) : h('span', { class: 'muted' }, 'none')) },
+    { label: 'Deployments', render: (p) => (p.deployments?.length ? h('ul', { class: 'plain' }, p.deployments.map((d) => h('li', null, h('a', { href: `#/deployments/${encodeURIComponent(d.deployment_id)}` }, d.app, d.version ? ` ${versionLabel(d.version)}` : ''), ' ', badge(d.status), h('span', { class: 'muted' }, ` ${timeAgo(d.at)}`)))) : h('span', { class: 'muted' }, 'none')) },
     { label: 'Status', render: (p) => badge(p.federation?.status || 'UNKNOWN', 'federation-status') },
     { label: 'Blocked', class: 'num', render: (p) => String(p.tasks?.blocked ?? 0) },
     { label: 'Overdue', class: 'num', render: (p) => `${p.overdue_tasks ?? 0} tasks, ${p.overdue_milestones ?? 0} milestones` },

@@ -19,7 +19,7 @@ function subscriptionFields(s = {}) {
   return {
     events: field({ label: 'Events', name: 'events', textarea: true, rows: 2, value: (s.events || []).join('\n'), testid: 'webhook-events', hint: 'One per line or comma-separated: env.updated, memory.*, or *' }),
     callback_url: field({ label: 'Callback URL', name: 'callback_url', type: 'url', value: s.callback_url, testid: 'webhook-url' }),
-    description: field({ label: 'Description', name: 'description', value: s.description }),
+    description: field({ label: 'Description', name: 'description', value: s.description, testid: 'webhook-description' }),
     rate: field({ label: 'Rate limit per second', name: 'rate_limit_per_second', type: 'number', value: s.rate_limit_per_second ?? '' }),
     headers: field({ label: 'Extra headers', name: 'headers', textarea: true, rows: 2, value: headersText(s.headers), hint: 'One "Name: value" per line.' }),
   };
@@ -65,7 +65,7 @@ async function list(ctx) {
       const s = await api('webhooks', SUBS, { method: 'POST', body });
       secret.input.value = '';
       shown.replaceChildren(s.secret ? secretOnce('Signing secret', s.secret) : h('p', null, 'Subscription created.'),
-        h('p', null, h('a', { href: `#/webhooks/${encodeURIComponent(s.id)}` }, 'Open the subscription')));
+        h('p', null, h('a', { href: `#/webhooks/${encodeURIComponent(s.id)}`, 'data-testid': 'webhook-open' }, 'Open the subscription')));
       announce('Subscription created. Copy its secret now.');
       await more.reload();
     },
@@ -145,26 +145,46 @@ async function detail(ctx, id) {
     { label: 'Next attempt', render: (d) => fmtDate(d.next_attempt_at) },
     { label: '', render: (d) => deliveryActions(d) },
   ], [], { caption: 'Deliveries', testid: 'deliveries-table', rowAttrs: (d) => ({ 'data-testid': 'delivery-row', dataset: { id: d.id, status: d.status } }) });
-  const deliveries = pager((cursor) => api('webhooks', `${path}/deliveries`, { query: { status: dStatus.input.value, limit: 50, cursor }, signal: ctx.signal }), (items, first) => (first ? dTable.setRows(items) : dTable.addRows(items)));
+  let openDelivery = null; // the delivery whose attempt log is shown, refreshed with the list
+  let refreshTimer = 0;
+  ctx.onCleanup(() => clearTimeout(refreshTimer));
+  const deliveries = pager((cursor) => api('webhooks', `${path}/deliveries`, { query: { status: dStatus.input.value, limit: 50, cursor }, signal: ctx.signal }), (items, first) => {
+    if (first) dTable.setRows(items); else dTable.addRows(items);
+    if (!first) return;
+    // while deliveries are pending, follow them (their attempts and outcome) without a reload
+    clearTimeout(refreshTimer);
+    if (items.some((d) => d.status === 'pending') && ctx.isCurrent()) {
+      refreshTimer = setTimeout(() => { if (ctx.isCurrent()) deliveries.reload().catch(() => {}); }, 2000);
+    }
+    if (openDelivery && ctx.isCurrent()) showAttempts(openDelivery, false).catch(() => {});
+  });
   dStatus.input.addEventListener('change', () => deliveries.reload().catch(() => {}));
+  const refreshDeliveries = h('button', { type: 'button', class: 'secondary', 'data-testid': 'deliveries-refresh' }, 'Refresh');
+  refreshDeliveries.addEventListener('click', () => deliveries.reload().catch(() => {}));
   const attemptsBox = h('div', { 'data-testid': 'attempt-log' });
+
+  async function showAttempts(deliveryId, focus) {
+    const full = await api('webhooks', `/api/v1/webhooks/deliveries/${encodeURIComponent(deliveryId)}`, { signal: ctx.signal });
+    if (!ctx.isCurrent() || (openDelivery && openDelivery !== deliveryId)) return;
+    attemptsBox.dataset.delivery = full.id;
+    attemptsBox.dataset.status = full.status;
+    attemptsBox.replaceChildren(h('h3', { tabindex: '-1' }, `Attempts of ${full.event_type} (${full.id.slice(0, 8)}): `, badge(full.status, 'attempt-log-status')), table([
+      { label: '#', class: 'num', render: (a) => String(a.attempt) },
+      { label: 'Started', render: (a) => fmtDate(a.started_at) },
+      { label: 'Duration', render: (a) => fmtDuration(a.duration_ms) },
+      { label: 'Status', render: (a) => h('span', { 'data-testid': 'attempt-status' }, a.status_code == null ? 'no answer' : String(a.status_code)) },
+      { label: 'Error', render: (a) => a.error || '' },
+      { label: 'Answer', render: (a) => (a.response_body == null ? '' : h('details', null, h('summary', null, 'body'), h('pre', { class: 'json' }, a.response_body))) },
+    ], full.attempt_log || [], { caption: 'Attempt log', empty: full.status === 'pending' ? 'No attempt yet; the first one is on its way.' : 'No attempt yet.', rowAttrs: (a) => ({ 'data-testid': 'attempt-row', dataset: { attempt: a.attempt, statusCode: a.status_code ?? '' } }) }));
+    if (focus) attemptsBox.querySelector('h3').focus();
+  }
 
   function deliveryActions(d) {
     const box = h('div', { class: 'row-actions' });
     const show = h('button', { type: 'button', class: 'secondary small', 'data-testid': 'delivery-attempts' }, 'Attempts');
     show.addEventListener('click', async () => {
-      try {
-        const full = await api('webhooks', `/api/v1/webhooks/deliveries/${encodeURIComponent(d.id)}`);
-        attemptsBox.replaceChildren(h('h3', { tabindex: '-1' }, `Attempts of ${full.event_type} (${full.id.slice(0, 8)})`), table([
-          { label: '#', class: 'num', render: (a) => String(a.attempt) },
-          { label: 'Started', render: (a) => fmtDate(a.started_at) },
-          { label: 'Duration', render: (a) => fmtDuration(a.duration_ms) },
-          { label: 'Status', render: (a) => (a.status_code == null ? 'no answer' : String(a.status_code)) },
-          { label: 'Error', render: (a) => a.error || '' },
-          { label: 'Answer', render: (a) => (a.response_body == null ? '' : h('details', null, h('summary', null, 'body'), h('pre', { class: 'json' }, a.response_body))) },
-        ], full.attempt_log || [], { caption: 'Attempt log', empty: 'No attempt yet.', rowAttrs: () => ({ 'data-testid': 'attempt-row' }) }));
-        attemptsBox.querySelector('h3').focus();
-      } catch (e) { fail(e); }
+      openDelivery = d.id;
+      try { await showAttempts(d.id, true); } catch (e) { if (e?.name !== 'AbortError') fail(e); }
     });
     box.append(show);
     if (d.status !== 'succeeded') {
@@ -183,7 +203,7 @@ async function detail(ctx, id) {
     status, secretSlot, info,
     h('details', { class: 'card' }, h('summary', null, 'Edit'), edit),
     h('details', { class: 'card' }, h('summary', null, 'Recover missed events'), recover),
-    section('Deliveries', h('div', { class: 'toolbar' }, dStatus), dTable, deliveries, attemptsBox));
+    section('Deliveries', h('div', { class: 'toolbar' }, dStatus, refreshDeliveries), dTable, deliveries, attemptsBox));
   renderInfo();
   await deliveries.reload();
 }
