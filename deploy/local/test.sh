@@ -88,7 +88,8 @@ export FLUKE_BIN_DIR="$(swift build --show-bin-path)"
 # start apps, nginx, wrk and tracker processes (DeployTrackerTests, DeployExecutorTests) and those
 # that measure time (idle timeouts, heartbeat TTLs across a nats-server restart, a documentation
 # server's total timeout, a status following events within 2 s, 200 logins at once, SIGTERM within
-# 10 s, `make run` itself, the context fast path's hit counts, log paging while entries arrive),
+# 10 s, `make run` itself, the context fast path's hit counts, log paging while entries arrive, the
+# dashboard's first load and frame rate in Chromium),
 # and log-streamer's bulk ones (tens of MB through NATS and WebSocket
 # clients, kills and restarts): on a loaded 2-core machine they failed beside the rest, or made
 # others fail, never alone.
@@ -96,7 +97,7 @@ export FLUKE_BIN_DIR="$(swift build --show-bin-path)"
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
 else
-  alone='DeployTrackerTests|DeployExecutorTests|HTTPConventionTests|FederationTests.ResilienceTests|FederationTests.HeartbeatStatusTests|ProviderRegistryTests|LogStreamerTests.ResilienceTests|LogStreamerTests.ResumeTests|FlukeCLITests.DeployCLITests|ProjectManagerTests.StatusOverviewTests|ProjectManagerTests.LoginLockoutTests|FederationTests.ProcessTests|FlukeRuntimeTests.MakeRunTests|ContextAPITests.ContextFastPathTests|LogStreamerTests.QueryTests'
+  alone='DeployTrackerTests|DeployExecutorTests|HTTPConventionTests|FederationTests.ResilienceTests|FederationTests.HeartbeatStatusTests|ProviderRegistryTests|LogStreamerTests.ResilienceTests|LogStreamerTests.ResumeTests|FlukeCLITests.DeployCLITests|ProjectManagerTests.StatusOverviewTests|ProjectManagerTests.LoginLockoutTests|FederationTests.ProcessTests|FlukeRuntimeTests.MakeRunTests|ContextAPITests.ContextFastPathTests|LogStreamerTests.QueryTests|DashboardTests'
   status=0
   swift test --skip-build --skip "$alone" || status=$?
   swift test --skip-build --no-parallel --filter "$alone" || status=$?
