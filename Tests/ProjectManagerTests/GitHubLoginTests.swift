@@ -17,8 +17,8 @@ struct GitHubLoginTests {
     }
 
     /// `/auth/github`'s redirect, checked, and its state.
-    static func start(_ c: PMClient, _ githubURL: String) async throws -> (location: String, state: String) {
-        let r = try await c.call(.get, "/auth/github")
+    static func start(_ c: PMClient, _ githubURL: String, query: String = "") async throws -> (location: String, state: String) {
+        let r = try await c.call(.get, "/auth/github" + query)
         #expect(r.status == 302)
         let location = try #require(r.headers[.location])
         let url = try #require(URLComponents(string: location))
@@ -57,6 +57,17 @@ struct GitHubLoginTests {
                 let me = try await c.call(.get, "/api/v1/me", token: access)
                 #expect(me.status == 200 && (me["user"] as? [String: Any])?["email"] as? String == "octo@example.com")
                 #expect(signedIn.string("refresh_token")?.hasPrefix("fbr_") == true, "the same session as /auth/login")
+
+                // Started by the dashboard: back to /ui/ with the session in its cookies.
+                let fromDashboard = try await Self.start(c, githubURL, query: "?session=cookie")
+                let back = try await c.call(.get, try Self.callbackPath(github, fromDashboard.location))
+                #expect(back.status == 302 && back.headers[.location] == "/ui/", "\(back.status) \(back.json)")
+                #expect(back.json["refresh_token"] == nil)
+                let cookies = back.headers[values: .setCookie]
+                #expect(cookies.contains { $0.hasPrefix("fluke_refresh=fbr_") && $0.contains("HttpOnly") && $0.contains("Path=/auth/refresh") },
+                        "\(cookies)")
+                #expect(cookies.contains { $0.hasPrefix("fluke_csrf=") })
+                #expect(try await c.call(.get, "/auth/github?session=jar").string("field") == "session")
 
                 // The state was good once.
                 let again = try await c.call(.get, "/auth/callback?code=x&state=\(state)")
