@@ -855,6 +855,37 @@ def step_log_view_fps(d):
     assert not d.find_elements(*css("[data-testid=log-lines] b")), "HTML from a log line was rendered"
 
 
+def step_fill_log_gap(d):
+    """The logs explorer's "Fill the gap" replays exactly what a gap lost: ten entries are sent,
+    a gap between the 3rd and the 8th is filled through a second tail from the 3rd's since_id."""
+    token = api_token()
+    app = f"gap-{RUN}"[:63]
+    entries = [{"level": "info", "message": f"gap line {i}", "source": {"service": "browser-test"},
+                "flukedeploy_metadata": {"app_name": app}} for i in range(10)]
+    status, body = http("POST", service_url("log_streamer") + "/api/v1/logs", entries, token=token)
+    assert status == 202, f"POST /api/v1/logs → {status} {body}"
+    ids = body["ids"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, page = http("GET", service_url("log_streamer") + f"/api/v1/logs?app_name={app}&limit=100", token=token)
+        if status == 200 and len(page.get("items", [])) == 10:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"the ten entries were not listed: {status} {page}")
+    go(d, "#/logs", "logs")
+    got = d.execute_async_script("""
+        const [since, after, app, done] = arguments;
+        import('./js/pages/logs.js')
+          .then((m) => m.fillGap({ since_id: since, after: { id: after } }, { app_name: app }))
+          .then((items) => done({ ids: items.map((e) => e.id), messages: items.map((e) => e.message) }))
+          .catch((e) => done({ error: String(e && e.message || e) }));
+    """, ids[2], ids[7], app)
+    assert not got.get("error"), got
+    assert got["ids"] == ids[3:7], f"filled {got['messages']} instead of gap lines 3 to 6"
+    metrics["fill_gap_entries"] = len(got["ids"])
+
+
 STEPS = [
     ("sign_in", step_sign_in),
     ("create_project", step_create_project),
@@ -866,6 +897,7 @@ STEPS = [
     ("second_tenant_isolation", step_tenant_isolation),
     ("overview_first_load", step_overview_first_load),
     ("log_view_fps", step_log_view_fps),
+    ("fill_log_gap", step_fill_log_gap),
 ]
 
 NEEDS = {  # a step that needs an earlier one is skipped (as failed) when that one failed

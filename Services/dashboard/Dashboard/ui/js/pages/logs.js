@@ -1,7 +1,7 @@
-import { api } from '../api.js';
+import { api, accessToken, config } from '../api.js';
 import { h, pageHeader, section, field, form, table, pager, badge, fmtDate, announce, problemText } from '../dom.js';
 import { LogView, displayText } from '../logview.js';
-import { Tail } from '../tail.js';
+import { Tail, tailURL } from '../tail.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const EVENTS = ['pre_build', 'build_start', 'build_complete', 'build_error', 'pre_deploy', 'deploy_start', 'deploy_complete', 'deploy_error', 'post_deploy', 'health_check', 'scale_event', 'config_change'];
@@ -72,7 +72,7 @@ export default async function logs(ctx) {
     tail = new Tail(tf, {
       onEntries: (entries) => {
         // the first entry after a gap closes it (control messages come between batches)
-        for (const g of gaps) g.after = entries[0];
+        for (const g of gaps) g.after ??= entries[0];
         gaps = [];
         view.append(entries);
         lastSeen = entries[entries.length - 1];
@@ -138,19 +138,38 @@ export default async function logs(ctx) {
 function panel(ctx, ...children) { ctx.main.append(...children); }
 
 /**
- * The entries between a gap's last entry before and first entry after (by timestamp, both ends
- * included, oldest first); the view drops the ones it already has.
+ * The entries a gap lost, exactly: a second tail replays the same filters from the gap's
+ * since_id (stream order, as the live tail sends them) until the first entry after the gap, or
+ * until it is live; the view drops the ones it already has.
  */
 export async function fillGap(gap, tf) {
-  const since = gap.before?.timestamp || new Date(Date.now() - 60 * 60000).toISOString();
-  const untilMs = gap.after?.timestamp ? new Date(gap.after.timestamp).getTime() + 1 : Date.now();
-  const query = { ...tf, since, until: new Date(untilMs).toISOString(), order: 'asc', limit: 10000 };
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await api('logs', '/api/v1/logs', { query: { ...query, cursor } });
-    items.push(...(page.items || []));
-    cursor = page.next_cursor;
-  } while (cursor && items.length < 100000);
-  return items;
+  const token = await accessToken();
+  const base = config()?.log_stream_url;
+  const url = tailURL(base, tf, gap.since_id ? { sinceId: gap.since_id, token } : { since: new Date(Date.now() - 3600000).toISOString(), token });
+  return new Promise((resolve, reject) => {
+    const items = [];
+    const ws = new WebSocket(url);
+    const finish = (error) => {
+      clearTimeout(timer);
+      ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(1000, 'gap filled'); } catch { /* closed */ }
+      if (error && !items.length) reject(error); else resolve(items);
+    };
+    const timer = setTimeout(() => finish(new Error('the replay took longer than 20 s')), 20000);
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      if (!m || typeof m !== 'object') return;
+      if (typeof m.type === 'string' && m['@type'] === undefined) {
+        if (m.type === 'live') finish();
+        else if (m.type === 'error') finish(new Error(m.detail || m.code || 'the replay was refused'));
+        return;
+      }
+      if (gap.after && m.id === gap.after.id) { finish(); return; }
+      items.push(m);
+      if (items.length >= 100000) finish();
+    };
+    ws.onerror = () => finish(new Error('log-streamer cannot be reached'));
+    ws.onclose = (ev) => finish(new Error(`the replay closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
+  });
 }
