@@ -65,7 +65,7 @@ struct BrowserTests {
         #expect(failed.isEmpty, "\(failed)")
         let passed = result["passed"] as? [String] ?? []
         for step in ["sign_in", "create_project", "secret_env_var_masked", "save_memory", "mcp_schema_error_on_field", "second_tenant_isolation", "overview_first_load", "log_view_fps",
-                     "deploy_process_app", "rollback_from_releases", "webhook_delivery_attempts", "narrow_viewport", "cleanup", "fill_log_gap"] {
+                     "deploy_process_app", "rollback_from_releases", "webhook_delivery_attempts", "narrow_viewport", "accessibility", "cleanup", "fill_log_gap"] {
             #expect(passed.contains(step), "step \(step) did not pass: \(passed)")
         }
         let metrics = result["metrics"] as? [String: Any] ?? [:]

@@ -38,6 +38,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -707,7 +708,68 @@ def step_narrow_viewport(d):
         d.set_window_size(1280, 900)
 
 
-NARROW_STEPS = [("narrow_viewport", step_narrow_viewport)]
+# Every form control has a label, every button and link a name, images an alt; nothing
+# focusable is hidden from the keyboard; the page's h1 has the focus after navigation.
+A11Y_JS = """
+const name = (el) => (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') && [...el.getAttribute('aria-labelledby').split(' ')]
+  .map((id) => document.getElementById(id)?.textContent || '').join(' ') || el.textContent || el.getAttribute('title') || el.value || '').trim();
+const shown = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+const problems = [];
+for (const el of document.querySelectorAll('main input, main select, main textarea, header input, header select')) {
+  if (!shown(el) || el.type === 'hidden') continue;
+  const labelled = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+  if (!labelled) problems.push('unlabelled ' + el.tagName.toLowerCase() + '[name=' + (el.name || '?') + ']');
+}
+for (const el of document.querySelectorAll('button, a[href], [role=button]')) {
+  if (!shown(el)) continue;
+  if (!name(el)) problems.push('nameless ' + el.tagName.toLowerCase() + ' ' + (el.dataset.testid || el.className));
+  if (el.getAttribute('tabindex') === '-1') problems.push('unreachable ' + el.tagName.toLowerCase() + ' ' + (el.dataset.testid || ''));
+}
+for (const el of document.querySelectorAll('img, svg[role=img]')) {
+  if (el.tagName === 'IMG' && el.getAttribute('alt') === null) problems.push('img without alt');
+  if (el.tagName !== 'IMG' && !name(el)) problems.push('svg image without a name');
+}
+const h1 = document.querySelector('main h1');
+return { problems, focusedH1: document.activeElement === h1, h1: h1 ? h1.textContent : null };
+"""
+
+
+def step_accessibility(d):
+    """Labels and names on every page the user reaches, focus on the h1 after navigation, and a
+    sign-in done with the keyboard alone."""
+    pages = [("overview", "#/overview", "overview"), ("projects", "#/projects", "projects"),
+             ("project", f"#/projects/{state['project_id']}", "project"), ("apps", "#/apps", "apps"),
+             ("logs", "#/logs", "logs"), ("catalog", "#/catalog", "catalog"), ("webhooks", "#/webhooks", "webhooks"),
+             ("settings", "#/settings", "settings")]
+    for tab in ("env", "memories", "work", "mcp", "usage"):
+        pages.append((f"project-{tab}", f"#/projects/{state['project_id']}/{tab}", "project"))
+    found = {}
+    for label, hash_path, page in pages:
+        go(d, hash_path, page)
+        r = d.execute_script(A11Y_JS)
+        if r["problems"]:
+            found[label] = sorted(set(r["problems"]))[:10]
+        if label in ("overview", "projects", "apps", "webhooks") and not r["focusedH1"]:
+            found.setdefault(label, []).append(f"focus not on the h1 ({r['h1']!r}) after navigation")
+    metrics["a11y_pages_checked"] = len(pages)
+    assert not found, f"accessibility problems: {found}"
+    # Sign in with the keyboard alone: Tab to each field, Enter submits.
+    d.get(URL + "config.json")
+    d.delete_all_cookies()
+    d.get(URL + "#/signin")
+    page_ready(d, "signin")
+    email = visible(d, "[data-testid=signin-email]")
+    email.click()
+    active = lambda: d.switch_to.active_element
+    active().send_keys(EMAIL)
+    active().send_keys(Keys.TAB)
+    assert active().get_attribute("data-testid") == "signin-password", f"Tab went to {active().get_attribute('outerHTML')[:120]}"
+    active().send_keys(PASSWORD)
+    active().send_keys(Keys.ENTER)
+    page_ready(d, "overview")
+
+
+NARROW_STEPS = [("narrow_viewport", step_narrow_viewport), ("accessibility", step_accessibility)]
 
 
 def cleanup():
@@ -904,7 +966,7 @@ NEEDS = {  # a step that needs an earlier one is skipped (as failed) when that o
     "secret_env_var_masked": "create_project", "save_memory": "create_project",
     "mcp_schema_error_on_field": "create_project", "second_tenant_isolation": "create_project",
     "deploy_process_app": "create_project", "rollback_from_releases": "deploy_process_app",
-    "webhook_delivery_attempts": "create_project", "narrow_viewport": "create_project",
+    "webhook_delivery_attempts": "create_project", "narrow_viewport": "create_project", "accessibility": "create_project",
 }
 
 
