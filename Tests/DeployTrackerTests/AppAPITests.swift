@@ -128,6 +128,18 @@ struct AppAPITests {
                 #expect(try await api.call(.get, "/api/v1/deployments/\(UUID().uuidString)", token: a.token).status == 404)
                 let history = try await api.call(.get, "/api/v1/apps/web/deployments?limit=50", token: a.token)
                 #expect(history.items.count == ids.count)
+                #expect(history["next_cursor"] is NSNull, "one page holds them all")
+                // Page by page with the cursor: the same deployments, newest first, none twice.
+                var paged: [String] = []
+                var cursor: String?
+                repeat {
+                    let page = try await api.call(.get, "/api/v1/apps/web/deployments?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""), token: a.token)
+                    #expect(page.status == 200 && page.items.count <= 2)
+                    paged += page.items.compactMap { $0["id"] as? String }
+                    cursor = page["next_cursor"] as? String
+                } while cursor != nil && paged.count <= ids.count
+                #expect(paged == history.items.compactMap { $0["id"] as? String })
+                #expect(try await api.call(.get, "/api/v1/apps/web/deployments?cursor=nope", token: a.token).string("field") == "cursor")
                 for id in ids.dropFirst().dropLast() {
                     _ = try await api.call(.post, "/api/v1/deployments/\(id)/cancel", token: a.token)
                 }

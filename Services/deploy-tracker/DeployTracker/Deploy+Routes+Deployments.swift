@@ -51,8 +51,10 @@ extension DeployRoutes {
         routes.on(.get, "/api/v1/apps/{app_name}/deployments") { request, context in
             let principal = try context.principal(requiring: .contextRead)
             let target = try await app(context, principal: principal)
-            return ItemList(items: try await deployments.list(app: target, principal: principal,
-                                                              limit: try Self.limit(request, default: 20, max: 100)))
+            let limit = try Self.limit(request, default: 20, max: 100)
+            let (before, _) = try Pagination.sequence(request)
+            let (items, last) = try await deployments.list(app: target, principal: principal, before: before, limit: limit)
+            return Page(items: items, lastSequence: last, limit: limit)
         }
         routes.on(.get, "/api/v1/deployments/active") { _, context in
             let principal = try context.principal(requiring: .contextRead)

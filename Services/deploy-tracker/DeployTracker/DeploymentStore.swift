@@ -128,10 +128,15 @@ struct DeploymentStore: Sendable {
     }
 
     /// An app's deployments, newest first.
-    func list(app: App, principal: Principal, limit: Int) async throws -> [Deployment] {
-        try await db.read(principal, """
-            SELECT \(sql: Self.columns) FROM deploy.deployments d WHERE d.app_id = \(app.id) ORDER BY d.seq DESC LIMIT \(limit)
-            """)[0].map(Self.decode)
+    /// An app's deployments, newest first, from before `before` (a sequence from the previous
+    /// page's cursor); the last one's sequence.
+    func list(app: App, principal: Principal, before: Int?, limit: Int) async throws -> ([Deployment], Int?) {
+        let rows = try await db.read(principal, """
+            SELECT \(sql: Self.columns), d.seq FROM deploy.deployments d
+            WHERE d.app_id = \(app.id) AND (\(before)::bigint IS NULL OR d.seq < \(before)::bigint)
+            ORDER BY d.seq DESC LIMIT \(limit)
+            """)[0]
+        return (try rows.map(Self.decode), try rows.rows.last.map { try $0.decode(Int.self, "seq") })
     }
 
     /// Every queued or running deployment the caller may see, in the order they run.

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { h, table, field, form, badge, fmtDate, fmtDuration, confirmDialog, announce, problemText, dl, link, section } from '../dom.js';
+import { h, table, field, form, badge, fmtDate, fmtDuration, confirmDialog, announce, problemText, dl, link, section, pager } from '../dom.js';
 
 const ACTIVE = new Set(['pending', 'building', 'deploying']);
 
@@ -109,11 +109,15 @@ export default async function appPage(ctx) {
     try { await api('deploy', path, { method: 'DELETE' }); announce('App deleted.'); ctx.navigate('#/apps'); } catch (e) { fail(e); }
   });
 
+  // Older deployments page in with the list's cursor.
+  const moreDeployments = pager((cursor) => api('deploy', `${path}/deployments`, { query: { limit: 20, cursor }, signal: ctx.signal }),
+    (items, first) => (first ? deployments.setRows(items) : deployments.addRows(items)), { label: 'Older deployments' });
+
   async function load() {
-    const [a, rel, deps] = await Promise.all([
+    const [a, rel] = await Promise.all([
       api('deploy', path, { signal: ctx.signal }),
       api('deploy', `${path}/releases`, { signal: ctx.signal }),
-      api('deploy', `${path}/deployments`, { query: { limit: 20 }, signal: ctx.signal }),
+      moreDeployments.reload(),
     ]);
     if (!ctx.isCurrent()) return;
     replicas.input.value = String(a.spec?.replicas ?? 1);
@@ -129,7 +133,6 @@ export default async function appPage(ctx) {
       { label: 'Version', render: (r) => r.version || '—' }, { label: 'Address', render: (r) => r.address || '—' }, { label: 'Restarts', class: 'num', render: (r) => String(r.restarts ?? 0) },
     ], a.replicas || [], { caption: 'Replicas', empty: 'No replicas running.' }));
     releases.setRows(rel.items || []);
-    deployments.setRows(deps.items || []);
   }
 
   ctx.main.append(
@@ -139,6 +142,6 @@ export default async function appPage(ctx) {
     h('div', { class: 'grid2 cards' }, section('Deploy from git', gitForm), section('Deploy an image', deployForm)),
     section('Scale', scaleForm),
     section('Releases (newest first)', releases),
-    section('Deployments', deployments));
+    section('Deployments', deployments, moreDeployments));
   await load();
 }
