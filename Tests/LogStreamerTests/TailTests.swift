@@ -165,7 +165,7 @@ struct TailTests {
                     LogsHarness.entry(project: a.projectID, "d-\($0)", message: String(repeating: "x", count: 30_000)) })
                 try await eventually(timeout: .seconds(20), "the silent tail is closed") { parts.openTails(UUID(uuidString: a.tenantID)!) == 1 }
                 // a1 kept answering and is still there.
-                try await eventually(timeout: .seconds(10), "a1 has the entries") { ws.entryIDs("a1").count == 8 }
+                try await eventually(timeout: .seconds(30), "a1 has the entries") { ws.entryIDs("a1").count == 8 }
                 #expect(!ws.events("a1").contains { $0.kind == "closed" })
             }
         }

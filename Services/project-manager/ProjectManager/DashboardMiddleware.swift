@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Serves the dashboard under `/ui/`: its files (ETag, revalidated on every load) and
-/// `config.json`, each with a Content-Security-Policy that allows no inline script and no
+/// Serves the dashboard's files under `/ui/` (ETag, revalidated on every load), and gives them
+/// and `/ui/config.json` (a route) a Content-Security-Policy that allows no inline script and no
 /// other origin than the fleet's services.
 ///
 /// A middleware rather than routes: the files sit in folders, which the route table's
@@ -14,14 +14,13 @@ import Logging
 struct DashboardMiddleware: RouterMiddleware {
     typealias Context = FleetRequestContext
     static let prefix = "/ui"
+    static let configPath = prefix + "/config.json"
 
     let files: FileMiddleware<FleetRequestContext, LocalFileSystem>
-    let config: ByteBuffer
     let headers: HTTPFields
 
     init(config: DashboardConfig, logger: Logger) {
         files = FileMiddleware(config.folder, urlBasePath: Self.prefix, searchForIndexHtml: true, logger: logger)
-        self.config = ByteBuffer(data: (try? FleetJSON.encoder.encode(config.document)) ?? Data())
         var headers = HTTPFields()
         headers[.contentSecurityPolicy] = config.contentSecurityPolicy
         headers[.xContentTypeOptions] = "nosniff"
@@ -34,21 +33,20 @@ struct DashboardMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard path == Self.prefix || path.hasPrefix(Self.prefix + "/") else { return try await next(request, context) }
+        if path == Self.configPath {
+            var response = try await next(request, context)
+            for field in headers { response.headers[field.name] = field.value }
+            return response
+        }
         guard request.method == .get || request.method == .head else {
             throw Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(path)",
                           headers: [.allow: "GET, HEAD"])
         }
-        var response: Response
-        if path == Self.prefix + "/config.json" {
-            response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: config))
-        } else {
-            // FileMiddleware looks for a file only when what it wraps throws HTTPError 404.
-            response = try await files.handle(request, context: context) { _, _ in throw HTTPError(.notFound) }
-            // Files have no fingerprint in their names: a browser keeps them but asks each time
-            // (If-None-Match), so a new release is picked up on the next load.
-            response.headers[.cacheControl] = "no-cache"
-        }
+        // FileMiddleware looks for a file only when what it wraps throws HTTPError 404.
+        var response = try await files.handle(request, context: context) { _, _ in throw HTTPError(.notFound) }
+        // Files have no fingerprint in their names: a browser keeps them but asks each time
+        // (If-None-Match), so a new release is picked up on the next load.
+        response.headers[.cacheControl] = "no-cache"
         for field in headers { response.headers[field.name] = field.value }
         return response
     }

@@ -37,6 +37,7 @@ struct PMRoutes: Sendable {
     func register(_ routes: inout RouteRecorder) {
         registerAuth(&routes)
         registerKeys(&routes)
+        registerDashboardConfig(&routes)
         registerPeople(&routes)
         registerProjects(&routes)
         registerMembers(&routes)
