@@ -99,7 +99,9 @@ struct DashboardServingTests {
             let attributes = Set(refreshCookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
             #expect(attributes.isSuperset(of: ["HttpOnly", "Secure", "SameSite=Strict", "Path=/auth/refresh"]), "\(refreshCookie)")
             let csrfCookie = try #require(cookies.first { $0.hasPrefix("fluke_csrf=") })
-            #expect(!csrfCookie.contains("HttpOnly") && csrfCookie.contains("SameSite=Strict") && csrfCookie.contains("Path=/;"),
+            // Attributes come in any order: compared as a set.
+            let csrfAttributes = Set(csrfCookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
+            #expect(!csrfAttributes.contains("HttpOnly") && csrfAttributes.isSuperset(of: ["SameSite=Strict", "Secure", "Path=/"]),
                     "the page reads it: \(csrfCookie)")
             func value(_ cookie: String) -> String { String(cookie.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1]) }
             let refresh = value(refreshCookie), csrf = value(csrfCookie)
