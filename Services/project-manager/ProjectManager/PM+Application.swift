@@ -69,6 +69,23 @@ public func buildApplication(config: PMConfig, logger: Logger,
 }
 
 extension PMConfig {
+    /// The database for a one-shot command (`bootstrap`, `rewrap-keys`): a small pool, reached
+    /// within the startup attempts, its schema migrated by `migrate` already.
+    func commandDatabase(_ applicationName: String, logger: Logger) async throws -> (PostgresClient, TenantDatabase) {
+        let postgres = PostgresClient(configuration: .init(url: common.databaseURL, applicationName: applicationName, maxConnections: 2),
+                                      logger: logger)
+        do {
+            try await retrying(common.startupAttempts, delay: common.startupDelay, what: "Postgres", logger: logger) {
+                try await postgres.ping()
+            }
+            try await FleetRuntime.requireMigrations(PMMigrations.migrator, postgres: postgres, service: "project-manager")
+        } catch {
+            await postgres.shutdown()
+            throw error
+        }
+        return (postgres, TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm")))
+    }
+
     /// project-manager signs with its first key and verifies with all of its own.
     func authenticator(resolver: any APITokenResolver) -> Authenticator {
         Authenticator(signer: signingKeys.signer, keys: JWTKeySource(keys: signingKeys.publicKeys), resolver: resolver)
@@ -109,14 +126,8 @@ public enum Bootstrap {
             throw ConfigError("--" + (problem.field ?? "?"), problem.detail ?? "is invalid")
         }
         let config = try PMConfig(reader: ConfigReader(environment: environment, variables: PMConfig.variables))
-        let postgres = PostgresClient(configuration: .init(url: config.common.databaseURL, applicationName: "project-manager bootstrap",
-                                                           maxConnections: 2), logger: logger)
+        let (postgres, db) = try await config.commandDatabase("project-manager bootstrap", logger: logger)
         defer { Task { await postgres.shutdown() } }
-        try await retrying(config.common.startupAttempts, delay: config.common.startupDelay, what: "Postgres", logger: logger) {
-            try await postgres.ping()
-        }
-        try await FleetRuntime.requireMigrations(PMMigrations.migrator, postgres: postgres, service: "project-manager")
-        let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
         let tokens = APITokenStore(db: db, cache: TokenCache(), generation: { 0 })
         let authenticator = config.authenticator(resolver: tokens)
         let identity = try IdentityService(db: db, authenticator: authenticator, config: config, logger: logger)

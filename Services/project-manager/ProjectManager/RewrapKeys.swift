@@ -14,14 +14,8 @@ public enum RewrapKeys {
     public static func run(environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) async throws -> String {
         let config = try PMConfig(reader: ConfigReader(environment: environment, variables: PMConfig.variables))
         guard let keyring = config.keyring else { throw ConfigError(Keyring.variable.name, "is required to re-wrap keys") }
-        let postgres = PostgresClient(configuration: .init(url: config.common.databaseURL, applicationName: "project-manager rewrap-keys",
-                                                           maxConnections: 2), logger: logger)
+        let (postgres, db) = try await config.commandDatabase("project-manager rewrap-keys", logger: logger)
         defer { Task { await postgres.shutdown() } }
-        try await retrying(config.common.startupAttempts, delay: config.common.startupDelay, what: "Postgres", logger: logger) {
-            try await postgres.ping()
-        }
-        try await FleetRuntime.requireMigrations(PMMigrations.migrator, postgres: postgres, service: "project-manager")
-        let db = TenantDatabase(postgres: postgres, outbox: Outbox(schema: "pm"))
         var moved = 0
         for table in Table.all(keyring.activeID) {
             moved += try await rewrap(table, keyring: keyring, db: db)
