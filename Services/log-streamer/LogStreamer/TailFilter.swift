@@ -97,7 +97,11 @@ struct TailFilter: Sendable, Equatable {
 }
 
 /// An entry as the live tail passes it around: what filters look at, and its frame.
-struct TailEntry: Sendable {
+///
+/// A class: each entry is queued for every tail that wants it (500,000 times a second for 100
+/// tails at 5,000 entries/s), and a reference costs one retain where this struct's strings and
+/// buffers cost four.
+final class TailEntry: Sendable {
     let seq: Int64
     let id: String
     let tenantID: UUID
