@@ -27,16 +27,28 @@ func find(_ needle: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
 }
 
 /// `sent_ns=<digits>` inside `bytes` (the paced publisher's marker at the start of `message`).
+/// Found by its `=`, which is rare in entries: a search by the marker's first byte, `"`, stopped
+/// at every key and value, and cost the clients' process a sixth of its CPU.
 func sentNanoseconds(in bytes: UnsafeRawBufferPointer) -> Int64? {
     let marker: StaticString = "\"message\":\"sent_ns="
-    guard let found = find(marker, in: bytes) else { return nil }
-    var i = found + marker.utf8CodeUnitCount
-    var value: Int64 = 0
-    while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
-        value = value * 10 + Int64(bytes[i] - 48)
-        i += 1
+    let length = marker.utf8CodeUnitCount
+    guard let base = bytes.baseAddress else { return nil }
+    var from = 0
+    while from < bytes.count, let hit = memchr(base + from, Int32(UInt8(ascii: "=")), bytes.count - from) {
+        let equals = base.distance(to: UnsafeRawPointer(hit))
+        let start = equals + 1 - length
+        if start >= 0, memcmp(base + start, marker.utf8Start, length) == 0 {
+            var i = equals + 1
+            var value: Int64 = 0
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                value = value * 10 + Int64(bytes[i] - 48)
+                i += 1
+            }
+            return value
+        }
+        from = equals + 1
     }
-    return value
+    return nil
 }
 
 /// Microseconds from `sent` to now (CLOCK_REALTIME; publisher and receiver are on one machine).
