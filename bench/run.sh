@@ -34,7 +34,10 @@ cleanup() {
   fleet_pg_stop "$work/pg"
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+# On a signal: exit (the EXIT trap cleans up); a handler that only cleaned up let the script go on.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "building (release)…"
 swift build -c release --product federation >/dev/null

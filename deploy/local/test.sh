@@ -60,7 +60,10 @@ cleanup() {
   fleet_pg_stop "$work/pg"
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+# On a signal: exit (the EXIT trap cleans up); a handler that only cleaned up let the script go on.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # nats-server runs with the fleet's users (deploy/nats/auth.conf); the tests read the same
 # passwords to connect as each service, and as admin for what tests themselves publish.
