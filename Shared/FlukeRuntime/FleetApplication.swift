@@ -26,12 +26,14 @@ public enum FleetApplication {
         let idleTimeout = runtime.config.idleTimeout.nanosecondsValue
         let maxHeaderBytes = runtime.config.maxHeaderBytes
         let router = Router(context: FleetRequestContext.self)
+        // One policy for HTTP requests and WebSocket upgrades alike.
+        let cors = CORSPolicy(origins: runtime.config.corsOrigins)
         // The middleware goes in first so that it wraps every route and the not-found responder.
         router.add(middleware: FleetHTTPMiddleware(
             bodyLimit: runtime.config.maxBodyBytes, bodyLimits: bodyLimits, routes: recorder.table,
             metrics: HTTPMetrics(registry: runtime.registry), logger: runtime.logger,
             auth: authenticator.map { AuthMiddleware(authenticator: $0, prefixes: authPrefixes) },
-            cors: CORSPolicy(origins: runtime.config.corsOrigins)))
+            cors: cors))
         // Answers under a path prefix that no route names (project-manager's dashboard files).
         for extra in middleware { router.add(middleware: extra) }
         recorder.install(into: router)
@@ -47,7 +49,7 @@ public enum FleetApplication {
             HTTPServerBuilder { responder in
                 FleetWebSocketChannel(responder: responder, endpoint: endpoint, additionalChannelHandlers: handlers,
                                       decoderLimits: decoder, firstRequestTimeout: .nanoseconds(idleTimeout),
-                                      cors: CORSPolicy(origins: runtime.config.corsOrigins))
+                                      cors: cors)
             }
         } ?? .http1(configuration: .init(additionalChannelHandlers: handlers(), httpDecoderConfiguration: decoder))
         return Application(
