@@ -125,7 +125,10 @@ struct MakeRunTests {
     static func lifecycle(runDir: String) async throws {
         let (pgPort, natsPort) = (freePort(), freePort())
         let first = try Run(runDir: runDir, pgPort: pgPort, natsPort: natsPort)
-        try await eventually(timeout: .seconds(120), "the first fleet running") { first.text.contains("FlukeBase Fleet is running") }
+        // Until the banner's last line: the lines after "is running" were read a moment later once.
+        try await eventually(timeout: .seconds(120), "the first fleet running, its banner printed") {
+            first.text.contains("FlukeBase Fleet is running") && first.text.contains("with nothing but python3:")
+        }
         let fleetEnv = try String(contentsOfFile: runDir + "/fleet.env", encoding: .utf8)
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_USER=heartbeat"))
         #expect(fleetEnv.contains("FLUKE_NATS_HEARTBEAT_PASSWORD=p"))
