@@ -112,14 +112,12 @@ final class TailClientHandler: ChannelInboundHandler {
         var bytes = unwrapInboundIn(data)
         if partial.readableBytes > 0 {
             partial.writeBuffer(&bytes)
-            swap(&bytes, &partial)
-        }
-        frames(&bytes, context: context)
-        if bytes.readableBytes > 0 {
-            partial.clear()
-            partial.writeBuffer(&bytes)
+            frames(&partial, context: context)
+            partial.discardReadBytes()
         } else {
-            partial.clear()
+            frames(&bytes, context: context)
+            // A frame's start, copied: the read buffer goes back to NIO's pool.
+            partial.writeBuffer(&bytes)
         }
     }
 
