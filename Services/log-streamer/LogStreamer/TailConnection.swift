@@ -241,8 +241,8 @@ extension TailConnection {
 /// Drains are at least `interval` apart: an entry that comes sooner waits for the next one,
 /// with whatever else comes meanwhile. On loopback each write does the receiver's TCP work as
 /// well, so a write per entry per tail (100 tails at 5,000 entries/s: 500,000 writes a second)
-/// took the CPU the tails needed and their latency grew to hundreds of milliseconds; a couple
-/// of milliseconds of batching costs at most that much latency. An entry after a quiet spell
+/// took the CPU the tails needed and their latency grew to hundreds of milliseconds; batching
+/// costs at most the interval in latency. An entry after a quiet spell
 /// goes at once.
 final class LoopWriter: Sendable {
     static let defaultInterval = TimeAmount.milliseconds(4)
@@ -264,8 +264,8 @@ final class LoopWriter: Sendable {
             return (true, p.lastDrain)
         }
         guard schedule else { return }
-        if let lastDrain, lastDrain + interval > eventLoop.now {
-            eventLoop.scheduleTask(deadline: lastDrain + interval) { self.drain() }
+        if let due = lastDrain.map({ $0 + interval }), due > eventLoop.now {
+            eventLoop.scheduleTask(deadline: due) { self.drain() }
         } else {
             eventLoop.execute { self.drain() }
         }
