@@ -568,6 +568,8 @@ vmrss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 clk_tck=$(getconf CLK_TCK)
 # utime + stime of a process, in clock ticks (the command name holds no spaces here).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The whole machine's clock ticks (every CPU): busy (all but idle and iowait), and all.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
 # Postgres' CPU ticks: the postmaster of this run and its children.
 pg_ticks() {
   local pm t=0 p
@@ -662,11 +664,11 @@ tail_run() {
     for _ in $(seq 1 100); do [ "$(metric "$logs_port" logs_tails)" -ge "$LOG_CLIENTS" ] && break; sleep 0.1; done
   fi
   sleep 0.5
-  local s0 c0 s1 c1 o0=0 o1=0
+  local s0 c0 s1 c1 n0 n1 g0 g1 m0 m1 t0 t1 o0=0 o1=0
   [ "$side" = streamer ] && o0=$(metric "$logs_port" logs_tail_entries_offered_total)
-  s0=$(cpu_ticks "$server"); c0=$(cpu_ticks "$cl_pid")
+  s0=$(cpu_ticks "$server"); c0=$(cpu_ticks "$cl_pid"); n0=$(cpu_ticks "$(cat "$work/nats/nats.pid")"); g0=$(pg_ticks); read -r m0 t0 < <(machine_ticks)
   "$bin/fleet-bench" logs-publish "$nats_url" "$tenant" "$project" "$n" "$rate" "$tag" >/dev/null
-  s1=$(cpu_ticks "$server"); c1=$(cpu_ticks "$cl_pid")
+  s1=$(cpu_ticks "$server"); c1=$(cpu_ticks "$cl_pid"); n1=$(cpu_ticks "$(cat "$work/nats/nats.pid")"); g1=$(pg_ticks); read -r m1 t1 < <(machine_ticks)
   # How far log-streamer's broadcaster had got (entries queued to the tails) when the last was published.
   [ "$side" = streamer ] && o1=$(metric "$logs_port" logs_tail_entries_offered_total)
   published=$((published + n))
@@ -682,6 +684,8 @@ tail_run() {
   fi
   printf "  %-22s %-16s p50 %8.2fms  p99 %8.2fms  p99.9 %8.2fms  max %8.2fms  CPU s: server %5.1f, clients %5.1f  (entries per client %d-%d of %d" \
     "$tag" "$label" "$p50" "$p99" "$p999" "$pmax" "$(calc "($s1 - $s0) / $clk_tck")" "$(calc "($c1 - $c0) / $clk_tck")" "$min_got" "$max_got" "$n"
+  printf "; nats-server %.1f, Postgres %.1f, machine %.0f%% busy" "$(calc "($n1 - $n0) / $clk_tck")" "$(calc "($g1 - $g0) / $clk_tck")" \
+    "$(calc "($m1 - $m0) * 100 / ($t1 - $t0)")"
   [ "$drop_msgs" -gt 0 ] && printf "; %d dropped, in %d dropped messages" "$drop_entries" "$drop_msgs"
   [ "$closed" -gt 0 ] && printf "; %d clients closed" "$closed"
   if [ "$side" = streamer ]; then
