@@ -26,13 +26,18 @@ extension JetStreamWorker {
         /// A failed fetch makes a new pull subscription while the others' messages still
         /// acknowledge through the old one, which lives until the last of them is gone.
         public var concurrentBatches: Int
+        /// How long the worker waits before fetching again after a batch smaller than
+        /// `batchSize`: a steady trickle of messages is then handled in fewer, larger batches
+        /// (fewer fetches, statements and commits) for at most this much more delay. After an
+        /// empty fetch it does not wait: the first message after a quiet spell is taken at once.
+        public var linger: Duration
 
         /// Every fleet event by default (`fluke.events.>` in `FLUKE_EVENTS`).
         public init(durable: String, filterSubject: String = EventType.subjectPrefix + ">",
                     stream: String = EventType.streamName, batchSize: Int = 128,
                     fetchTimeout: Duration = .milliseconds(500), ackWait: Duration = .seconds(30),
                     maxAckPending: Int = 10_000, retryDelay: Duration = .seconds(1),
-                    pause: Duration = .milliseconds(500), concurrentBatches: Int = 1) {
+                    pause: Duration = .milliseconds(500), concurrentBatches: Int = 1, linger: Duration = .zero) {
             self.durable = durable
             self.filterSubject = filterSubject
             self.stream = stream
@@ -43,6 +48,7 @@ extension JetStreamWorker {
             self.retryDelay = retryDelay
             self.pause = pause
             self.concurrentBatches = max(1, concurrentBatches)
+            self.linger = linger
         }
     }
 }

@@ -101,6 +101,9 @@ public final class JetStreamWorker: Service, Sendable {
                         handlers.addTask { await self.handle(batch) }
                         running += 1
                     }
+                    if batch.count < self.configuration.batchSize, self.configuration.linger > .zero {
+                        try? await Task.sleep(for: self.configuration.linger)
+                    }
                 }
             }
         }

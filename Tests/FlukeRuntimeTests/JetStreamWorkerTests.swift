@@ -17,6 +17,7 @@ struct JetStreamWorkerTests {
         let stream: String
         let subjects: String
         let seen = Mutex<[String: [Int]]>([:])
+        let batches = Mutex<[(texts: [String], at: ContinuousClock.Instant)]>([])
 
         init(natsURL: String) async throws {
             nats = try await NATSClient.connect(.admin(url: natsURL, name: "worker-test"), logger: TestEnvironment.logger)
@@ -49,6 +50,22 @@ struct JetStreamWorkerTests {
                 case "poison": throw JetStreamRejection(.malformed, "never handled")
                 default: return
                 }
+            }
+        }
+
+        /// A batch worker with `linger` that records each batch's payloads and when it came.
+        func batchWorker(linger: Duration) -> JetStreamWorker {
+            let deadLetters = DeadLetters(schema: "worker", consumer: "test_batches", maxDeliveries: 3,
+                                          postgres: postgres, registry: PrometheusCollectorRegistry(),
+                                          logger: TestEnvironment.logger)
+            let configuration = JetStreamWorker.Configuration(durable: "test_batches", filterSubject: subjects + ".>",
+                                                              stream: stream, batchSize: 8, fetchTimeout: .milliseconds(100),
+                                                              concurrentBatches: 2, linger: linger)
+            return JetStreamWorker(nats: nats, configuration: configuration, deadLetters: deadLetters,
+                                   logger: TestEnvironment.logger) { [self] batch in
+                let texts = batch.map { String(decoding: $0.message.payload, as: UTF8.self) }
+                self.batches.withLock { $0.append((texts, .now)) }
+                return batch.map { _ in .done }
             }
         }
 
@@ -86,6 +103,27 @@ struct JetStreamWorkerTests {
         #expect(rig.attempts("fine") == [1])
         #expect(rig.attempts("flaky") == [1, 2])
         #expect(rig.attempts("broken") == [1, 2, 3])
+        running.cancel()
+        try await running.value
+        await rig.close()
+    }
+
+    @Test("after a partial batch the worker waits its linger: messages that trickle in meanwhile come as one batch")
+    func lingerGathersATrickle() async throws {
+        let rig = try await Rig(natsURL: TestEnvironment.natsURL)
+        let worker = rig.batchWorker(linger: .seconds(2))
+        let running = Task { try await worker.run() }
+        try await rig.publish("a")
+        try await eventually(timeout: .seconds(10), "the first message handled") { rig.batches.withLock { $0.count } == 1 }
+        // Further apart than the worker's fetch timeout: without the linger each is a batch of its own.
+        for text in ["b", "c", "d"] {
+            try await rig.publish(text)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        try await eventually(timeout: .seconds(10), "every message handled") { rig.batches.withLock { $0.flatMap(\.texts).count } == 4 }
+        let seen = rig.batches.withLock { $0 }
+        #expect(seen.map(\.texts) == [["a"], ["b", "c", "d"]])
+        if seen.count == 2 { #expect(seen[0].at.duration(to: seen[1].at) >= .milliseconds(1900)) }
         running.cancel()
         try await running.value
         await rig.close()
