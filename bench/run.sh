@@ -644,20 +644,24 @@ echo "live tail: $LOG_CLIENTS WebSocket clients (fleet-bench, NIOWebSocket) on o
 echo "NATS at $LOG_RATE/s for $LOG_SECONDS s, each stamped with its CLOCK_REALTIME send time; publish → client latency over every"
 echo "entry of every client. Beside it the bare broadcaster (fleet-bench ws-broadcaster: NIOWebSocket, a core subscription"
 echo "on fluke.logs.>, no JetStream), same clients, log-streamer stopped meanwhile; before each log-streamer run it has"
-echo "stored everything published so far. CPU s = utime+stime over the publishing. 3 rounds, interleaved, then one at $LOG_LOW_RATE/s:"
-# tail_run SIDE RATE SECONDS TAG: one run of the clients against log-streamer (streamer) or the
-# bare broadcaster (bare); appends its p99 (and, for log-streamer, the stages' p99s) to files
-# named by TAG, and prints one line.
+echo "stored everything published so far. CPU s = utime+stime over the publishing. 3 rounds, interleaved; then one of"
+echo "log-streamer with the stage probe (below); then one at $LOG_LOW_RATE/s, probe on:"
+# tail_run SIDE RATE SECONDS TAG [probe]: one run of the clients against log-streamer (streamer) or
+# the bare broadcaster (bare); appends its p99 (and, with the probe, the stages' p99s) to files
+# named by TAG's part before its first '-', and prints one line. The probe (a core NATS subscriber
+# and an ordered JetStream consumer in the clients' process, timing the stages before the tail)
+# costs the machine CPU of its own, so the measured rounds run without it.
 published=0
 tail_run() {
-  local side=$1 rate=$2 secs=$3 tag=$4 url server label n
+  local side=$1 rate=$2 secs=$3 tag=$4 probe=${5:-} url server label n probe_url=()
   n=$((rate * secs))
+  [ -n "$probe" ] && probe_url=("$nats_url")
   if [ "$side" = streamer ]; then
     url="ws://127.0.0.1:$logs_port/?access_token=$logs_token"; server=$logs_pid; label="log-streamer"
   else
     url="ws://127.0.0.1:$bb_port/"; server=$bb_pid; label="bare broadcaster"
   fi
-  "$bin/fleet-bench" ws-clients "$url" "$LOG_CLIENTS" "$n" $((secs + 30)) "$nats_url" \
+  "$bin/fleet-bench" ws-clients "$url" "$LOG_CLIENTS" "$n" $((secs + 30)) "${probe_url[@]}" \
     >"$work/clients.out" 2>"$work/clients.out.err" & cl_pid=$!
   wait_line "$work/clients.out" "$cl_pid"
   if [ "$side" = streamer ]; then
@@ -676,10 +680,10 @@ tail_run() {
   cl_pid=
   local min_got max_got drop_msgs drop_entries closed p50 p99 p999 pmax core_p99 js_p99
   read -r _ min_got max_got drop_msgs drop_entries _ closed p50 p99 p999 pmax < <(sed -n 2p "$work/clients.out")
-  read -r _ _ core_p99 _ _ < <(grep '^core' "$work/clients.out")
-  read -r _ _ js_p99 _ _ < <(grep '^jetstream' "$work/clients.out")
   echo "$p99" >>"$work/tail_${tag%%-*}_${side}_p99.txt"
-  if [ "$side" = streamer ]; then
+  if [ "$side" = streamer ] && [ -n "$probe" ]; then
+    read -r _ _ core_p99 _ _ < <(grep '^core' "$work/clients.out")
+    read -r _ _ js_p99 _ _ < <(grep '^jetstream' "$work/clients.out")
     echo "$core_p99" >>"$work/tail_${tag%%-*}_core_p99.txt"; echo "$js_p99" >>"$work/tail_${tag%%-*}_jetstream_p99.txt"
   fi
   printf "  %-22s %-16s p50 %8.2fms  p99 %8.2fms  p99.9 %8.2fms  max %8.2fms  CPU s: server %5.1f, clients %5.1f  (entries per client %d-%d of %d" \
@@ -709,15 +713,21 @@ bb_port=$(fleet_free_port)
 "$bin/fleet-bench" ws-broadcaster "$bb_port" "$nats_url" >"$work/bb.out" 2>"$work/bb.out.err" & bb_pid=$!
 wait_line "$work/bb.out" "$bb_pid"
 start_logs; wait_ready "$logs_port"
-for f in hi lo; do for g in streamer bare core jetstream; do : >"$work/tail_${f}_${g}_p99.txt"; done; done
+for f in hi probe lo; do for g in streamer bare core jetstream; do : >"$work/tail_${f}_${g}_p99.txt"; done; done
 tail_drops=0
-for i in 1 2 3 low; do
-  if [ "$i" = low ]; then rate=$LOG_LOW_RATE secs=10 tag="lo-$LOG_LOW_RATE/s"; else rate=$LOG_RATE secs=$LOG_SECONDS tag="hi-round$i"; fi
-  tail_run streamer "$rate" "$secs" "$tag"
+for i in 1 2 3 probe low; do
+  probe=
+  case $i in
+    low) rate=$LOG_LOW_RATE secs=10 tag="lo-$LOG_LOW_RATE/s" probe=probe ;;
+    probe) rate=$LOG_RATE secs=$LOG_SECONDS tag="probe-$LOG_RATE/s" probe=probe ;;
+    *) rate=$LOG_RATE secs=$LOG_SECONDS tag="hi-round$i" ;;
+  esac
+  tail_run streamer "$rate" "$secs" "$tag" $probe
   drops=$(metric "$logs_port" logs_tail_dropped_total)
   [ "$drops" -ge 0 ] && tail_drops=$((tail_drops + drops))
+  [ "$i" = probe ] && continue
   stop_logs
-  tail_run bare "$rate" "$secs" "$tag"
+  tail_run bare "$rate" "$secs" "$tag" $probe
   start_logs; wait_ready "$logs_port"; wait_stored
 done
 streamer_p99=$(median <"$work/tail_hi_streamer_p99.txt"); bare_p99=$(median <"$work/tail_hi_bare_p99.txt")
@@ -725,9 +735,10 @@ printf "  %d/s, median p99 of 3: log-streamer %.2fms, bare broadcaster %.2fms (%
   "$streamer_p99" "$bare_p99" "$(calc "$streamer_p99/$bare_p99")"
 printf "  %d/s, p99: log-streamer %.2fms, bare broadcaster %.2fms\n" "$LOG_LOW_RATE" \
   "$(cat "$work/tail_lo_streamer_p99.txt")" "$(cat "$work/tail_lo_bare_p99.txt")"
-printf "  on the way, in the same log-streamer runs, p99 publish → core NATS subscriber / → ordered JetStream consumer\n"
-printf "  (in the clients' process): %d/s %.2fms / %.2fms (median of 3), %d/s %.2fms / %.2fms\n" \
-  "$LOG_RATE" "$(median <"$work/tail_hi_core_p99.txt")" "$(median <"$work/tail_hi_jetstream_p99.txt")" \
+printf "  on the way, in the log-streamer runs with the probe, p99 publish → core NATS subscriber / → ordered JetStream\n"
+printf "  consumer (in the clients' process): %d/s %.2fms / %.2fms (log-streamer's p99 in that run %.2fms), %d/s %.2fms / %.2fms\n" \
+  "$LOG_RATE" "$(cat "$work/tail_probe_core_p99.txt")" "$(cat "$work/tail_probe_jetstream_p99.txt")" \
+  "$(cat "$work/tail_probe_streamer_p99.txt")" \
   "$LOG_LOW_RATE" "$(cat "$work/tail_lo_core_p99.txt")" "$(cat "$work/tail_lo_jetstream_p99.txt")"
 printf "  log-streamer's logs_tail_dropped_total over its runs: %d\n" "$tail_drops"
 
