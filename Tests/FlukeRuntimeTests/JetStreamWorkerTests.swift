@@ -32,11 +32,14 @@ struct JetStreamWorkerTests {
             try await nats.ensureStream(JetStreamStreamConfig(name: stream, subjects: [subjects + ".>"], maxAge: .seconds(600)))
         }
 
+        func deadLetters(consumer: String, maxDeliveries: Int) -> DeadLetters {
+            DeadLetters(schema: "worker", consumer: consumer, maxDeliveries: maxDeliveries, postgres: postgres,
+                        registry: PrometheusCollectorRegistry(), logger: TestEnvironment.logger)
+        }
+
         /// A worker that records every attempt, then does what the message's payload says.
         func worker(maxDeliveries: Int) -> JetStreamWorker {
-            let deadLetters = DeadLetters(schema: "worker", consumer: "test_worker", maxDeliveries: maxDeliveries,
-                                          postgres: postgres, registry: PrometheusCollectorRegistry(),
-                                          logger: TestEnvironment.logger)
+            let deadLetters = self.deadLetters(consumer: "test_worker", maxDeliveries: maxDeliveries)
             let configuration = JetStreamWorker.Configuration(durable: "test_worker", filterSubject: subjects + ".>",
                                                               stream: stream, batchSize: 8, ackWait: .seconds(5),
                                                               retryDelay: .milliseconds(100), pause: .milliseconds(100))
@@ -55,9 +58,7 @@ struct JetStreamWorkerTests {
 
         /// A batch worker with `linger` that records each batch's payloads and when it came.
         func batchWorker(linger: Duration) -> JetStreamWorker {
-            let deadLetters = DeadLetters(schema: "worker", consumer: "test_batches", maxDeliveries: 3,
-                                          postgres: postgres, registry: PrometheusCollectorRegistry(),
-                                          logger: TestEnvironment.logger)
+            let deadLetters = self.deadLetters(consumer: "test_batches", maxDeliveries: 3)
             let configuration = JetStreamWorker.Configuration(durable: "test_batches", filterSubject: subjects + ".>",
                                                               stream: stream, batchSize: 8, fetchTimeout: .milliseconds(100),
                                                               concurrentBatches: 2, linger: linger)
