@@ -1,3 +1,4 @@
+import FlukeNATS
 import FlukeRuntime
 import Foundation
 import Hummingbird
@@ -27,6 +28,23 @@ public func buildApplication(config: LogsConfig, logger: Logger,
         await runtime.postgres.shutdown()
         throw error
     }
+    // The intake acknowledges every entry it stores, thousands a second. On the service's
+    // connection (sendAsap, for the latency of requests and of the outbox's publishes, each
+    // awaited) every acknowledgement is a write of its own, and a wakeup of nats-server; on a
+    // connection of its own, libnats' flusher gathers them (about 1 ms later) into a few writes
+    // per batch. Measured in `make bench`: log-streamer's CPU for 200,000 entries stored fell from
+    // 2.5–2.7 s to 2.0–2.1 s.
+    var intakeConfiguration = config.common.natsClientConfiguration(sendAsap: false)
+    intakeConfiguration.name += " intake"
+    let intakeNATS: NATSClient
+    do {
+        intakeNATS = try await NATSClient.connect(intakeConfiguration, logger: logger,
+                                                  attempts: config.common.startupAttempts, delay: config.common.startupDelay)
+    } catch {
+        await runtime.nats.shutdown()
+        await runtime.postgres.shutdown()
+        throw error
+    }
     let (identity, authenticator) = config.auth.authentication(nats: runtime.nats, logger: logger)
     // Requests read in their caller's tenant, the intake and keeper work as the fleet (row-level security).
     let db = TenantDatabase(postgres: runtime.postgres, outbox: runtime.outbox)
@@ -34,7 +52,7 @@ public func buildApplication(config: LogsConfig, logger: Logger,
     let store = LogStore(db: db, retentionDays: config.retention.days)
     let keeper = PartitionKeeper(postgres: runtime.postgres, retentionDays: config.retention.days,
                                  interval: config.common.retentionInterval, registry: runtime.registry, logger: logger)
-    let intake = LogIntake(nats: runtime.nats, store: store, validator: validator,
+    let intake = LogIntake(nats: intakeNATS, store: store, validator: validator,
                            deadLetters: DeadLetters(schema: "logs", consumer: LogIntake.durable,
                                                     maxDeliveries: config.common.consumerMaxDeliveries,
                                                     postgres: runtime.postgres, registry: runtime.registry, logger: logger),
@@ -65,7 +83,8 @@ public func buildApplication(config: LogsConfig, logger: Logger,
         openTails: { broadcaster.tails(of: $0) }))
     // The keeper starts before the intake (the intake still makes a missing day itself: see LogStore.insert).
     return FleetApplication.build(runtime: runtime, openAPI: openAPIDocument,
-                                  workers: [identity, keeper, intake, liveTail, config.retention.job(runtime)],
+                                  // Stopped in reverse order: the intake before its connection.
+                                  workers: [identity, keeper, intakeNATS, intake, liveTail, config.retention.job(runtime)],
                                   authenticator: authenticator,
                                   bodyLimits: ["/api/v1/logs": config.maxBodyBytes, "/v1/logs": config.maxBodyBytes],
                                   // OpenTelemetry exporters post to /v1/logs with the same bearer tokens.
