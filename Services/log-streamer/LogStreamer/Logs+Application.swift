@@ -21,13 +21,6 @@ public struct LogsParts: Sendable {
 public func buildApplication(config: LogsConfig, logger: Logger,
                              onParts: @Sendable (LogsParts) -> Void = { _ in }) async throws -> some ApplicationProtocol {
     let runtime = try await FleetRuntime.start(config: config.common, migrator: LogsMigrations.migrator, logger: logger)
-    do {
-        try await config.stream.ensure(runtime.nats, config: config.common, logger: logger)
-    } catch {
-        await runtime.nats.shutdown()
-        await runtime.postgres.shutdown()
-        throw error
-    }
     // The intake acknowledges every entry it stores, thousands a second. On the service's
     // connection (sendAsap, for the latency of requests and of the outbox's publishes, each
     // awaited) every acknowledgement is a write of its own, and a wakeup of nats-server; on a
@@ -38,6 +31,7 @@ public func buildApplication(config: LogsConfig, logger: Logger,
     intakeConfiguration.name += " intake"
     let intakeNATS: NATSClient
     do {
+        try await config.stream.ensure(runtime.nats, config: config.common, logger: logger)
         intakeNATS = try await NATSClient.connect(intakeConfiguration, logger: logger,
                                                   attempts: config.common.startupAttempts, delay: config.common.startupDelay)
     } catch {
